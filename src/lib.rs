@@ -1,0 +1,2 @@
+//! segsweep: BiaPy-compatible semantic segmentation runs and reproducible sweeps.
+pub mod data;

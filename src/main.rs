@@ -1,0 +1,2 @@
+//! segsweep binary.
+fn main() {}
