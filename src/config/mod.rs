@@ -1,0 +1,48 @@
+//! Configuration: BiaPy-compatible YAML files and `--set KEY=VALUE` overrides, resolved into one
+//! typed [`Config`].
+//!
+//! Data flow: [`raw`] reads layers as written → [`legacy`] translates old keys (D1) →
+//! [`resolve`] classifies keys (unknown → "did you mean", D2; other workflows → ignored, D14),
+//! checks types, merges defaults ← file ← overrides and fills derived defaults → [`check`] runs
+//! BiaPy's consistency rules. Stage code only ever sees the resolved [`Config`]; defaults live only
+//! in [`schema`].
+//!
+//! ```
+//! let loaded = segsweep::config::load_str("TRAIN: {ENABLE: True, EPOCHS: 3}", &[]).unwrap();
+//! assert_eq!(loaded.config.train.epochs, 3);
+//! assert_eq!(loaded.config.data.patch_size, vec![256, 256, 1]);
+//! ```
+
+pub mod check;
+pub mod error;
+pub mod keys;
+pub mod legacy;
+pub mod raw;
+pub mod resolve;
+pub mod schema;
+
+use std::path::Path;
+
+pub use error::{ConfigError, Origin, Problem};
+pub use resolve::{IgnoredKey, Loaded};
+pub use schema::*;
+
+/// Loads `path`, applies `overrides` (`KEY=VALUE`), and resolves and checks the result.
+pub fn load(path: &Path, overrides: &[String]) -> Result<Loaded, ConfigError> {
+    let file = raw::read_yaml_file(path)?;
+    let set = raw::parse_overrides(overrides)?;
+    resolve::resolve(vec![file, set])
+}
+
+/// Like [`load`], from YAML text (named `<inline>` in messages).
+pub fn load_str(yaml: &str, overrides: &[String]) -> Result<Loaded, ConfigError> {
+    let file = raw::parse_yaml_text(yaml, Path::new("<inline>"))?;
+    let set = raw::parse_overrides(overrides)?;
+    resolve::resolve(vec![file, set])
+}
+
+/// The resolved config as canonical YAML (what `segsweep config show` prints and what a run
+/// writes to `config_files/`).
+pub fn to_yaml(config: &Config) -> String {
+    serde_yaml::to_string(config).unwrap_or_else(|e| format!("# cannot serialise the config: {e}\n"))
+}
