@@ -1,2 +1,31 @@
-//! segsweep binary.
-fn main() {}
+//! The `segsweep` binary: parses the command line, dispatches to one handler per command, and
+//! turns errors into one message and an exit code (0 ok, 1 check failed, 2 error).
+
+mod cli;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        cli::Command::Config(cli::ConfigCommand::Show(args)) => commands::config::show(&args),
+        cli::Command::Config(cli::ConfigCommand::Check(args)) => commands::config::check(&args),
+        cli::Command::Synth(args) => commands::synth::run(&args),
+    }
+}

@@ -1,1 +1,10 @@
-//! Integration tests.
+//! Integration tests: one binary (burn links slowly) that runs the real `segsweep` executable on
+//! tiny data.
+//!
+//! - `util`: a temporary folder per test and a command builder for the binary.
+//! - `config_cli`: `config show|check` on BiaPy's templates (snapshots) and on bad configs.
+//! - `synth_cli`: `synth` output layout, determinism, and `config check --data` on it.
+
+mod config_cli;
+mod synth_cli;
+mod util;

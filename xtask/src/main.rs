@@ -1,1 +1,58 @@
-fn main() {}
+//! `cargo xtask …`: project chores that wrap `cargo` and the `segsweep` binary. Thin by design: it
+//! does not depend on `segsweep` (so it never compiles burn itself) and only runs child commands.
+//!
+//! - `cargo xtask demo [DIR]`: the quick start's main job on the built-in synthetic data.
+//! - `cargo xtask ci`: what `.ci/run` does (format check and the test suite).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = project_root();
+    let result = match args.first().map(String::as_str) {
+        Some("demo") => demo(&root, args.get(1).map(PathBuf::from)),
+        Some("ci") => run(Command::new("bash").arg(root.join(".ci/run"))),
+        _ => {
+            eprintln!("usage: cargo xtask demo [DIR] | cargo xtask ci");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Generates the default synthetic 2D set and checks it against the demo experiment config.
+fn demo(root: &Path, dir: Option<PathBuf>) -> Result<(), String> {
+    let dir = dir.unwrap_or_else(|| root.join("results/demo"));
+    let data = dir.join("data");
+    let segsweep = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.current_dir(root).args(["run", "--quiet", "--package", "segsweep", "--"]).args(args);
+        cmd
+    };
+    if !data.join("synth.json").exists() {
+        run(&mut segsweep(&["synth", "--out", &data.to_string_lossy()]))?;
+    }
+    let config = root.join("experiments/demo_2d.yaml");
+    let data_root = format!("DATA.TRAIN.PATH={}", data.join("train/x").display());
+    let mut check = segsweep(&["config", "check", "--data", &config.to_string_lossy(), "--set", &data_root]);
+    for (key, sub) in [("DATA.TRAIN.GT_PATH", "train/y"), ("DATA.TEST.PATH", "test/x"), ("DATA.TEST.GT_PATH", "test/y")] {
+        check.args(["--set", &format!("{key}={}", data.join(sub).display())]);
+    }
+    run(&mut check)
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let status = cmd.status().map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{cmd:?} failed with {status}")) }
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}

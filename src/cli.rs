@@ -1,0 +1,73 @@
+//! Command-line types (clap derive) and nothing else: doc comments here are `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Reproducible bioimage semantic segmentation: BiaPy-compatible runs and experiment sweeps.
+#[derive(Debug, Parser)]
+#[command(name = "segsweep", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show or check a configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Write a deterministic synthetic EM-like "mitochondria" data set in BiaPy's layout.
+    Synth(SynthArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the resolved canonical configuration as YAML (defaults ← file ← --set).
+    Show(ConfigArgs),
+    /// Validate a configuration and list every problem; exits 2 if there is any.
+    Check(ConfigCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// BiaPy-style YAML configuration.
+    pub config: PathBuf,
+    /// Override a key, e.g. `--set TRAIN.EPOCHS=5` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigCheckArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Also read and check the data folders the configuration names.
+    #[arg(long)]
+    pub data: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Output folder; `train/x`, `train/y`, `test/x`, `test/y` are created inside.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// 2 for images, 3 for stacks.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=3))]
+    pub ndim: u8,
+    /// 2 (background, mitochondrion) or 3 (background, membrane, interior).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=3))]
+    pub classes: u8,
+    /// Random seed; the same seed gives byte-identical files.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Number of training images (default 12 in 2D, 4 in 3D).
+    #[arg(long)]
+    pub n_train: Option<usize>,
+    /// Number of test images (default 4 in 2D, 2 in 3D).
+    #[arg(long)]
+    pub n_test: Option<usize>,
+    /// Image size: `Y X` in 2D (default 256 256), `Z Y X` in 3D (default 32 128 128).
+    #[arg(long, num_args = 2..=3, value_name = "N")]
+    pub size: Option<Vec<usize>>,
+}

@@ -1,0 +1,44 @@
+//! `segsweep config show|check`.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use segsweep::config::{self, Loaded};
+use segsweep::data::dataset;
+
+use crate::cli::{ConfigArgs, ConfigCheckArgs};
+
+/// Prints the resolved canonical config as YAML on stdout.
+pub fn show(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
+    let loaded = config::load(&args.config, &args.set)?;
+    print!("{}", config::to_yaml(&loaded.config));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Validates the config (and, with `--data`, its data folders); reports what was translated or
+/// ignored on stderr.
+pub fn check(args: &ConfigCheckArgs) -> anyhow::Result<ExitCode> {
+    let path = &args.config.config;
+    let loaded = config::load(path, &args.config.set)?;
+    report_notes(&loaded);
+    if args.data {
+        let summary = dataset::check_config_data(&loaded.config)
+            .with_context(|| format!("data named by `{}`", path.display()))?;
+        for line in summary {
+            eprintln!("{line}");
+        }
+    }
+    println!("`{}`: ok", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report_notes(loaded: &Loaded) {
+    if loaded.config.problem.print_old_key_changes {
+        for note in &loaded.notes {
+            eprintln!("note: legacy key translated: {note}");
+        }
+    }
+    for ignored in &loaded.ignored {
+        eprintln!("note: `{}` ignored: it is for {}", ignored.key, ignored.reason);
+    }
+}

@@ -1,0 +1,5 @@
+//! One handler per subcommand: each turns parsed arguments into library calls and prints the
+//! result. Printing lives here (and in `main.rs`) only.
+
+pub mod config;
+pub mod synth;

@@ -1,0 +1,312 @@
+//! Datasets in BiaPy's folder layout: discover the TIFF files of an image folder and its mask
+//! folder, pair them by position in natural sort order (spec §3.1), read them as `(z, y, x, c)`
+//! volumes and check each pair: same count, same spatial shape, image channels equal to the last
+//! entry of `DATA.PATCH_SIZE`, 2D vs 3D as `PROBLEM.NDIM` says, masks single-channel integer
+//! labels below `DATA.N_CLASSES`. Also the content hash of a split, for the stage cache.
+//!
+//! It must not normalise, crop or augment: later stages do that on the volumes returned here.
+
+use std::cmp::Ordering;
+use std::path::{Path, PathBuf};
+
+use super::hash::{HashError, hash_files};
+use super::tiff_io::{AnyVolume, TiffError, TiffImage, TiffMeta, read_tiff};
+use super::volume::Volume;
+use crate::config::{Config, Ndim};
+
+/// What went wrong with the data; every variant names the file or folder and the key involved.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("`{key}`: folder `{}` does not exist", path.display())]
+    MissingFolder { key: String, path: PathBuf },
+    #[error("`{key}`: `{}` is not a folder", path.display())]
+    NotAFolder { key: String, path: PathBuf },
+    #[error("`{key}`: no .tif/.tiff files in `{}`", path.display())]
+    EmptyFolder { key: String, path: PathBuf },
+    #[error("cannot list `{}`: {message}", path.display())]
+    List { path: PathBuf, message: String },
+    #[error("{n_images} images in `{}` but {n_masks} masks in `{}`: each image needs exactly one mask", images.display(), masks.display())]
+    CountMismatch { images: PathBuf, n_images: usize, masks: PathBuf, n_masks: usize },
+    #[error("image `{}` is {image_shape} but its mask `{}` is {mask_shape}: the spatial shapes must match", image.display(), mask.display())]
+    ShapeMismatch { image: PathBuf, image_shape: String, mask: PathBuf, mask_shape: String },
+    #[error("mask `{}` holds the value {value}, but `DATA.N_CLASSES` is {n_classes}: labels must be 0..{} (the background counts as a class)", path.display(), n_classes - 1)]
+    MaskValue { path: PathBuf, value: u64, n_classes: usize },
+    #[error("mask `{}` has {dtype} samples: expected an integer label image (uint8, uint16 or uint32)", path.display())]
+    FloatMask { path: PathBuf, dtype: &'static str },
+    #[error("mask `{}` has negative values: expected labels 0..{}", path.display(), n_classes - 1)]
+    NegativeMask { path: PathBuf, n_classes: usize },
+    #[error("mask `{}` has {n_channels} channels: expected a single-channel label image", path.display())]
+    MaskChannels { path: PathBuf, n_channels: usize },
+    #[error("image `{}` has {found} channel(s), but `DATA.PATCH_SIZE` ends in {expected}", path.display())]
+    Channels { path: PathBuf, found: usize, expected: usize },
+    #[error("`{}` {detail}", path.display())]
+    Ndim { path: PathBuf, detail: String },
+    #[error(transparent)]
+    Tiff(#[from] TiffError),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+}
+
+/// How to read and check one split.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SplitSpec {
+    /// Config key of the image folder, for messages (`DATA.TRAIN.PATH`).
+    pub image_key: String,
+    pub image_dir: PathBuf,
+    /// Config key and folder of the masks, when masks are read.
+    pub mask: Option<(String, PathBuf)>,
+    pub ndim: Ndim,
+    pub n_channels: usize,
+    pub n_classes: usize,
+}
+
+/// One image (as float) and its mask, read and checked.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    pub image_path: PathBuf,
+    pub image: Volume<f32>,
+    /// Physical metadata of the image file, carried to outputs.
+    pub meta: TiffMeta,
+    pub mask_path: Option<PathBuf>,
+    pub mask: Option<Volume<u16>>,
+}
+
+/// The TIFF files directly inside `dir`, in natural order (`2.tif` before `10.tif`).
+pub fn list_tiffs(key: &str, dir: &Path) -> Result<Vec<PathBuf>, DataError> {
+    if !dir.exists() {
+        return Err(DataError::MissingFolder { key: key.into(), path: dir.into() });
+    }
+    if !dir.is_dir() {
+        return Err(DataError::NotAFolder { key: key.into(), path: dir.into() });
+    }
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).min_depth(1).max_depth(1).follow_links(true) {
+        let entry = entry.map_err(|e| DataError::List { path: dir.into(), message: e.to_string() })?;
+        let is_tiff = entry.path().extension().and_then(|e| e.to_str()).is_some_and(|e| {
+            e.eq_ignore_ascii_case("tif") || e.eq_ignore_ascii_case("tiff")
+        });
+        if is_tiff && entry.file_type().is_file() {
+            files.push(entry.into_path());
+        }
+    }
+    if files.is_empty() {
+        return Err(DataError::EmptyFolder { key: key.into(), path: dir.into() });
+    }
+    files.sort_by(|a, b| natural_cmp(&file_name(a), &file_name(b)));
+    Ok(files)
+}
+
+/// Images paired with masks by position; counts must match.
+pub fn discover(spec: &SplitSpec) -> Result<Vec<(PathBuf, Option<PathBuf>)>, DataError> {
+    let images = list_tiffs(&spec.image_key, &spec.image_dir)?;
+    let Some((mask_key, mask_dir)) = &spec.mask else {
+        return Ok(images.into_iter().map(|i| (i, None)).collect());
+    };
+    let masks = list_tiffs(mask_key, mask_dir)?;
+    if images.len() != masks.len() {
+        return Err(DataError::CountMismatch {
+            images: spec.image_dir.clone(),
+            n_images: images.len(),
+            masks: mask_dir.clone(),
+            n_masks: masks.len(),
+        });
+    }
+    Ok(images.into_iter().zip(masks.into_iter().map(Some)).collect())
+}
+
+/// Reads and checks every pair of a split.
+pub fn load_split(spec: &SplitSpec) -> Result<Vec<Sample>, DataError> {
+    discover(spec)?
+        .into_iter()
+        .map(|(image_path, mask_path)| load_pair(spec, image_path, mask_path))
+        .collect()
+}
+
+/// Reads and checks one pair.
+pub fn load_pair(spec: &SplitSpec, image_path: PathBuf, mask_path: Option<PathBuf>) -> Result<Sample, DataError> {
+    let (image, meta) = read_image(&image_path, spec.ndim, spec.n_channels)?;
+    let mask = match &mask_path {
+        Some(path) => {
+            let mask = read_mask(path, spec.ndim, spec.n_classes)?;
+            if mask.spatial_shape() != image.spatial_shape() {
+                return Err(DataError::ShapeMismatch {
+                    image: image_path,
+                    image_shape: shape_text(image.spatial_shape(), spec.ndim),
+                    mask: path.clone(),
+                    mask_shape: shape_text(mask.spatial_shape(), spec.ndim),
+                });
+            }
+            Some(mask)
+        }
+        None => None,
+    };
+    Ok(Sample { image_path, image, meta, mask_path, mask })
+}
+
+/// Reads an image as float `(z, y, x, c)`, checking 2D/3D and the channel count.
+pub fn read_image(path: &Path, ndim: Ndim, n_channels: usize) -> Result<(Volume<f32>, TiffMeta), DataError> {
+    let tiff = read_tiff(path)?;
+    let image = orient(path, &tiff, tiff.volume.to_f32(), ndim, n_channels)?;
+    if image.n_channels() != n_channels {
+        return Err(DataError::Channels { path: path.into(), found: image.n_channels(), expected: n_channels });
+    }
+    Ok((image, tiff.meta))
+}
+
+/// Reads a mask as labels `(z, y, x, 1)`: integer samples below `n_classes`. A binary mask saved
+/// as 0/255 is read as 0/1 (BiaPy accepts it, spec §3.6).
+pub fn read_mask(path: &Path, ndim: Ndim, n_classes: usize) -> Result<Volume<u16>, DataError> {
+    let tiff = read_tiff(path)?;
+    if !tiff.volume.is_integer() {
+        return Err(DataError::FloatMask { path: path.into(), dtype: tiff.volume.dtype() });
+    }
+    let labels = tiff
+        .volume
+        .to_labels()
+        .ok_or_else(|| DataError::NegativeMask { path: path.into(), n_classes })?;
+    let labels = orient(path, &tiff, labels, ndim, 1)?;
+    if labels.n_channels() != 1 {
+        return Err(DataError::MaskChannels { path: path.into(), n_channels: labels.n_channels() });
+    }
+    let max = labels.as_slice().iter().copied().max().unwrap_or(0);
+    let zero_255 = n_classes == 2 && max == 255 && labels.as_slice().iter().all(|&v| v == 0 || v == 255);
+    if zero_255 {
+        return Ok(labels.map(|&v| u16::from(v == 255)));
+    }
+    if max as usize >= n_classes {
+        return Err(DataError::MaskValue { path: path.into(), value: u64::from(max), n_classes });
+    }
+    Ok(labels.map(|&v| v as u16))
+}
+
+/// Applies `PROBLEM.NDIM` to the axes a file declared. In 2D, pages without ImageJ `slices=` are
+/// read as channels when their number is the expected channel count (BiaPy moves the smallest
+/// axis to channels); otherwise a multi-page file is a 3D stack and an error.
+fn orient<T: Copy>(path: &Path, tiff: &TiffImage, volume: Volume<T>, ndim: Ndim, n_channels: usize) -> Result<Volume<T>, DataError> {
+    let [z, y, x, c] = volume.shape();
+    match ndim {
+        Ndim::D2 if z == 1 => Ok(volume),
+        Ndim::D2 if !tiff.z_from_metadata && c == 1 && z == n_channels => {
+            let mut out = Volume::filled([1, y, x, z], volume.get(0, 0, 0, 0));
+            for page in 0..z {
+                for row in 0..y {
+                    for col in 0..x {
+                        out.set(0, row, col, page, volume.get(page, row, col, 0));
+                    }
+                }
+            }
+            Ok(out)
+        }
+        Ndim::D2 => Err(DataError::Ndim {
+            path: path.into(),
+            detail: format!("is a 3D stack of {z} slices of {y}×{x}, but `PROBLEM.NDIM` is 2D"),
+        }),
+        Ndim::D3 if z == 1 && !tiff.z_from_metadata => Err(DataError::Ndim {
+            path: path.into(),
+            detail: format!("is a single {y}×{x} image, but `PROBLEM.NDIM` is 3D (expected a multi-page stack)"),
+        }),
+        Ndim::D3 => Ok(volume),
+    }
+}
+
+/// Content hash of a split: the image files, then the mask files, by name and content.
+pub fn split_hash(spec: &SplitSpec) -> Result<String, DataError> {
+    let pairs = discover(spec)?;
+    let images: Vec<PathBuf> = pairs.iter().map(|(i, _)| i.clone()).collect();
+    let masks: Vec<PathBuf> = pairs.iter().filter_map(|(_, m)| m.clone()).collect();
+    let image_hash = hash_files(&spec.image_dir, &images)?;
+    let mask_hash = match &spec.mask {
+        Some((_, dir)) => hash_files(dir, &masks)?,
+        None => String::new(),
+    };
+    Ok(super::hash::sha256_hex(format!("{image_hash}\n{mask_hash}").as_bytes()))
+}
+
+/// The splits a resolved config reads: training (if `TRAIN.ENABLE`), validation from disk (if
+/// not carved from training) and test (if `TEST.ENABLE`, masks if `DATA.TEST.LOAD_GT`).
+pub fn config_splits(config: &Config) -> Vec<SplitSpec> {
+    let data = &config.data;
+    let split = |prefix: &str, path: &str, gt: Option<&str>| SplitSpec {
+        image_key: format!("DATA.{prefix}.PATH"),
+        image_dir: PathBuf::from(path),
+        mask: gt.map(|g| (format!("DATA.{prefix}.GT_PATH"), PathBuf::from(g))),
+        ndim: config.problem.ndim,
+        n_channels: data.patch_size.last().copied().unwrap_or(1),
+        n_classes: data.n_classes,
+    };
+    let mut splits = Vec::new();
+    if config.train.enable {
+        splits.push(split("TRAIN", &data.train.path, Some(&data.train.gt_path)));
+        if !data.val.from_train {
+            splits.push(split("VAL", &data.val.path, Some(&data.val.gt_path)));
+        }
+    }
+    if config.test.enable {
+        let gt = data.test.load_gt.then_some(data.test.gt_path.as_str());
+        splits.push(split("TEST", &data.test.path, gt));
+    }
+    splits
+}
+
+/// Reads and checks every split a config names; one summary line per split.
+pub fn check_config_data(config: &Config) -> Result<Vec<String>, DataError> {
+    config_splits(config)
+        .iter()
+        .map(|spec| {
+            let samples = load_split(spec)?;
+            let n_masks = samples.iter().filter(|s| s.mask.is_some()).count();
+            Ok(format!("{}: {} images, {} masks in `{}`", spec.image_key, samples.len(), n_masks, spec.image_dir.display()))
+        })
+        .collect()
+}
+
+fn shape_text(spatial: [usize; 3], ndim: Ndim) -> String {
+    match ndim {
+        Ndim::D2 => format!("{}×{}", spatial[1], spatial[2]),
+        Ndim::D3 => format!("{}×{}×{}", spatial[0], spatial[1], spatial[2]),
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default()
+}
+
+/// Natural order: digit runs compare as numbers, the rest case-insensitively.
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let (na, ra) = split_digits(a);
+                let (nb, rb) = split_digits(b);
+                let trimmed = |d: &[u8]| d.iter().position(|&c| c != b'0').map_or(0, |p| d.len() - p);
+                let order = trimmed(na).cmp(&trimmed(nb)).then_with(|| {
+                    let skip = |d: &[u8]| d.len() - trimmed(d);
+                    na[skip(na)..].cmp(&nb[skip(nb)..])
+                });
+                if order != Ordering::Equal {
+                    return order;
+                }
+                (a, b) = (ra, rb);
+            }
+            (Some(x), Some(y)) => {
+                let order = x.to_ascii_lowercase().cmp(&y.to_ascii_lowercase());
+                if order != Ordering::Equal {
+                    return order;
+                }
+                (a, b) = (&a[1..], &b[1..]);
+            }
+        }
+    }
+}
+
+fn split_digits(s: &[u8]) -> (&[u8], &[u8]) {
+    let n = s.iter().position(|c| !c.is_ascii_digit()).unwrap_or(s.len());
+    s.split_at(n)
+}
+
+#[cfg(test)]
+mod tests;

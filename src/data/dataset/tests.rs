@@ -1,0 +1,148 @@
+//! Dataset discovery and the bad inputs of the foundation issue, each with the message that
+//! must name the culprit.
+
+use super::*;
+use crate::data::tiff_io::{WriteOptions, write_tiff};
+
+fn write(path: &Path, volume: AnyVolume) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    write_tiff(path, &volume, &WriteOptions::default()).unwrap();
+}
+
+fn u8_volume(shape: [usize; 4], value: u8) -> AnyVolume {
+    AnyVolume::U8(Volume::filled(shape, value))
+}
+
+fn spec(root: &Path, ndim: Ndim) -> SplitSpec {
+    SplitSpec {
+        image_key: "DATA.TRAIN.PATH".into(),
+        image_dir: root.join("x"),
+        mask: Some(("DATA.TRAIN.GT_PATH".into(), root.join("y"))),
+        ndim,
+        n_channels: 1,
+        n_classes: 2,
+    }
+}
+
+fn two_pairs(root: &Path) {
+    for name in ["a.tif", "b.tif"] {
+        write(&root.join("x").join(name), u8_volume([1, 8, 8, 1], 100));
+        write(&root.join("y").join(name), u8_volume([1, 8, 8, 1], 1));
+    }
+}
+
+#[test]
+fn natural_order() {
+    let mut names = vec!["img10.tif", "img2.tif", "IMG1.tif", "img02b.tif"];
+    names.sort_by(|a, b| natural_cmp(&a.to_lowercase(), &b.to_lowercase()));
+    assert_eq!(names, vec!["IMG1.tif", "img2.tif", "img02b.tif", "img10.tif"]);
+}
+
+#[test]
+fn loads_pairs_and_hashes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    two_pairs(dir.path());
+    std::fs::write(dir.path().join("x").join("notes.txt"), "ignored").unwrap();
+    let samples = load_split(&spec(dir.path(), Ndim::D2)).unwrap();
+    assert_eq!(samples.len(), 2);
+    assert_eq!(samples[0].mask.as_ref().unwrap().shape(), [1, 8, 8, 1]);
+    let before = split_hash(&spec(dir.path(), Ndim::D2)).unwrap();
+    write(&dir.path().join("y").join("b.tif"), u8_volume([1, 8, 8, 1], 0));
+    assert_ne!(before, split_hash(&spec(dir.path(), Ndim::D2)).unwrap());
+}
+
+#[test]
+fn zero_255_binary_masks_read_as_0_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.tif");
+    let mut mask = Volume::filled([1, 4, 4, 1], 0u8);
+    mask.set(0, 1, 1, 0, 255);
+    write(&path, AnyVolume::U8(mask));
+    let labels = read_mask(&path, Ndim::D2, 2).unwrap();
+    assert_eq!(labels.get(0, 1, 1, 0), 1);
+}
+
+fn error_of(root: &Path, ndim: Ndim) -> String {
+    load_split(&spec(root, ndim)).unwrap_err().to_string()
+}
+
+#[test]
+fn missing_and_empty_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    assert_eq!(error_of(root, Ndim::D2), format!("`DATA.TRAIN.PATH`: folder `{}` does not exist", root.join("x").display()));
+    std::fs::create_dir_all(root.join("x")).unwrap();
+    assert_eq!(error_of(root, Ndim::D2), format!("`DATA.TRAIN.PATH`: no .tif/.tiff files in `{}`", root.join("x").display()));
+}
+
+#[test]
+fn count_mismatch_names_both_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    two_pairs(dir.path());
+    std::fs::remove_file(dir.path().join("y").join("b.tif")).unwrap();
+    let err = error_of(dir.path(), Ndim::D2);
+    assert!(err.starts_with("2 images in `") && err.contains("but 1 masks in `"), "{err}");
+}
+
+#[test]
+fn shape_mismatch_names_both_files_and_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    two_pairs(dir.path());
+    write(&dir.path().join("y").join("b.tif"), u8_volume([1, 8, 6, 1], 0));
+    let err = error_of(dir.path(), Ndim::D2);
+    assert!(err.contains("b.tif` is 8×8 but its mask `") && err.ends_with("b.tif` is 8×6: the spatial shapes must match"), "{err}");
+}
+
+#[test]
+fn mask_value_at_or_above_n_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    two_pairs(dir.path());
+    write(&dir.path().join("y").join("a.tif"), u8_volume([1, 8, 8, 1], 2));
+    let err = error_of(dir.path(), Ndim::D2);
+    assert!(err.contains("a.tif` holds the value 2, but `DATA.N_CLASSES` is 2: labels must be 0..1"), "{err}");
+}
+
+#[test]
+fn float_mask() {
+    let dir = tempfile::tempdir().unwrap();
+    two_pairs(dir.path());
+    write(&dir.path().join("y").join("a.tif"), AnyVolume::F32(Volume::filled([1, 8, 8, 1], 1.0)));
+    let err = error_of(dir.path(), Ndim::D2);
+    assert!(err.contains("a.tif` has float32 samples: expected an integer label image"), "{err}");
+}
+
+#[test]
+fn not_a_tiff_and_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    two_pairs(dir.path());
+    let bad = dir.path().join("x").join("a.tif");
+    std::fs::write(&bad, b"this is not a tiff").unwrap();
+    assert!(error_of(dir.path(), Ndim::D2).contains(&bad.display().to_string()));
+    write(&bad, u8_volume([1, 64, 64, 1], 7));
+    let bytes = std::fs::read(&bad).unwrap();
+    std::fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
+    assert!(error_of(dir.path(), Ndim::D2).contains(&bad.display().to_string()));
+}
+
+#[test]
+fn three_d_file_when_ndim_is_2d_and_back() {
+    let dir = tempfile::tempdir().unwrap();
+    two_pairs(dir.path());
+    let stack = dir.path().join("x").join("a.tif");
+    write(&stack, u8_volume([5, 8, 8, 1], 9));
+    let err = error_of(dir.path(), Ndim::D2);
+    assert!(err.ends_with("a.tif` is a 3D stack of 5 slices of 8×8, but `PROBLEM.NDIM` is 2D"), "{err}");
+    let flat = tempfile::tempdir().unwrap();
+    two_pairs(flat.path());
+    let err = error_of(flat.path(), Ndim::D3);
+    assert!(err.ends_with("a.tif` is a single 8×8 image, but `PROBLEM.NDIM` is 3D (expected a multi-page stack)"), "{err}");
+}
+
+#[test]
+fn wrong_channel_count_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    two_pairs(dir.path());
+    write(&dir.path().join("x").join("a.tif"), u8_volume([1, 8, 8, 3], 9));
+    let err = error_of(dir.path(), Ndim::D2);
+    assert!(err.ends_with("a.tif` has 3 channel(s), but `DATA.PATCH_SIZE` ends in 1"), "{err}");
+}

@@ -1,0 +1,58 @@
+//! Test helpers: [`TestDir`] (a fresh temporary folder) and [`segsweep`] (the binary as a
+//! command), plus [`Output`] with exit code and both streams as text.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A temporary folder removed at the end of the test.
+pub struct TestDir {
+    dir: tempfile::TempDir,
+}
+
+impl TestDir {
+    pub fn new() -> Self {
+        Self { dir: tempfile::tempdir().expect("temporary folder") }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn join(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Writes `text` to `rel` and returns its path.
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let path = self.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+/// What a run of the binary printed and returned.
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `segsweep ARGS` from the repository root.
+pub fn segsweep(args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_segsweep"))
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("run segsweep");
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// The repository root (where `Cargo.toml` is).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
