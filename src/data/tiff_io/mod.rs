@@ -15,6 +15,9 @@ mod imagej;
 mod read;
 mod write;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::PathBuf;
 
 use super::volume::Volume;
