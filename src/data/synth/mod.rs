@@ -300,6 +300,17 @@ mod tests {
     }
 
     #[test]
+    fn output_does_not_depend_on_thread_count() {
+        let p = small_3d(3);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let serial = pool.install(|| generate(&p)).unwrap();
+        assert_eq!(serial, generate(&p).unwrap());
+    }
+
+    #[test]
     fn test_set_does_not_depend_on_n_train() {
         let p = small_3d(2);
         let a = generate(&p).unwrap();
