@@ -22,6 +22,12 @@ pub fn run(args: &SynthArgs) -> anyhow::Result<ExitCode> {
         params.size = size.clone();
     }
     let n_files = write_synthetic(&args.out, &params)?;
-    println!("wrote {n_files} files to `{}` ({}D, {} classes, seed {})", args.out.display(), params.ndim, params.n_classes, params.seed);
+    println!(
+        "wrote {n_files} files to `{}` ({}D, {} classes, seed {})",
+        args.out.display(),
+        params.ndim,
+        params.n_classes,
+        params.seed
+    );
     Ok(ExitCode::SUCCESS)
 }

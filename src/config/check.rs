@@ -9,12 +9,22 @@ use std::collections::BTreeMap;
 
 use super::error::{Origin, Problem};
 use super::resolve::IgnoredKey;
-use super::schema::{Binarization, Config, NormLayer, NormalizationType, Ndim, ProblemType, SchedulerName};
+use super::schema::{Binarization, Config, Ndim, NormLayer, NormalizationType, ProblemType, SchedulerName};
 
 /// Architectures BiaPy accepts for `SEMANTIC_SEG` (spec §1.7 #34).
 const SEMANTIC_ARCHITECTURES: &[&str] = &[
-    "unet", "resunet", "resunet++", "seunet", "attention_unet", "resunet_se", "unetr", "multiresunet",
-    "unext_v1", "unext_v2", "hrnet", "stunet",
+    "unet",
+    "resunet",
+    "resunet++",
+    "seunet",
+    "attention_unet",
+    "resunet_se",
+    "unetr",
+    "multiresunet",
+    "unext_v1",
+    "unext_v2",
+    "hrnet",
+    "stunet",
 ];
 
 /// The subset segsweep builds (the U-Net family of the training issue).
@@ -62,17 +72,31 @@ fn check_general(config: &Config, c: &mut Checker) {
         "PROBLEM.TYPE",
         "segsweep runs the SEMANTIC_SEG workflow only",
     );
-    c.require(config.train.enable || config.test.enable, "TRAIN.ENABLE", "neither `TRAIN.ENABLE` nor `TEST.ENABLE` is set: nothing to do");
+    c.require(
+        config.train.enable || config.test.enable,
+        "TRAIN.ENABLE",
+        "neither `TRAIN.ENABLE` nor `TEST.ENABLE` is set: nothing to do",
+    );
     match config.model.source.as_str() {
         "biapy" => {}
-        "bmz" | "torchvision" => c.fail("MODEL.SOURCE", format!("`{}` models are not supported by segsweep yet", config.model.source)),
+        "bmz" | "torchvision" => {
+            c.fail("MODEL.SOURCE", format!("`{}` models are not supported by segsweep yet", config.model.source))
+        }
         other => c.fail("MODEL.SOURCE", format!("expected one of `biapy`, `bmz`, `torchvision`, found `{other}`")),
     }
     let tests_untrained = !config.model.load_checkpoint && !config.train.enable && config.test.enable;
-    c.require(!tests_untrained, "MODEL.LOAD_CHECKPOINT", "testing without training needs a checkpoint: set `MODEL.LOAD_CHECKPOINT: True` or `TRAIN.ENABLE: True`");
+    c.require(
+        !tests_untrained,
+        "MODEL.LOAD_CHECKPOINT",
+        "testing without training needs a checkpoint: set `MODEL.LOAD_CHECKPOINT: True` or `TRAIN.ENABLE: True`",
+    );
     for item in &config.model.items_to_load_from_checkpoint {
         let ok = ["weights", "norm", "model_arch", "optimizer", "epoch"].contains(&item.as_str());
-        c.require(ok, "MODEL.ITEMS_TO_LOAD_FROM_CHECKPOINT", format!("`{item}` is not one of `weights`, `norm`, `model_arch`, `optimizer`, `epoch`"));
+        c.require(
+            ok,
+            "MODEL.ITEMS_TO_LOAD_FROM_CHECKPOINT",
+            format!("`{item}` is not one of `weights`, `norm`, `model_arch`, `optimizer`, `epoch`"),
+        );
     }
     c.unsupported(!config.model.freeze_layers_matching.is_empty(), "MODEL.FREEZE_LAYERS_MATCHING");
 }
@@ -84,15 +108,31 @@ fn check_loss(config: &Config, c: &mut Checker) {
         let metrics = if key == "TRAIN.METRICS" { &config.train.metrics } else { &config.test.metrics };
         c.require(metrics.iter().all(|m| m == "iou"), key, "semantic segmentation has one metric: `iou`");
     }
-    c.require(loss.r#type.len() == loss.weights.len(), "LOSS.WEIGHTS", format!("has {} entries but `LOSS.TYPE` has {}", loss.weights.len(), loss.r#type.len()));
+    c.require(
+        loss.r#type.len() == loss.weights.len(),
+        "LOSS.WEIGHTS",
+        format!("has {} entries but `LOSS.TYPE` has {}", loss.weights.len(), loss.r#type.len()),
+    );
     let mut names: Vec<&str> = loss.r#type.iter().map(String::as_str).collect();
     names.sort_unstable();
     names.dedup();
-    c.require(matches!(names.as_slice(), ["CE"] | ["DICE"] | ["CE", "DICE"]), "LOSS.TYPE", "expected `CE`, `DICE` or both");
+    c.require(
+        matches!(names.as_slice(), ["CE"] | ["DICE"] | ["CE", "DICE"]),
+        "LOSS.TYPE",
+        "expected `CE`, `DICE` or both",
+    );
     c.require(n_classes <= 2 || names.contains(&"CE"), "LOSS.TYPE", "more than 2 classes need `CE` in the loss");
-    c.require(loss.ignore_index == -1 || (0..=255).contains(&loss.ignore_index), "LOSS.IGNORE_INDEX", "expected -1 (off) or a value in [0, 255]");
+    c.require(
+        loss.ignore_index == -1 || (0..=255).contains(&loss.ignore_index),
+        "LOSS.IGNORE_INDEX",
+        "expected -1 (off) or a value in [0, 255]",
+    );
     let weights_given = !loss.class_weights.is_empty();
-    c.require(!weights_given || loss.class_weights.len() == n_classes, "LOSS.CLASS_WEIGHTS", format!("expected {n_classes} weights (one per class, `DATA.N_CLASSES`), found {}", loss.class_weights.len()));
+    c.require(
+        !weights_given || loss.class_weights.len() == n_classes,
+        "LOSS.CLASS_WEIGHTS",
+        format!("expected {n_classes} weights (one per class, `DATA.N_CLASSES`), found {}", loss.class_weights.len()),
+    );
     let manual = loss.class_rebalance == super::schema::ClassRebalance::Manual;
     c.require(!manual || weights_given, "LOSS.CLASS_REBALANCE", "`manual` needs `LOSS.CLASS_WEIGHTS`");
     c.unsupported(loss.contrast.enable, "LOSS.CONTRAST.ENABLE");
@@ -105,12 +145,22 @@ fn check_data(config: &Config, c: &mut Checker) {
     c.require(
         data.patch_size.len() == n_axes + 1,
         "DATA.PATCH_SIZE",
-        format!("expected {} entries for {} data ({}), found {:?}", n_axes + 1, ndim_name(config.problem.ndim), if n_axes == 2 { "y, x, channels" } else { "z, y, x, channels" }, data.patch_size),
+        format!(
+            "expected {} entries for {} data ({}), found {:?}",
+            n_axes + 1,
+            ndim_name(config.problem.ndim),
+            if n_axes == 2 { "y, x, channels" } else { "z, y, x, channels" },
+            data.patch_size
+        ),
     );
     c.require(data.patch_size.iter().all(|&s| s > 0), "DATA.PATCH_SIZE", "every entry must be positive");
     let val = &data.val;
     if val.from_train && !val.cross_val {
-        c.require(val.split_train > 0.0 && val.split_train < 1.0, "DATA.VAL.SPLIT_TRAIN", format!("expected a fraction in (0, 1), found {}", val.split_train));
+        c.require(
+            val.split_train > 0.0 && val.split_train < 1.0,
+            "DATA.VAL.SPLIT_TRAIN",
+            format!("expected a fraction in (0, 1), found {}", val.split_train),
+        );
     }
     c.unsupported(val.cross_val, "DATA.VAL.CROSS_VAL");
     c.require(!data.test.use_val_as_test || val.cross_val, "DATA.TEST.USE_VAL_AS_TEST", "needs `DATA.VAL.CROSS_VAL`");
@@ -121,12 +171,24 @@ fn check_data(config: &Config, c: &mut Checker) {
     ] {
         let key = |k: &str| format!("DATA.{split}.{k}");
         c.require(overlap.len() == n_axes, &key("OVERLAP"), format!("expected {n_axes} values, found {overlap:?}"));
-        c.require(overlap.iter().all(|&o| (0.0..1.0).contains(&o)), &key("OVERLAP"), format!("every value must be in [0, 1), found {overlap:?}"));
+        c.require(
+            overlap.iter().all(|&o| (0.0..1.0).contains(&o)),
+            &key("OVERLAP"),
+            format!("every value must be in [0, 1), found {overlap:?}"),
+        );
         c.require(padding.len() == n_axes, &key("PADDING"), format!("expected {n_axes} values, found {padding:?}"));
-        c.require(resolution.len() == n_axes || resolution.len() == 1, &key("RESOLUTION"), format!("expected {n_axes} values, found {resolution:?}"));
+        c.require(
+            resolution.len() == n_axes || resolution.len() == 1,
+            &key("RESOLUTION"),
+            format!("expected {n_axes} values, found {resolution:?}"),
+        );
         if data.patch_size.len() == n_axes + 1 && padding.len() == n_axes {
             let too_big = padding.iter().zip(&data.patch_size).any(|(&p, &s)| p >= s / 2 && p > 0);
-            c.require(!too_big, &key("PADDING"), format!("{padding:?} must be smaller than half of `DATA.PATCH_SIZE` {:?}", &data.patch_size[..n_axes]));
+            c.require(
+                !too_big,
+                &key("PADDING"),
+                format!("{padding:?} must be smaller than half of `DATA.PATCH_SIZE` {:?}", &data.patch_size[..n_axes]),
+            );
         }
     }
     if config.problem.ndim == Ndim::D2 {
@@ -141,8 +203,16 @@ fn check_data(config: &Config, c: &mut Checker) {
     }
     check_normalization(config, c);
     let train = &data.train;
-    c.require(!train.probability_map || train.extract_random_patch, "DATA.TRAIN.PROBABILITY_MAP", "only works with `DATA.TRAIN.EXTRACT_RANDOM_PATCH: True`");
-    c.require(train.w_foreground >= 0.0 && train.w_background >= 0.0, "DATA.TRAIN.W_FOREGROUND", "the foreground and background weights must not be negative");
+    c.require(
+        !train.probability_map || train.extract_random_patch,
+        "DATA.TRAIN.PROBABILITY_MAP",
+        "only works with `DATA.TRAIN.EXTRACT_RANDOM_PATCH: True`",
+    );
+    c.require(
+        train.w_foreground >= 0.0 && train.w_background >= 0.0,
+        "DATA.TRAIN.W_FOREGROUND",
+        "the foreground and background weights must not be negative",
+    );
     for (key, on) in [
         ("DATA.TRAIN.FILTER_SAMPLES.ENABLE", train.filter_samples.enable),
         ("DATA.VAL.FILTER_SAMPLES.ENABLE", val.filter_samples.enable),
@@ -164,12 +234,27 @@ fn check_normalization(config: &Config, c: &mut Checker) {
     let clip = &norm.perc_clip;
     if clip.enable && clip.lower_value.first() == Some(&-1.0) {
         let ok = clip.lower_perc > 0.0 && clip.upper_perc < 100.0 && clip.lower_perc < clip.upper_perc;
-        c.require(ok, "DATA.NORMALIZATION.PERC_CLIP.LOWER_PERC", format!("percentile clipping needs 0 < `LOWER_PERC` < `UPPER_PERC` < 100, found {} and {}", clip.lower_perc, clip.upper_perc));
+        c.require(
+            ok,
+            "DATA.NORMALIZATION.PERC_CLIP.LOWER_PERC",
+            format!(
+                "percentile clipping needs 0 < `LOWER_PERC` < `UPPER_PERC` < 100, found {} and {}",
+                clip.lower_perc, clip.upper_perc
+            ),
+        );
     }
     if norm.r#type == NormalizationType::ZeroMeanUnitVariance {
         let aug = &config.augmentor;
-        c.require(!(aug.enable && aug.gamma_contrast), "AUGMENTOR.GAMMA_CONTRAST", "cannot be used with `zero_mean_unit_variance` normalization");
-        c.require(!(aug.enable && aug.poisson_noise), "AUGMENTOR.POISSON_NOISE", "cannot be used with `zero_mean_unit_variance` normalization");
+        c.require(
+            !(aug.enable && aug.gamma_contrast),
+            "AUGMENTOR.GAMMA_CONTRAST",
+            "cannot be used with `zero_mean_unit_variance` normalization",
+        );
+        c.require(
+            !(aug.enable && aug.poisson_noise),
+            "AUGMENTOR.POISSON_NOISE",
+            "cannot be used with `zero_mean_unit_variance` normalization",
+        );
     }
 }
 
@@ -177,22 +262,62 @@ fn check_model(config: &Config, c: &mut Checker) {
     let model = &config.model;
     let arch = model.architecture.as_str();
     if !SEMANTIC_ARCHITECTURES.contains(&arch) {
-        c.fail("MODEL.ARCHITECTURE", format!("`{arch}` is not a semantic segmentation architecture; expected one of {}", quoted(SEMANTIC_ARCHITECTURES)));
+        c.fail(
+            "MODEL.ARCHITECTURE",
+            format!(
+                "`{arch}` is not a semantic segmentation architecture; expected one of {}",
+                quoted(SEMANTIC_ARCHITECTURES)
+            ),
+        );
     } else if !IMPLEMENTED_ARCHITECTURES.contains(&arch) {
-        c.fail("MODEL.ARCHITECTURE", format!("`{arch}` is not implemented by segsweep yet; available: {}", quoted(IMPLEMENTED_ARCHITECTURES)));
+        c.fail(
+            "MODEL.ARCHITECTURE",
+            format!("`{arch}` is not implemented by segsweep yet; available: {}", quoted(IMPLEMENTED_ARCHITECTURES)),
+        );
     }
     let n_levels = model.feature_maps.len();
     c.require(n_levels > 2, "MODEL.FEATURE_MAPS", "expected more than 2 levels");
-    c.require(model.dropout_values.len() == n_levels, "MODEL.DROPOUT_VALUES", format!("expected {n_levels} values (one per `MODEL.FEATURE_MAPS` level), found {}", model.dropout_values.len()));
-    c.require(model.dropout_values.iter().all(|p| (0.0..=1.0).contains(p)), "MODEL.DROPOUT_VALUES", "every value must be in [0, 1]");
+    c.require(
+        model.dropout_values.len() == n_levels,
+        "MODEL.DROPOUT_VALUES",
+        format!(
+            "expected {n_levels} values (one per `MODEL.FEATURE_MAPS` level), found {}",
+            model.dropout_values.len()
+        ),
+    );
+    c.require(
+        model.dropout_values.iter().all(|p| (0.0..=1.0).contains(p)),
+        "MODEL.DROPOUT_VALUES",
+        "every value must be in [0, 1]",
+    );
     for (key, downs) in [("MODEL.YX_DOWN", &model.yx_down), ("MODEL.Z_DOWN", &model.z_down)] {
-        c.require(downs.len() + 1 == n_levels, key, format!("expected {} values (levels − 1), found {}", n_levels.saturating_sub(1), downs.len()));
+        c.require(
+            downs.len() + 1 == n_levels,
+            key,
+            format!("expected {} values (levels − 1), found {}", n_levels.saturating_sub(1), downs.len()),
+        );
         c.require(downs.iter().all(|d| [1, 2].contains(d)), key, "every factor must be 1 or 2");
     }
-    c.require(model.conv_layers.len() == n_levels, "MODEL.CONV_LAYERS", format!("expected {n_levels} values, found {}", model.conv_layers.len()));
-    c.require(model.conv_layers.iter().all(|&n| n >= 1), "MODEL.CONV_LAYERS", "every level needs at least one convolution");
-    c.require(model.isotropy.len() == n_levels, "MODEL.ISOTROPY", format!("expected {n_levels} values, found {}", model.isotropy.len()));
-    c.require(model.normalization != NormLayer::Ln, "MODEL.NORMALIZATION", "`ln` is not available in the U-Net family; use `in`, `bn`, `sync_bn` or `gn`");
+    c.require(
+        model.conv_layers.len() == n_levels,
+        "MODEL.CONV_LAYERS",
+        format!("expected {n_levels} values, found {}", model.conv_layers.len()),
+    );
+    c.require(
+        model.conv_layers.iter().all(|&n| n >= 1),
+        "MODEL.CONV_LAYERS",
+        "every level needs at least one convolution",
+    );
+    c.require(
+        model.isotropy.len() == n_levels,
+        "MODEL.ISOTROPY",
+        format!("expected {n_levels} values, found {}", model.isotropy.len()),
+    );
+    c.require(
+        model.normalization != NormLayer::Ln,
+        "MODEL.NORMALIZATION",
+        "`ln` is not available in the U-Net family; use `in`, `bn`, `sync_bn` or `gn`",
+    );
     c.require(model.kernel_size % 2 == 1, "MODEL.KERNEL_SIZE", "expected an odd kernel size");
     c.unsupported(model.larger_io, "MODEL.LARGER_IO");
     check_patch_divisibility(config, c);
@@ -234,23 +359,43 @@ fn check_train(config: &Config, c: &mut Checker) {
     c.require(train.optimizer.len() == 1, "TRAIN.OPTIMIZER", "expected exactly one optimizer");
     c.require(train.lr.len() == train.optimizer.len(), "TRAIN.LR", "expected one learning rate per optimizer");
     c.require(train.lr.iter().all(|&lr| lr > 0.0), "TRAIN.LR", "learning rates must be positive");
-    c.require(train.opt_betas.iter().all(|b| b.len() == 2), "TRAIN.OPT_BETAS", "expected a list of [beta1, beta2] pairs, e.g. [[0.9, 0.999]]");
+    c.require(
+        train.opt_betas.iter().all(|b| b.len() == 2),
+        "TRAIN.OPT_BETAS",
+        "expected a list of [beta1, beta2] pairs, e.g. [[0.9, 0.999]]",
+    );
     c.require(train.gradient_clip_norm >= 0.0, "TRAIN.GRADIENT_CLIP_NORM", "expected 0 (off) or a positive norm");
     c.require(train.batch_size > 0, "TRAIN.BATCH_SIZE", "expected a positive batch size");
     c.require(!train.enable || train.epochs > 0, "TRAIN.EPOCHS", "expected a positive number of epochs");
     let sched = &train.lr_scheduler;
     let needs_min_lr = matches!(sched.name, SchedulerName::Reduceonplateau | SchedulerName::Warmupcosine);
-    c.require(!needs_min_lr || sched.min_lr.iter().any(|&v| v != -1.0), "TRAIN.LR_SCHEDULER.MIN_LR", "this scheduler needs `MIN_LR`");
+    c.require(
+        !needs_min_lr || sched.min_lr.iter().any(|&v| v != -1.0),
+        "TRAIN.LR_SCHEDULER.MIN_LR",
+        "this scheduler needs `MIN_LR`",
+    );
     if sched.name == SchedulerName::Reduceonplateau {
         let p = sched.reduceonplateau_patience;
         c.require(p > 0, "TRAIN.LR_SCHEDULER.REDUCEONPLATEAU_PATIENCE", "`reduceonplateau` needs a positive patience");
-        c.require(train.patience == -1 || p < train.patience, "TRAIN.LR_SCHEDULER.REDUCEONPLATEAU_PATIENCE", "must be smaller than `TRAIN.PATIENCE`");
+        c.require(
+            train.patience == -1 || p < train.patience,
+            "TRAIN.LR_SCHEDULER.REDUCEONPLATEAU_PATIENCE",
+            "must be smaller than `TRAIN.PATIENCE`",
+        );
     }
     if sched.name == SchedulerName::Warmupcosine {
         let warmup = sched.warmup_cosine_decay_epochs;
         let fraction_ok = sched.cosine_decay_fraction > 0.0 && sched.cosine_decay_fraction <= 1.0;
-        c.require(warmup >= 0 || fraction_ok, "TRAIN.LR_SCHEDULER.WARMUP_COSINE_DECAY_EPOCHS", "`warmupcosine` needs warm-up epochs (or `COSINE_DECAY_FRACTION` in (0, 1])");
-        c.require(warmup < 0 || (warmup as usize) <= train.epochs, "TRAIN.LR_SCHEDULER.WARMUP_COSINE_DECAY_EPOCHS", "must not exceed `TRAIN.EPOCHS`");
+        c.require(
+            warmup >= 0 || fraction_ok,
+            "TRAIN.LR_SCHEDULER.WARMUP_COSINE_DECAY_EPOCHS",
+            "`warmupcosine` needs warm-up epochs (or `COSINE_DECAY_FRACTION` in (0, 1])",
+        );
+        c.require(
+            warmup < 0 || (warmup as usize) <= train.epochs,
+            "TRAIN.LR_SCHEDULER.WARMUP_COSINE_DECAY_EPOCHS",
+            "must not exceed `TRAIN.EPOCHS`",
+        );
     }
 }
 
@@ -263,18 +408,45 @@ fn check_augmentation(config: &Config, c: &mut Checker) {
     for (name, v) in value.as_object().into_iter().flatten() {
         if name.ends_with("_PROB") {
             let p = v.as_f64().unwrap_or(-1.0);
-            c.require((0.0..=1.0).contains(&p), &format!("AUGMENTOR.{name}"), format!("expected a probability in [0, 1], found {v}"));
+            c.require(
+                (0.0..=1.0).contains(&p),
+                &format!("AUGMENTOR.{name}"),
+                format!("expected a probability in [0, 1], found {v}"),
+            );
         }
     }
     let in_unit = |r: [f64; 2]| r.iter().all(|v| (0.0..=1.0).contains(v));
-    for (key, range) in [("DROP_RANGE", aug.drop_range), ("COUT_SIZE", aug.cout_size), ("CBLUR_SIZE", aug.cblur_size), ("CMIX_SIZE", aug.cmix_size), ("CNOISE_SCALE", aug.cnoise_scale), ("CNOISE_SIZE", aug.cnoise_size)] {
+    for (key, range) in [
+        ("DROP_RANGE", aug.drop_range),
+        ("COUT_SIZE", aug.cout_size),
+        ("CBLUR_SIZE", aug.cblur_size),
+        ("CMIX_SIZE", aug.cmix_size),
+        ("CNOISE_SCALE", aug.cnoise_scale),
+        ("CNOISE_SIZE", aug.cnoise_size),
+    ] {
         c.require(in_unit(range), &format!("AUGMENTOR.{key}"), format!("expected values in [0, 1], found {range:?}"));
     }
     let rot = aug.random_rot_range;
-    c.require(rot.iter().all(|v| (-360.0..=360.0).contains(v)), "AUGMENTOR.RANDOM_ROT_RANGE", "expected angles in [-360, 360]");
-    c.require(aug.shear_range.iter().all(|v| (-360..=360).contains(v)), "AUGMENTOR.SHEAR_RANGE", "expected angles in [-360, 360]");
-    c.require(aug.zoom_range.iter().all(|v| (0.1..=10.0).contains(v)), "AUGMENTOR.ZOOM_RANGE", "expected factors in [0.1, 10]");
-    c.require(aug.grid_d_range[0] < aug.grid_d_range[1], "AUGMENTOR.GRID_D_RANGE", "the first value must be smaller than the second");
+    c.require(
+        rot.iter().all(|v| (-360.0..=360.0).contains(v)),
+        "AUGMENTOR.RANDOM_ROT_RANGE",
+        "expected angles in [-360, 360]",
+    );
+    c.require(
+        aug.shear_range.iter().all(|v| (-360..=360).contains(v)),
+        "AUGMENTOR.SHEAR_RANGE",
+        "expected angles in [-360, 360]",
+    );
+    c.require(
+        aug.zoom_range.iter().all(|v| (0.1..=10.0).contains(v)),
+        "AUGMENTOR.ZOOM_RANGE",
+        "expected factors in [0.1, 10]",
+    );
+    c.require(
+        aug.grid_d_range[0] < aug.grid_d_range[1],
+        "AUGMENTOR.GRID_D_RANGE",
+        "the first value must be smaller than the second",
+    );
     for (key, on) in [
         ("AUGMENTOR.MOTION_BLUR", aug.motion_blur),
         ("AUGMENTOR.CUTBLUR", aug.cutblur),
@@ -296,11 +468,24 @@ fn check_test(config: &Config, c: &mut Checker) {
     let test = &config.test;
     let n_axes = config.problem.ndim.n_axes();
     let is_2d = config.problem.ndim == Ndim::D2;
-    c.require(test.eval_border_crop.is_empty() || (test.eval_border_crop.len() == n_axes && test.eval_border_crop.iter().all(|&v| v >= 0)), "TEST.EVAL_BORDER_CROP", format!("expected {n_axes} non-negative values"));
-    c.require(!(test.analize_2d_imgs_as_3d_stack && !is_2d), "TEST.ANALIZE_2D_IMGS_AS_3D_STACK", "makes no sense with 3D data");
+    c.require(
+        test.eval_border_crop.is_empty()
+            || (test.eval_border_crop.len() == n_axes && test.eval_border_crop.iter().all(|&v| v >= 0)),
+        "TEST.EVAL_BORDER_CROP",
+        format!("expected {n_axes} non-negative values"),
+    );
+    c.require(
+        !(test.analize_2d_imgs_as_3d_stack && !is_2d),
+        "TEST.ANALIZE_2D_IMGS_AS_3D_STACK",
+        "makes no sense with 3D data",
+    );
     c.require(!(test.by_chunks.enable && is_2d), "TEST.BY_CHUNKS.ENABLE", "works with 3D data only");
     if let Binarization::Threshold(t) = test.binarization {
-        c.require(t > 0.0 && t < 1.0, "TEST.BINARIZATION", format!("expected a threshold in (0, 1) or `otsu`, found {t}"));
+        c.require(
+            t > 0.0 && t < 1.0,
+            "TEST.BINARIZATION",
+            format!("expected a threshold in (0, 1) or `otsu`, found {t}"),
+        );
     }
     c.unsupported(test.reuse_predictions, "TEST.REUSE_PREDICTIONS");
     c.unsupported(test.reduce_memory, "TEST.REDUCE_MEMORY");
@@ -308,8 +493,16 @@ fn check_test(config: &Config, c: &mut Checker) {
     if pp.median_filter {
         let key = "TEST.POST_PROCESSING.MEDIAN_FILTER_AXIS";
         c.require(!pp.median_filter_axis.is_empty(), key, "the median filter needs at least one axis");
-        c.require(pp.median_filter_axis.len() == pp.median_filter_size.len(), "TEST.POST_PROCESSING.MEDIAN_FILTER_SIZE", "expected one size per `MEDIAN_FILTER_AXIS` entry");
-        c.require(pp.median_filter_size.iter().all(|&s| s > 0), "TEST.POST_PROCESSING.MEDIAN_FILTER_SIZE", "sizes must be positive");
+        c.require(
+            pp.median_filter_axis.len() == pp.median_filter_size.len(),
+            "TEST.POST_PROCESSING.MEDIAN_FILTER_SIZE",
+            "expected one size per `MEDIAN_FILTER_AXIS` entry",
+        );
+        c.require(
+            pp.median_filter_size.iter().all(|&s| s > 0),
+            "TEST.POST_PROCESSING.MEDIAN_FILTER_SIZE",
+            "sizes must be positive",
+        );
         for axis in &pp.median_filter_axis {
             let valid = ["xy", "yx", "zy", "yz", "zx", "xz", "z"].contains(&axis.as_str());
             c.require(valid, key, format!("`{axis}` is not one of `xy`, `yx`, `zy`, `yz`, `zx`, `xz`, `z`"));
@@ -346,7 +539,12 @@ mod tests {
     #[test]
     fn patch_not_divisible_names_the_level() {
         let p = problems("TRAIN: {ENABLE: True}\nDATA: {PATCH_SIZE: [250, 256, 1]}\n");
-        assert_eq!(p, vec!["`DATA.PATCH_SIZE` (in `c.yaml`): [250, 256, 1] is not divisible by the downsampling factor at level 1: y is 125 there, not a multiple of 2 (with these pools, y must be a multiple of 16)"]);
+        assert_eq!(
+            p,
+            vec![
+                "`DATA.PATCH_SIZE` (in `c.yaml`): [250, 256, 1] is not divisible by the downsampling factor at level 1: y is 125 there, not a multiple of 2 (with these pools, y must be a multiple of 16)"
+            ]
+        );
         assert!(problems("TRAIN: {ENABLE: True}\nDATA: {PATCH_SIZE: [64, 128, 1]}\n").is_empty());
     }
 
@@ -354,12 +552,17 @@ mod tests {
     fn three_d_needs_four_patch_entries_and_fills_overlap() {
         let p = problems("TRAIN: {ENABLE: True}\nPROBLEM: {NDIM: 3D}\n");
         assert!(p[0].starts_with("`DATA.PATCH_SIZE`: expected 4 entries for 3D data"), "{p:?}");
-        assert!(problems("TRAIN: {ENABLE: True}\nPROBLEM: {NDIM: 3D}\nDATA: {PATCH_SIZE: [32, 64, 64, 1]}\n").is_empty());
+        assert!(
+            problems("TRAIN: {ENABLE: True}\nPROBLEM: {NDIM: 3D}\nDATA: {PATCH_SIZE: [32, 64, 64, 1]}\n").is_empty()
+        );
     }
 
     #[test]
     fn nothing_to_do_and_untrained_test() {
-        assert_eq!(problems("{}"), vec!["`TRAIN.ENABLE`: neither `TRAIN.ENABLE` nor `TEST.ENABLE` is set: nothing to do"]);
+        assert_eq!(
+            problems("{}"),
+            vec!["`TRAIN.ENABLE`: neither `TRAIN.ENABLE` nor `TEST.ENABLE` is set: nothing to do"]
+        );
         assert!(problems("TEST: {ENABLE: True}\n")[0].contains("testing without training needs a checkpoint"));
     }
 
@@ -373,7 +576,8 @@ mod tests {
 
     #[test]
     fn multi_class_rules() {
-        let p = problems("TRAIN: {ENABLE: True}\nDATA: {N_CLASSES: 3}\nLOSS: {TYPE: [DICE], CLASS_WEIGHTS: [1.0, 2.0]}\n");
+        let p =
+            problems("TRAIN: {ENABLE: True}\nDATA: {N_CLASSES: 3}\nLOSS: {TYPE: [DICE], CLASS_WEIGHTS: [1.0, 2.0]}\n");
         assert_eq!(p.len(), 2, "{p:?}");
         assert!(p[0].contains("more than 2 classes need `CE`"));
         assert!(p[1].contains("expected 3 weights"));
@@ -381,7 +585,8 @@ mod tests {
 
     #[test]
     fn unsupported_features_are_errors_not_silence() {
-        let p = problems("TRAIN: {ENABLE: True}\nMODEL: {ARCHITECTURE: unetr}\nDATA: {TRAIN: {PROBABILITY_MAP: True}}\n");
+        let p =
+            problems("TRAIN: {ENABLE: True}\nMODEL: {ARCHITECTURE: unetr}\nDATA: {TRAIN: {PROBABILITY_MAP: True}}\n");
         assert!(p.iter().any(|m| m.contains("`unetr` is not implemented by segsweep yet")));
         assert!(p.iter().any(|m| m.contains("only works with `DATA.TRAIN.EXTRACT_RANDOM_PATCH: True`")));
     }

@@ -81,10 +81,7 @@ pub fn foreign(key: &str) -> Option<Foreign> {
 /// The canonical key closest to an unknown `key`, if any is close enough to be a likely typo or
 /// a key placed in the wrong section.
 pub fn suggest(key: &str) -> Option<&'static str> {
-    let (best, distance) = known()
-        .keys()
-        .map(|k| (k.as_str(), strsim::levenshtein(key, k)))
-        .min_by_key(|&(_, d)| d)?;
+    let (best, distance) = known().keys().map(|k| (k.as_str(), strsim::levenshtein(key, k))).min_by_key(|&(_, d)| d)?;
     if distance <= (key.len() / 4).max(2) {
         return Some(best);
     }
@@ -121,7 +118,10 @@ mod tests {
 
     #[test]
     fn foreign_keys_are_recognised_by_prefix() {
-        assert_eq!(foreign("PROBLEM.INSTANCE_SEG.DATA_CHANNELS").unwrap().belongs_to, "the instance segmentation workflow");
+        assert_eq!(
+            foreign("PROBLEM.INSTANCE_SEG.DATA_CHANNELS").unwrap().belongs_to,
+            "the instance segmentation workflow"
+        );
         assert!(foreign("TEST.POST_PROCESSING.MEDIAN_FILTER").is_none());
         assert!(foreign("TRAIN.EPOCH").is_none());
     }

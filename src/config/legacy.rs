@@ -92,9 +92,7 @@ fn put(layer: &mut RawLayer, t: &mut Translation, old: &str, new: &str, value: V
 fn same_value(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_value(a, b))
-        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_value(a, b)),
         (Value::String(x), Value::String(y)) => x.eq_ignore_ascii_case(y),
         _ => a == b,
     }
@@ -189,7 +187,13 @@ fn custom_normalization(layer: &mut RawLayer, t: &mut Translation) {
     t.notes.push("`DATA.NORMALIZATION.TYPE: custom` → `zero_mean_unit_variance`".into());
     let as_list = |v: Value| if v.is_array() { v } else { Value::Array(vec![v]) };
     if let Some(mean) = mean {
-        put(layer, t, "DATA.NORMALIZATION.CUSTOM_MEAN", "DATA.NORMALIZATION.ZERO_MEAN_UNIT_VAR.MEAN_VAL", as_list(mean));
+        put(
+            layer,
+            t,
+            "DATA.NORMALIZATION.CUSTOM_MEAN",
+            "DATA.NORMALIZATION.ZERO_MEAN_UNIT_VAR.MEAN_VAL",
+            as_list(mean),
+        );
     }
     if let Some(std) = std {
         put(layer, t, "DATA.NORMALIZATION.CUSTOM_STD", "DATA.NORMALIZATION.ZERO_MEAN_UNIT_VAR.STD_VAL", as_list(std));
@@ -262,7 +266,8 @@ mod tests {
 
     #[test]
     fn moved_keys_and_wrapped_values() {
-        let mut l = layer(&[("MODEL.N_CLASSES", json!(3)), ("TRAIN.LR", json!(1e-3)), ("TRAIN.OPTIMIZER", json!("ADAMW"))]);
+        let mut l =
+            layer(&[("MODEL.N_CLASSES", json!(3)), ("TRAIN.LR", json!(1e-3)), ("TRAIN.OPTIMIZER", json!("ADAMW"))]);
         let t = translate(&mut l);
         assert!(t.problems.is_empty());
         assert_eq!(l.values["DATA.N_CLASSES"], json!(3));

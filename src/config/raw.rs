@@ -34,8 +34,8 @@ impl RawLayer {
 
 /// Reads a YAML config file into a flat layer.
 pub fn read_yaml_file(path: &Path) -> Result<RawLayer, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
     parse_yaml_text(&text, path)
 }
 
@@ -44,8 +44,7 @@ pub fn parse_yaml_text(text: &str, path: &Path) -> Result<RawLayer, ConfigError>
     let yaml_error = |message: String| ConfigError::Yaml { path: path.to_path_buf(), message };
     // BiaPy replaces every tab by two spaces before parsing (spec §1.1).
     let text = text.replace('\t', "  ");
-    let yaml: serde_yaml::Value =
-        serde_yaml::from_str(&text).map_err(|e| yaml_error(e.to_string()))?;
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| yaml_error(e.to_string()))?;
     let value = yaml_to_json(yaml).map_err(yaml_error)?;
     let mut layer = RawLayer::new(Origin::File(path.to_path_buf()));
     match value {
@@ -141,9 +140,7 @@ pub fn unflatten(values: &BTreeMap<String, Value>) -> Value {
             if parts.peek().is_none() {
                 node.insert(part.to_string(), value.clone());
             } else {
-                let child = node
-                    .entry(part.to_string())
-                    .or_insert_with(|| Value::Object(serde_json::Map::new()));
+                let child = node.entry(part.to_string()).or_insert_with(|| Value::Object(serde_json::Map::new()));
                 if !child.is_object() {
                     *child = Value::Object(serde_json::Map::new());
                 }
@@ -183,9 +180,7 @@ fn number_to_json(n: &serde_yaml::Number) -> Result<Value, String> {
         Ok(Value::from(u))
     } else {
         let f = n.as_f64().unwrap_or(f64::NAN);
-        serde_json::Number::from_f64(f)
-            .map(Value::Number)
-            .ok_or_else(|| format!("`{f}` is not a finite number"))
+        serde_json::Number::from_f64(f).map(Value::Number).ok_or_else(|| format!("`{f}` is not a finite number"))
     }
 }
 

@@ -89,7 +89,10 @@ fn classify(
             // An empty section (`DATA:` with nothing under it).
         } else if let Some(foreign) = keys::foreign(&key) {
             if value == Value::Bool(true) && !foreign.prefix.starts_with("PROBLEM.") {
-                let message = format!("is for {}; segsweep does not implement it (set it to False or remove it)", foreign.belongs_to);
+                let message = format!(
+                    "is for {}; segsweep does not implement it (set it to False or remove it)",
+                    foreign.belongs_to
+                );
                 problems.push(Problem::new(key.as_str(), &layer.origin, message));
             }
             ignored.push(IgnoredKey { key, origin: layer.origin.clone(), reason: foreign.belongs_to.to_string() });
@@ -121,10 +124,13 @@ fn coerce(key: &str, value: Value, default: &Value) -> Value {
     };
     let map_strings = |value: Value, f: fn(&str) -> String| match value {
         Value::Array(items) => Value::Array(
-            items.into_iter().map(|v| match v {
-                Value::String(s) => Value::String(f(&s)),
-                other => other,
-            }).collect(),
+            items
+                .into_iter()
+                .map(|v| match v {
+                    Value::String(s) => Value::String(f(&s)),
+                    other => other,
+                })
+                .collect(),
         ),
         other => other,
     };
@@ -251,7 +257,10 @@ mod tests {
     #[test]
     fn wrong_type_names_the_key_and_what_was_expected() {
         let err = load("TRAIN:\n  ENABLE: yes please\n").unwrap_err();
-        assert_eq!(err.to_string(), "`TRAIN.ENABLE` (in `c.yaml`): invalid type: found string \"yes please\", expected a boolean");
+        assert_eq!(
+            err.to_string(),
+            "`TRAIN.ENABLE` (in `c.yaml`): invalid type: found string \"yes please\", expected a boolean"
+        );
     }
 
     #[test]

@@ -196,13 +196,7 @@ pub struct PercClip {
 
 impl Default for PercClip {
     fn default() -> Self {
-        Self {
-            enable: false,
-            lower_perc: -1.0,
-            upper_perc: -1.0,
-            lower_value: vec![-1.0],
-            upper_value: vec![-1.0],
-        }
+        Self { enable: false, lower_perc: -1.0, upper_perc: -1.0, lower_value: vec![-1.0], upper_value: vec![-1.0] }
     }
 }
 

@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
 use super::hash::{HashError, hash_files};
-use super::tiff_io::{AnyVolume, TiffError, TiffImage, TiffMeta, read_tiff};
+use super::tiff_io::{TiffError, TiffImage, TiffMeta, read_tiff};
 use super::volume::Volume;
 use crate::config::{Config, Ndim};
 
@@ -82,9 +82,11 @@ pub fn list_tiffs(key: &str, dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(dir).min_depth(1).max_depth(1).follow_links(true) {
         let entry = entry.map_err(|e| DataError::List { path: dir.into(), message: e.to_string() })?;
-        let is_tiff = entry.path().extension().and_then(|e| e.to_str()).is_some_and(|e| {
-            e.eq_ignore_ascii_case("tif") || e.eq_ignore_ascii_case("tiff")
-        });
+        let is_tiff = entry
+            .path()
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("tif") || e.eq_ignore_ascii_case("tiff"));
         if is_tiff && entry.file_type().is_file() {
             files.push(entry.into_path());
         }
@@ -116,10 +118,7 @@ pub fn discover(spec: &SplitSpec) -> Result<Vec<(PathBuf, Option<PathBuf>)>, Dat
 
 /// Reads and checks every pair of a split.
 pub fn load_split(spec: &SplitSpec) -> Result<Vec<Sample>, DataError> {
-    discover(spec)?
-        .into_iter()
-        .map(|(image_path, mask_path)| load_pair(spec, image_path, mask_path))
-        .collect()
+    discover(spec)?.into_iter().map(|(image_path, mask_path)| load_pair(spec, image_path, mask_path)).collect()
 }
 
 /// Reads and checks one pair.
@@ -160,10 +159,7 @@ pub fn read_mask(path: &Path, ndim: Ndim, n_classes: usize) -> Result<Volume<u16
     if !tiff.volume.is_integer() {
         return Err(DataError::FloatMask { path: path.into(), dtype: tiff.volume.dtype() });
     }
-    let labels = tiff
-        .volume
-        .to_labels()
-        .ok_or_else(|| DataError::NegativeMask { path: path.into(), n_classes })?;
+    let labels = tiff.volume.to_labels().ok_or_else(|| DataError::NegativeMask { path: path.into(), n_classes })?;
     let labels = orient(path, &tiff, labels, ndim, 1)?;
     if labels.n_channels() != 1 {
         return Err(DataError::MaskChannels { path: path.into(), n_channels: labels.n_channels() });
@@ -182,7 +178,13 @@ pub fn read_mask(path: &Path, ndim: Ndim, n_classes: usize) -> Result<Volume<u16
 /// Applies `PROBLEM.NDIM` to the axes a file declared. In 2D, pages without ImageJ `slices=` are
 /// read as channels when their number is the expected channel count (BiaPy moves the smallest
 /// axis to channels); otherwise a multi-page file is a 3D stack and an error.
-fn orient<T: Copy>(path: &Path, tiff: &TiffImage, volume: Volume<T>, ndim: Ndim, n_channels: usize) -> Result<Volume<T>, DataError> {
+fn orient<T: Copy>(
+    path: &Path,
+    tiff: &TiffImage,
+    volume: Volume<T>,
+    ndim: Ndim,
+    n_channels: usize,
+) -> Result<Volume<T>, DataError> {
     let [z, y, x, c] = volume.shape();
     match ndim {
         Ndim::D2 if z == 1 => Ok(volume),
@@ -255,7 +257,13 @@ pub fn check_config_data(config: &Config) -> Result<Vec<String>, DataError> {
         .map(|spec| {
             let samples = load_split(spec)?;
             let n_masks = samples.iter().filter(|s| s.mask.is_some()).count();
-            Ok(format!("{}: {} images, {} masks in `{}`", spec.image_key, samples.len(), n_masks, spec.image_dir.display()))
+            Ok(format!(
+                "{}: {} images, {} masks in `{}`",
+                spec.image_key,
+                samples.len(),
+                n_masks,
+                spec.image_dir.display()
+            ))
         })
         .collect()
 }

@@ -9,5 +9,8 @@ pub mod synth_io;
 pub mod tiff_io;
 pub mod volume;
 
-pub use tiff_io::{AnyVolume, TiffError, TiffImage, TiffMeta, WriteOptions, read_tiff, read_tiff_with_limit, write_tiff};
+pub use synth::{Split, SynthError, SynthParams, SynthSample, SynthSet};
+pub use tiff_io::{
+    AnyVolume, TiffError, TiffImage, TiffMeta, WriteOptions, read_tiff, read_tiff_with_limit, write_tiff,
+};
 pub use volume::{ShapeError, Volume};

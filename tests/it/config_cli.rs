@@ -31,11 +31,11 @@ fn overrides_change_the_shown_config() {
         "--set",
         "TRAIN.EPOCHS=3",
         "--set",
-        "DATA.PATCH_SIZE=(64, 64, 1)",
+        "DATA.PATCH_SIZE=(128, 128, 1)",
     ]);
     assert_eq!(show.code, 0, "{}", show.stderr);
     assert!(show.stdout.contains("EPOCHS: 3\n"));
-    assert!(show.stdout.contains("PATCH_SIZE:\n  - 64\n  - 64\n  - 1\n"), "{}", show.stdout);
+    assert!(show.stdout.contains("PATCH_SIZE:\n  - 128\n  - 128\n  - 1\n"), "{}", show.stdout);
 }
 
 fn check_error(yaml: &str) -> (String, String) {
@@ -79,7 +79,11 @@ fn legacy_keys_are_translated_and_reported() {
     );
     let check = segsweep(&["config", "check", &path.to_string_lossy()]);
     assert_eq!(check.code, 0, "{}", check.stderr);
-    assert!(check.stderr.contains("note: legacy key translated: `MODEL.N_CLASSES` → `DATA.N_CLASSES`: 3"), "{}", check.stderr);
+    assert!(
+        check.stderr.contains("note: legacy key translated: `MODEL.N_CLASSES` → `DATA.N_CLASSES`: 3"),
+        "{}",
+        check.stderr
+    );
     let show = segsweep(&["config", "show", &path.to_string_lossy()]);
     assert!(show.stdout.contains("N_CLASSES: 3\n") && show.stdout.contains("NORMALIZATION: bn\n"));
     assert!(show.stdout.contains("MEDIAN_FILTER: false\n"), "D1: a legacy switch set to False stays off");

@@ -4,7 +4,9 @@
 //! - `util`: a temporary folder per test and a command builder for the binary.
 //! - `config_cli`: `config show|check` on BiaPy's templates (snapshots) and on bad configs.
 //! - `synth_cli`: `synth` output layout, determinism, and `config check --data` on it.
+//! - `tidy`: every source file has a `//!` comment; no `dbg!`/`todo!`.
 
 mod config_cli;
 mod synth_cli;
+mod tidy;
 mod util;

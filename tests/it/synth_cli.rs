@@ -18,7 +18,9 @@ fn files(root: &std::path::Path) -> Vec<(String, Vec<u8>)> {
         .into_iter()
         .map(Result::unwrap)
         .filter(|e| e.file_type().is_file())
-        .map(|e| (e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .map(|e| {
+            (e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
+        })
         .collect();
     found.sort();
     found
@@ -33,7 +35,19 @@ fn same_seed_same_bytes_and_biapy_layout() {
     let names: Vec<String> = files(&a).into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         names,
-        ["synth.json", "test/x/0000.tif", "test/x/0001.tif", "test/y/0000.tif", "test/y/0001.tif", "train/x/0000.tif", "train/x/0001.tif", "train/x/0002.tif", "train/y/0000.tif", "train/y/0001.tif", "train/y/0002.tif"]
+        [
+            "synth.json",
+            "test/x/0000.tif",
+            "test/x/0001.tif",
+            "test/y/0000.tif",
+            "test/y/0001.tif",
+            "train/x/0000.tif",
+            "train/x/0001.tif",
+            "train/x/0002.tif",
+            "train/y/0000.tif",
+            "train/y/0001.tif",
+            "train/y/0002.tif"
+        ]
     );
     assert_eq!(files(&a), files(&b));
     assert_ne!(files(&a), files(&c));
@@ -52,7 +66,9 @@ fn refuses_a_non_empty_output_folder() {
 #[test]
 fn synthetic_sets_pass_the_data_check() {
     let dir = TestDir::new();
-    for (ndim, size, patch, classes) in [("2", vec!["64", "64"], "(64, 64, 1)", "3"), ("3", vec!["16", "32", "32"], "(16, 32, 32, 1)", "2")] {
+    for (ndim, size, patch, classes) in
+        [("2", vec!["64", "64"], "(64, 64, 1)", "3"), ("3", vec!["16", "32", "32"], "(16, 32, 32, 1)", "2")]
+    {
         let mut extra = vec!["--ndim", ndim, "--classes", classes, "--size"];
         extra.extend(size.iter().copied());
         let data = synth(&dir, &format!("d{ndim}"), &extra);

@@ -1,7 +1,7 @@
 //! Test helpers: [`TestDir`] (a fresh temporary folder) and [`segsweep`] (the binary as a
 //! command), plus [`Output`] with exit code and both streams as text.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 /// A temporary folder removed at the end of the test.
@@ -12,10 +12,6 @@ pub struct TestDir {
 impl TestDir {
     pub fn new() -> Self {
         Self { dir: tempfile::tempdir().expect("temporary folder") }
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
     }
 
     pub fn join(&self, rel: &str) -> PathBuf {

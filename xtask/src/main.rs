@@ -42,7 +42,8 @@ fn demo(root: &Path, dir: Option<PathBuf>) -> Result<(), String> {
     let config = root.join("experiments/demo_2d.yaml");
     let data_root = format!("DATA.TRAIN.PATH={}", data.join("train/x").display());
     let mut check = segsweep(&["config", "check", "--data", &config.to_string_lossy(), "--set", &data_root]);
-    for (key, sub) in [("DATA.TRAIN.GT_PATH", "train/y"), ("DATA.TEST.PATH", "test/x"), ("DATA.TEST.GT_PATH", "test/y")] {
+    for (key, sub) in [("DATA.TRAIN.GT_PATH", "train/y"), ("DATA.TEST.PATH", "test/x"), ("DATA.TEST.GT_PATH", "test/y")]
+    {
         check.args(["--set", &format!("{key}={}", data.join(sub).display())]);
     }
     run(&mut check)

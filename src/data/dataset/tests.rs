@@ -2,7 +2,7 @@
 //! must name the culprit.
 
 use super::*;
-use crate::data::tiff_io::{WriteOptions, write_tiff};
+use crate::data::tiff_io::{AnyVolume, WriteOptions, write_tiff};
 
 fn write(path: &Path, volume: AnyVolume) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -70,9 +70,15 @@ fn error_of(root: &Path, ndim: Ndim) -> String {
 fn missing_and_empty_folders() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    assert_eq!(error_of(root, Ndim::D2), format!("`DATA.TRAIN.PATH`: folder `{}` does not exist", root.join("x").display()));
+    assert_eq!(
+        error_of(root, Ndim::D2),
+        format!("`DATA.TRAIN.PATH`: folder `{}` does not exist", root.join("x").display())
+    );
     std::fs::create_dir_all(root.join("x")).unwrap();
-    assert_eq!(error_of(root, Ndim::D2), format!("`DATA.TRAIN.PATH`: no .tif/.tiff files in `{}`", root.join("x").display()));
+    assert_eq!(
+        error_of(root, Ndim::D2),
+        format!("`DATA.TRAIN.PATH`: no .tif/.tiff files in `{}`", root.join("x").display())
+    );
 }
 
 #[test]
@@ -90,7 +96,10 @@ fn shape_mismatch_names_both_files_and_shapes() {
     two_pairs(dir.path());
     write(&dir.path().join("y").join("b.tif"), u8_volume([1, 8, 6, 1], 0));
     let err = error_of(dir.path(), Ndim::D2);
-    assert!(err.contains("b.tif` is 8×8 but its mask `") && err.ends_with("b.tif` is 8×6: the spatial shapes must match"), "{err}");
+    assert!(
+        err.contains("b.tif` is 8×8 but its mask `") && err.ends_with("b.tif` is 8×6: the spatial shapes must match"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -135,7 +144,10 @@ fn three_d_file_when_ndim_is_2d_and_back() {
     let flat = tempfile::tempdir().unwrap();
     two_pairs(flat.path());
     let err = error_of(flat.path(), Ndim::D3);
-    assert!(err.ends_with("a.tif` is a single 8×8 image, but `PROBLEM.NDIM` is 3D (expected a multi-page stack)"), "{err}");
+    assert!(
+        err.ends_with("a.tif` is a single 8×8 image, but `PROBLEM.NDIM` is 3D (expected a multi-page stack)"),
+        "{err}"
+    );
 }
 
 #[test]

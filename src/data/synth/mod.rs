@@ -54,36 +54,18 @@ pub struct SynthParams {
 impl SynthParams {
     /// 2 classes, seed 0, 12 train and 4 test images of 256 x 256.
     pub fn default_2d() -> Self {
-        Self {
-            ndim: 2,
-            n_classes: 2,
-            seed: 0,
-            n_train: 12,
-            n_test: 4,
-            size: vec![256, 256],
-        }
+        Self { ndim: 2, n_classes: 2, seed: 0, n_train: 12, n_test: 4, size: vec![256, 256] }
     }
 
     /// 2 classes, seed 0, 4 train and 2 test stacks of 32 x 128 x 128.
     pub fn default_3d() -> Self {
-        Self {
-            ndim: 3,
-            n_classes: 2,
-            seed: 0,
-            n_train: 4,
-            n_test: 2,
-            size: vec![32, 128, 128],
-        }
+        Self { ndim: 3, n_classes: 2, seed: 0, n_train: 4, n_test: 2, size: vec![32, 128, 128] }
     }
 
     /// Checks every field; the error names the first bad field and what it should be.
     pub fn validate(&self) -> Result<(), SynthError> {
         let bad = |field: &'static str, expected: &str, got: String| {
-            Err(SynthError::Invalid {
-                field,
-                expected: expected.to_owned(),
-                got,
-            })
+            Err(SynthError::Invalid { field, expected: expected.to_owned(), got })
         };
         if !matches!(self.ndim, 2 | 3) {
             return bad("ndim", "2 or 3", self.ndim.to_string());
@@ -92,11 +74,7 @@ impl SynthParams {
             return bad("n_classes", "2 or 3", self.n_classes.to_string());
         }
         if self.size.len() != self.ndim {
-            let expected = if self.ndim == 2 {
-                "[y, x] (2 values)"
-            } else {
-                "[z, y, x] (3 values)"
-            };
+            let expected = if self.ndim == 2 { "[y, x] (2 values)" } else { "[z, y, x] (3 values)" };
             return bad("size", expected, format!("{:?}", self.size));
         }
         if self.size.iter().any(|&s| s < 16) {
@@ -167,19 +145,12 @@ pub struct SynthSet {
 /// of threads).
 pub fn generate(params: &SynthParams) -> Result<SynthSet, SynthError> {
     params.validate()?;
-    let jobs: Vec<(Split, usize)> = (0..params.n_train)
-        .map(|i| (Split::Train, i))
-        .chain((0..params.n_test).map(|i| (Split::Test, i)))
-        .collect();
-    let mut samples: Vec<SynthSample> = jobs
-        .par_iter()
-        .map(|&(split, index)| generate_sample(params, split, index))
-        .collect();
+    let jobs: Vec<(Split, usize)> =
+        (0..params.n_train).map(|i| (Split::Train, i)).chain((0..params.n_test).map(|i| (Split::Test, i))).collect();
+    let mut samples: Vec<SynthSample> =
+        jobs.par_iter().map(|&(split, index)| generate_sample(params, split, index)).collect();
     let test = samples.split_off(params.n_train);
-    Ok(SynthSet {
-        train: samples,
-        test,
-    })
+    Ok(SynthSet { train: samples, test })
 }
 
 /// One sample, independent of the others (its own RNG stream derived from seed, split and
@@ -251,24 +222,12 @@ mod tests {
 
     /// 2D, 128 x 128, small enough for an unoptimised test build.
     fn small_2d(n_classes: usize) -> SynthParams {
-        SynthParams {
-            n_classes,
-            n_train: 4,
-            n_test: 2,
-            size: vec![128, 128],
-            ..SynthParams::default_2d()
-        }
+        SynthParams { n_classes, n_train: 4, n_test: 2, size: vec![128, 128], ..SynthParams::default_2d() }
     }
 
     /// 3D, 16 x 64 x 64 (16 is the smallest extent `validate` allows).
     fn small_3d(n_classes: usize) -> SynthParams {
-        SynthParams {
-            n_classes,
-            n_train: 3,
-            n_test: 1,
-            size: vec![16, 64, 64],
-            ..SynthParams::default_3d()
-        }
+        SynthParams { n_classes, n_train: 3, n_test: 1, size: vec![16, 64, 64], ..SynthParams::default_3d() }
     }
 
     fn all(set: &SynthSet) -> impl Iterator<Item = &SynthSample> {
@@ -288,11 +247,7 @@ mod tests {
         let p = small_2d(2);
         let a = generate(&p).unwrap();
         assert_eq!(a, generate(&p).unwrap());
-        let b = generate(&SynthParams {
-            seed: 1,
-            ..p.clone()
-        })
-        .unwrap();
+        let b = generate(&SynthParams { seed: 1, ..p.clone() }).unwrap();
         assert_ne!(a.train[0].image, b.train[0].image);
         assert_ne!(a.train[0].image, a.train[1].image);
         assert_ne!(a.train[0].image, a.test[0].image);
@@ -302,10 +257,7 @@ mod tests {
     #[test]
     fn output_does_not_depend_on_thread_count() {
         let p = small_3d(3);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
         let serial = pool.install(|| generate(&p)).unwrap();
         assert_eq!(serial, generate(&p).unwrap());
     }
@@ -334,10 +286,7 @@ mod tests {
             assert_eq!(s.image.shape(), [1, 128, 128, 1]);
             assert_eq!(s.mask.shape(), [1, 128, 128, 1]);
         }
-        let p = SynthParams {
-            size: vec![16, 40, 24],
-            ..small_3d(3)
-        };
+        let p = SynthParams { size: vec![16, 40, 24], ..small_3d(3) };
         let s = generate_sample(&p, Split::Test, 0);
         assert_eq!(s.image.shape(), [16, 40, 24, 1]);
         assert_eq!(s.mask.shape(), [16, 40, 24, 1]);
@@ -355,10 +304,7 @@ mod tests {
                 }
             }
             let f = fg_fraction(&set);
-            assert!(
-                (0.05..0.40).contains(&f),
-                "foreground fraction {f} for {p:?}"
-            );
+            assert!((0.05..0.40).contains(&f), "foreground fraction {f} for {p:?}");
         }
     }
 
@@ -368,15 +314,9 @@ mod tests {
             let set = generate(&p).unwrap();
             let (inside, n) = all(&set).fold((0, 0), |(k, n), s| {
                 let px = s.image.as_slice();
-                (
-                    k + px.iter().filter(|&&v| (20..=235).contains(&v)).count(),
-                    n + px.len(),
-                )
+                (k + px.iter().filter(|&&v| (20..=235).contains(&v)).count(), n + px.len())
             });
-            assert!(
-                inside as f64 > 0.98 * n as f64,
-                "{inside} of {n} within 20..=235"
-            );
+            assert!(inside as f64 > 0.98 * n as f64, "{inside} of {n} within 20..=235");
         }
     }
 
@@ -424,14 +364,8 @@ mod tests {
     fn membrane_is_dark_and_interior_resembles_background() {
         for p in [small_2d(3), small_3d(3)] {
             let [bg, membrane, interior] = class_means(&generate(&p).unwrap());
-            assert!(
-                membrane < bg - 20.0,
-                "membrane {membrane} vs background {bg}"
-            );
-            assert!(
-                (interior - bg).abs() < 20.0,
-                "interior {interior} vs background {bg}"
-            );
+            assert!(membrane < bg - 20.0, "membrane {membrane} vs background {bg}");
+            assert!((interior - bg).abs() < 20.0, "interior {interior} vs background {bg}");
         }
     }
 
@@ -444,16 +378,8 @@ mod tests {
             let plane = 64 * 64;
             let slices: Vec<&[u8]> = s.mask.as_slice().chunks(plane).collect();
             for w in slices.windows(2) {
-                let inter = w[0]
-                    .iter()
-                    .zip(w[1])
-                    .filter(|(a, b)| **a > 0 && **b > 0)
-                    .count();
-                let union = w[0]
-                    .iter()
-                    .zip(w[1])
-                    .filter(|(a, b)| **a > 0 || **b > 0)
-                    .count();
+                let inter = w[0].iter().zip(w[1]).filter(|(a, b)| **a > 0 && **b > 0).count();
+                let union = w[0].iter().zip(w[1]).filter(|(a, b)| **a > 0 || **b > 0).count();
                 if union > 0 {
                     ious.push(inter as f64 / union as f64);
                 }
@@ -468,48 +394,12 @@ mod tests {
         let ok = SynthParams::default_2d();
         assert!(ok.validate().is_ok() && SynthParams::default_3d().validate().is_ok());
         let cases = [
-            (
-                SynthParams {
-                    ndim: 4,
-                    ..ok.clone()
-                },
-                "`ndim`: expected 2 or 3, got 4",
-            ),
-            (
-                SynthParams {
-                    n_classes: 5,
-                    ..ok.clone()
-                },
-                "`n_classes`: expected 2 or 3",
-            ),
-            (
-                SynthParams {
-                    size: vec![8, 64, 64],
-                    ..ok.clone()
-                },
-                "`size`: expected [y, x]",
-            ),
-            (
-                SynthParams {
-                    size: vec![8, 64],
-                    ..ok.clone()
-                },
-                "`size`: expected every extent >= 16",
-            ),
-            (
-                SynthParams {
-                    n_train: 0,
-                    ..ok.clone()
-                },
-                "`n_train`: expected >= 1, got 0",
-            ),
-            (
-                SynthParams {
-                    n_test: 0,
-                    ..ok.clone()
-                },
-                "`n_test`: expected >= 1, got 0",
-            ),
+            (SynthParams { ndim: 4, ..ok.clone() }, "`ndim`: expected 2 or 3, got 4"),
+            (SynthParams { n_classes: 5, ..ok.clone() }, "`n_classes`: expected 2 or 3"),
+            (SynthParams { size: vec![8, 64, 64], ..ok.clone() }, "`size`: expected [y, x]"),
+            (SynthParams { size: vec![8, 64], ..ok.clone() }, "`size`: expected every extent >= 16"),
+            (SynthParams { n_train: 0, ..ok.clone() }, "`n_train`: expected >= 1, got 0"),
+            (SynthParams { n_test: 0, ..ok.clone() }, "`n_test`: expected >= 1, got 0"),
         ];
         for (p, needle) in cases {
             let msg = p.validate().unwrap_err().to_string();

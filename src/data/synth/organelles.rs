@@ -32,10 +32,7 @@ impl Section {
     /// Coordinates of pixel `(y, x)` in the ellipse frame `(u, v)`.
     fn frame(&self, y: f32, x: f32) -> (f32, f32) {
         let (dy, dx) = (y - self.cy, x - self.cx);
-        (
-            dx * self.cos + dy * self.sin,
-            -dx * self.sin + dy * self.cos,
-        )
+        (dx * self.cos + dy * self.sin, -dx * self.sin + dy * self.cos)
     }
 
     /// Approximate signed distance (pixels, negative inside) to the ellipse at frame
@@ -100,8 +97,7 @@ impl Cristae {
 
     /// Darkness (grey levels) at ellipse-frame coordinates `(u, v)`.
     fn darkness(&self, u: f32, v: f32) -> f32 {
-        let s =
-            u * self.tilt_cos + v * self.tilt_sin + self.wave_amp * (TAU * v / self.wave_len).sin();
+        let s = u * self.tilt_cos + v * self.tilt_sin + self.wave_amp * (TAU * v / self.wave_len).sin();
         let c = (TAU * s / self.period + self.phase).cos().max(0.0);
         self.depth * c.powi(self.sharpness)
     }
@@ -132,10 +128,7 @@ impl Path {
         let lim = dims.ny.min(dims.nx) as f32;
         let b = rng.random_range(11.0..24.0f32).min(lim / 8.0).max(4.0);
         let a = (b * rng.random_range(1.25..2.5f32)).min(lim / 3.0).max(b);
-        let centre = [
-            rng.random_range(0.0..dims.ny as f32),
-            rng.random_range(0.0..dims.nx as f32),
-        ];
+        let centre = [rng.random_range(0.0..dims.ny as f32), rng.random_range(0.0..dims.nx as f32)];
         let (z_mid, half) = z_extent(rng, dims, 0.4..1.2);
         let mut r = |lo: f32, hi: f32| rng.random_range(lo..hi);
         Self {
@@ -168,10 +161,8 @@ impl Path {
         } else {
             1.0
         };
-        let scale =
-            cap * (1.0 + self.breathe * (self.breathe_freq * dz + self.breathe_phase).sin());
-        let wobble =
-            |k: usize| self.wobble[k] * (self.wobble_freq * dz + self.wobble_phase[k]).sin();
+        let scale = cap * (1.0 + self.breathe * (self.breathe_freq * dz + self.breathe_phase).sin());
+        let wobble = |k: usize| self.wobble[k] * (self.wobble_freq * dz + self.wobble_phase[k]).sin();
         let (sin, cos) = (self.angle + self.spin * dz).sin_cos();
         Some(Section {
             cy: self.centre[0] + self.drift[0] * dz + wobble(0),
@@ -270,15 +261,8 @@ impl Raster {
                 }
             });
         }
-        let sections = (0..dims.nz)
-            .flat_map(|z| organelles.iter().map(move |o| o.path.section(z)))
-            .collect();
-        Self {
-            owner,
-            dist,
-            sections,
-            n,
-        }
+        let sections = (0..dims.nz).flat_map(|z| organelles.iter().map(move |o| o.path.section(z))).collect();
+        Self { owner, dist, sections, n }
     }
 
     /// The label of every voxel: with 2 classes 1 = organelle; with 3 classes 1 = membrane
@@ -316,14 +300,12 @@ impl Scene<'_> {
         let k = self.raster.owner[i];
         if k != NONE {
             let o = &self.organelles[k as usize];
-            let s =
-                self.raster.sections[z * self.raster.n + k as usize].expect("owner has a section");
+            let s = self.raster.sections[z * self.raster.n + k as usize].expect("owner has a section");
             let (d, t) = (self.raster.dist[i], o.thickness);
             let (u, w) = s.frame(y as f32, x as f32);
             inside = (0.5 - d).clamp(0.0, 1.0);
             let fade = (-(d + t) - 0.5).clamp(0.0, 1.0);
-            let interior =
-                bg.low[i] + o.interior_offset + bg.matrix[i] - fade * o.cristae.darkness(u, w);
+            let interior = bg.low[i] + o.interior_offset + bg.matrix[i] - fade * o.cristae.darkness(u, w);
             let band = (t / 2.0 + 0.5 - (d + t / 2.0).abs()).clamp(0.0, 1.0);
             v += inside * (interior - v) - o.membrane_dark * band;
         }

@@ -85,11 +85,7 @@ impl Background {
         let mut low = vec![rng.random_range(128.0..148.0f32); dims.len()];
         let swing = rng.random_range(10.0..28.0);
         add_illumination(rng, dims, swing, &mut low);
-        let coarse = Octave {
-            cell: 96.0,
-            cell_z: 24.0,
-            amp: rng.random_range(6.0..12.0),
-        };
+        let coarse = Octave { cell: 96.0, cell_z: 24.0, amp: rng.random_range(6.0..12.0) };
         add_value_noise(rng, dims, coarse, &mut low);
 
         let mut texture = vec![0.0; dims.len()];
@@ -99,21 +95,8 @@ impl Background {
         }
         let mut matrix = vec![0.0; dims.len()];
         let amp = rng.random_range(4.0..7.0);
-        add_value_noise(
-            rng,
-            dims,
-            Octave {
-                cell: 2.5,
-                cell_z: 1.0,
-                amp,
-            },
-            &mut matrix,
-        );
-        Self {
-            low,
-            texture,
-            matrix,
-        }
+        add_value_noise(rng, dims, Octave { cell: 2.5, cell_z: 1.0, amp }, &mut matrix);
+        Self { low, texture, matrix }
     }
 }
 
@@ -124,11 +107,7 @@ fn add_illumination(rng: &mut ChaCha8Rng, dims: Dims, swing: f32, out: &mut [f32
     let (sin, cos) = theta.sin_cos();
     let extent = ((dims.ny * dims.ny + dims.nx * dims.nx) as f32).sqrt();
     let z_slope = rng.random_range(-0.15..0.15f32);
-    let (cy, cx, cz) = (
-        dims.ny as f32 / 2.0,
-        dims.nx as f32 / 2.0,
-        dims.nz as f32 / 2.0,
-    );
+    let (cy, cx, cz) = (dims.ny as f32 / 2.0, dims.nx as f32 / 2.0, dims.nz as f32 / 2.0);
     let mut i = 0;
     for z in 0..dims.nz {
         for y in 0..dims.ny {
@@ -161,16 +140,10 @@ pub(super) fn add_value_noise(rng: &mut ChaCha8Rng, dims: Dims, oct: Octave, out
     let (iz, tz) = axis_weights(dims.nz, cz, rng.random_range(0.0..cz));
     let (iy, ty) = axis_weights(dims.ny, cxy, rng.random_range(0.0..cxy));
     let (ix, tx) = axis_weights(dims.nx, cxy, rng.random_range(0.0..cxy));
-    let g = [
-        iz[dims.nz - 1] + 2,
-        iy[dims.ny - 1] + 2,
-        ix[dims.nx - 1] + 2,
-    ];
+    let g = [iz[dims.nz - 1] + 2, iy[dims.ny - 1] + 2, ix[dims.nx - 1] + 2];
     // Uniform on [-1, 1] has sd 0.577; interpolation shrinks it to about 0.35 on average.
     let scale = oct.amp / 0.35;
-    let lattice: Vec<f32> = (0..g[0] * g[1] * g[2])
-        .map(|_| scale * rng.random_range(-1.0..1.0f32))
-        .collect();
+    let lattice: Vec<f32> = (0..g[0] * g[1] * g[2]).map(|_| scale * rng.random_range(-1.0..1.0f32)).collect();
     let at = |z: usize, y: usize, x: usize| lattice[(z * g[1] + y) * g[2] + x];
     let lerp = |a: f32, b: f32, t: f32| a + (b - a) * t;
     let mut i = 0;
@@ -199,10 +172,7 @@ pub(super) fn z_extent(rng: &mut ChaCha8Rng, dims: Dims, half: std::ops::Range<f
         return (0.0, f32::INFINITY);
     }
     let nz = dims.nz as f32;
-    (
-        rng.random_range(0.0..nz),
-        (rng.random_range(half) * nz).max(2.0),
-    )
+    (rng.random_range(0.0..nz), (rng.random_range(half) * nz).max(2.0))
 }
 
 /// Max-stamps an anti-aliased dark disk of `radius` pixels into one slice. With `lumen < 1`
@@ -234,11 +204,7 @@ pub(super) fn distractors(rng: &mut ChaCha8Rng, dims: Dims) -> Vec<f32> {
         stamp_curve(rng, dims, &mut dark);
     }
     // Vesicles span about 2r + 1 slices: keep their density per slice independent of nz.
-    let depth = if dims.nz == 1 {
-        1.0
-    } else {
-        (dims.nz as f32 / 9.0).max(1.0)
-    };
+    let depth = if dims.nz == 1 { 1.0 } else { (dims.nz as f32 / 9.0).max(1.0) };
     let per_slice = dims.area_scale() * rng.random_range(8.0..16.0f32);
     for _ in 0..(per_slice * depth).round() as usize {
         stamp_vesicle(rng, dims, &mut dark);
@@ -264,10 +230,7 @@ fn stamp_curve(rng: &mut ChaCha8Rng, dims: Dims, dark: &mut [f32]) {
     let radius = rng.random_range(0.6..1.3f32);
     let depth = rng.random_range(30.0..60.0f32);
     let (z_mid, half) = z_extent(rng, dims, 0.2..0.8);
-    let drift = [
-        rng.random_range(-0.8..0.8f32),
-        rng.random_range(-0.8..0.8f32),
-    ];
+    let drift = [rng.random_range(-0.8..0.8f32), rng.random_range(-0.8..0.8f32)];
     for z in 0..dims.nz {
         let dz = z as f32 - z_mid;
         if dz.abs() > half {
@@ -284,22 +247,11 @@ fn stamp_curve(rng: &mut ChaCha8Rng, dims: Dims, dark: &mut [f32]) {
 /// A vesicle: a sphere of radius 2-7 px; small ones are solid dark blobs, larger ones dark
 /// rings with a lighter lumen.
 fn stamp_vesicle(rng: &mut ChaCha8Rng, dims: Dims, dark: &mut [f32]) {
-    let c = [
-        rng.random_range(0.0..dims.ny as f32),
-        rng.random_range(0.0..dims.nx as f32),
-    ];
-    let zc = if dims.nz == 1 {
-        0.0
-    } else {
-        rng.random_range(0.0..dims.nz as f32)
-    };
+    let c = [rng.random_range(0.0..dims.ny as f32), rng.random_range(0.0..dims.nx as f32)];
+    let zc = if dims.nz == 1 { 0.0 } else { rng.random_range(0.0..dims.nz as f32) };
     let r = rng.random_range(2.0..7.0f32);
     let depth = rng.random_range(30.0..55.0f32);
-    let lumen = if r > 4.5 {
-        rng.random_range(0.15..0.45f32)
-    } else {
-        1.0
-    };
+    let lumen = if r > 4.5 { rng.random_range(0.15..0.45f32) } else { 1.0 };
     for z in 0..dims.nz {
         let rz2 = r * r - (z as f32 - zc).powi(2);
         if rz2 < 1.0 {

@@ -68,42 +68,27 @@ fn parse_spacing(value: &str) -> Result<f64, String> {
 }
 
 /// Works out `(z, c)` for `pages` pages of `samples` samples per pixel.
-pub(super) fn layout(
-    info: &ImageJInfo,
-    pages: usize,
-    samples: usize,
-) -> Result<PageLayout, String> {
+pub(super) fn layout(info: &ImageJInfo, pages: usize, samples: usize) -> Result<PageLayout, String> {
     if let Some(images) = info.images.filter(|&n| n != pages) {
         return Err(format!("images={images} but the file has {pages} pages"));
     }
     let channels = info.channels.unwrap_or(1);
     if channels > 1 && samples > 1 {
-        return Err(format!(
-            "channels={channels} with {samples} samples per pixel is not supported"
-        ));
+        return Err(format!("channels={channels} with {samples} samples per pixel is not supported"));
     }
     let (slices, frames) = (info.slices.unwrap_or(1), info.frames.unwrap_or(1));
     if slices > 1 && frames > 1 {
-        return Err(format!(
-            "time series are not supported (slices={slices}, frames={frames})"
-        ));
+        return Err(format!("time series are not supported (slices={slices}, frames={frames})"));
     }
     if !pages.is_multiple_of(channels) {
-        return Err(format!(
-            "channels={channels} does not divide the {pages} pages"
-        ));
+        return Err(format!("channels={channels} does not divide the {pages} pages"));
     }
     let z = pages / channels;
     let declared = info.slices.is_some() || info.frames.is_some();
     if declared && slices * frames != z {
-        return Err(format!(
-            "channels={channels} x slices={slices} x frames={frames} does not match {pages} pages"
-        ));
+        return Err(format!("channels={channels} x slices={slices} x frames={frames} does not match {pages} pages"));
     }
-    Ok(PageLayout {
-        z,
-        page_channels: channels,
-    })
+    Ok(PageLayout { z, page_channels: channels })
 }
 
 /// The ImageJ description for `z` slices of `c` channels (one grey page each).
@@ -196,33 +181,15 @@ mod tests {
     #[test]
     fn layout_rules() {
         let info = parse("ImageJ=1.53t\nimages=6\nchannels=2\nslices=3\n").unwrap();
-        assert_eq!(
-            layout(&info, 6, 1),
-            Ok(PageLayout {
-                z: 3,
-                page_channels: 2
-            })
-        );
+        assert_eq!(layout(&info, 6, 1), Ok(PageLayout { z: 3, page_channels: 2 }));
         assert!(layout(&info, 5, 1).unwrap_err().contains("images=6"));
         assert!(layout(&info, 6, 3).is_err());
         let frames = parse("ImageJ=1.53t\nframes=4\n").unwrap();
-        assert_eq!(
-            layout(&frames, 4, 1),
-            Ok(PageLayout {
-                z: 4,
-                page_channels: 1
-            })
-        );
+        assert_eq!(layout(&frames, 4, 1), Ok(PageLayout { z: 4, page_channels: 1 }));
         let both = parse("ImageJ=\nslices=2\nframes=2\n").unwrap();
         assert!(layout(&both, 4, 1).unwrap_err().contains("time series"));
         let plain = parse("ImageJ=1.53t\nimages=4\n").unwrap();
-        assert_eq!(
-            layout(&plain, 4, 1),
-            Ok(PageLayout {
-                z: 4,
-                page_channels: 1
-            })
-        );
+        assert_eq!(layout(&plain, 4, 1), Ok(PageLayout { z: 4, page_channels: 1 }));
         assert!(parse("ImageJ=\nchannels=0\n").is_err());
         assert!(parse("ImageJ=\nspacing=abc\n").is_err());
     }

@@ -45,9 +45,7 @@ impl PageInfo {
     }
 
     fn describe(&self) -> String {
-        let sample = self
-            .sample
-            .map_or("unknown".to_string(), |s| format!("{s:?}"));
+        let sample = self.sample.map_or("unknown".to_string(), |s| format!("{s:?}"));
         format!("{}x{} {:?} {sample}", self.width, self.height, self.color)
     }
 }
@@ -76,31 +74,21 @@ pub fn read_tiff_with_limit(path: &Path, max_bytes: u64) -> Result<TiffImage, Ti
 
 /// Opens `path` and checks it is non-empty and starts with a TIFF or BigTIFF signature.
 fn open_checked(path: &Path) -> Result<(File, u64), TiffError> {
-    let io = |source| TiffError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| TiffError::Io { path: path.to_path_buf(), source };
     let mut file = File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
     let mut magic = Vec::with_capacity(4);
     (&mut file).take(4).read_to_end(&mut magic).map_err(io)?;
     if magic.is_empty() {
-        return Err(TiffError::Empty {
-            path: path.to_path_buf(),
-        });
+        return Err(TiffError::Empty { path: path.to_path_buf() });
     }
     const SIGNATURES: [&[u8]; 4] = [b"II*\0", b"MM\0*", b"II+\0", b"MM\0+"];
     if !SIGNATURES.contains(&magic.as_slice()) {
-        return Err(TiffError::NotTiff {
-            path: path.to_path_buf(),
-        });
+        return Err(TiffError::NotTiff { path: path.to_path_buf() });
     }
     if len < 8 {
         let detail = format!("the file has {len} bytes, fewer than a TIFF header");
-        return Err(TiffError::Truncated {
-            path: path.to_path_buf(),
-            detail,
-        });
+        return Err(TiffError::Truncated { path: path.to_path_buf(), detail });
     }
     file.seek(SeekFrom::Start(0)).map_err(io)?;
     Ok((file, len))
@@ -111,23 +99,14 @@ fn decode_error(path: &Path, error: tiff::TiffError) -> TiffError {
     let path = path.to_path_buf();
     match error {
         tiff::TiffError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            TiffError::Truncated {
-                path,
-                detail: e.to_string(),
-            }
+            TiffError::Truncated { path, detail: e.to_string() }
         }
         tiff::TiffError::IoError(source) => TiffError::Io { path, source },
         tiff::TiffError::FormatError(
             TiffFormatError::TiffSignatureNotFound | TiffFormatError::TiffSignatureInvalid,
         ) => TiffError::NotTiff { path },
-        tiff::TiffError::UnsupportedError(e) => TiffError::Unsupported {
-            path,
-            detail: e.to_string(),
-        },
-        other => TiffError::Decode {
-            path,
-            message: other.to_string(),
-        },
+        tiff::TiffError::UnsupportedError(e) => TiffError::Unsupported { path, detail: e.to_string() },
+        other => TiffError::Decode { path, message: other.to_string() },
     }
 }
 
@@ -135,23 +114,14 @@ fn page_info(decoder: &mut Reader) -> tiff::TiffResult<PageInfo> {
     let (width, height) = decoder.dimensions()?;
     let color = decoder.colortype()?;
     let layout = decoder.image_buffer_layout()?;
-    Ok(PageInfo {
-        width,
-        height,
-        color,
-        sample: layout.sample_type,
-        planes: layout.planes,
-    })
+    Ok(PageInfo { width, height, color, sample: layout.sample_type, planes: layout.planes })
 }
 
 /// Checks the page holds whole samples of a type [`AnyVolume`] has; returns the bytes per
 /// sample once decoded (16-bit floats widen to 4).
 fn check_supported(path: &Path, info: &PageInfo) -> Result<u64, TiffError> {
     use DecodingSampleType as S;
-    let unsupported = |detail: String| TiffError::UnsupportedSampleFormat {
-        path: path.to_path_buf(),
-        detail,
-    };
+    let unsupported = |detail: String| TiffError::UnsupportedSampleFormat { path: path.to_path_buf(), detail };
     let (stored, decoded): (u32, u64) = match info.sample {
         Some(S::U8 | S::I8) => (1, 1),
         Some(S::U16 | S::I16) => (2, 2),
@@ -160,18 +130,12 @@ fn check_supported(path: &Path, info: &PageInfo) -> Result<u64, TiffError> {
         Some(S::F64) => (8, 8),
         Some(S::U64 | S::I64) => return Err(unsupported("64-bit integer samples".into())),
         None => {
-            return Err(unsupported(format!(
-                "{:?} with an unknown sample format",
-                info.color
-            )));
+            return Err(unsupported(format!("{:?} with an unknown sample format", info.color)));
         }
     };
     let bits = info.color.bit_depth();
     if u32::from(bits) != 8 * stored {
-        return Err(unsupported(format!(
-            "{bits}-bit samples ({:?})",
-            info.color
-        )));
+        return Err(unsupported(format!("{bits}-bit samples ({:?})", info.color)));
     }
     match info.color {
         ColorType::Gray(_)
@@ -181,31 +145,18 @@ fn check_supported(path: &Path, info: &PageInfo) -> Result<u64, TiffError> {
         | ColorType::CMYK(_)
         | ColorType::CMYKA(_)
         | ColorType::Multiband { .. } => Ok(decoded),
-        other => Err(TiffError::Unsupported {
-            path: path.to_path_buf(),
-            detail: format!("colour type {other:?}"),
-        }),
+        other => Err(TiffError::Unsupported { path: path.to_path_buf(), detail: format!("colour type {other:?}") }),
     }
 }
 
-fn check_limit(
-    path: &Path,
-    page_len: u64,
-    sample_bytes: u64,
-    n_pages: usize,
-    limit: u64,
-) -> Result<(), TiffError> {
+fn check_limit(path: &Path, page_len: u64, sample_bytes: u64, n_pages: usize, limit: u64) -> Result<(), TiffError> {
     let n_bytes = u64::try_from(n_pages)
         .ok()
         .and_then(|n| n.checked_mul(page_len))
         .and_then(|n| n.checked_mul(sample_bytes))
         .unwrap_or(u64::MAX);
     if n_bytes > limit || usize::try_from(n_bytes).is_err() {
-        return Err(TiffError::TooLarge {
-            path: path.to_path_buf(),
-            n_bytes,
-            limit,
-        });
+        return Err(TiffError::TooLarge { path: path.to_path_buf(), n_bytes, limit });
     }
     Ok(())
 }
@@ -224,11 +175,7 @@ fn limits_for(info: &PageInfo, file_len: u64) -> Limits {
 /// The first page's `ImageDescription`, UTF-8 or else Latin-1, up to the first NUL.
 fn read_description(decoder: &mut Reader) -> tiff::TiffResult<Option<String>> {
     let mut buf = ValueBuffer::empty(Type::ASCII);
-    if decoder
-        .image_ifd()
-        .find_tag_buf(Tag::ImageDescription, &mut buf)?
-        .is_none()
-    {
+    if decoder.image_ifd().find_tag_buf(Tag::ImageDescription, &mut buf)?.is_none() {
         return Ok(None);
     }
     let bytes = buf.as_bytes();
@@ -247,25 +194,12 @@ fn resolution_meta(decoder: &mut Reader) -> TiffMeta {
     };
     let x_resolution = rational(Tag::XResolution);
     let y_resolution = rational(Tag::YResolution);
-    let resolution_unit = decoder
-        .find_tag_unsigned::<u16>(Tag::ResolutionUnit)
-        .ok()
-        .flatten();
-    TiffMeta {
-        x_resolution,
-        y_resolution,
-        resolution_unit,
-        ..TiffMeta::default()
-    }
+    let resolution_unit = decoder.find_tag_unsigned::<u16>(Tag::ResolutionUnit).ok().flatten();
+    TiffMeta { x_resolution, y_resolution, resolution_unit, ..TiffMeta::default() }
 }
 
 /// Walks every page: same layout as page 0 and data inside the file. Returns the page count.
-fn scan_pages(
-    decoder: &mut Reader,
-    path: &Path,
-    first: &PageInfo,
-    file_len: u64,
-) -> Result<usize, TiffError> {
+fn scan_pages(decoder: &mut Reader, path: &Path, first: &PageInfo, file_len: u64) -> Result<usize, TiffError> {
     check_chunks(decoder, path, 0, file_len)?;
     let mut n_pages = 1;
     while decoder.more_images() {
@@ -275,11 +209,7 @@ fn scan_pages(
             return Err(TiffError::InconsistentPages {
                 path: path.to_path_buf(),
                 page: n_pages,
-                detail: format!(
-                    "page 0 is {}, page {n_pages} is {}",
-                    first.describe(),
-                    info.describe()
-                ),
+                detail: format!("page 0 is {}, page {n_pages} is {}", first.describe(), info.describe()),
             });
         }
         check_chunks(decoder, path, n_pages, file_len)?;
@@ -289,28 +219,15 @@ fn scan_pages(
 }
 
 /// Fails with [`TiffError::Truncated`] when a strip or tile of the current page ends past EOF.
-fn check_chunks(
-    decoder: &mut Reader,
-    path: &Path,
-    page: usize,
-    file_len: u64,
-) -> Result<(), TiffError> {
+fn check_chunks(decoder: &mut Reader, path: &Path, page: usize, file_len: u64) -> Result<(), TiffError> {
     let (offsets, counts) = match decoder.get_chunk_type() {
         ChunkType::Strip => (Tag::StripOffsets, Tag::StripByteCounts),
         ChunkType::Tile => (Tag::TileOffsets, Tag::TileByteCounts),
     };
-    let mut read = |tag| {
-        decoder
-            .find_tag_unsigned_vec::<u64>(tag)
-            .map(Option::unwrap_or_default)
-    };
+    let mut read = |tag| decoder.find_tag_unsigned_vec::<u64>(tag).map(Option::unwrap_or_default);
     let offsets = read(offsets).map_err(|e| decode_error(path, e))?;
     let counts = read(counts).map_err(|e| decode_error(path, e))?;
-    let end = offsets
-        .iter()
-        .zip(&counts)
-        .map(|(&o, &n)| o.saturating_add(n))
-        .max();
+    let end = offsets.iter().zip(&counts).map(|(&o, &n)| o.saturating_add(n)).max();
     match end {
         Some(end) if end > file_len => Err(TiffError::Truncated {
             path: path.to_path_buf(),
@@ -321,41 +238,22 @@ fn check_chunks(
 }
 
 /// Decodes `n_pages` pages into a `(page, y, x, sample)` volume.
-fn decode_pages(
-    decoder: &mut Reader,
-    path: &Path,
-    first: &PageInfo,
-    n_pages: usize,
-) -> Result<AnyVolume, TiffError> {
-    let error = |message: String| TiffError::Decode {
-        path: path.to_path_buf(),
-        message,
-    };
+fn decode_pages(decoder: &mut Reader, path: &Path, first: &PageInfo, n_pages: usize) -> Result<AnyVolume, TiffError> {
+    let error = |message: String| TiffError::Decode { path: path.to_path_buf(), message };
     // Both conversions succeed: `check_limit` bounded the total by `usize`.
     let page_len = usize::try_from(first.len()).unwrap_or(usize::MAX);
     let mut samples = Samples::with_capacity(first.sample, page_len.saturating_mul(n_pages))
         .ok_or_else(|| error("unsupported sample type".into()))?;
-    decoder
-        .seek_to_image(0)
-        .map_err(|e| decode_error(path, e))?;
+    decoder.seek_to_image(0).map_err(|e| decode_error(path, e))?;
     let mut buffer = DecodingResult::U8(Vec::new());
     for page in 0..n_pages {
         if page > 0 {
             decoder.next_image().map_err(|e| decode_error(path, e))?;
         }
-        let layout = decoder
-            .read_image_to_buffer(&mut buffer)
-            .map_err(|e| decode_error(path, e))?;
-        samples
-            .push(&buffer, page_len, layout.planes)
-            .map_err(|detail| error(format!("page {page}: {detail}")))?;
+        let layout = decoder.read_image_to_buffer(&mut buffer).map_err(|e| decode_error(path, e))?;
+        samples.push(&buffer, page_len, layout.planes).map_err(|detail| error(format!("page {page}: {detail}")))?;
     }
-    let shape = [
-        n_pages,
-        first.height as usize,
-        first.width as usize,
-        first.samples() as usize,
-    ];
+    let shape = [n_pages, first.height as usize, first.width as usize, first.samples() as usize];
     samples.into_volume(shape).map_err(|e| error(e.to_string()))
 }
 
@@ -368,17 +266,9 @@ fn assemble(
 ) -> Result<TiffImage, TiffError> {
     let imagej_description = description.filter(|d| imagej::is_imagej(d));
     let Some(text) = &imagej_description else {
-        return Ok(TiffImage {
-            volume: pages,
-            z_from_metadata: false,
-            meta,
-            imagej_description,
-        });
+        return Ok(TiffImage { volume: pages, z_from_metadata: false, meta, imagej_description });
     };
-    let bad = |detail: String| TiffError::ImageJ {
-        path: path.to_path_buf(),
-        detail,
-    };
+    let bad = |detail: String| TiffError::ImageJ { path: path.to_path_buf(), detail };
     let info = imagej::parse(text).map_err(bad)?;
     let [n_pages, _, _, samples] = pages.shape();
     let layout = imagej::layout(&info, n_pages, samples).map_err(bad)?;
@@ -390,19 +280,11 @@ fn assemble(
     meta.spacing = info.spacing;
     meta.unit = info.unit;
     let z_from_metadata = info.slices.is_some();
-    Ok(TiffImage {
-        volume,
-        z_from_metadata,
-        meta,
-        imagej_description,
-    })
+    Ok(TiffImage { volume, z_from_metadata, meta, imagej_description })
 }
 
 /// Turns `z * c` single-sample pages (channel fastest) into a `(z, y, x, c)` volume.
-fn pages_to_channels<T: Copy>(
-    pages: Volume<T>,
-    layout: PageLayout,
-) -> Result<Volume<T>, ShapeError> {
+fn pages_to_channels<T: Copy>(pages: Volume<T>, layout: PageLayout) -> Result<Volume<T>, ShapeError> {
     let [_, height, width, _] = pages.shape();
     let (plane, c) = (height * width, layout.page_channels);
     let shape = [layout.z, height, width, c];

@@ -26,10 +26,7 @@ fn sample_volumes(shape: [usize; 4]) -> Vec<AnyVolume> {
 fn description_of_page(path: &Path, page: usize) -> Option<String> {
     let mut decoder = Decoder::new(File::open(path).unwrap()).unwrap();
     decoder.seek_to_image(page).unwrap();
-    decoder
-        .find_tag(Tag::ImageDescription)
-        .unwrap()
-        .map(|v| v.into_string().unwrap())
+    decoder.find_tag(Tag::ImageDescription).unwrap().map(|v| v.into_string().unwrap())
 }
 
 #[test]
@@ -38,13 +35,8 @@ fn round_trips_every_writable_dtype_and_layout() {
     for shape in [[1, 5, 7, 1], [1, 5, 7, 3], [4, 5, 7, 1], [4, 5, 7, 3]] {
         for original in sample_volumes(shape) {
             for compression_deflate in [true, false] {
-                let path = dir
-                    .path()
-                    .join(format!("{}-{shape:?}.tif", original.dtype()));
-                let options = WriteOptions {
-                    compression_deflate,
-                    ..WriteOptions::default()
-                };
+                let path = dir.path().join(format!("{}-{shape:?}.tif", original.dtype()));
+                let options = WriteOptions { compression_deflate, ..WriteOptions::default() };
                 write_tiff(&path, &original, &options).unwrap();
                 let image = read_tiff(&path).unwrap();
                 assert_eq!(image.volume, original, "{} {shape:?}", original.dtype());
@@ -63,28 +55,14 @@ fn description_declares_the_hyperstack_on_the_first_page_only() {
     write_tiff(&path, &vol, &WriteOptions::default()).unwrap();
     let text = description_of_page(&path, 0).unwrap();
     assert!(text.starts_with("ImageJ="), "{text}");
-    for key in [
-        "images=6\n",
-        "channels=2\n",
-        "slices=3\n",
-        "hyperstack=true\n",
-        "loop=false\n",
-    ] {
+    for key in ["images=6\n", "channels=2\n", "slices=3\n", "hyperstack=true\n", "loop=false\n"] {
         assert!(text.contains(key), "{key} missing from {text:?}");
     }
     assert_eq!(description_of_page(&path, 1), None);
-    assert_eq!(
-        read_tiff(&path).unwrap().imagej_description.as_deref(),
-        Some(text.as_str())
-    );
+    assert_eq!(read_tiff(&path).unwrap().imagej_description.as_deref(), Some(text.as_str()));
 
     let flat = dir.path().join("flat.tif");
-    write_tiff(
-        &flat,
-        &AnyVolume::U16(volume([1, 4, 5, 1], |i| i as u16)),
-        &WriteOptions::default(),
-    )
-    .unwrap();
+    write_tiff(&flat, &AnyVolume::U16(volume([1, 4, 5, 1], |i| i as u16)), &WriteOptions::default()).unwrap();
     let text = description_of_page(&flat, 0).unwrap();
     assert!(text.contains("images=1\n"), "{text}");
     for key in ["slices=", "channels=", "hyperstack="] {
@@ -103,17 +81,8 @@ fn metadata_round_trips() {
         spacing: Some(0.25),
         unit: Some("µm".to_string()),
     };
-    let options = WriteOptions {
-        compression_deflate: true,
-        display_range: Some((0.0, 255.5)),
-        meta: meta.clone(),
-    };
-    write_tiff(
-        &path,
-        &AnyVolume::F32(volume([2, 3, 3, 1], |i| i as f32)),
-        &options,
-    )
-    .unwrap();
+    let options = WriteOptions { compression_deflate: true, display_range: Some((0.0, 255.5)), meta: meta.clone() };
+    write_tiff(&path, &AnyVolume::F32(volume([2, 3, 3, 1], |i| i as f32)), &options).unwrap();
     let image = read_tiff(&path).unwrap();
     assert_eq!(image.meta, meta);
     let text = image.imagej_description.unwrap();
@@ -130,10 +99,7 @@ fn write_replaces_atomically_and_leaves_no_temp_file() {
     write_tiff(&path, &first, &WriteOptions::default()).unwrap();
     write_tiff(&path, &second, &WriteOptions::default()).unwrap();
     assert_eq!(read_tiff(&path).unwrap().volume, second);
-    let names: Vec<_> = fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, vec![std::ffi::OsString::from("out.tif")]);
 }
 
@@ -143,10 +109,7 @@ fn writing_other_dtypes_fails_naming_the_dtype() {
     let path = dir.path().join("labels.tif");
     let vol = AnyVolume::I32(volume([1, 2, 2, 1], |i| i as i32));
     let err = write_tiff(&path, &vol, &WriteOptions::default()).unwrap_err();
-    assert!(
-        matches!(err, TiffError::UnsupportedDtype { dtype: "int32", .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, TiffError::UnsupportedDtype { dtype: "int32", .. }), "{err:?}");
     assert!(err.to_string().contains("int32"), "{err}");
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     let empty = AnyVolume::U8(volume([0, 2, 2, 1], |_| 0));
@@ -158,14 +121,10 @@ fn writing_other_dtypes_fails_naming_the_dtype() {
 fn reads_multipage_gray16_lzw_without_imagej_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("lzw.tif");
-    let pages: Vec<Vec<u16>> = (0..3)
-        .map(|p| (0..20).map(|i| p * 1000 + i).collect())
-        .collect();
+    let pages: Vec<Vec<u16>> = (0..3).map(|p| (0..20).map(|i| p * 1000 + i).collect()).collect();
     {
         let mut file = File::create(&path).unwrap();
-        let mut enc = TiffEncoder::new(&mut file)
-            .unwrap()
-            .with_compression(Compression::Lzw);
+        let mut enc = TiffEncoder::new(&mut file).unwrap().with_compression(Compression::Lzw);
         for page in &pages {
             enc.write_image::<colortype::Gray16>(5, 4, page).unwrap();
         }
@@ -174,14 +133,8 @@ fn reads_multipage_gray16_lzw_without_imagej_metadata() {
     assert_eq!(image.volume.shape(), [3, 4, 5, 1]);
     assert!(!image.z_from_metadata);
     assert_eq!(image.imagej_description, None);
-    assert_eq!(
-        image.meta.x_resolution,
-        Some((1, 1)),
-        "the encoder's default tag"
-    );
-    let AnyVolume::U16(v) = image.volume else {
-        panic!("not uint16")
-    };
+    assert_eq!(image.meta.x_resolution, Some((1, 1)), "the encoder's default tag");
+    let AnyVolume::U16(v) = image.volume else { panic!("not uint16") };
     assert_eq!(v.as_slice(), pages.concat().as_slice());
 }
 
@@ -190,15 +143,9 @@ fn reads_rgb_as_channels() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rgb.tif");
     let data: Vec<u8> = (0..36).collect();
-    TiffEncoder::new(File::create(&path).unwrap())
-        .unwrap()
-        .write_image::<colortype::RGB8>(4, 3, &data)
-        .unwrap();
+    TiffEncoder::new(File::create(&path).unwrap()).unwrap().write_image::<colortype::RGB8>(4, 3, &data).unwrap();
     let image = read_tiff(&path).unwrap();
-    assert_eq!(
-        image.volume,
-        AnyVolume::U8(Volume::from_vec([1, 3, 4, 3], data).unwrap())
-    );
+    assert_eq!(image.volume, AnyVolume::U8(Volume::from_vec([1, 3, 4, 3], data).unwrap()));
 }
 
 #[test]
@@ -209,44 +156,26 @@ fn reads_integer_label_types_and_float64() {
         let mut file = File::create(&path).unwrap();
         f(&mut TiffEncoder::new(&mut file).unwrap());
     };
-    write(&|e| {
-        e.write_image::<colortype::Gray32>(2, 2, &[0u32, 1, 70_000, 3])
-            .unwrap()
-    });
+    write(&|e| e.write_image::<colortype::Gray32>(2, 2, &[0u32, 1, 70_000, 3]).unwrap());
     let image = read_tiff(&path).unwrap();
     assert_eq!(image.volume.dtype(), "uint32");
-    assert_eq!(
-        image.volume.to_labels().unwrap().as_slice(),
-        &[0, 1, 70_000, 3]
-    );
+    assert_eq!(image.volume.to_labels().unwrap().as_slice(), &[0, 1, 70_000, 3]);
 
-    write(&|e| {
-        e.write_image::<colortype::GrayI32>(2, 2, &[0i32, -1, 5, 3])
-            .unwrap()
-    });
+    write(&|e| e.write_image::<colortype::GrayI32>(2, 2, &[0i32, -1, 5, 3]).unwrap());
     let image = read_tiff(&path).unwrap();
     assert_eq!(image.volume.dtype(), "int32");
     assert!(image.volume.is_integer());
     assert_eq!(image.volume.to_labels(), None, "negative labels");
 
-    write(&|e| {
-        e.write_image::<colortype::GrayI16>(2, 1, &[7i16, 9])
-            .unwrap()
-    });
+    write(&|e| e.write_image::<colortype::GrayI16>(2, 1, &[7i16, 9]).unwrap());
     let image = read_tiff(&path).unwrap();
     assert_eq!(image.volume.dtype(), "int16");
     assert_eq!(image.volume.to_labels().unwrap().as_slice(), &[7, 9]);
 
-    write(&|e| {
-        e.write_image::<colortype::GrayI8>(2, 1, &[-3i8, 4])
-            .unwrap()
-    });
+    write(&|e| e.write_image::<colortype::GrayI8>(2, 1, &[-3i8, 4]).unwrap());
     assert_eq!(read_tiff(&path).unwrap().volume.dtype(), "int8");
 
-    write(&|e| {
-        e.write_image::<colortype::Gray64Float>(2, 1, &[0.5f64, -1.25])
-            .unwrap()
-    });
+    write(&|e| e.write_image::<colortype::Gray64Float>(2, 1, &[0.5f64, -1.25]).unwrap());
     let image = read_tiff(&path).unwrap();
     assert_eq!(image.volume.dtype(), "float64");
     assert_eq!(image.volume.to_f32().as_slice(), &[0.5, -1.25]);
@@ -260,10 +189,8 @@ fn reads_bigtiff_multipage() {
     {
         let mut file = File::create(&path).unwrap();
         let mut enc = TiffEncoder::new_big(&mut file).unwrap();
-        enc.write_image::<colortype::Gray8>(3, 2, &[1, 2, 3, 4, 5, 6])
-            .unwrap();
-        enc.write_image::<colortype::Gray8>(3, 2, &[7, 8, 9, 10, 11, 12])
-            .unwrap();
+        enc.write_image::<colortype::Gray8>(3, 2, &[1, 2, 3, 4, 5, 6]).unwrap();
+        enc.write_image::<colortype::Gray8>(3, 2, &[7, 8, 9, 10, 11, 12]).unwrap();
     }
     let image = read_tiff(&path).unwrap();
     let expected = Volume::from_vec([2, 2, 3, 1], (1..=12).collect()).unwrap();
@@ -277,10 +204,7 @@ fn write_described_pages(path: &Path, n: u8, description: &str) {
     for p in 0..n {
         let mut image = enc.new_image::<colortype::Gray8>(2, 2).unwrap();
         if p == 0 {
-            image
-                .encoder()
-                .write_tag(Tag::ImageDescription, description)
-                .unwrap();
+            image.encoder().write_tag(Tag::ImageDescription, description).unwrap();
         }
         image.write_data(&[p; 4]).unwrap();
     }
@@ -290,16 +214,10 @@ fn write_described_pages(path: &Path, n: u8, description: &str) {
 fn imagej_channels_and_frames_become_c_and_z() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hyper.tif");
-    write_described_pages(
-        &path,
-        6,
-        "ImageJ=1.53t\nimages=6\nchannels=2\nframes=3\nhyperstack=true\n",
-    );
+    write_described_pages(&path, 6, "ImageJ=1.53t\nimages=6\nchannels=2\nframes=3\nhyperstack=true\n");
     let image = read_tiff(&path).unwrap();
     assert!(!image.z_from_metadata, "frames, not slices");
-    let AnyVolume::U8(v) = image.volume else {
-        panic!("not uint8")
-    };
+    let AnyVolume::U8(v) = image.volume else { panic!("not uint8") };
     assert_eq!(v.shape(), [3, 2, 2, 2]);
     for t in 0..3 {
         for c in 0..2 {
@@ -329,10 +247,7 @@ fn non_tiff_and_empty_files_are_named() {
     fs::write(&path, "hello").unwrap();
     let err = read_tiff(&path).unwrap_err();
     assert!(matches!(err, TiffError::NotTiff { .. }), "{err:?}");
-    assert!(
-        err.to_string().contains(&path.display().to_string()),
-        "{err}"
-    );
+    assert!(err.to_string().contains(&path.display().to_string()), "{err}");
     fs::write(&path, "").unwrap();
     let err = read_tiff(&path).unwrap_err();
     assert!(matches!(err, TiffError::Empty { .. }), "{err:?}");
@@ -347,12 +262,7 @@ fn non_tiff_and_empty_files_are_named() {
 fn truncated_files_are_errors_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cut.tif");
-    write_tiff(
-        &path,
-        &AnyVolume::U16(volume([3, 16, 16, 1], |i| i as u16)),
-        &WriteOptions::default(),
-    )
-    .unwrap();
+    write_tiff(&path, &AnyVolume::U16(volume([3, 16, 16, 1], |i| i as u16)), &WriteOptions::default()).unwrap();
     let bytes = fs::read(&path).unwrap();
     fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     let err = read_tiff(&path).unwrap_err();
@@ -360,14 +270,7 @@ fn truncated_files_are_errors_naming_the_file() {
     assert!(err.to_string().contains("cut.tif"), "{err}");
 
     // Directory first, pixel data last: the cut hits the data, not the directory.
-    let raw = raw_tiff(
-        &RawPage {
-            width: 4,
-            height: 4,
-            ..RawPage::default()
-        },
-        &[9; 16],
-    );
+    let raw = raw_tiff(&RawPage { width: 4, height: 4, ..RawPage::default() }, &[9; 16]);
     fs::write(&path, &raw[..raw.len() - 3]).unwrap();
     let err = read_tiff(&path).unwrap_err();
     assert!(matches!(err, TiffError::Truncated { .. }), "{err:?}");
@@ -385,44 +288,20 @@ fn pages_of_different_sizes_are_rejected_naming_the_page() {
         enc.write_image::<colortype::Gray8>(5, 3, &[0; 15]).unwrap();
     }
     let err = read_tiff(&path).unwrap_err();
-    assert!(
-        matches!(err, TiffError::InconsistentPages { page: 1, .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, TiffError::InconsistentPages { page: 1, .. }), "{err:?}");
     let text = err.to_string();
-    assert!(
-        text.contains("page 1") && text.contains("4x3") && text.contains("5x3"),
-        "{text}"
-    );
+    assert!(text.contains("page 1") && text.contains("4x3") && text.contains("5x3"), "{text}");
 }
 
 #[test]
 fn size_limit_is_checked_before_decoding() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("limit.tif");
-    write_tiff(
-        &path,
-        &AnyVolume::U16(volume([3, 3, 4, 1], |i| i as u16)),
-        &WriteOptions::default(),
-    )
-    .unwrap();
+    write_tiff(&path, &AnyVolume::U16(volume([3, 3, 4, 1], |i| i as u16)), &WriteOptions::default()).unwrap();
     let err = read_tiff_with_limit(&path, 50).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TiffError::TooLarge {
-                n_bytes: 72,
-                limit: 50,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, TiffError::TooLarge { n_bytes: 72, limit: 50, .. }), "{err:?}");
     assert!(err.to_string().contains("limit of 50 bytes"), "{err}");
-    assert_eq!(
-        read_tiff_with_limit(&path, 72).unwrap().volume.shape(),
-        [3, 3, 4, 1]
-    );
+    assert_eq!(read_tiff_with_limit(&path, 72).unwrap().volume.shape(), [3, 3, 4, 1]);
 }
 
 #[test]
@@ -430,31 +309,14 @@ fn reads_planar_multiband_and_half_floats() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("raw.tif");
     let planes: Vec<u8> = (0..6).chain(100..106).collect();
-    let page = RawPage {
-        width: 3,
-        height: 2,
-        samples: 2,
-        planar: true,
-        ..RawPage::default()
-    };
+    let page = RawPage { width: 3, height: 2, samples: 2, planar: true, ..RawPage::default() };
     fs::write(&path, raw_tiff(&page, &planes)).unwrap();
-    let AnyVolume::U8(v) = read_tiff(&path).unwrap().volume else {
-        panic!("not uint8")
-    };
+    let AnyVolume::U8(v) = read_tiff(&path).unwrap().volume else { panic!("not uint8") };
     assert_eq!(v.shape(), [1, 2, 3, 2]);
     assert_eq!((v.get(0, 1, 2, 0), v.get(0, 1, 2, 1)), (5, 105));
 
-    let halves: Vec<u8> = [0x3C00u16, 0xC000, 0x3800, 0]
-        .iter()
-        .flat_map(|h| h.to_le_bytes())
-        .collect();
-    let page = RawPage {
-        width: 2,
-        height: 2,
-        bits: 16,
-        sample_format: 3,
-        ..RawPage::default()
-    };
+    let halves: Vec<u8> = [0x3C00u16, 0xC000, 0x3800, 0].iter().flat_map(|h| h.to_le_bytes()).collect();
+    let page = RawPage { width: 2, height: 2, bits: 16, sample_format: 3, ..RawPage::default() };
     fs::write(&path, raw_tiff(&page, &halves)).unwrap();
     let image = read_tiff(&path).unwrap();
     assert_eq!(image.volume.dtype(), "float32");
@@ -465,18 +327,10 @@ fn reads_planar_multiband_and_half_floats() {
 fn unsupported_bit_depths_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bits.tif");
-    let page = RawPage {
-        width: 8,
-        height: 1,
-        bits: 1,
-        ..RawPage::default()
-    };
+    let page = RawPage { width: 8, height: 1, bits: 1, ..RawPage::default() };
     fs::write(&path, raw_tiff(&page, &[0b1010_1010])).unwrap();
     let err = read_tiff(&path).unwrap_err();
-    assert!(
-        matches!(err, TiffError::UnsupportedSampleFormat { .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, TiffError::UnsupportedSampleFormat { .. }), "{err:?}");
 }
 
 #[test]
@@ -486,10 +340,7 @@ fn any_volume_conversions() {
     assert_eq!(v.to_f32().as_slice(), &[-1.0, 0.0, 1.0]);
     let v = AnyVolume::U16(volume([1, 1, 2, 1], |i| i as u16 + 65534));
     assert_eq!(v.to_labels().unwrap().as_slice(), &[65534, 65535]);
-    assert_eq!(
-        AnyVolume::from(volume([1, 1, 1, 1], |_| 0.5f32)).dtype(),
-        "float32"
-    );
+    assert_eq!(AnyVolume::from(volume([1, 1, 1, 1], |_| 0.5f32)).dtype(), "float32");
 }
 
 /// One uncompressed page for [`raw_tiff`].
@@ -504,14 +355,7 @@ struct RawPage {
 
 impl Default for RawPage {
     fn default() -> Self {
-        Self {
-            width: 1,
-            height: 1,
-            bits: 8,
-            samples: 1,
-            sample_format: 1,
-            planar: false,
-        }
+        Self { width: 1, height: 1, bits: 8, samples: 1, sample_format: 1, planar: false }
     }
 }
 
@@ -544,15 +388,9 @@ fn raw_tiff(page: &RawPage, data: &[u8]) -> Vec<u8> {
         values.iter().flat_map(bytes).collect()
     };
     let ifd_len = 2 + 12 * entries.len() + 4;
-    let extra_len: usize = entries
-        .iter()
-        .map(|(_, ty, v)| encode(*ty, v).len())
-        .filter(|&n| n > 4)
-        .sum();
+    let extra_len: usize = entries.iter().map(|(_, ty, v)| encode(*ty, v).len()).filter(|&n| n > 4).sum();
     let data_start = (8 + ifd_len + extra_len) as u32;
-    entries[5].2 = (0..strips as u32)
-        .map(|i| data_start + i * strip_len)
-        .collect();
+    entries[5].2 = (0..strips as u32).map(|i| data_start + i * strip_len).collect();
     let mut out = b"II*\0".to_vec();
     out.extend(8u32.to_le_bytes());
     out.extend((entries.len() as u16).to_le_bytes());

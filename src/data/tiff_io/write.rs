@@ -5,9 +5,7 @@ use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use tiff::encoder::colortype::{ColorType, Gray8, Gray16, Gray32Float};
-use tiff::encoder::{
-    Compression, DeflateLevel, DirectoryEncoder, Rational, TiffEncoder, TiffKind, TiffValue,
-};
+use tiff::encoder::{Compression, DeflateLevel, DirectoryEncoder, Rational, TiffEncoder, TiffKind, TiffValue};
 use tiff::tags::Tag;
 
 use super::{AnyVolume, TiffError, TiffMeta, imagej};
@@ -29,11 +27,7 @@ pub struct WriteOptions {
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        Self {
-            compression_deflate: true,
-            display_range: None,
-            meta: TiffMeta::default(),
-        }
+        Self { compression_deflate: true, display_range: None, meta: TiffMeta::default() }
     }
 }
 
@@ -43,36 +37,22 @@ impl Default for WriteOptions {
 ///
 /// Each `(z, c)` plane becomes one grey page, channel fastest, and the first page carries an
 /// ImageJ hyperstack description, so ImageJ/Fiji and BiaPy (tifffile) see the same axes.
-pub fn write_tiff(
-    path: &Path,
-    volume: &AnyVolume,
-    options: &WriteOptions,
-) -> Result<(), TiffError> {
+pub fn write_tiff(path: &Path, volume: &AnyVolume, options: &WriteOptions) -> Result<(), TiffError> {
     let volume = match volume {
         AnyVolume::U8(v) => Writable::U8(v),
         AnyVolume::U16(v) => Writable::U16(v),
         AnyVolume::F32(v) => Writable::F32(v),
         other => {
             let dtype = other.dtype();
-            return Err(TiffError::UnsupportedDtype {
-                path: path.to_path_buf(),
-                dtype,
-            });
+            return Err(TiffError::UnsupportedDtype { path: path.to_path_buf(), dtype });
         }
     };
-    let invalid = |detail: String| TiffError::InvalidInput {
-        path: path.to_path_buf(),
-        detail,
-    };
+    let invalid = |detail: String| TiffError::InvalidInput { path: path.to_path_buf(), detail };
     let [z, y, x, c] = volume.shape();
     if z == 0 || c == 0 || u32::try_from(y).is_err() || u32::try_from(x).is_err() || y * x == 0 {
-        return Err(invalid(format!(
-            "cannot store a volume of shape {:?}",
-            [z, y, x, c]
-        )));
+        return Err(invalid(format!("cannot store a volume of shape {:?}", [z, y, x, c])));
     }
-    let description =
-        imagej::describe(z, c, &options.meta, options.display_range).map_err(invalid)?;
+    let description = imagej::describe(z, c, &options.meta, options.display_range).map_err(invalid)?;
     let tmp = temp_path(path).ok_or_else(|| invalid("the path has no file name".into()))?;
     let written = write_file(&tmp, volume, &description, options).and_then(|()| rename(&tmp, path));
     if written.is_err() {
@@ -89,10 +69,7 @@ fn temp_path(path: &Path) -> Option<PathBuf> {
 }
 
 fn rename(from: &Path, to: &Path) -> Result<(), TiffError> {
-    fs::rename(from, to).map_err(|source| TiffError::Io {
-        path: to.to_path_buf(),
-        source,
-    })
+    fs::rename(from, to).map_err(|source| TiffError::Io { path: to.to_path_buf(), source })
 }
 
 /// The volumes [`write_tiff`] can store.
@@ -122,21 +99,10 @@ impl Writable<'_> {
     }
 }
 
-fn write_file(
-    tmp: &Path,
-    volume: Writable<'_>,
-    description: &str,
-    options: &WriteOptions,
-) -> Result<(), TiffError> {
-    let io = |source| TiffError::Io {
-        path: tmp.to_path_buf(),
-        source,
-    };
+fn write_file(tmp: &Path, volume: Writable<'_>, description: &str, options: &WriteOptions) -> Result<(), TiffError> {
+    let io = |source| TiffError::Io { path: tmp.to_path_buf(), source };
     let mut writer = BufWriter::new(File::create(tmp).map_err(io)?);
-    let page = Page {
-        description,
-        options,
-    };
+    let page = Page { description, options };
     let encoded = if volume.n_bytes() > BIGTIFF_THRESHOLD {
         encode_any(TiffEncoder::new_big(&mut writer), volume, page)
     } else {
@@ -149,14 +115,8 @@ fn write_file(
 
 fn encode_error(path: &Path, error: tiff::TiffError) -> TiffError {
     match error {
-        tiff::TiffError::IoError(source) => TiffError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-        other => TiffError::Encode {
-            path: path.to_path_buf(),
-            message: other.to_string(),
-        },
+        tiff::TiffError::IoError(source) => TiffError::Io { path: path.to_path_buf(), source },
+        other => TiffError::Encode { path: path.to_path_buf(), message: other.to_string() },
     }
 }
 
@@ -186,11 +146,7 @@ fn encode_any<W: Write + Seek, K: TiffKind>(
 }
 
 /// Writes one grey page per `(z, c)`, channel fastest.
-fn encode<C, W, K>(
-    mut encoder: TiffEncoder<W, K>,
-    volume: &Volume<C::Inner>,
-    page: Page<'_>,
-) -> tiff::TiffResult<()>
+fn encode<C, W, K>(mut encoder: TiffEncoder<W, K>, volume: &Volume<C::Inner>, page: Page<'_>) -> tiff::TiffResult<()>
 where
     C: ColorType,
     C::Inner: Copy,
@@ -206,19 +162,10 @@ where
         for ci in 0..c {
             plane.clear();
             let start = zi * plane_len * c + ci;
-            plane.extend(
-                volume
-                    .as_slice()
-                    .iter()
-                    .skip(start)
-                    .step_by(c)
-                    .take(plane_len),
-            );
+            plane.extend(volume.as_slice().iter().skip(start).step_by(c).take(plane_len));
             let mut image = encoder.new_image::<C>(w, h)?;
             if zi == 0 && ci == 0 {
-                image
-                    .encoder()
-                    .write_tag(Tag::ImageDescription, page.description)?;
+                image.encoder().write_tag(Tag::ImageDescription, page.description)?;
             }
             write_resolution(image.encoder(), &page.options.meta)?;
             image.write_data(&plane)?;
