@@ -331,6 +331,8 @@ fn unsupported_bit_depths_are_reported() {
     fs::write(&path, raw_tiff(&page, &[0b1010_1010])).unwrap();
     let err = read_tiff(&path).unwrap_err();
     assert!(matches!(err, TiffError::UnsupportedSampleFormat { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.starts_with(&format!("`{}` has an unsupported sample format: ", path.display())), "{message}");
 }
 
 #[test]
