@@ -7,3 +7,5 @@
 
 pub mod config;
 pub mod data;
+pub mod metrics;
+pub mod train;
