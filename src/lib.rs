@@ -7,5 +7,7 @@
 
 pub mod config;
 pub mod data;
+pub mod layout;
 pub mod metrics;
+pub mod plot;
 pub mod train;

@@ -3,3 +3,4 @@
 
 pub mod loss;
 pub mod schedule;
+pub mod seed;
