@@ -5,6 +5,7 @@
 
 pub mod dataset;
 pub mod hash;
+pub mod merge;
 pub mod patches;
 pub mod synth;
 pub mod synth_io;
