@@ -6,6 +6,7 @@
 pub mod dataset;
 pub mod hash;
 pub mod merge;
+pub mod normalize;
 pub mod patches;
 pub mod synth;
 pub mod synth_io;
