@@ -8,6 +8,7 @@ pub mod hash;
 pub mod merge;
 pub mod normalize;
 pub mod patches;
+pub mod split;
 pub mod synth;
 pub mod synth_io;
 pub mod tiff_io;
