@@ -8,6 +8,7 @@ pub mod hash;
 pub mod merge;
 pub mod normalize;
 pub mod patches;
+pub mod sampling;
 pub mod split;
 pub mod synth;
 pub mod synth_io;
