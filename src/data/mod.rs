@@ -1,9 +1,15 @@
 //! Data: the [`Volume`] array type, TIFF reading and writing, dataset discovery and checks,
-//! content hashing and the synthetic data generator. The only stage module that reads user
-//! image files.
+//! content hashing, the synthetic data generator, and the pure data pipeline: normalisation,
+//! train/validation split, random patch sampling, the patch grid and the merge of patches. The
+//! only stage module that reads user image files (the pipeline modules themselves do no I/O).
 
 pub mod dataset;
 pub mod hash;
+pub mod merge;
+pub mod normalize;
+pub mod patches;
+pub mod sampling;
+pub mod split;
 pub mod synth;
 pub mod synth_io;
 pub mod tiff_io;
