@@ -19,6 +19,33 @@ pub enum Command {
     Config(ConfigCommand),
     /// Write a deterministic synthetic EM-like "mitochondria" data set in BiaPy's layout.
     Synth(SynthArgs),
+    /// Train a model: writes `config_files/`, `checkpoints/` and `results/<name>_<run_id>/`.
+    Train(JobArgs),
+    /// Print the model's layers (output shape, parameters) and the total.
+    Model(ConfigArgs),
+}
+
+/// BiaPy's job arguments.
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    /// BiaPy-style YAML configuration.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Root output folder (BiaPy's `--result_dir`).
+    #[arg(long = "result_dir", alias = "result-dir")]
+    pub result_dir: PathBuf,
+    /// Job name: results go to `<result_dir>/<name>/`.
+    #[arg(long, default_value = "unknown_job")]
+    pub name: String,
+    /// Run counter; with `SYSTEM.SEED` it sets the run's seed (D11).
+    #[arg(long = "run_id", alias = "run-id", default_value_t = 1)]
+    pub run_id: u64,
+    /// Override a key, e.g. `--set TRAIN.EPOCHS=5` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// `flex` (default, pure Rust CPU), or `tch`, `vulkan:N`, `cuda:N` in builds with that feature.
+    #[arg(long)]
+    pub device: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod data;
+pub mod device;
 pub mod layout;
 pub mod metrics;
 pub mod plot;

@@ -27,5 +27,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Config(cli::ConfigCommand::Show(args)) => commands::config::show(&args),
         cli::Command::Config(cli::ConfigCommand::Check(args)) => commands::config::check(&args),
         cli::Command::Synth(args) => commands::synth::run(&args),
+        cli::Command::Train(args) => commands::train::run(&args),
+        cli::Command::Model(args) => commands::model::run(&args),
     }
 }

@@ -2,4 +2,6 @@
 //! result. Printing lives here (and in `main.rs`) only.
 
 pub mod config;
+pub mod model;
 pub mod synth;
+pub mod train;

@@ -1,7 +1,25 @@
-//! Training: losses, learning-rate schedules, the epoch loop, checkpoints, logs and charts.
-//! Reads the resolved config and the loaded data; writes only inside the run's results tree.
+//! Training (spec §8; D8–D11): losses, learning-rate schedules, optimisers, the sample pipeline
+//! (windows, augmentation, batches on worker threads), the epoch loop, checkpoints and resume,
+//! logs and charts. Reads the resolved config and the data folders; writes only inside the run's
+//! results tree (`checkpoints/`, `results/<job>/{aug,charts,train_logs}`).
 
+pub mod aug_samples;
+pub mod checkpoint;
+pub mod error;
+pub mod job;
+pub mod loader;
 pub mod log;
 pub mod loss;
+pub mod optim;
+pub mod progress;
+pub mod run;
+pub mod samples;
 pub mod schedule;
 pub mod seed;
+pub mod setup;
+pub mod step;
+pub mod window;
+
+pub use error::TrainError;
+pub use job::train_job;
+pub use run::TrainOutcome;

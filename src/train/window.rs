@@ -42,9 +42,10 @@ pub fn crop_reflect<T: Copy>(v: &Volume<T>, start: [isize; 3], size: [usize; 3])
     Volume::from_vec([size[0], size[1], size[2], nc], out).expect("the output has exactly size × channels elements")
 }
 
-/// The start of a `window` centred on the `patch` that starts at `corner`.
-pub fn window_start(corner: [usize; 3], patch: [usize; 3], window: [usize; 3]) -> [isize; 3] {
-    std::array::from_fn(|a| corner[a] as isize - ((window[a] - patch[a]) / 2) as isize)
+/// The start of a `window` centred on the `patch` that starts at `corner` (which may lie
+/// before the image, in padded coordinates).
+pub fn window_start(corner: [isize; 3], patch: [usize; 3], window: [usize; 3]) -> [isize; 3] {
+    std::array::from_fn(|a| corner[a] - (window[a].saturating_sub(patch[a]) / 2) as isize)
 }
 
 #[cfg(test)]
@@ -66,6 +67,6 @@ mod tests {
         assert_eq!(out.shape(), [1, 2, 2, 2]);
         assert_eq!(out.get(0, 0, 0, 1), v.get(1, 1, 1, 1));
         assert_eq!(out.get(0, 1, 1, 0), v.get(1, 2, 2, 0));
-        assert_eq!(window_start([10, 20, 30], [1, 64, 64], [1, 90, 90]), [10, 7, 17]);
+        assert_eq!(window_start([10, 20, -30], [1, 64, 64], [1, 90, 90]), [10, 7, -43]);
     }
 }

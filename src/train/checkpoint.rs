@@ -1,0 +1,167 @@
+//! Checkpoints (D9) in `checkpoints/`:
+//!
+//! - `<job_id>-checkpoint-best.safetensors`: the weights with the lowest validation loss;
+//!   `<job_id>-checkpoint-<epoch>.safetensors` every `MODEL.SAVE_CKPT_FREQ` epochs.
+//! - `<job_id>-resume.json` + `<job_id>-resume-e<epoch>.bpk` (weights with their parameter ids) +
+//!   `<job_id>-resume-e<epoch>.optim.bpk` (optimiser state): everything a killed training needs to
+//!   continue where it stopped — epoch, best loss, patience counter, schedule state, log rows.
+//!
+//! Every file is written under a temporary name and renamed into place; `resume.json` is renamed
+//! last and names the weight files of its epoch, so a kill at any moment leaves either the old
+//! or the new resume point, never a mix.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use serde::{Deserialize, Serialize};
+
+use super::error::TrainError;
+use super::log::EpochRow;
+use super::schedule::LrSchedule;
+use crate::model::SegModel;
+
+/// Bump when the resume format changes.
+pub const RESUME_VERSION: u32 = 1;
+
+/// The state of a training after a finished epoch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResumeState {
+    pub version: u32,
+    /// Hash of everything that defines the training (config and data); a resume point of another
+    /// training is never used.
+    pub fingerprint: String,
+    pub epochs_done: usize,
+    pub best_val_loss: Option<f64>,
+    pub best_val_iou: Option<f64>,
+    pub best_epoch: Option<usize>,
+    /// Epochs since the last improvement (early stopping).
+    pub bad_epochs: usize,
+    pub schedule: LrSchedule,
+    pub rows: Vec<EpochRow>,
+    pub train_seconds: f64,
+    pub model_file: String,
+    pub optim_file: String,
+}
+
+/// The checkpoint files of one job.
+#[derive(Clone, Debug)]
+pub struct Checkpoints {
+    pub dir: PathBuf,
+    pub job_id: String,
+}
+
+impl Checkpoints {
+    pub fn best(&self) -> PathBuf {
+        self.dir.join(format!("{}-checkpoint-best.safetensors", self.job_id))
+    }
+
+    pub fn periodic(&self, epoch: usize) -> PathBuf {
+        self.dir.join(format!("{}-checkpoint-{epoch}.safetensors", self.job_id))
+    }
+
+    pub fn resume_file(&self) -> PathBuf {
+        self.dir.join(format!("{}-resume.json", self.job_id))
+    }
+
+    /// Writes the weights as safetensors at `path`.
+    pub fn save_weights(&self, path: &Path, model: &SegModel) -> Result<(), TrainError> {
+        std::fs::create_dir_all(&self.dir).map_err(TrainError::write(&self.dir))?;
+        let tmp = temporary(path);
+        let mut store = SafetensorsStore::from_file(&tmp).overwrite(true);
+        model.save_into(&mut store).map_err(|e| checkpoint_error(path, e))?;
+        std::fs::rename(&tmp, path).map_err(TrainError::write(path))
+    }
+
+    /// Writes a resume point after epoch `state.epochs_done` and removes the previous one.
+    pub fn save_resume(&self, model: &SegModel, optim: &ModuleOptimizer, state: &mut ResumeState) -> Result<(), TrainError> {
+        std::fs::create_dir_all(&self.dir).map_err(TrainError::write(&self.dir))?;
+        let previous = self.load_resume().ok().flatten();
+        let stem = format!("{}-resume-e{}", self.job_id, state.epochs_done);
+        state.model_file = format!("{stem}.bpk");
+        state.optim_file = format!("{stem}.optim.bpk");
+        let model_path = self.dir.join(&state.model_file);
+        let optim_path = self.dir.join(&state.optim_file);
+        let tmp = temporary(&model_path);
+        model.clone().save_file(&tmp).map_err(|e| checkpoint_error(&model_path, e))?;
+        rename_burnpack(&tmp, &model_path)?;
+        let tmp = temporary(&optim_path);
+        optim.save(&tmp).map_err(|e| checkpoint_error(&optim_path, e))?;
+        rename_burnpack(&tmp, &optim_path)?;
+        write_json(&self.resume_file(), state)?;
+        if let Some(old) = previous.filter(|old| old.model_file != state.model_file) {
+            let _ = std::fs::remove_file(self.dir.join(old.model_file));
+            let _ = std::fs::remove_file(self.dir.join(old.optim_file));
+        }
+        Ok(())
+    }
+
+    /// The resume point, if one exists.
+    pub fn load_resume(&self) -> Result<Option<ResumeState>, TrainError> {
+        let path = self.resume_file();
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| checkpoint_error(&path, e))?;
+        let state: ResumeState = serde_json::from_str(&text).map_err(|e| checkpoint_error(&path, e))?;
+        Ok((state.version == RESUME_VERSION).then_some(state))
+    }
+
+    /// Restores weights (with their parameter ids) and optimiser state of a resume point.
+    pub fn restore(&self, state: &ResumeState, model: SegModel, optim: ModuleOptimizer) -> Result<(SegModel, ModuleOptimizer), TrainError> {
+        let model_path = self.dir.join(&state.model_file);
+        let optim_path = self.dir.join(&state.optim_file);
+        let model = model.try_load_file(&model_path).map_err(|e| checkpoint_error(&model_path, e))?;
+        let optim = optim.load(&optim_path).map_err(|e| checkpoint_error(&optim_path, e))?;
+        Ok((model, optim))
+    }
+
+    /// Removes the resume point (the training finished).
+    pub fn clear_resume(&self) {
+        if let Ok(Some(state)) = self.load_resume() {
+            let _ = std::fs::remove_file(self.dir.join(state.model_file));
+            let _ = std::fs::remove_file(self.dir.join(state.optim_file));
+        }
+        let _ = std::fs::remove_file(self.resume_file());
+    }
+}
+
+/// Loads safetensors weights into `model`; a missing or mis-shaped tensor is an error naming it.
+pub fn load_weights(path: &Path, mut model: SegModel) -> Result<SegModel, TrainError> {
+    if !path.exists() {
+        return Err(TrainError::Checkpoint { path: path.into(), message: "file not found".into() });
+    }
+    let mut store = SafetensorsStore::from_file(path).validate(true);
+    let result = model.load_from(&mut store).map_err(|e| checkpoint_error(path, e))?;
+    if let Some(error) = result.errors.first() {
+        return Err(checkpoint_error(path, format!("{error} (is it a checkpoint of another architecture or class count?)")));
+    }
+    if let Some((missing, _)) = result.missing.first() {
+        return Err(checkpoint_error(path, format!("tensor `{missing}` is missing (is it a checkpoint of another architecture?)")));
+    }
+    Ok(model)
+}
+
+fn checkpoint_error(path: &Path, e: impl std::fmt::Display) -> TrainError {
+    TrainError::Checkpoint { path: path.into(), message: e.to_string() }
+}
+
+fn temporary(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// burn may append `.bpk` to a path without that extension; rename whichever file it wrote.
+fn rename_burnpack(tmp: &Path, path: &Path) -> Result<(), TrainError> {
+    let written = if tmp.exists() { tmp.to_path_buf() } else { tmp.with_extension(format!("{}.bpk", tmp.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default())) };
+    std::fs::rename(&written, path).map_err(TrainError::write(path))
+}
+
+/// Writes `value` as pretty JSON, atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {
+    let tmp = temporary(path);
+    let text = serde_json::to_string_pretty(value).map_err(|e| checkpoint_error(path, e))?;
+    std::fs::write(&tmp, text + "\n").map_err(TrainError::write(path))?;
+    std::fs::rename(&tmp, path).map_err(TrainError::write(path))
+}

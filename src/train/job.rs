@@ -1,0 +1,87 @@
+//! A whole training job as `segsweep train` and `segsweep run` do it: write the resolved config,
+//! build the sample sets, write the augmentation samples, train, and print BiaPy's
+//! end-of-training lines (spec §10.4).
+
+use std::io::Write;
+use std::path::Path;
+
+use burn::prelude::Device;
+
+use super::error::TrainError;
+use super::run::{TrainOptions, TrainOutcome, train};
+use super::seed::run_seed;
+use super::setup::build_sets;
+use crate::config::{Config, to_yaml};
+use crate::data::dataset::{config_splits, split_hash};
+use crate::data::hash::sha256_hex;
+use crate::layout::RunLayout;
+
+/// Bump when training code changes its results; it is part of every fingerprint.
+pub const TRAIN_CODE_VERSION: u32 = 1;
+
+/// Trains run `run_id` of `config` into `layout`, printing progress lines to `out`.
+pub fn train_job(config: &Config, layout: &RunLayout, run_id: u64, device: &Device, device_kind: &str, out: &mut dyn Write) -> Result<TrainOutcome, TrainError> {
+    write_config(config, &layout.config_file())?;
+    let seed = run_seed(config.system.seed, run_id);
+    let sets = build_sets(config, seed)?;
+    writeln!(out, "Training samples: {} patches from {} images; validation samples: {}", sets.0.len(), sets.0.images.len(), sets.1.len()).ok();
+    let fingerprint = fingerprint(config, seed, device_kind)?;
+    if config.augmentor.enable && config.augmentor.aug_samples {
+        super::aug_samples::write(&sets.0, config.augmentor.aug_num_samples, &layout.result("aug"))?;
+    }
+    let options = TrainOptions { seed, device: device.clone().autodiff(), fingerprint, progress: true };
+    let outcome = train(config, layout, sets, &options, out)?;
+    print_summary(&outcome, out);
+    Ok(outcome)
+}
+
+/// Writes the resolved config (atomically).
+pub fn write_config(config: &Config, path: &Path) -> Result<(), TrainError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(TrainError::write(dir))?;
+    }
+    let tmp = path.with_extension(format!("yaml.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, to_yaml(config)).map_err(TrainError::write(path))?;
+    std::fs::rename(&tmp, path).map_err(TrainError::write(path))
+}
+
+/// sha256 of what defines a training: the config sections that can change it, the content of
+/// the training (and validation) data, the effective seed, the device kind and the code version.
+pub fn fingerprint(config: &Config, seed: u64, device_kind: &str) -> Result<String, TrainError> {
+    let sections = serde_json::json!({
+        "problem": config.problem, "data": config.data, "augmentor": config.augmentor,
+        "model": config.model, "loss": config.loss, "train": config.train,
+    });
+    let mut text = format!("v{TRAIN_CODE_VERSION}\n{seed}\n{device_kind}\n{sections}\n");
+    for spec in config_splits(config).iter().filter(|s| s.image_key != "DATA.TEST.PATH") {
+        text.push_str(&split_hash(spec)?);
+        text.push('\n');
+    }
+    Ok(sha256_hex(text.as_bytes()))
+}
+
+/// The lines BiaPy prints after training.
+pub fn print_summary(outcome: &TrainOutcome, out: &mut dyn Write) {
+    let last = outcome.rows.last();
+    writeln!(out, "Training time: {}", hms(outcome.seconds)).ok();
+    writeln!(out, "Train loss: {}", last.map_or(f64::NAN, |r| r.train_loss)).ok();
+    writeln!(out, "Train IoU: {}", last.map_or(f64::NAN, |r| r.train_iou)).ok();
+    writeln!(out, "Validation loss: {}", outcome.best_val_loss).ok();
+    writeln!(out, "Validation IoU: {}", outcome.best_val_iou).ok();
+    writeln!(out, "Finished Training").ok();
+}
+
+/// `H:MM:SS`, as Python's `timedelta` prints whole seconds.
+pub fn hms(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hms_like_python() {
+        assert_eq!(super::hms(3725.4), "1:02:05");
+        assert_eq!(super::hms(0.2), "0:00:00");
+    }
+}

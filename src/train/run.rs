@@ -1,0 +1,238 @@
+//! The epoch loop (spec §8.4–8.6, D9): train over the shuffled batches, validate, keep the best
+//! checkpoint by validation loss, stop early after `TRAIN.PATIENCE` epochs without improvement,
+//! write the log row and the resume point after every epoch, and resume a killed training from
+//! its last finished epoch. Reads top to bottom; the pieces live in the sibling modules.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+
+use super::checkpoint::{Checkpoints, RESUME_VERSION, ResumeState, load_weights};
+use super::error::TrainError;
+use super::loader::{epoch_order, spawn_batches};
+use super::log::{EpochRow, draw_charts, write_csv};
+use super::loss::LossFn;
+use super::optim::optimizer;
+use super::samples::SampleSet;
+use super::schedule::LrSchedule;
+use super::seed::derive;
+use super::step::forward;
+use crate::config::Config;
+use crate::layout::RunLayout;
+use crate::metrics::{iou, mean_skipping};
+use crate::model::{ModelSpec, SegModel};
+
+/// How to run a training.
+pub struct TrainOptions {
+    /// The effective seed (D11).
+    pub seed: u64,
+    /// The device, with autodiff.
+    pub device: Device,
+    /// Hash of everything that defines the training; a resume point must match it.
+    pub fingerprint: String,
+    /// Show a progress bar on stderr (only on a terminal).
+    pub progress: bool,
+}
+
+/// What a finished training reports (spec §10.4).
+#[derive(Clone, Debug)]
+pub struct TrainOutcome {
+    pub rows: Vec<EpochRow>,
+    pub best_epoch: usize,
+    pub best_val_loss: f64,
+    pub best_val_iou: f64,
+    pub seconds: f64,
+    pub best_checkpoint: std::path::PathBuf,
+    pub resumed_from: Option<usize>,
+}
+
+/// Trains the model of `config` on the sets built by [`super::setup::build_sets`].
+pub fn train(config: &Config, layout: &RunLayout, sets: (SampleSet, SampleSet), options: &TrainOptions, out: &mut dyn Write) -> Result<TrainOutcome, TrainError> {
+    let (train_set, val_set) = (Arc::new(sets.0), Arc::new(sets.1));
+    let batch_size = config.train.batch_size;
+    let steps_per_epoch = train_set.len().div_ceil(batch_size);
+    let checkpoints = Checkpoints { dir: layout.checkpoints(), job_id: layout.job_id.clone() };
+    let loss_fn = LossFn::from_config(config);
+    let device = &options.device;
+    device.seed(derive(options.seed, "init", &[]));
+    let spec = ModelSpec::from_config(config)?;
+    let mut model = SegModel::try_new(&spec, device)?;
+    let mut optim = optimizer(&config.train);
+    let schedule = LrSchedule::from_config(&config.train, steps_per_epoch);
+    let fresh = ResumeState {
+        version: RESUME_VERSION,
+        fingerprint: options.fingerprint.clone(),
+        epochs_done: 0,
+        best_val_loss: None,
+        best_val_iou: None,
+        best_epoch: None,
+        bad_epochs: 0,
+        schedule,
+        rows: Vec::new(),
+        train_seconds: 0.0,
+        model_file: String::new(),
+        optim_file: String::new(),
+    };
+    let mut resumed_from = None;
+    let state = match checkpoints.load_resume()? {
+        Some(saved) if saved.fingerprint == options.fingerprint => {
+            (model, optim) = checkpoints.restore(&saved, model, optim)?;
+            writeln!(out, "Resuming training from epoch {} ({})", saved.epochs_done, checkpoints.resume_file().display()).ok();
+            resumed_from = Some(saved.epochs_done);
+            saved
+        }
+        _ => {
+            if config.model.load_checkpoint {
+                model = load_pretrained(config, &checkpoints, model)?;
+            }
+            fresh
+        }
+    };
+    let mut state = state;
+    let epochs = config.train.epochs;
+    let train_logs = layout.result("train_logs");
+    let charts = layout.result("charts");
+    for dir in [&train_logs, &charts] {
+        std::fs::create_dir_all(dir).map_err(TrainError::write(dir))?;
+    }
+    while state.epochs_done < epochs {
+        let epoch = state.epochs_done;
+        let epoch_start = Instant::now();
+        let (trained, train_loss, train_iou, lr) = train_epoch(model, &mut optim, &train_set, &state.schedule, &loss_fn, epoch, batch_size, device, options.progress)?;
+        model = trained;
+        let (val_loss, val_iou) = validate(&model, &val_set, &loss_fn, batch_size, device)?;
+        if let Some(new_lr) = state.schedule.end_of_epoch(val_loss) {
+            writeln!(out, "Reducing learning rate to {new_lr:e}").ok();
+        }
+        let row = EpochRow { epoch: epoch + 1, train_loss, train_iou, val_loss, val_iou, lr, seconds: epoch_start.elapsed().as_secs_f64() };
+        writeln!(out, "Epoch {}/{epochs}\n[Train] averaged stats: loss: {train_loss:.6} IoU: {train_iou:.6} lr: {lr:e}\n[Val] averaged stats: loss: {val_loss:.6} IoU: {val_iou:.6}", epoch + 1).ok();
+        let stop = end_of_epoch(config, &checkpoints, &model, row, &mut state, out)?;
+        state.train_seconds += epoch_start.elapsed().as_secs_f64();
+        write_csv(&train_logs.join(format!("{}_train_log.csv", layout.job_id)), &state.rows).map_err(TrainError::write(&train_logs))?;
+        let chart_freq = config.log.chart_creation_freq.max(1) as usize;
+        if (epoch + 1) % chart_freq == 0 || epoch + 1 == epochs || stop {
+            draw_charts(&charts, &layout.job_id, &state.rows)?;
+        }
+        checkpoints.save_resume(&model, &optim, &mut state)?;
+        if stop {
+            writeln!(out, "Early stopping").ok();
+            break;
+        }
+    }
+    draw_charts(&charts, &layout.job_id, &state.rows)?;
+    finish(state, checkpoints, resumed_from)
+}
+
+/// One pass over the shuffled training batches; returns the model, mean loss, mean IoU and mean
+/// learning rate. Batches whose loss is not finite are skipped (and said so); an epoch where every
+/// batch is skipped is an error.
+#[allow(clippy::too_many_arguments)]
+fn train_epoch(
+    mut model: SegModel,
+    optim: &mut ModuleOptimizer,
+    set: &Arc<SampleSet>,
+    schedule: &LrSchedule,
+    loss_fn: &LossFn,
+    epoch: usize,
+    batch_size: usize,
+    device: &Device,
+    show_progress: bool,
+) -> Result<(SegModel, f64, f64, f64), TrainError> {
+    let order = epoch_order(set.len(), true, set.seed, epoch);
+    let n_batches = order.len().div_ceil(batch_size);
+    let bar = super::progress::epoch_bar(n_batches, epoch + 1, show_progress);
+    let batches = spawn_batches(Arc::clone(set), order, batch_size, epoch);
+    let (mut loss_sum, mut iou_sum, mut lr_sum, mut n_ok, mut n_skipped) = (0.0, 0.0, 0.0, 0usize, 0usize);
+    for (step, batch) in batches.into_iter().enumerate() {
+        let batch = batch?;
+        let lr = schedule.lr(epoch, step);
+        let fwd = forward(&model, &batch, loss_fn, device)?;
+        let loss_value = f64::from(fwd.loss.clone().into_scalar::<f32>());
+        lr_sum += lr;
+        bar.inc(1);
+        if !loss_value.is_finite() {
+            n_skipped += 1;
+            bar.println(format!("warning: epoch {}, batch {}: non-finite loss, batch skipped", epoch + 1, step + 1));
+            continue;
+        }
+        let grads = GradientsParams::from_grads(fwd.loss.backward(), &model);
+        model = optim.step(lr, model, grads);
+        loss_sum += loss_value;
+        iou_sum += iou(&fwd.counts, crate::config::EmptyIou::Zero).unwrap_or(0.0);
+        n_ok += 1;
+    }
+    bar.finish_and_clear();
+    if n_ok == 0 {
+        return Err(TrainError::NonFinite { epoch: epoch + 1, n_batches: n_skipped });
+    }
+    let n = n_ok as f64;
+    Ok((model, loss_sum / n, iou_sum / n, lr_sum / (n_ok + n_skipped) as f64))
+}
+
+/// Mean loss and mean IoU over the validation batches, without gradients or dropout.
+fn validate(model: &SegModel, set: &Arc<SampleSet>, loss_fn: &LossFn, batch_size: usize, device: &Device) -> Result<(f64, f64), TrainError> {
+    let eval = model.valid();
+    let eval_device = device.clone().without_autodiff();
+    let order = epoch_order(set.len(), false, set.seed, 0);
+    let (mut losses, mut ious) = (Vec::new(), Vec::new());
+    for batch in spawn_batches(Arc::clone(set), order, batch_size, 0) {
+        let fwd = forward(&eval, &batch?, loss_fn, &eval_device)?;
+        losses.push(f64::from(fwd.loss.into_scalar::<f32>()));
+        ious.push(iou(&fwd.counts, crate::config::EmptyIou::Zero));
+    }
+    let mean_loss = losses.iter().sum::<f64>() / losses.len().max(1) as f64;
+    Ok((mean_loss, mean_skipping(&ious).0.unwrap_or(0.0)))
+}
+
+/// Best checkpoint, periodic checkpoint, early-stopping counter; returns true to stop.
+fn end_of_epoch(config: &Config, checkpoints: &Checkpoints, model: &SegModel, row: EpochRow, state: &mut ResumeState, out: &mut dyn Write) -> Result<bool, TrainError> {
+    let epoch = row.epoch;
+    let improved = state.best_val_loss.is_none_or(|best| row.val_loss < best);
+    if improved {
+        let best = checkpoints.best();
+        match state.best_val_loss {
+            Some(old) => writeln!(out, "Val loss improved from {old:.6} to {:.6}, saving model to {}", row.val_loss, best.display()).ok(),
+            None => writeln!(out, "Val loss {:.6}, saving model to {}", row.val_loss, best.display()).ok(),
+        };
+        checkpoints.save_weights(&best, model)?;
+        (state.best_val_loss, state.best_val_iou, state.best_epoch, state.bad_epochs) = (Some(row.val_loss), Some(row.val_iou), Some(epoch), 0);
+    } else {
+        state.bad_epochs += 1;
+    }
+    let freq = config.model.save_ckpt_freq;
+    if freq > 0 && (epoch % freq as usize == 0 || epoch == config.train.epochs) {
+        checkpoints.save_weights(&checkpoints.periodic(epoch), model)?;
+    }
+    writeln!(out, "[Val] best loss: {:.6} best IoU: {:.6}", state.best_val_loss.unwrap_or(f64::NAN), state.best_val_iou.unwrap_or(f64::NAN)).ok();
+    state.rows.push(row);
+    state.epochs_done = epoch;
+    let patience = config.train.patience;
+    if patience > 0 && !improved {
+        writeln!(out, "EarlyStopping counter: {} out of {patience}", state.bad_epochs).ok();
+    }
+    Ok(patience > 0 && state.bad_epochs >= patience as usize)
+}
+
+/// `MODEL.LOAD_CHECKPOINT` for fine-tuning: `PATHS.CHECKPOINT_FILE` or this job's best checkpoint.
+fn load_pretrained(config: &Config, checkpoints: &Checkpoints, model: SegModel) -> Result<SegModel, TrainError> {
+    let file = &config.paths.checkpoint_file;
+    let path = if file.is_empty() { checkpoints.best() } else { std::path::PathBuf::from(file) };
+    load_weights(&path, model)
+}
+
+fn finish(state: ResumeState, checkpoints: Checkpoints, resumed_from: Option<usize>) -> Result<TrainOutcome, TrainError> {
+    checkpoints.clear_resume();
+    Ok(TrainOutcome {
+        best_epoch: state.best_epoch.unwrap_or(0),
+        best_val_loss: state.best_val_loss.unwrap_or(f64::NAN),
+        best_val_iou: state.best_val_iou.unwrap_or(f64::NAN),
+        seconds: state.train_seconds,
+        best_checkpoint: checkpoints.best(),
+        rows: state.rows,
+        resumed_from,
+    })
+}
