@@ -3,12 +3,13 @@
 //!
 //! Data flow: resolved [`Config`] → [`ModelSpec::from_config`] (checks what the builders need) →
 //! [`SegModel::new`] → [`SegModel::forward2d`] / [`SegModel::forward3d`] → logits (no final
-//! activation: sigmoid or softmax belong to the loss and to inference). [`max_pool3d`] fills a gap
-//! in burn 0.22.1.
+//! activation: sigmoid or softmax belong to the loss and to inference). [`summary`] lists blocks,
+//! output shapes and parameter counts; [`max_pool3d`] fills a gap in burn 0.22.1.
 //!
 //! Files: `layers` (2D/3D leaf layers, initialisation), `blocks` (conv unit, level, decoder step),
-//! `unet`, `attention`, `seunet`, `resunet`, `pool3d`. This module must not read files or
-//! choose a device: callers pass one.
+//! `unet`, `attention`, `seunet`, `resunet`, `pool3d`, `summary`. This module must not read files;
+//! the device comes from the caller (only [`summary`] builds a throw-away model on the CPU device,
+//! with lazily initialised weights, to count parameters).
 //!
 //! ```
 //! use segsweep::model::{ModelSpec, SegModel};
@@ -24,6 +25,7 @@ pub mod layers;
 pub mod pool3d;
 pub mod resunet;
 pub mod seunet;
+pub mod summary;
 pub mod unet;
 
 use burn::module::Module;
@@ -33,6 +35,7 @@ pub use blocks::Geometry;
 pub use layers::{NameList, n_trainable_params};
 pub use pool3d::max_pool3d;
 pub use resunet::ResUNet;
+pub use summary::{LayerRow, summary};
 pub use unet::{UNet, UNetVariant};
 
 use crate::config::{Activation, Config, ConvBlockOrder, Ndim, NormLayer, UpsampleLayer};
