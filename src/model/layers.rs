@@ -1,0 +1,376 @@
+//! Leaf layers that work on 2D and 3D tensors alike: [`ConvNd`], [`ConvTransposeNd`], [`Norm`],
+//! the conv-unit activation ([`activate`]), parameter-free resampling ([`max_pool`],
+//! [`upsample`]) and the trainable-parameter counter [`n_trainable_params`].
+//!
+//! Blocks above this file are generic over the tensor rank `D` (4 = `[batch, channel, y, x]`,
+//! 5 = `[batch, channel, z, y, x]`); each leaf holds a 2D or a 3D burn layer and reshapes the
+//! tensor to the rank that layer takes. This file owns initialisation (BiaPy's: Xavier-uniform
+//! convolutions with zero bias, PyTorch-default transposed convolutions, norms at weight 1 and
+//! bias 0). It must not know about U-Net levels or BiaPy's state-dict names beyond one leaf.
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::nn::conv::{
+    Conv2d, Conv2dConfig, Conv3d, Conv3dConfig, ConvTranspose2d, ConvTranspose2dConfig, ConvTranspose3d,
+    ConvTranspose3dConfig,
+};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, GroupNorm, GroupNormConfig, Initializer, InstanceNorm, InstanceNormConfig,
+    PaddingConfig2d, PaddingConfig3d,
+};
+use burn::tensor::module::{interpolate, max_pool2d};
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions, MaxPoolOptions};
+use burn::tensor::{Device, Tensor, activation};
+
+use super::pool3d::max_pool3d;
+use crate::config::{Activation, Ndim, NormLayer};
+
+/// A list of `(name, PyTorch shape)` pairs, as in a BiaPy state dict.
+pub type NameList = Vec<(String, Vec<usize>)>;
+
+/// Reinterprets a rank-`A` tensor as rank `B` with the same shape.
+///
+/// # Panics
+/// If `A != B`: the model checks the input rank before any layer runs, so this is an internal
+/// invariant.
+pub(crate) fn same_rank<const A: usize, const B: usize>(x: Tensor<A>) -> Tensor<B> {
+    assert_eq!(A, B, "a rank-{A} tensor reached a rank-{B} layer");
+    let dims = x.dims();
+    let shape: [usize; B] = core::array::from_fn(|i| dims[i]);
+    x.reshape(shape)
+}
+
+/// A convolution with stride 1, zero "same" padding and a bias: `Conv2d` or `Conv3d`.
+#[derive(Module, Debug)]
+pub enum ConvNd {
+    /// Takes `[batch, channel, y, x]`.
+    D2(Conv2d),
+    /// Takes `[batch, channel, z, y, x]`.
+    D3(Conv3d),
+}
+
+impl ConvNd {
+    /// BiaPy's initialisation: Xavier-uniform weight (gain 1), bias 0. `kernel` is
+    /// `(kz, ky, kx)`; `kz` is ignored in 2D.
+    pub fn new(ndim: Ndim, channels: [usize; 2], kernel: [usize; 3], device: &Device) -> Self {
+        let init = Initializer::XavierUniform { gain: 1.0 };
+        let bias = Initializer::Zeros.init([channels[1]], device);
+        match ndim {
+            Ndim::D2 => {
+                let mut conv = Conv2dConfig::new(channels, [kernel[1], kernel[2]])
+                    .with_padding(PaddingConfig2d::Same)
+                    .with_initializer(init)
+                    .init(device);
+                conv.bias = Some(bias);
+                ConvNd::D2(conv)
+            }
+            Ndim::D3 => {
+                let mut conv = Conv3dConfig::new(channels, kernel)
+                    .with_padding(PaddingConfig3d::Same)
+                    .with_initializer(init)
+                    .init(device);
+                conv.bias = Some(bias);
+                ConvNd::D3(conv)
+            }
+        }
+    }
+
+    /// `[batch, in, (z,) y, x]` → `[batch, out, (z,) y, x]`.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            ConvNd::D2(conv) => same_rank(conv.forward(same_rank::<D, 4>(x))),
+            ConvNd::D3(conv) => same_rank(conv.forward(same_rank::<D, 5>(x))),
+        }
+    }
+
+    /// Appends `{prefix}.weight` (`[out, in, (kz,) ky, kx]`) and `{prefix}.bias`.
+    pub fn biapy_names(&self, prefix: &str, out: &mut NameList) {
+        let (weight, bias) = match self {
+            ConvNd::D2(conv) => (conv.weight.lazy_shape(), conv.bias.as_ref()),
+            ConvNd::D3(conv) => (conv.weight.lazy_shape(), conv.bias.as_ref()),
+        };
+        out.push((format!("{prefix}.weight"), weight.to_vec()));
+        if let Some(bias) = bias {
+            out.push((format!("{prefix}.bias"), bias.lazy_shape().to_vec()));
+        }
+    }
+}
+
+/// A transposed convolution with kernel = stride (the decoder's learned up-sampling).
+#[derive(Module, Debug)]
+pub enum ConvTransposeNd {
+    /// Takes `[batch, channel, y, x]`.
+    D2(ConvTranspose2d),
+    /// Takes `[batch, channel, z, y, x]`.
+    D3(ConvTranspose3d),
+}
+
+impl ConvTransposeNd {
+    /// `factors` is `(fz, fy, fx)` (`fz` ignored in 2D). PyTorch's default initialisation, which
+    /// BiaPy keeps: weight and bias uniform in ±1/√fan_in with fan_in = out·fz·fy·fx (PyTorch
+    /// reads fan-in off dimension 1 of the `[in, out, k…]` weight).
+    pub fn new(ndim: Ndim, channels: [usize; 2], factors: [usize; 3], device: &Device) -> Self {
+        let receptive: usize = match ndim {
+            Ndim::D2 => factors[1] * factors[2],
+            Ndim::D3 => factors.iter().product(),
+        };
+        let bound = 1.0 / ((channels[1] * receptive) as f64).sqrt();
+        let init = Initializer::Uniform { min: -bound, max: bound };
+        match ndim {
+            Ndim::D2 => {
+                let k = [factors[1], factors[2]];
+                let conv = ConvTranspose2dConfig::new(channels, k).with_stride(k).with_initializer(init).init(device);
+                ConvTransposeNd::D2(conv)
+            }
+            Ndim::D3 => {
+                let conv = ConvTranspose3dConfig::new(channels, factors)
+                    .with_stride(factors)
+                    .with_initializer(init)
+                    .init(device);
+                ConvTransposeNd::D3(conv)
+            }
+        }
+    }
+
+    /// `[batch, in, (z,) y, x]` → `[batch, out, (fz·z,) fy·y, fx·x]`.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            ConvTransposeNd::D2(conv) => same_rank(conv.forward(same_rank::<D, 4>(x))),
+            ConvTransposeNd::D3(conv) => same_rank(conv.forward(same_rank::<D, 5>(x))),
+        }
+    }
+
+    /// Appends `{prefix}.weight` (`[in, out, (kz,) ky, kx]`) and `{prefix}.bias`.
+    pub fn biapy_names(&self, prefix: &str, out: &mut NameList) {
+        let (weight, bias) = match self {
+            ConvTransposeNd::D2(conv) => (conv.weight.lazy_shape(), conv.bias.as_ref()),
+            ConvTransposeNd::D3(conv) => (conv.weight.lazy_shape(), conv.bias.as_ref()),
+        };
+        out.push((format!("{prefix}.weight"), weight.to_vec()));
+        if let Some(bias) = bias {
+            out.push((format!("{prefix}.bias"), bias.lazy_shape().to_vec()));
+        }
+    }
+}
+
+/// `MODEL.NORMALIZATION`: instance norm (affine, instance statistics at inference too), batch
+/// norm (running statistics) or group norm (16 groups in 2D, 8 in 3D).
+#[derive(Module, Debug)]
+pub enum Norm {
+    /// `in`.
+    Instance(InstanceNorm),
+    /// `bn` and `sync_bn` (one device: the same thing).
+    Batch(BatchNorm),
+    /// `gn`.
+    Group(GroupNorm),
+}
+
+impl Norm {
+    /// A norm over `channels`, weight 1 and bias 0, eps 1e-5 (BN momentum 0.1).
+    ///
+    /// Group norm uses `gcd(groups, channels)` groups, so the 1-channel attention map and the
+    /// halved attention channels get a valid layer (BiaPy would fail to build those); the
+    /// main path's feature maps are checked to be divisible in `ModelSpec::validate`.
+    /// `ln` is rejected by `ModelSpec::validate` and treated as `in` here.
+    pub fn new(kind: NormLayer, ndim: Ndim, channels: usize, device: &Device) -> Self {
+        match kind {
+            NormLayer::Bn | NormLayer::SyncBn => Norm::Batch(BatchNormConfig::new(channels).init(device)),
+            NormLayer::Gn => {
+                let groups = gcd(group_norm_groups(ndim), channels);
+                Norm::Group(GroupNormConfig::new(groups, channels).init(device))
+            }
+            NormLayer::In | NormLayer::Ln => Norm::Instance(InstanceNormConfig::new(channels).init(device)),
+        }
+    }
+
+    /// `[batch, channel, …]` → same shape.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Norm::Instance(norm) => norm.forward(x),
+            Norm::Batch(norm) => norm.forward(x),
+            Norm::Group(norm) => norm.forward(x),
+        }
+    }
+
+    /// Appends `{prefix}.weight` and `{prefix}.bias` (BN running statistics are buffers, not
+    /// listed).
+    pub fn biapy_names(&self, prefix: &str, out: &mut NameList) {
+        let (gamma, beta) = match self {
+            Norm::Instance(norm) => (norm.gamma.as_ref(), norm.beta.as_ref()),
+            Norm::Batch(norm) => (Some(&norm.gamma), Some(&norm.beta)),
+            Norm::Group(norm) => (norm.gamma.as_ref(), norm.beta.as_ref()),
+        };
+        if let Some(gamma) = gamma {
+            out.push((format!("{prefix}.weight"), gamma.lazy_shape().to_vec()));
+        }
+        if let Some(beta) = beta {
+            out.push((format!("{prefix}.bias"), beta.lazy_shape().to_vec()));
+        }
+    }
+}
+
+/// Groups of BiaPy's group norm: 16 in 2D, 8 in 3D.
+pub fn group_norm_groups(ndim: Ndim) -> usize {
+    match ndim {
+        Ndim::D2 => 16,
+        Ndim::D3 => 8,
+    }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a.max(1) } else { gcd(b, a % b) }
+}
+
+/// `MODEL.ACTIVATION` as BiaPy's `get_activation` builds it: leaky ReLU slope 0.2, ELU α 1,
+/// exact (erf) GELU, softplus β 1, softmax over channels; `linear` and `none` are identities.
+pub fn activate<const D: usize>(act: Activation, x: Tensor<D>) -> Tensor<D> {
+    match act {
+        Activation::Relu => activation::relu(x),
+        Activation::Tanh => activation::tanh(x),
+        Activation::LeakyRelu => activation::leaky_relu(x, 0.2),
+        Activation::Elu => activation::elu(x, 1.0),
+        Activation::Gelu => activation::gelu(x),
+        Activation::Silu => activation::silu(x),
+        Activation::Sigmoid => activation::sigmoid(x),
+        Activation::Softmax => activation::softmax(x, 1),
+        Activation::Softplus => activation::softplus(x, 1.0),
+        Activation::Linear | Activation::None => x,
+    }
+}
+
+/// Max-pooling with kernel = stride = `factors` `(fz, fy, fx)` (`fz` ignored in 2D); odd sizes
+/// are floored as in PyTorch. `[batch, channel, (z,) y, x]` → `[batch, channel, (z/fz,) y/fy,
+/// x/fx]`.
+pub fn max_pool<const D: usize>(x: Tensor<D>, factors: [usize; 3]) -> Tensor<D> {
+    if factors == [1, 1, 1] {
+        return x;
+    }
+    match D {
+        4 => {
+            let options = MaxPoolOptions::new([factors[1], factors[2]]);
+            same_rank(max_pool2d(same_rank::<D, 4>(x), options))
+        }
+        _ => same_rank(max_pool3d(same_rank::<D, 5>(x), factors)),
+    }
+}
+
+/// `nn.Upsample(scale_factor=factors)`: bilinear (2D) or trilinear (3D), `align_corners=False`.
+/// Trilinear is done separably: bilinear over (y, x), then linear over z.
+pub fn upsample<const D: usize>(x: Tensor<D>, factors: [usize; 3]) -> Tensor<D> {
+    let bilinear = InterpolateOptions::new(InterpolateMode::Bilinear).with_align_corners(false);
+    match D {
+        4 => {
+            let x4 = same_rank::<D, 4>(x);
+            let [_, _, h, w] = x4.dims();
+            let size = [h * factors[1], w * factors[2]];
+            same_rank(interpolate(x4, bilinear.with_output_size(size)))
+        }
+        _ => {
+            let x5 = same_rank::<D, 5>(x);
+            let [b, c, z, h, w] = x5.dims();
+            let (h2, w2) = (h * factors[1], w * factors[2]);
+            let yx = interpolate(x5.reshape([b, c * z, h, w]), bilinear.clone().with_output_size([h2, w2]));
+            let mut out = yx.reshape([b, c, z, h2, w2]);
+            if factors[0] > 1 {
+                // As [b, c·y, z, x]: interpolating (z, x) with x kept is linear in z alone.
+                let zx = out.permute([0, 1, 3, 2, 4]).reshape([b, c * h2, z, w2]);
+                let zx = interpolate(zx, bilinear.with_output_size([z * factors[0], w2]));
+                out = zx.reshape([b, c, h2, z * factors[0], w2]).permute([0, 1, 3, 2, 4]);
+            }
+            same_rank(out)
+        }
+    }
+}
+
+/// Trainable parameters of a module: what burn's `num_params` counts minus batch-norm running
+/// statistics (which burn visits as float tensors; PyTorch calls them buffers).
+pub fn n_trainable_params<M: Module>(module: &M) -> usize {
+    let mut counter = TrainableCounter { path: Vec::new(), total: 0 };
+    module.visit(&mut counter);
+    counter.total
+}
+
+struct TrainableCounter {
+    path: Vec<String>,
+    total: usize,
+}
+
+impl ModuleVisitor for TrainableCounter {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_owned());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let buffer = matches!(self.path.last().map(String::as_str), Some("running_mean" | "running_var"));
+        if !buffer {
+            self.total += param.lazy_shape().num_elements();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{TensorData, Tolerance};
+
+    /// PyTorch's 1-D linear weights for ×2, `align_corners=False`: source index
+    /// `max((dst + 0.5) / 2 − 0.5, 0)`, neighbour clamped at the border.
+    const W2: [[f32; 2]; 4] = [[1.0, 0.0], [0.75, 0.25], [0.25, 0.75], [0.0, 1.0]];
+
+    #[test]
+    fn bilinear_upsampling_matches_pytorch() {
+        let device = Device::flex();
+        let x = Tensor::<4>::from_data(TensorData::new(vec![0.0f32, 1.0, 2.0, 3.0], [1, 1, 2, 2]), &device);
+        let expected = vec![0.0f32, 0.25, 0.75, 1.0, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5, 2.0, 2.25, 2.75, 3.0];
+        upsample(x, [1, 2, 2])
+            .into_data()
+            .assert_approx_eq::<f32>(&TensorData::new(expected, [1, 1, 4, 4]), Tolerance::absolute(1e-6));
+    }
+
+    #[test]
+    fn trilinear_upsampling_is_the_separable_product() {
+        let device = Device::flex();
+        let values: Vec<f32> = (0..8).map(|v| (v * v) as f32).collect();
+        let x = Tensor::<5>::from_data(TensorData::new(values.clone(), [1, 1, 2, 2, 2]), &device);
+        let mut expected = Vec::new();
+        for wz in &W2 {
+            for wy in &W2 {
+                for wx in &W2 {
+                    let weight = |i: usize| wz[i / 4] * wy[(i / 2) % 2] * wx[i % 2];
+                    expected.push(values.iter().enumerate().map(|(i, v)| weight(i) * v).sum::<f32>());
+                }
+            }
+        }
+        upsample(x.clone(), [2, 2, 2])
+            .into_data()
+            .assert_approx_eq::<f32>(&TensorData::new(expected, [1, 1, 4, 4, 4]), Tolerance::absolute(1e-5));
+        assert_eq!(upsample(x, [1, 2, 2]).dims(), [1, 1, 2, 4, 4]);
+    }
+
+    #[test]
+    fn transposed_conv_bounds_follow_pytorch_fan_in() {
+        let device = Device::flex();
+        let ConvTransposeNd::D2(conv) = ConvTransposeNd::new(Ndim::D2, [8, 4], [1, 2, 2], &device) else {
+            panic!("2D layer expected");
+        };
+        // fan_in = out · k² = 16 → bound 0.25.
+        let max = conv.weight.val().abs().max().into_scalar::<f32>();
+        assert!(max <= 0.25 && max > 0.15, "max |w| = {max}");
+    }
+
+    #[test]
+    fn convs_are_xavier_with_zero_bias() {
+        let ConvNd::D3(conv) = ConvNd::new(Ndim::D3, [2, 3], [1, 3, 3], &Device::flex()) else {
+            panic!("3D layer expected");
+        };
+        assert_eq!(conv.weight.dims(), [3, 2, 1, 3, 3]);
+        // Xavier-uniform: bound √(6 / (fan_in + fan_out)) with fan_in = 2·9, fan_out = 3·9.
+        let max = conv.weight.val().abs().max().into_scalar::<f32>();
+        assert!(max <= (6.0f32 / 45.0).sqrt(), "max |w| = {max}");
+        let bias = conv.bias.expect("bias").val();
+        assert_eq!(bias.abs().sum().into_scalar::<f32>(), 0.0);
+    }
+}

@@ -1,0 +1,366 @@
+//! The segmentation networks: BiaPy's U-Net family (`unet`, `attention_unet`, `resunet`,
+//! `seunet`) in 2D and 3D, built from a [`ModelSpec`] into one burn module, [`SegModel`].
+//!
+//! Data flow: resolved [`Config`] → [`ModelSpec::from_config`] (checks what the builders need) →
+//! [`SegModel::new`] → [`SegModel::forward2d`] / [`SegModel::forward3d`] → logits (no final
+//! activation: sigmoid or softmax belong to the loss and to inference). [`summary`] lists blocks,
+//! output shapes and parameter counts; [`max_pool3d`] fills a gap in burn 0.22.1.
+//!
+//! Files: `layers` (2D/3D leaf layers, initialisation), `blocks` (conv unit, level, decoder step),
+//! `unet`, `attention`, `seunet`, `resunet`, `pool3d`, `summary`. This module must not read files;
+//! the device comes from the caller (only [`summary`] builds a throw-away model on the CPU device,
+//! with lazily initialised weights, to count parameters).
+//!
+//! ```
+//! use segsweep::model::{ModelSpec, SegModel};
+//! let loaded = segsweep::config::load_str("TRAIN: {ENABLE: True}\nMODEL: {FEATURE_MAPS: [4, 8, 16]}", &[]).unwrap();
+//! let spec = ModelSpec::from_config(&loaded.config).unwrap();
+//! let model = SegModel::new(&spec, &burn::tensor::Device::flex());
+//! assert_eq!(model.n_params(), 7_581);
+//! ```
+
+pub mod attention;
+pub mod blocks;
+pub mod layers;
+pub mod pool3d;
+pub mod resunet;
+pub mod seunet;
+pub mod summary;
+pub mod unet;
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+
+pub use blocks::Geometry;
+pub use layers::{NameList, n_trainable_params};
+pub use pool3d::max_pool3d;
+pub use resunet::ResUNet;
+pub use summary::{LayerRow, summary};
+pub use unet::{UNet, UNetVariant};
+
+use crate::config::{Activation, Config, ConvBlockOrder, Ndim, NormLayer, UpsampleLayer};
+
+/// Why a model cannot be described, built or run.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ModelError {
+    /// `MODEL.ARCHITECTURE` names a network segsweep does not build.
+    #[error(
+        "`MODEL.ARCHITECTURE`: `{0}` is not built by segsweep; available: `unet`, `attention_unet`, `resunet`, `seunet`"
+    )]
+    UnsupportedArchitecture(String),
+    /// A model key has a value the builders cannot use.
+    #[error("`{key}`: {message}")]
+    InvalidSpec {
+        /// The config key.
+        key: &'static str,
+        /// What was wrong and what was expected.
+        message: String,
+    },
+    /// A tensor given to the network has the wrong rank, channels or size.
+    #[error("model input has shape {got:?}; expected {expected}")]
+    Input {
+        /// The input's dims.
+        got: Vec<usize>,
+        /// What the network accepts.
+        expected: String,
+    },
+}
+
+/// The networks segsweep builds (`MODEL.ARCHITECTURE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arch {
+    /// `unet`.
+    Unet,
+    /// `attention_unet`.
+    AttentionUnet,
+    /// `resunet`.
+    Resunet,
+    /// `seunet`.
+    Seunet,
+}
+
+impl Arch {
+    /// Parses BiaPy's name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "unet" => Some(Arch::Unet),
+            "attention_unet" => Some(Arch::AttentionUnet),
+            "resunet" => Some(Arch::Resunet),
+            "seunet" => Some(Arch::Seunet),
+            _ => None,
+        }
+    }
+
+    /// BiaPy's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Unet => "unet",
+            Arch::AttentionUnet => "attention_unet",
+            Arch::Resunet => "resunet",
+            Arch::Seunet => "seunet",
+        }
+    }
+}
+
+/// Everything the builders need, read off the resolved config. Per-level vectors have one
+/// entry per level (`feature_maps.len()`, bottleneck last) or per pooling step (`z_down`,
+/// `yx_down`: one fewer).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelSpec {
+    /// `MODEL.ARCHITECTURE`.
+    pub arch: Arch,
+    /// `PROBLEM.NDIM`.
+    pub ndim: Ndim,
+    /// Last entry of `DATA.PATCH_SIZE`.
+    pub in_channels: usize,
+    /// 1 when `DATA.N_CLASSES ≤ 2` (binary, one logit), else `N_CLASSES`.
+    pub out_channels: usize,
+    /// `MODEL.FEATURE_MAPS`.
+    pub feature_maps: Vec<usize>,
+    /// `MODEL.DROPOUT_VALUES`.
+    pub dropout: Vec<f64>,
+    /// `MODEL.NORMALIZATION`.
+    pub norm: NormLayer,
+    /// `MODEL.KERNEL_SIZE`.
+    pub kernel_size: usize,
+    /// `MODEL.UPSAMPLE_LAYER`.
+    pub upsample: UpsampleLayer,
+    /// `MODEL.ACTIVATION`.
+    pub activation: Activation,
+    /// `MODEL.Z_DOWN` (3D only).
+    pub z_down: Vec<usize>,
+    /// `MODEL.YX_DOWN`.
+    pub yx_down: Vec<usize>,
+    /// `MODEL.ISOTROPY` (3D only: `false` → `(1, k, k)` kernels at that level).
+    pub isotropy: Vec<bool>,
+    /// `MODEL.CONV_LAYERS`.
+    pub conv_layers: Vec<usize>,
+    /// `MODEL.CONV_BLOCK_ORDER`.
+    pub conv_block_order: ConvBlockOrder,
+}
+
+impl ModelSpec {
+    /// Reads the model keys of a resolved config and [validates](ModelSpec::validate) them.
+    pub fn from_config(config: &Config) -> Result<Self, ModelError> {
+        let model = &config.model;
+        let arch = Arch::from_name(&model.architecture)
+            .ok_or_else(|| ModelError::UnsupportedArchitecture(model.architecture.clone()))?;
+        let in_channels = *config.data.patch_size.last().ok_or_else(|| ModelError::InvalidSpec {
+            key: "DATA.PATCH_SIZE",
+            message: "is empty; expected spatial sizes then channels".into(),
+        })?;
+        let n_classes = config.data.n_classes;
+        let spec = Self {
+            arch,
+            ndim: config.problem.ndim,
+            in_channels,
+            out_channels: if n_classes <= 2 { 1 } else { n_classes },
+            feature_maps: model.feature_maps.clone(),
+            dropout: model.dropout_values.clone(),
+            norm: model.normalization,
+            kernel_size: model.kernel_size,
+            upsample: model.upsample_layer,
+            activation: model.activation,
+            z_down: model.z_down.clone(),
+            yx_down: model.yx_down.clone(),
+            isotropy: model.isotropy.clone(),
+            conv_layers: model.conv_layers.clone(),
+            conv_block_order: model.conv_block_order,
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Checks that the builders can use every value (lengths, ranges, combinations).
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let fail = |key: &'static str, message: String| Err(ModelError::InvalidSpec { key, message });
+        let n_levels = self.feature_maps.len();
+        if n_levels < 2 || self.feature_maps.contains(&0) {
+            return fail("MODEL.FEATURE_MAPS", format!("{:?}: expected at least 2 positive values", self.feature_maps));
+        }
+        let per_level = [
+            ("MODEL.DROPOUT_VALUES", self.dropout.len(), n_levels),
+            ("MODEL.CONV_LAYERS", self.conv_layers.len(), n_levels),
+            ("MODEL.ISOTROPY", self.isotropy.len(), n_levels),
+            ("MODEL.YX_DOWN", self.yx_down.len(), n_levels - 1),
+            ("MODEL.Z_DOWN", self.z_down.len(), n_levels - 1),
+        ];
+        for (key, len, expected) in per_level {
+            if len != expected {
+                return fail(key, format!("has {len} values; expected {expected} (from `MODEL.FEATURE_MAPS`)"));
+            }
+        }
+        if let Some(p) = self.dropout.iter().find(|p| !(0.0..1.0).contains(*p)) {
+            return fail("MODEL.DROPOUT_VALUES", format!("{p} is outside [0, 1)"));
+        }
+        if self.conv_layers.contains(&0) {
+            return fail("MODEL.CONV_LAYERS", "every level needs at least one convolution".into());
+        }
+        if self.yx_down.contains(&0) || self.z_down.contains(&0) {
+            return fail("MODEL.YX_DOWN", "pooling factors must be positive (`MODEL.Z_DOWN` too)".into());
+        }
+        if self.kernel_size.is_multiple_of(2) {
+            return fail("MODEL.KERNEL_SIZE", format!("{} is even; expected an odd size", self.kernel_size));
+        }
+        if self.in_channels == 0 || self.out_channels == 0 {
+            return fail("DATA.PATCH_SIZE", "the input needs at least one channel".into());
+        }
+        self.validate_combinations()
+    }
+
+    fn validate_combinations(&self) -> Result<(), ModelError> {
+        let fail = |key: &'static str, message: String| Err(ModelError::InvalidSpec { key, message });
+        if self.norm == NormLayer::Ln {
+            return fail("MODEL.NORMALIZATION", "`ln` is not available in the U-Net family".into());
+        }
+        let groups = layers::group_norm_groups(self.ndim);
+        if self.norm == NormLayer::Gn && self.feature_maps.iter().any(|f| f % groups != 0) {
+            let message =
+                format!("`gn` uses {groups} groups here; every `MODEL.FEATURE_MAPS` value must be a multiple");
+            return fail("MODEL.NORMALIZATION", message);
+        }
+        if self.arch == Arch::Resunet {
+            if self.conv_layers.iter().any(|&n| n != 2) {
+                return fail("MODEL.CONV_LAYERS", "`resunet` has two convolutions per level; expected all 2".into());
+            }
+            if self.conv_block_order != ConvBlockOrder::ConvNormAct {
+                return fail("MODEL.CONV_BLOCK_ORDER", "`resunet` supports only `conv_norm_act`".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of pooling steps (`len(FEATURE_MAPS) − 1`).
+    pub fn depth(&self) -> usize {
+        self.feature_maps.len() - 1
+    }
+
+    /// Pooling (and decoder up-sampling) factors `(z, y, x)` after encoder level `level`;
+    /// `z` is 1 in 2D.
+    pub fn pool_factors(&self, level: usize) -> [usize; 3] {
+        let yx = self.yx_down[level];
+        match self.ndim {
+            Ndim::D2 => [1, yx, yx],
+            Ndim::D3 => [self.z_down[level], yx, yx],
+        }
+    }
+
+    /// Conv kernel `(kz, ky, kx)` at `level` (`depth()` = bottleneck): `(1, k, k)` where
+    /// `ISOTROPY` is false in 3D; `kz` is ignored in 2D.
+    pub fn kernel(&self, level: usize) -> [usize; 3] {
+        let k = self.kernel_size;
+        let isotropic = self.isotropy.get(level).copied().unwrap_or(true);
+        match self.ndim {
+            Ndim::D3 if !isotropic => [1, k, k],
+            _ => [k, k, k],
+        }
+    }
+
+    /// The input a network built from this spec accepts.
+    pub fn geometry(&self) -> Geometry {
+        Geometry {
+            ndim: self.ndim,
+            in_channels: self.in_channels,
+            pools: (0..self.depth()).map(|level| self.pool_factors(level)).collect(),
+        }
+    }
+}
+
+/// One type for every network, so training code holds one model.
+// A run holds one model, so the variants' size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum SegModel {
+    /// `unet`.
+    Unet(UNet),
+    /// `attention_unet`.
+    AttentionUnet(UNet),
+    /// `seunet`.
+    Seunet(UNet),
+    /// `resunet`.
+    Resunet(ResUNet),
+}
+
+impl SegModel {
+    /// Builds the network of a spec, checking it first.
+    pub fn try_new(spec: &ModelSpec, device: &Device) -> Result<Self, ModelError> {
+        spec.validate()?;
+        Ok(match spec.arch {
+            Arch::Unet => SegModel::Unet(UNet::new(spec, UNetVariant::Plain, device)),
+            Arch::AttentionUnet => SegModel::AttentionUnet(UNet::new(spec, UNetVariant::Attention, device)),
+            Arch::Seunet => SegModel::Seunet(UNet::new(spec, UNetVariant::SqueezeExcite, device)),
+            Arch::Resunet => SegModel::Resunet(ResUNet::new(spec, device)),
+        })
+    }
+
+    /// Builds the network of a spec from [`ModelSpec::from_config`] (or otherwise validated).
+    ///
+    /// # Panics
+    /// If the spec fails [`ModelSpec::validate`]; use [`SegModel::try_new`] for unchecked specs.
+    pub fn new(spec: &ModelSpec, device: &Device) -> Self {
+        Self::try_new(spec, device).expect("a validated ModelSpec (see ModelSpec::validate)")
+    }
+
+    /// 2D logits: `[batch, in_channels, y, x]` → `[batch, out_channels, y, x]`. Errors if the
+    /// model is 3D or the input's channels or sizes do not fit (sizes must be multiples of the
+    /// total pooling per axis).
+    pub fn forward2d(&self, x: Tensor<4>) -> Result<Tensor<4>, ModelError> {
+        self.geometry().check(&x.dims())?;
+        Ok(self.forward(x))
+    }
+
+    /// 3D logits: `[batch, in_channels, z, y, x]` → `[batch, out_channels, z, y, x]`. Errors
+    /// as [`SegModel::forward2d`].
+    pub fn forward3d(&self, x: Tensor<5>) -> Result<Tensor<5>, ModelError> {
+        self.geometry().check(&x.dims())?;
+        Ok(self.forward(x))
+    }
+
+    fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            SegModel::Unet(net) | SegModel::AttentionUnet(net) | SegModel::Seunet(net) => net.forward(x),
+            SegModel::Resunet(net) => net.forward(x),
+        }
+    }
+
+    /// The input the network accepts.
+    pub fn geometry(&self) -> &Geometry {
+        match self {
+            SegModel::Unet(net) | SegModel::AttentionUnet(net) | SegModel::Seunet(net) => &net.geometry,
+            SegModel::Resunet(net) => &net.geometry,
+        }
+    }
+
+    /// 2D or 3D.
+    pub fn ndim(&self) -> Ndim {
+        self.geometry().ndim
+    }
+
+    /// Trainable parameters (batch-norm running statistics excluded, as in PyTorch).
+    pub fn n_params(&self) -> usize {
+        n_trainable_params(self)
+    }
+
+    /// Trainable parameters per block: encoder levels, bottleneck, decoder steps (deepest
+    /// first), head.
+    pub fn block_params(&self) -> Vec<usize> {
+        match self {
+            SegModel::Unet(net) | SegModel::AttentionUnet(net) | SegModel::Seunet(net) => net.block_params(),
+            SegModel::Resunet(net) => net.block_params(),
+        }
+    }
+
+    /// Parameter names and PyTorch shapes in BiaPy's state-dict layout (trainable parameters
+    /// only; see [`UNet::biapy_state_dict_names`]).
+    pub fn biapy_state_dict_names(&self) -> NameList {
+        match self {
+            SegModel::Unet(net) | SegModel::AttentionUnet(net) | SegModel::Seunet(net) => net.biapy_state_dict_names(),
+            SegModel::Resunet(net) => net.biapy_state_dict_names(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod testutil;

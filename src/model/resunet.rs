@@ -1,0 +1,244 @@
+//! BiaPy's residual U-Net (`biapy/models/resunet.py`, after Zhang et al. 2018, "Road extraction
+//! by deep residual U-Net"), reproduced block for block: [`ResUNet`], [`ResConvBlock`],
+//! [`ResUpBlock`].
+//!
+//! * Residual block: `out = block(x) + shortcut(x)`. `block` is, for every block but the first
+//!   encoder level, full pre-activation `norm(in) → act`, then a conv unit `in → out` (conv →
+//!   norm → act → dropout), then a bare conv `out → out` (no norm, no activation). `shortcut`
+//!   is a 1×1 conv `in → out` with bias and no norm, even when the channels agree.
+//! * Encoder level `i`: residual block `in → F[i]`, kept as skip, then max-pool; bottleneck:
+//!   residual block `F[d−1] → F[d]`.
+//! * Decoder step for level `i`: transposed conv `in → in` (kernel = stride = pool factors, no
+//!   norm, no activation) or, with `upsampling`, a parameter-free bi/trilinear resize; concat
+//!   `[up, skip]`; residual block `in + F[i] → F[i]`.
+//! * Head: 1×1 conv `F[0] → C_out`.
+//!
+//! BiaPy's residual block always has two convolutions and the conv → norm → act order, so
+//! `ModelSpec::validate` rejects other `CONV_LAYERS` / `CONV_BLOCK_ORDER` values for `resunet`.
+//! This file must not read the config.
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+
+use super::ModelSpec;
+use super::blocks::{ConvBlock, Geometry, UnitSpec};
+use super::layers::{ConvNd, ConvTransposeNd, NameList, Norm, activate, max_pool, n_trainable_params, upsample};
+use crate::config::{Activation, ConvBlockOrder, UpsampleLayer};
+
+/// BiaPy's `ResConvBlock` (without its unused `extra_conv` / SE options).
+#[derive(Module, Debug)]
+pub struct ResConvBlock {
+    /// Pre-activation norm over the input channels (absent in the first block).
+    pub pre_norm: Option<Norm>,
+    /// Conv unit `in → out` with norm, activation and dropout.
+    pub conv1: ConvBlock,
+    /// Bare conv `out → out`.
+    pub conv2: ConvBlock,
+    /// 1×1 conv `in → out`.
+    pub shortcut: ConvNd,
+    /// Pre-activation (absent in the first block).
+    #[module(skip)]
+    pub pre_act: Option<Activation>,
+}
+
+impl ResConvBlock {
+    /// A block `channels[0] → channels[1]` for `level` (`depth` = bottleneck).
+    pub fn new(spec: &ModelSpec, level: usize, channels: [usize; 2], first: bool, device: &Device) -> Self {
+        let unit = UnitSpec {
+            ndim: spec.ndim,
+            kernel: spec.kernel(level),
+            norm: Some(spec.norm),
+            act: Some(spec.activation),
+            dropout: spec.dropout[level],
+            se: false,
+            order: ConvBlockOrder::ConvNormAct,
+        };
+        let bare = UnitSpec { norm: None, act: None, dropout: 0.0, ..unit };
+        Self {
+            pre_norm: (!first).then(|| Norm::new(spec.norm, spec.ndim, channels[0], device)),
+            conv1: unit.build(channels[0], channels[1], device),
+            conv2: bare.build(channels[1], channels[1], device),
+            shortcut: ConvNd::new(spec.ndim, channels, [1, 1, 1], device),
+            pre_act: (!first).then_some(spec.activation),
+        }
+    }
+
+    /// `[batch, in, (z,) y, x]` → `[batch, out, (z,) y, x]`.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        let mut y = x.clone();
+        if let Some(norm) = &self.pre_norm {
+            y = norm.forward(y);
+        }
+        if let Some(act) = self.pre_act {
+            y = activate(act, y);
+        }
+        self.conv2.forward(self.conv1.forward(y)) + self.shortcut.forward(x)
+    }
+
+    /// Appends `{prefix}.block.*` and `{prefix}.shortcut.0.*`.
+    pub fn biapy_names(&self, prefix: &str, out: &mut NameList) {
+        let mut idx = 0;
+        if let Some(norm) = &self.pre_norm {
+            norm.biapy_names(&format!("{prefix}.block.0"), out);
+            idx += 1;
+        }
+        idx += usize::from(self.pre_act.is_some());
+        self.conv1.biapy_names(&format!("{prefix}.block.{idx}"), out);
+        self.conv2.biapy_names(&format!("{prefix}.block.{}", idx + 1), out);
+        self.shortcut.biapy_names(&format!("{prefix}.shortcut.0"), out);
+    }
+}
+
+/// BiaPy's `ResUpBlock`: up-sample (channels kept), concat `[up, skip]`, residual block.
+#[derive(Module, Debug)]
+pub struct ResUpBlock {
+    /// Transposed conv `in → in`; `None` = bi/trilinear resize.
+    pub up: Option<ConvTransposeNd>,
+    /// Residual block `in + F[i] → F[i]`.
+    pub conv_block: ResConvBlock,
+    /// Up-sampling factors `(fz, fy, fx)`.
+    #[module(skip)]
+    pub factors: [usize; 3],
+}
+
+impl ResUpBlock {
+    /// `x`: `[batch, in, …]` at the coarser level; `bridge`: `[batch, F[i], …]`. Returns
+    /// `[batch, F[i], …]` at the bridge's size.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>, bridge: Tensor<D>) -> Tensor<D> {
+        let up = match &self.up {
+            Some(conv) => conv.forward(x),
+            None => upsample(x, self.factors),
+        };
+        self.conv_block.forward(Tensor::cat(vec![up, bridge], 1))
+    }
+
+    /// Appends `{prefix}.up.*` and `{prefix}.conv_block.*`.
+    pub fn biapy_names(&self, prefix: &str, out: &mut NameList) {
+        if let Some(conv) = &self.up {
+            conv.biapy_names(&format!("{prefix}.up"), out);
+        }
+        self.conv_block.biapy_names(&format!("{prefix}.conv_block"), out);
+    }
+}
+
+/// The residual U-Net.
+#[derive(Module, Debug)]
+pub struct ResUNet {
+    /// Encoder levels.
+    pub down_path: Vec<ResConvBlock>,
+    /// The deepest level.
+    pub bottleneck: ResConvBlock,
+    /// Decoder steps, deepest first (BiaPy's `up_paths.0`).
+    pub up_paths: Vec<ResUpBlock>,
+    /// The 1×1 output convolution (BiaPy's `heads.0`).
+    pub heads: Vec<ConvNd>,
+    /// Accepted input.
+    #[module(skip)]
+    pub geometry: Geometry,
+}
+
+impl ResUNet {
+    /// Builds the network of `spec` (assumed valid: see [`ModelSpec::validate`]).
+    pub fn new(spec: &ModelSpec, device: &Device) -> Self {
+        let depth = spec.depth();
+        let fm = &spec.feature_maps;
+        let mut down_path = Vec::with_capacity(depth);
+        let mut in_channels = spec.in_channels;
+        for (level, &channels) in fm[..depth].iter().enumerate() {
+            down_path.push(ResConvBlock::new(spec, level, [in_channels, channels], level == 0, device));
+            in_channels = channels;
+        }
+        let bottleneck = ResConvBlock::new(spec, depth, [in_channels, fm[depth]], false, device);
+        let up_paths = (0..depth)
+            .rev()
+            .map(|level| {
+                let factors = spec.pool_factors(level);
+                let in_channels = fm[level + 1];
+                let up = (spec.upsample == UpsampleLayer::Convtranspose)
+                    .then(|| ConvTransposeNd::new(spec.ndim, [in_channels, in_channels], factors, device));
+                let channels = [in_channels + fm[level], fm[level]];
+                let conv_block = ResConvBlock::new(spec, level, channels, false, device);
+                ResUpBlock { up, conv_block, factors }
+            })
+            .collect();
+        let head = ConvNd::new(spec.ndim, [fm[0], spec.out_channels], [1, 1, 1], device);
+        Self { down_path, bottleneck, up_paths, heads: vec![head], geometry: spec.geometry() }
+    }
+
+    /// Logits: `[batch, in_channels, (z,) y, x]` → `[batch, out_channels, (z,) y, x]`. The
+    /// caller checks the input against [`ResUNet::geometry`].
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        let mut skips = Vec::with_capacity(self.down_path.len());
+        let mut x = x;
+        for (level, block) in self.down_path.iter().enumerate() {
+            let features = block.forward(x);
+            x = max_pool(features.clone(), self.geometry.pools[level]);
+            skips.push(features);
+        }
+        x = self.bottleneck.forward(x);
+        for up in &self.up_paths {
+            let skip = skips.pop().expect("one skip connection per decoder step");
+            x = up.forward(x, skip);
+        }
+        self.heads[0].forward(x)
+    }
+
+    /// Parameter names and PyTorch shapes in BiaPy's state-dict layout (trainable parameters
+    /// only, module order).
+    pub fn biapy_state_dict_names(&self) -> NameList {
+        let mut out = Vec::new();
+        for (i, block) in self.down_path.iter().enumerate() {
+            block.biapy_names(&format!("down_path.{i}"), &mut out);
+        }
+        self.bottleneck.biapy_names("bottleneck", &mut out);
+        for (d, up) in self.up_paths.iter().enumerate() {
+            up.biapy_names(&format!("up_paths.0.{d}"), &mut out);
+        }
+        for (h, head) in self.heads.iter().enumerate() {
+            head.biapy_names(&format!("heads.{h}"), &mut out);
+        }
+        out
+    }
+
+    /// Trainable parameters per block: encoder levels, bottleneck, decoder steps (deepest
+    /// first), head.
+    pub fn block_params(&self) -> Vec<usize> {
+        let mut counts: Vec<usize> = self.down_path.iter().map(n_trainable_params).collect();
+        counts.push(n_trainable_params(&self.bottleneck));
+        counts.extend(self.up_paths.iter().map(n_trainable_params));
+        counts.push(self.heads.iter().map(n_trainable_params).sum());
+        counts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::testutil::spec;
+
+    fn resunet(yaml: &str) -> ResUNet {
+        ResUNet::new(&spec(yaml), &Device::flex())
+    }
+
+    #[test]
+    fn first_level_has_no_pre_activation_and_names_add_up() {
+        let net = resunet("MODEL: {ARCHITECTURE: resunet}");
+        assert!(net.down_path[0].pre_norm.is_none());
+        assert!(net.down_path[1].pre_norm.is_some());
+        let names = net.biapy_state_dict_names();
+        assert_eq!(names[0].0, "down_path.0.block.0.block.0.weight");
+        assert!(names.iter().any(|(n, _)| n == "down_path.1.block.0.weight"));
+        assert!(names.iter().any(|(n, _)| n == "down_path.1.block.2.block.1.weight"));
+        assert!(names.iter().any(|(n, s)| n == "up_paths.0.0.up.weight" && s == &vec![256, 256, 2, 2]));
+        let total: usize = names.iter().map(|(_, s)| s.iter().product::<usize>()).sum();
+        assert_eq!(total, n_trainable_params(&net));
+        assert_eq!(net.block_params().iter().sum::<usize>(), total);
+    }
+
+    #[test]
+    fn level_zero_block_costs_what_biapy_builds() {
+        let net = resunet("MODEL: {ARCHITECTURE: resunet}");
+        // Conv 1→16 (9·16+16) + IN (32) + conv 16→16 (9·256+16) + shortcut 1×1 1→16 (16+16).
+        assert_eq!(n_trainable_params(&net.down_path[0]), 160 + 32 + 2_320 + 32);
+    }
+}

@@ -1,0 +1,206 @@
+//! Whole-model tests for [`SegModel`]: shapes for every architecture in 2D and 3D, input and
+//! spec errors, gradient flow and a short training run. Tiny inputs, so they run in seconds.
+
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
+
+use super::testutil::spec;
+use super::*;
+
+/// A small 2D or 3D spec of `arch` with feature maps `[4, 8, 16]`.
+fn small(arch: &str, ndim: &str, extra: &str) -> ModelSpec {
+    let patch = if ndim == "3D" { "[8, 16, 16, 1]" } else { "[16, 16, 1]" };
+    spec(&format!(
+        "PROBLEM: {{NDIM: {ndim}}}\nDATA: {{PATCH_SIZE: {patch}}}\nMODEL: {{ARCHITECTURE: {arch}, FEATURE_MAPS: [4, 8, 16]{extra}}}"
+    ))
+}
+
+fn names_total(model: &SegModel) -> usize {
+    model.biapy_state_dict_names().iter().map(|(_, s)| s.iter().product::<usize>()).sum()
+}
+
+#[test]
+fn default_2d_unet_maps_64x64_to_one_logit_channel() {
+    let device = Device::flex();
+    let model = SegModel::new(&spec(""), &device);
+    assert_eq!(model.n_params(), 1_944_241);
+    let x = Tensor::<4>::random([2, 1, 64, 64], Distribution::Normal(0.0, 1.0), &device);
+    assert_eq!(model.forward2d(x).expect("fits").dims(), [2, 1, 64, 64]);
+}
+
+#[test]
+fn three_classes_give_three_logit_channels() {
+    let device = Device::flex();
+    let model = SegModel::new(&spec("DATA: {N_CLASSES: 3}"), &device);
+    assert_eq!(model.n_params(), 1_944_275);
+    let x = Tensor::<4>::random([1, 1, 32, 32], Distribution::Normal(0.0, 1.0), &device);
+    assert_eq!(model.forward2d(x).expect("fits").dims(), [1, 3, 32, 32]);
+}
+
+#[test]
+fn default_3d_unet_keeps_the_volume_size_with_and_without_z_pooling() {
+    let device = Device::flex();
+    // With z_down 1 the transposed convolutions are (1, 2, 2): 4·(256·128 + 128·64 + 64·32 +
+    // 32·16) = 174,080 weights fewer. BiaPy's patch check wants more than 2 slices at the last
+    // level, hence z = 32 with four z pools.
+    for (z_down, z, n_params) in [("[1, 1, 1, 1]", 16, 5_474_257), ("[2, 2, 2, 2]", 32, 5_648_337)] {
+        let yaml =
+            format!("PROBLEM: {{NDIM: 3D}}\nDATA: {{PATCH_SIZE: [{z}, 32, 32, 1]}}\nMODEL: {{Z_DOWN: {z_down}}}");
+        let model = SegModel::new(&spec(&yaml), &device);
+        assert_eq!(model.n_params(), n_params, "z_down {z_down}");
+        let x = Tensor::<5>::random([1, 1, z, 32, 32], Distribution::Normal(0.0, 1.0), &device);
+        assert_eq!(model.forward3d(x).expect("fits").dims(), [1, 1, z, 32, 32], "z_down {z_down}");
+    }
+}
+
+#[test]
+fn every_architecture_builds_and_runs_in_2d_and_3d() {
+    let device = Device::flex();
+    for arch in ["unet", "attention_unet", "resunet", "seunet"] {
+        for upsample in ["convtranspose", "upsampling"] {
+            let extra = format!(", UPSAMPLE_LAYER: {upsample}");
+            let model = SegModel::new(&small(arch, "2D", &extra), &device);
+            assert_eq!(model.n_params(), names_total(&model), "{arch} {upsample}");
+            assert_eq!(model.block_params().iter().sum::<usize>(), model.n_params());
+            let x = Tensor::<4>::random([2, 1, 16, 16], Distribution::Normal(0.0, 1.0), &device);
+            assert_eq!(model.forward2d(x).expect("fits").dims(), [2, 1, 16, 16], "{arch} {upsample}");
+
+            let model = SegModel::new(&small(arch, "3D", &extra), &device);
+            assert_eq!(model.n_params(), names_total(&model), "{arch} {upsample} 3D");
+            let x = Tensor::<5>::random([1, 1, 8, 16, 16], Distribution::Normal(0.0, 1.0), &device);
+            assert_eq!(model.forward3d(x).expect("fits").dims(), [1, 1, 8, 16, 16], "{arch} {upsample} 3D");
+        }
+    }
+}
+
+#[test]
+fn variants_add_their_blocks_to_the_unet() {
+    let device = Device::flex();
+    let count = |arch| SegModel::new(&small(arch, "2D", ""), &device).n_params();
+    let (unet, attention, se) = (count("unet"), count("attention_unet"), count("seunet"));
+    // Attention gates at F = 8 and 4: W_g (8·4+4) + 2 norms (16) + W_x (36) + psi (5) + norm (2),
+    // and W_g (4·2+2) + 2 norms (8) + W_x (10) + psi (3) + norm (2).
+    assert_eq!(attention - unet, (36 + 16 + 36 + 5 + 2) + (10 + 8 + 10 + 3 + 2));
+    // SE blocks (hidden width 1) after 2 units per level on 4 and 8 channels, encoder and decoder.
+    assert_eq!(se - unet, 2 * (2 * 2 * 4 + 2 * 2 * 8));
+}
+
+#[test]
+fn options_change_the_layers() {
+    let device = Device::flex();
+    let x = Tensor::<4>::random([1, 3, 16, 16], Distribution::Normal(0.0, 1.0), &device);
+    for extra in [
+        ", CONV_BLOCK_ORDER: norm_act_conv",
+        ", CONV_LAYERS: [1, 3, 2], DROPOUT_VALUES: [0.1, 0.2, 0.3]",
+        ", NORMALIZATION: bn, ACTIVATION: leaky_relu, KERNEL_SIZE: 5",
+        ", ACTIVATION: gelu",
+    ] {
+        let yaml =
+            format!("DATA: {{PATCH_SIZE: [16, 16, 3], N_CLASSES: 4}}\nMODEL: {{FEATURE_MAPS: [4, 8, 16]{extra}}}");
+        let model = SegModel::new(&spec(&yaml), &device);
+        assert_eq!(model.n_params(), names_total(&model), "{extra}");
+        assert_eq!(model.forward2d(x.clone()).expect("fits").dims(), [1, 4, 16, 16], "{extra}");
+    }
+    let yaml = "MODEL: {FEATURE_MAPS: [4, 8, 16], CONV_BLOCK_ORDER: norm_act_conv}";
+    let names = SegModel::new(&spec(yaml), &device).biapy_state_dict_names();
+    // Norm over the single input channel first, then the conv at index 2.
+    assert_eq!(names[0], ("down_path.0.block.0.block.0.weight".to_string(), vec![1]));
+    assert_eq!(names[2], ("down_path.0.block.0.block.2.weight".to_string(), vec![4, 1, 3, 3]));
+}
+
+#[test]
+fn anisotropic_3d_levels_use_flat_kernels() {
+    let yaml = "PROBLEM: {NDIM: 3D}\nDATA: {PATCH_SIZE: [4, 16, 16, 1]}\n\
+                MODEL: {FEATURE_MAPS: [4, 8, 16], ISOTROPY: [false, true, true], Z_DOWN: [1, 2]}";
+    let spec = spec(yaml);
+    assert_eq!(spec.kernel(0), [1, 3, 3]);
+    let device = Device::flex();
+    let model = SegModel::new(&spec, &device);
+    let names = model.biapy_state_dict_names();
+    assert_eq!(names[0].1, vec![4, 1, 1, 3, 3]);
+    let x = Tensor::<5>::random([1, 1, 4, 16, 16], Distribution::Normal(0.0, 1.0), &device);
+    assert_eq!(model.forward3d(x).expect("fits").dims(), [1, 1, 4, 16, 16]);
+}
+
+#[test]
+fn wrong_inputs_are_errors_not_panics() {
+    let device = Device::flex();
+    let model = SegModel::new(&small("unet", "2D", ""), &device);
+    let cases: [Vec<usize>; 3] = [vec![1, 2, 16, 16], vec![1, 1, 16, 6], vec![1, 1, 0, 16]];
+    for dims in cases {
+        let x = Tensor::<4>::zeros(dims.clone(), &device);
+        let err = model.forward2d(x).expect_err("does not fit");
+        assert!(matches!(err, ModelError::Input { .. }), "{dims:?}: {err}");
+    }
+    let err = model.forward3d(Tensor::<5>::zeros([1, 1, 4, 16, 16], &device)).expect_err("2D model");
+    assert_eq!(
+        err.to_string(),
+        "model input has shape [1, 1, 4, 16, 16]; expected [batch, 1, y, x] with spatial sizes multiples of [4, 4]"
+    );
+}
+
+#[test]
+fn unsupported_specs_are_errors() {
+    let mut config = crate::config::Config::default();
+    config.model.architecture = "unetr".into();
+    let err = ModelSpec::from_config(&config).expect_err("not built");
+    assert_eq!(err, ModelError::UnsupportedArchitecture("unetr".into()));
+
+    let mut bad = small("resunet", "2D", "");
+    bad.conv_layers = vec![3, 3, 3];
+    assert!(matches!(SegModel::try_new(&bad, &Device::flex()), Err(ModelError::InvalidSpec { .. })));
+    let mut bad = small("unet", "2D", "");
+    bad.dropout = vec![0.0, 1.0, 0.0];
+    assert!(matches!(bad.validate(), Err(ModelError::InvalidSpec { key: "MODEL.DROPOUT_VALUES", .. })));
+    let mut bad = small("unet", "2D", "");
+    bad.norm = NormLayer::Gn;
+    assert!(matches!(bad.validate(), Err(ModelError::InvalidSpec { key: "MODEL.NORMALIZATION", .. })));
+    bad.feature_maps = vec![16, 32, 64];
+    assert!(bad.validate().is_ok());
+}
+
+#[test]
+fn every_parameter_of_every_architecture_gets_a_gradient() {
+    let device = Device::flex().autodiff();
+    for arch in ["unet", "attention_unet", "resunet", "seunet"] {
+        let extra = ", DROPOUT_VALUES: [0.1, 0.1, 0.1], NORMALIZATION: bn";
+        let model = SegModel::new(&small(arch, "2D", extra), &device);
+        let x = Tensor::<4>::random([2, 1, 16, 16], Distribution::Normal(0.0, 1.0), &device);
+        let logits = model.forward2d(x).expect("fits");
+        let loss = (logits.clone() * logits).mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        assert_eq!(grads.len(), model.biapy_state_dict_names().len(), "{arch}");
+    }
+}
+
+/// BCE with logits, mean over all elements: `max(x, 0) − x·t + log(1 + e^(−|x|))`.
+fn bce_with_logits(logits: Tensor<4>, target: Tensor<4>) -> Tensor<1> {
+    let softplus = logits.clone().abs().neg().exp().log1p();
+    (logits.clone().clamp_min(0.0) - logits * target + softplus).mean()
+}
+
+#[test]
+fn adam_reduces_the_loss_of_a_small_unet() {
+    let device = Device::flex().autodiff();
+    let mut model = SegModel::new(&small("unet", "2D", ""), &device);
+    let input = Tensor::<4>::random([1, 1, 32, 32], Distribution::Normal(0.0, 1.0), &device);
+    // A fixed disc in the middle of the patch.
+    let mask: Vec<f32> = (0..32 * 32)
+        .map(|i| {
+            let (y, x) = ((i / 32) as f32 - 15.5, (i % 32) as f32 - 15.5);
+            if y * y + x * x < 100.0 { 1.0 } else { 0.0 }
+        })
+        .collect();
+    let target = Tensor::<4>::from_data(TensorData::new(mask, [1, 1, 32, 32]), &device);
+    let mut optim = AdamConfig::new().init();
+    let mut losses = Vec::new();
+    for _ in 0..20 {
+        let loss = bce_with_logits(model.forward2d(input.clone()).expect("fits"), target.clone());
+        losses.push(loss.clone().into_scalar::<f32>());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(1e-2, model, grads);
+    }
+    let (first, last) = (losses[0], losses[losses.len() - 1]);
+    assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+    assert!(last < 0.5 * first, "loss went {first} → {last}: {losses:?}");
+}

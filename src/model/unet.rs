@@ -1,0 +1,233 @@
+//! BiaPy's U-Net (`biapy/models/unet.py`) and the two variants that share its skeleton:
+//! attention U-Net (attention gates on the skip connections) and SE-U-Net (squeeze-and-excitation
+//! after every encoder and decoder conv unit). One struct, [`UNet`], built with
+//! [`UNetVariant`].
+//!
+//! Layout (spec §7.3), `F = MODEL.FEATURE_MAPS`, depth `d = len(F) − 1`:
+//! encoder level `i < d`: `CONV_LAYERS[i]` conv units `in → F[i]`, …, kept as skip, then
+//! max-pool `(z_down[i], yx_down[i], yx_down[i])`; bottleneck: units `F[d−1] → F[d]`; decoder
+//! step for level `i = d−1 … 0`: up-sample `→ F[i]` + norm + activation, concat `[up, skip]`,
+//! units `2·F[i] → F[i]`; head: 1×1 conv `F[0] → C_out`, logits. Field names follow BiaPy's
+//! state dict (`down_path`, `bottleneck`, `up_paths.0`, `heads`). This file must not read the
+//! config: it takes a [`ModelSpec`].
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+
+use super::ModelSpec;
+use super::attention::AttentionBlock;
+use super::blocks::{ConvStack, Geometry, UnitSpec, UpBlock, Upsampler};
+use super::layers::{ConvNd, ConvTransposeNd, NameList, Norm, max_pool, n_trainable_params};
+use crate::config::UpsampleLayer;
+
+/// Which member of the U-Net family to build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UNetVariant {
+    /// `unet`.
+    Plain,
+    /// `attention_unet`.
+    Attention,
+    /// `seunet`.
+    SqueezeExcite,
+}
+
+/// The U-Net family network.
+#[derive(Module, Debug)]
+pub struct UNet {
+    /// Encoder levels `0 … d−1`.
+    pub down_path: Vec<ConvStack>,
+    /// The deepest level.
+    pub bottleneck: ConvStack,
+    /// Decoder steps, deepest first (BiaPy's `up_paths.0`).
+    pub up_paths: Vec<UpBlock>,
+    /// The 1×1 output convolution (BiaPy's `heads.0`).
+    pub heads: Vec<ConvNd>,
+    /// Accepted input.
+    #[module(skip)]
+    pub geometry: Geometry,
+}
+
+impl UNet {
+    /// Builds the network of `spec` (assumed valid: see [`ModelSpec::validate`]).
+    pub fn new(spec: &ModelSpec, variant: UNetVariant, device: &Device) -> Self {
+        let depth = spec.depth();
+        let se = variant == UNetVariant::SqueezeExcite;
+        let mut down_path = Vec::with_capacity(depth);
+        let mut in_channels = spec.in_channels;
+        for level in 0..depth {
+            let unit = unit_spec(spec, level, se);
+            let channels = [in_channels, spec.feature_maps[level]];
+            down_path.push(ConvStack::new(&unit, channels, spec.conv_layers[level], device));
+            in_channels = spec.feature_maps[level];
+        }
+        let bottom = unit_spec(spec, depth, false);
+        let bottleneck =
+            ConvStack::new(&bottom, [in_channels, spec.feature_maps[depth]], spec.conv_layers[depth], device);
+        let up_paths = (0..depth).rev().map(|level| up_block(spec, level, variant, device)).collect();
+        let head = ConvNd::new(spec.ndim, [spec.feature_maps[0], spec.out_channels], [1, 1, 1], device);
+        Self { down_path, bottleneck, up_paths, heads: vec![head], geometry: spec.geometry() }
+    }
+
+    /// Logits: `[batch, in_channels, (z,) y, x]` → `[batch, out_channels, (z,) y, x]`. The
+    /// caller checks the input against [`UNet::geometry`].
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        let mut skips = Vec::with_capacity(self.down_path.len());
+        let mut x = x;
+        for (level, stack) in self.down_path.iter().enumerate() {
+            let features = stack.forward(x);
+            x = max_pool(features.clone(), self.geometry.pools[level]);
+            skips.push(features);
+        }
+        x = self.bottleneck.forward(x);
+        for up in &self.up_paths {
+            let skip = skips.pop().expect("one skip connection per decoder step");
+            x = up.forward(x, skip);
+        }
+        self.heads[0].forward(x)
+    }
+
+    /// Parameter names and PyTorch shapes in BiaPy's state-dict layout, in module order
+    /// (`down_path.{i}.block.{j}.block.{0,1}.*`, `bottleneck.*`, `up_paths.0.{d}.up.*`,
+    /// `up_paths.0.{d}.conv_block.*`, `heads.0.*`). Trainable parameters only: batch-norm
+    /// buffers (`running_mean`, `running_var`, `num_batches_tracked`) are not listed.
+    pub fn biapy_state_dict_names(&self) -> NameList {
+        let mut out = Vec::new();
+        for (i, stack) in self.down_path.iter().enumerate() {
+            stack.biapy_names(&format!("down_path.{i}"), &mut out);
+        }
+        self.bottleneck.biapy_names("bottleneck", &mut out);
+        for (d, up) in self.up_paths.iter().enumerate() {
+            up.biapy_names(&format!("up_paths.0.{d}"), &mut out);
+        }
+        for (h, head) in self.heads.iter().enumerate() {
+            head.biapy_names(&format!("heads.{h}"), &mut out);
+        }
+        out
+    }
+
+    /// Trainable parameters per block, in data-flow order: encoder levels, bottleneck,
+    /// decoder steps (deepest first), head.
+    pub fn block_params(&self) -> Vec<usize> {
+        let mut counts: Vec<usize> = self.down_path.iter().map(n_trainable_params).collect();
+        counts.push(n_trainable_params(&self.bottleneck));
+        counts.extend(self.up_paths.iter().map(n_trainable_params));
+        counts.push(self.heads.iter().map(n_trainable_params).sum());
+        counts
+    }
+}
+
+/// The conv units of `level` (`depth` = bottleneck).
+fn unit_spec(spec: &ModelSpec, level: usize, se: bool) -> UnitSpec {
+    UnitSpec {
+        ndim: spec.ndim,
+        kernel: spec.kernel(level),
+        norm: Some(spec.norm),
+        act: Some(spec.activation),
+        dropout: spec.dropout[level],
+        se,
+        order: spec.conv_block_order,
+    }
+}
+
+/// The decoder step that returns to `level`.
+fn up_block(spec: &ModelSpec, level: usize, variant: UNetVariant, device: &Device) -> UpBlock {
+    let out = spec.feature_maps[level];
+    let channels = [spec.feature_maps[level + 1], out];
+    let factors = spec.pool_factors(level);
+    let up = match spec.upsample {
+        UpsampleLayer::Convtranspose => {
+            Upsampler::Transpose(ConvTransposeNd::new(spec.ndim, channels, factors, device))
+        }
+        UpsampleLayer::Upsampling => Upsampler::Resize(ConvNd::new(spec.ndim, channels, [1, 1, 1], device)),
+    };
+    let attention_gate =
+        (variant == UNetVariant::Attention).then(|| AttentionBlock::new(spec.ndim, out, spec.norm, device));
+    let unit = unit_spec(spec, level, variant == UNetVariant::SqueezeExcite);
+    UpBlock {
+        up,
+        up_norm: Norm::new(spec.norm, spec.ndim, out, device),
+        attention_gate,
+        conv_block: ConvStack::new(&unit, [2 * out, out], spec.conv_layers[level], device),
+        act: spec.activation,
+        factors,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NormLayer;
+    use crate::model::testutil::spec;
+    use burn::tensor::Distribution;
+
+    fn count(yaml: &str) -> usize {
+        let spec = spec(yaml);
+        n_trainable_params(&UNet::new(&spec, UNetVariant::Plain, &Device::flex()))
+    }
+
+    #[test]
+    fn default_2d_unet_has_biapys_parameter_count_block_by_block() {
+        let unet = UNet::new(&spec(""), UNetVariant::Plain, &Device::flex());
+        assert_eq!(n_trainable_params(&unet), 1_944_241);
+        assert_eq!(
+            unet.block_params(),
+            vec![2_544, 14_016, 55_680, 221_952, 886_272, 574_592, 143_936, 36_128, 9_104, 17]
+        );
+    }
+
+    #[test]
+    fn parameter_counts_match_biapy() {
+        assert_eq!(count("DATA: {N_CLASSES: 3}"), 1_944_275);
+        assert_eq!(count("MODEL: {UPSAMPLE_LAYER: upsampling}"), 1_813_681);
+        assert_eq!(count("MODEL: {NORMALIZATION: bn}"), 1_944_241);
+        assert_eq!(count("MODEL: {NORMALIZATION: gn}"), 1_944_241);
+        assert_eq!(count("PROBLEM: {NDIM: 3D}\nDATA: {PATCH_SIZE: [64, 64, 64, 1]}"), 5_648_337);
+    }
+
+    #[test]
+    fn burn_counts_batch_norm_buffers_but_segsweep_does_not() {
+        let spec = spec("MODEL: {NORMALIZATION: bn}");
+        assert_eq!(spec.norm, NormLayer::Bn);
+        let unet = UNet::new(&spec, UNetVariant::Plain, &Device::flex());
+        assert!(unet.num_params() > n_trainable_params(&unet));
+    }
+
+    #[test]
+    fn state_dict_names_follow_biapy_and_add_up() {
+        let unet = UNet::new(&spec(""), UNetVariant::Plain, &Device::flex());
+        let names = unet.biapy_state_dict_names();
+        assert_eq!(names[0], ("down_path.0.block.0.block.0.weight".to_string(), vec![16, 1, 3, 3]));
+        assert_eq!(names[1], ("down_path.0.block.0.block.0.bias".to_string(), vec![16]));
+        assert_eq!(names[2], ("down_path.0.block.0.block.1.weight".to_string(), vec![16]));
+        let up = names.iter().find(|(n, _)| n == "up_paths.0.0.up.0.weight").expect("transposed conv");
+        assert_eq!(up.1, vec![256, 128, 2, 2]);
+        assert!(names.iter().any(|(n, _)| n == "up_paths.0.3.conv_block.block.1.block.1.bias"));
+        assert!(names.iter().any(|(n, _)| n == "bottleneck.block.1.block.0.weight"));
+        assert_eq!(names[names.len() - 1], ("heads.0.bias".to_string(), vec![1]));
+        assert_eq!(names[names.len() - 2], ("heads.0.weight".to_string(), vec![1, 16, 1, 1]));
+        let total: usize = names.iter().map(|(_, shape)| shape.iter().product::<usize>()).sum();
+        assert_eq!(total, 1_944_241);
+        let mut unique: Vec<&String> = names.iter().map(|(n, _)| n).collect();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len());
+    }
+
+    #[test]
+    fn upsampling_names_skip_the_resize_layer() {
+        let unet = UNet::new(&spec("MODEL: {UPSAMPLE_LAYER: upsampling}"), UNetVariant::Plain, &Device::flex());
+        let names = unet.biapy_state_dict_names();
+        assert!(names.iter().any(|(n, s)| n == "up_paths.0.0.up.1.weight" && s == &vec![128, 256, 1, 1]));
+        assert!(names.iter().any(|(n, _)| n == "up_paths.0.0.up.2.bias"));
+        let total: usize = names.iter().map(|(_, shape)| shape.iter().product::<usize>()).sum();
+        assert_eq!(total, 1_813_681);
+    }
+
+    #[test]
+    fn forward_keeps_the_spatial_size() {
+        let device = Device::flex();
+        let unet = UNet::new(&spec("DATA: {N_CLASSES: 3}"), UNetVariant::Plain, &device);
+        let x = Tensor::<4>::random([2, 1, 32, 32], Distribution::Normal(0.0, 1.0), &device);
+        assert_eq!(unet.forward(x).dims(), [2, 3, 32, 32]);
+    }
+}
