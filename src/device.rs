@@ -37,7 +37,10 @@ mod tests {
     fn names() {
         assert!(parse("flex").is_ok());
         assert!(parse("cpu").is_ok());
-        assert_eq!(parse("cuda:0").unwrap_err().to_string(), "device `cuda:0` needs segsweep built with `--features cuda`");
+        assert_eq!(
+            parse("cuda:0").unwrap_err().to_string(),
+            "device `cuda:0` needs segsweep built with `--features cuda`"
+        );
         assert!(parse("gpu").unwrap_err().to_string().starts_with("unknown device `gpu`"));
         assert_eq!(kind("tch:cuda:0"), "tch");
     }

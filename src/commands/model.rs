@@ -12,7 +12,7 @@ pub fn run(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     let config = config::load(&args.config, &args.set)?.config;
     let spec = ModelSpec::from_config(&config)?;
     let spatial = &config.data.patch_size[..config.data.patch_size.len() - 1];
-    let rows = summary(&spec, spatial);
+    let rows = summary(&spec, spatial)?;
     let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
     println!("{:width$}  {:>24}  {:>12}", "Layer", "Output shape", "Parameters");
     let mut total = 0;

@@ -7,17 +7,17 @@
 
 use std::path::Path;
 
+use rand::RngExt;
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
-use rand::RngExt;
 
 use super::error::TrainError;
 use super::samples::{Placement, SampleSet};
 use super::seed::derive;
 use super::window::crop_reflect;
 use crate::augment::draw_grid;
-use crate::data::tiff_io::{AnyVolume, WriteOptions, write_tiff};
 use crate::data::Volume;
+use crate::data::tiff_io::{AnyVolume, WriteOptions, write_tiff};
 
 /// Writes `n` samples of `set` into `dir`.
 pub fn write(set: &SampleSet, n: usize, dir: &Path) -> Result<(), TrainError> {
@@ -64,9 +64,16 @@ fn write_marks(set: &SampleSet, placement: Placement, x_path: &Path, y_path: &Pa
     let patch = set.options.patch;
     let centre: [isize; 3] = std::array::from_fn(|a| placement.start[a] + (patch[a] / 2) as isize);
     let z = centre[0].clamp(0, entry.shape[0] as isize - 1) as usize;
-    let (max_image, max_mask) = (image.as_slice().iter().copied().fold(f32::MIN, f32::max).max(1e-6), mask.as_slice().iter().copied().max().unwrap_or(1).max(1));
+    let (max_image, max_mask) = (
+        image.as_slice().iter().copied().fold(f32::MIN, f32::max).max(1e-6),
+        mask.as_slice().iter().copied().max().unwrap_or(1).max(1),
+    );
     for (path, value) in [
-        (x_path, Box::new(|y: usize, x: usize| (image.get(z, y, x, 0) / max_image * 255.0) as u8) as Box<dyn Fn(usize, usize) -> u8>),
+        (
+            x_path,
+            Box::new(|y: usize, x: usize| (image.get(z, y, x, 0) / max_image * 255.0) as u8)
+                as Box<dyn Fn(usize, usize) -> u8>,
+        ),
         (y_path, Box::new(|y: usize, x: usize| (f32::from(mask.get(z, y, x, 0)) / f32::from(max_mask) * 255.0) as u8)),
     ] {
         let [_, ny, nx] = entry.shape;
@@ -76,13 +83,20 @@ fn write_marks(set: &SampleSet, placement: Placement, x_path: &Path, y_path: &Pa
                 let v = value(y, x);
                 let outline = on_outline(y as isize, x as isize, placement.start, patch);
                 let near_centre = (y as isize - centre[1]).abs() < 6 && (x as isize - centre[2]).abs() < 6;
-                let pixel = if near_centre { [255, 0, 0] } else if outline { [0, 0, 255] } else { [v, v, v] };
+                let pixel = if near_centre {
+                    [255, 0, 0]
+                } else if outline {
+                    [0, 0, 255]
+                } else {
+                    [v, v, v]
+                };
                 for (c, p) in pixel.into_iter().enumerate() {
                     rgb.set(0, y, x, c, p);
                 }
             }
         }
-        write_tiff(path, &AnyVolume::U8(rgb), &WriteOptions::default()).map_err(|e| TrainError::Setup(e.to_string()))?;
+        write_tiff(path, &AnyVolume::U8(rgb), &WriteOptions::default())
+            .map_err(|e| TrainError::Setup(e.to_string()))?;
     }
     Ok(())
 }

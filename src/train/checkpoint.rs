@@ -75,7 +75,12 @@ impl Checkpoints {
     }
 
     /// Writes a resume point after epoch `state.epochs_done` and removes the previous one.
-    pub fn save_resume(&self, model: &SegModel, optim: &ModuleOptimizer, state: &mut ResumeState) -> Result<(), TrainError> {
+    pub fn save_resume(
+        &self,
+        model: &SegModel,
+        optim: &ModuleOptimizer,
+        state: &mut ResumeState,
+    ) -> Result<(), TrainError> {
         std::fs::create_dir_all(&self.dir).map_err(TrainError::write(&self.dir))?;
         let previous = self.load_resume().ok().flatten();
         let stem = format!("{}-resume-e{}", self.job_id, state.epochs_done);
@@ -109,7 +114,12 @@ impl Checkpoints {
     }
 
     /// Restores weights (with their parameter ids) and optimiser state of a resume point.
-    pub fn restore(&self, state: &ResumeState, model: SegModel, optim: ModuleOptimizer) -> Result<(SegModel, ModuleOptimizer), TrainError> {
+    pub fn restore(
+        &self,
+        state: &ResumeState,
+        model: SegModel,
+        optim: ModuleOptimizer,
+    ) -> Result<(SegModel, ModuleOptimizer), TrainError> {
         let model_path = self.dir.join(&state.model_file);
         let optim_path = self.dir.join(&state.optim_file);
         let model = model.try_load_file(&model_path).map_err(|e| checkpoint_error(&model_path, e))?;
@@ -135,10 +145,16 @@ pub fn load_weights(path: &Path, mut model: SegModel) -> Result<SegModel, TrainE
     let mut store = SafetensorsStore::from_file(path).validate(true);
     let result = model.load_from(&mut store).map_err(|e| checkpoint_error(path, e))?;
     if let Some(error) = result.errors.first() {
-        return Err(checkpoint_error(path, format!("{error} (is it a checkpoint of another architecture or class count?)")));
+        return Err(checkpoint_error(
+            path,
+            format!("{error} (is it a checkpoint of another architecture or class count?)"),
+        ));
     }
     if let Some((missing, _)) = result.missing.first() {
-        return Err(checkpoint_error(path, format!("tensor `{missing}` is missing (is it a checkpoint of another architecture?)")));
+        return Err(checkpoint_error(
+            path,
+            format!("tensor `{missing}` is missing (is it a checkpoint of another architecture?)"),
+        ));
     }
     Ok(model)
 }
@@ -154,7 +170,14 @@ fn temporary(path: &Path) -> PathBuf {
 
 /// burn may append `.bpk` to a path without that extension; rename whichever file it wrote.
 fn rename_burnpack(tmp: &Path, path: &Path) -> Result<(), TrainError> {
-    let written = if tmp.exists() { tmp.to_path_buf() } else { tmp.with_extension(format!("{}.bpk", tmp.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default())) };
+    let written = if tmp.exists() {
+        tmp.to_path_buf()
+    } else {
+        tmp.with_extension(format!(
+            "{}.bpk",
+            tmp.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default()
+        ))
+    };
     std::fs::rename(&written, path).map_err(TrainError::write(path))
 }
 

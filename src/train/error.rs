@@ -26,7 +26,9 @@ pub enum TrainError {
     TooSmall { path: PathBuf, shape: [usize; 3], patch: [usize; 3] },
     #[error("{0}")]
     Setup(String),
-    #[error("epoch {epoch}: the loss was not finite in any of its {n_batches} batches; lower `TRAIN.LR` or check the data")]
+    #[error(
+        "epoch {epoch}: the loss was not finite in any of its {n_batches} batches; lower `TRAIN.LR` or check the data"
+    )]
     NonFinite { epoch: usize, n_batches: usize },
     #[error("cannot write `{}`", path.display())]
     Write {

@@ -20,11 +20,25 @@ use crate::layout::RunLayout;
 pub const TRAIN_CODE_VERSION: u32 = 1;
 
 /// Trains run `run_id` of `config` into `layout`, printing progress lines to `out`.
-pub fn train_job(config: &Config, layout: &RunLayout, run_id: u64, device: &Device, device_kind: &str, out: &mut dyn Write) -> Result<TrainOutcome, TrainError> {
+pub fn train_job(
+    config: &Config,
+    layout: &RunLayout,
+    run_id: u64,
+    device: &Device,
+    device_kind: &str,
+    out: &mut dyn Write,
+) -> Result<TrainOutcome, TrainError> {
     write_config(config, &layout.config_file())?;
     let seed = run_seed(config.system.seed, run_id);
     let sets = build_sets(config, seed)?;
-    writeln!(out, "Training samples: {} patches from {} images; validation samples: {}", sets.0.len(), sets.0.images.len(), sets.1.len()).ok();
+    writeln!(
+        out,
+        "Training samples: {} patches from {} images; validation samples: {}",
+        sets.0.len(),
+        sets.0.images.len(),
+        sets.1.len()
+    )
+    .ok();
     let fingerprint = fingerprint(config, seed, device_kind)?;
     if config.augmentor.enable && config.augmentor.aug_samples {
         super::aug_samples::write(&sets.0, config.augmentor.aug_num_samples, &layout.result("aug"))?;

@@ -24,7 +24,12 @@ pub fn epoch_order(n: usize, shuffle: bool, seed: u64, epoch: usize) -> Vec<usiz
 }
 
 /// Starts building the batches of `order`; the receiver yields them in order.
-pub fn spawn_batches(set: Arc<SampleSet>, order: Vec<usize>, batch_size: usize, epoch: usize) -> Receiver<Result<Batch, TrainError>> {
+pub fn spawn_batches(
+    set: Arc<SampleSet>,
+    order: Vec<usize>,
+    batch_size: usize,
+    epoch: usize,
+) -> Receiver<Result<Batch, TrainError>> {
     let (sender, receiver) = sync_channel(2);
     std::thread::spawn(move || {
         for chunk in order.chunks(batch_size.max(1)) {

@@ -12,9 +12,10 @@ pub fn epoch_bar(n_batches: usize, epoch: usize, show: bool) -> ProgressBar {
         bar.set_draw_target(ProgressDrawTarget::hidden());
         return bar;
     }
-    let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} batches {elapsed_precise} (eta {eta})")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+    let style =
+        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} batches {elapsed_precise} (eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
     bar.set_style(style);
     bar.set_prefix(epoch.to_string());
     bar

@@ -51,7 +51,13 @@ pub struct TrainOutcome {
 }
 
 /// Trains the model of `config` on the sets built by [`super::setup::build_sets`].
-pub fn train(config: &Config, layout: &RunLayout, sets: (SampleSet, SampleSet), options: &TrainOptions, out: &mut dyn Write) -> Result<TrainOutcome, TrainError> {
+pub fn train(
+    config: &Config,
+    layout: &RunLayout,
+    sets: (SampleSet, SampleSet),
+    options: &TrainOptions,
+    out: &mut dyn Write,
+) -> Result<TrainOutcome, TrainError> {
     let (train_set, val_set) = (Arc::new(sets.0), Arc::new(sets.1));
     let batch_size = config.train.batch_size;
     let steps_per_epoch = train_set.len().div_ceil(batch_size);
@@ -81,7 +87,13 @@ pub fn train(config: &Config, layout: &RunLayout, sets: (SampleSet, SampleSet), 
     let state = match checkpoints.load_resume()? {
         Some(saved) if saved.fingerprint == options.fingerprint => {
             (model, optim) = checkpoints.restore(&saved, model, optim)?;
-            writeln!(out, "Resuming training from epoch {} ({})", saved.epochs_done, checkpoints.resume_file().display()).ok();
+            writeln!(
+                out,
+                "Resuming training from epoch {} ({})",
+                saved.epochs_done,
+                checkpoints.resume_file().display()
+            )
+            .ok();
             resumed_from = Some(saved.epochs_done);
             saved
         }
@@ -102,17 +114,36 @@ pub fn train(config: &Config, layout: &RunLayout, sets: (SampleSet, SampleSet), 
     while state.epochs_done < epochs {
         let epoch = state.epochs_done;
         let epoch_start = Instant::now();
-        let (trained, train_loss, train_iou, lr) = train_epoch(model, &mut optim, &train_set, &state.schedule, &loss_fn, epoch, batch_size, device, options.progress)?;
+        let (trained, train_loss, train_iou, lr) = train_epoch(
+            model,
+            &mut optim,
+            &train_set,
+            &state.schedule,
+            &loss_fn,
+            epoch,
+            batch_size,
+            device,
+            options.progress,
+        )?;
         model = trained;
         let (val_loss, val_iou) = validate(&model, &val_set, &loss_fn, batch_size, device)?;
         if let Some(new_lr) = state.schedule.end_of_epoch(val_loss) {
             writeln!(out, "Reducing learning rate to {new_lr:e}").ok();
         }
-        let row = EpochRow { epoch: epoch + 1, train_loss, train_iou, val_loss, val_iou, lr, seconds: epoch_start.elapsed().as_secs_f64() };
+        let row = EpochRow {
+            epoch: epoch + 1,
+            train_loss,
+            train_iou,
+            val_loss,
+            val_iou,
+            lr,
+            seconds: epoch_start.elapsed().as_secs_f64(),
+        };
         writeln!(out, "Epoch {}/{epochs}\n[Train] averaged stats: loss: {train_loss:.6} IoU: {train_iou:.6} lr: {lr:e}\n[Val] averaged stats: loss: {val_loss:.6} IoU: {val_iou:.6}", epoch + 1).ok();
         let stop = end_of_epoch(config, &checkpoints, &model, row, &mut state, out)?;
         state.train_seconds += epoch_start.elapsed().as_secs_f64();
-        write_csv(&train_logs.join(format!("{}_train_log.csv", layout.job_id)), &state.rows).map_err(TrainError::write(&train_logs))?;
+        write_csv(&train_logs.join(format!("{}_train_log.csv", layout.job_id)), &state.rows)
+            .map_err(TrainError::write(&train_logs))?;
         let chart_freq = config.log.chart_creation_freq.max(1) as usize;
         if (epoch + 1) % chart_freq == 0 || epoch + 1 == epochs || stop {
             draw_charts(&charts, &layout.job_id, &state.rows)?;
@@ -174,7 +205,13 @@ fn train_epoch(
 }
 
 /// Mean loss and mean IoU over the validation batches, without gradients or dropout.
-fn validate(model: &SegModel, set: &Arc<SampleSet>, loss_fn: &LossFn, batch_size: usize, device: &Device) -> Result<(f64, f64), TrainError> {
+fn validate(
+    model: &SegModel,
+    set: &Arc<SampleSet>,
+    loss_fn: &LossFn,
+    batch_size: usize,
+    device: &Device,
+) -> Result<(f64, f64), TrainError> {
     let eval = model.valid();
     let eval_device = device.clone().without_autodiff();
     let order = epoch_order(set.len(), false, set.seed, 0);
@@ -189,17 +226,31 @@ fn validate(model: &SegModel, set: &Arc<SampleSet>, loss_fn: &LossFn, batch_size
 }
 
 /// Best checkpoint, periodic checkpoint, early-stopping counter; returns true to stop.
-fn end_of_epoch(config: &Config, checkpoints: &Checkpoints, model: &SegModel, row: EpochRow, state: &mut ResumeState, out: &mut dyn Write) -> Result<bool, TrainError> {
+fn end_of_epoch(
+    config: &Config,
+    checkpoints: &Checkpoints,
+    model: &SegModel,
+    row: EpochRow,
+    state: &mut ResumeState,
+    out: &mut dyn Write,
+) -> Result<bool, TrainError> {
     let epoch = row.epoch;
     let improved = state.best_val_loss.is_none_or(|best| row.val_loss < best);
     if improved {
         let best = checkpoints.best();
         match state.best_val_loss {
-            Some(old) => writeln!(out, "Val loss improved from {old:.6} to {:.6}, saving model to {}", row.val_loss, best.display()).ok(),
+            Some(old) => writeln!(
+                out,
+                "Val loss improved from {old:.6} to {:.6}, saving model to {}",
+                row.val_loss,
+                best.display()
+            )
+            .ok(),
             None => writeln!(out, "Val loss {:.6}, saving model to {}", row.val_loss, best.display()).ok(),
         };
         checkpoints.save_weights(&best, model)?;
-        (state.best_val_loss, state.best_val_iou, state.best_epoch, state.bad_epochs) = (Some(row.val_loss), Some(row.val_iou), Some(epoch), 0);
+        (state.best_val_loss, state.best_val_iou, state.best_epoch, state.bad_epochs) =
+            (Some(row.val_loss), Some(row.val_iou), Some(epoch), 0);
     } else {
         state.bad_epochs += 1;
     }
@@ -207,7 +258,13 @@ fn end_of_epoch(config: &Config, checkpoints: &Checkpoints, model: &SegModel, ro
     if freq > 0 && (epoch % freq as usize == 0 || epoch == config.train.epochs) {
         checkpoints.save_weights(&checkpoints.periodic(epoch), model)?;
     }
-    writeln!(out, "[Val] best loss: {:.6} best IoU: {:.6}", state.best_val_loss.unwrap_or(f64::NAN), state.best_val_iou.unwrap_or(f64::NAN)).ok();
+    writeln!(
+        out,
+        "[Val] best loss: {:.6} best IoU: {:.6}",
+        state.best_val_loss.unwrap_or(f64::NAN),
+        state.best_val_iou.unwrap_or(f64::NAN)
+    )
+    .ok();
     state.rows.push(row);
     state.epochs_done = epoch;
     let patience = config.train.patience;
@@ -224,7 +281,11 @@ fn load_pretrained(config: &Config, checkpoints: &Checkpoints, model: SegModel) 
     load_weights(&path, model)
 }
 
-fn finish(state: ResumeState, checkpoints: Checkpoints, resumed_from: Option<usize>) -> Result<TrainOutcome, TrainError> {
+fn finish(
+    state: ResumeState,
+    checkpoints: Checkpoints,
+    resumed_from: Option<usize>,
+) -> Result<TrainOutcome, TrainError> {
     checkpoints.clear_resume();
     Ok(TrainOutcome {
         best_epoch: state.best_epoch.unwrap_or(0),

@@ -126,7 +126,9 @@ impl SampleSet {
                 let mut rng = ChaCha8Rng::seed_from_u64(derive(self.seed, "crop", &[stream_epoch, index as u64]));
                 let entry = &self.images[index];
                 let corner = match &entry.sampler {
-                    Some(sampler) => corner_from_centre(unravel(sampler.sample(&mut rng), entry.shape), entry.shape, patch),
+                    Some(sampler) => {
+                        corner_from_centre(unravel(sampler.sample(&mut rng), entry.shape), entry.shape, patch)
+                    }
                     None => random_corner(entry.shape, patch, &mut rng),
                 };
                 (index, corner.map(|c| c as isize))
@@ -159,7 +161,10 @@ pub fn prepare_images(samples: Vec<Sample>, options: &ImageOptions) -> Result<Ve
         .into_iter()
         .map(|sample| {
             let image_path = sample.image_path.clone();
-            let mask_path = sample.mask_path.clone().ok_or_else(|| TrainError::Setup(format!("no mask for `{}`", image_path.display())))?;
+            let mask_path = sample
+                .mask_path
+                .clone()
+                .ok_or_else(|| TrainError::Setup(format!("no mask for `{}`", image_path.display())))?;
             let (image, mask) = complete(sample, options)?;
             let stats = compute_stats(&image, &options.normalization)?;
             let shape = image.spatial_shape();
@@ -174,7 +179,8 @@ pub fn prepare_images(samples: Vec<Sample>, options: &ImageOptions) -> Result<Ve
 /// Applies `REFLECT_TO_COMPLETE_SHAPE` (or rejects an image smaller than the patch).
 fn complete(sample: Sample, options: &ImageOptions) -> Result<PatchPair, TrainError> {
     let image = sample.image;
-    let mask = sample.mask.ok_or_else(|| TrainError::Setup(format!("no mask for `{}`", sample.image_path.display())))?;
+    let mask =
+        sample.mask.ok_or_else(|| TrainError::Setup(format!("no mask for `{}`", sample.image_path.display())))?;
     let shape = image.spatial_shape();
     if shape.iter().zip(&options.patch).any(|(s, p)| s < p) {
         if !options.reflect_to_complete {
@@ -187,12 +193,24 @@ fn complete(sample: Sample, options: &ImageOptions) -> Result<PatchPair, TrainEr
 
 /// The grid plan over `images` (indices into the prepared images) with the given overlap and
 /// padding.
-pub fn grid_plan(images: &[TrainImage], subset: &[usize], patch: [usize; 3], overlap: [f64; 3], padding: [usize; 3]) -> Result<Plan, TrainError> {
+pub fn grid_plan(
+    images: &[TrainImage],
+    subset: &[usize],
+    patch: [usize; 3],
+    overlap: [f64; 3],
+    padding: [usize; 3],
+) -> Result<Plan, TrainError> {
     Ok(Plan::Grid { patches: grid_patches(images, subset, patch, overlap, padding)?, padding })
 }
 
 /// `(image index, start in padded coordinates)` of every grid patch of the `subset` images.
-pub fn grid_patches(images: &[TrainImage], subset: &[usize], patch: [usize; 3], overlap: [f64; 3], padding: [usize; 3]) -> Result<Vec<(usize, [usize; 3])>, TrainError> {
+pub fn grid_patches(
+    images: &[TrainImage],
+    subset: &[usize],
+    patch: [usize; 3],
+    overlap: [f64; 3],
+    padding: [usize; 3],
+) -> Result<Vec<(usize, [usize; 3])>, TrainError> {
     let mut patches = Vec::new();
     for &i in subset {
         let grid = PatchGrid::new(images[i].shape, patch, overlap, padding)?;

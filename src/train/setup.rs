@@ -27,7 +27,8 @@ pub fn patch_zyx(config: &Config) -> [usize; 3] {
 /// The training and validation sets of a run with effective seed `seed`.
 pub fn build_sets(config: &Config, seed: u64) -> Result<(SampleSet, SampleSet), TrainError> {
     let splits = config_splits(config);
-    let train_spec = splits.first().cloned().ok_or_else(|| TrainError::Setup("`TRAIN.ENABLE` is off: nothing to train".into()))?;
+    let train_spec =
+        splits.first().cloned().ok_or_else(|| TrainError::Setup("`TRAIN.ENABLE` is off: nothing to train".into()))?;
     let options = image_options(config, train_spec);
     let images = prepare_images(load_split(&options.spec)?, &options)?;
     let augmenter = if config.augmentor.enable {
@@ -48,19 +49,39 @@ pub fn build_sets(config: &Config, seed: u64) -> Result<(SampleSet, SampleSet), 
         let val_options = ImageOptions { spec: val_spec, prob_weights: None, ..options.clone() };
         let val_images = prepare_images(load_split(&val_options.spec)?, &val_options)?;
         let all: Vec<usize> = (0..images.len()).collect();
-        let train_plan = if random { Plan::Random { fixed: false } } else { grid_plan(&images, &all, options.patch, overlap, padding)? };
+        let train_plan = if random {
+            Plan::Random { fixed: false }
+        } else {
+            grid_plan(&images, &all, options.patch, overlap, padding)?
+        };
         let val_all: Vec<usize> = (0..val_images.len()).collect();
         let val_plan = if random {
             Plan::Random { fixed: true }
         } else {
-            grid_plan(&val_images, &val_all, options.patch, zyx(&data.val.overlap, ndim, 0.0), zyx(&data.val.padding, ndim, 0))?
+            grid_plan(
+                &val_images,
+                &val_all,
+                options.patch,
+                zyx(&data.val.overlap, ndim, 0.0),
+                zyx(&data.val.padding, ndim, 0),
+            )?
         };
         (images, train_plan, val_images, val_plan, val_options)
     };
     let train = SampleSet { images: train_images, plan: train_plan, options, augmenter, seed };
-    let val = SampleSet { images: val_images, plan: val_plan, options: val_options, augmenter: None, seed: derive(seed, "validation", &[]) };
+    let val = SampleSet {
+        images: val_images,
+        plan: val_plan,
+        options: val_options,
+        augmenter: None,
+        seed: derive(seed, "validation", &[]),
+    };
     if train.is_empty() || val.is_empty() {
-        return Err(TrainError::Setup(format!("the split leaves {} training and {} validation samples; both need at least one", train.len(), val.len())));
+        return Err(TrainError::Setup(format!(
+            "the split leaves {} training and {} validation samples; both need at least one",
+            train.len(),
+            val.len()
+        )));
     }
     Ok((train, val))
 }
@@ -73,7 +94,8 @@ fn image_options(config: &Config, spec: SplitSpec) -> ImageOptions {
         reflect_to_complete: config.data.reflect_to_complete_shape,
         patch: patch_zyx(config),
         normalization: config.data.normalization.clone(),
-        prob_weights: (train.extract_random_patch && train.probability_map).then_some((train.w_foreground, train.w_background)),
+        prob_weights: (train.extract_random_patch && train.probability_map)
+            .then_some((train.w_foreground, train.w_background)),
         draw_grid: config.augmentor.draw_grid,
     }
 }
@@ -82,7 +104,13 @@ type Part = (Vec<TrainImage>, Plan);
 
 /// Validation carved out of training: by whole images when there are two or more, else by the
 /// grid patches of the single image.
-fn split_from_train(config: &Config, images: Vec<TrainImage>, overlap: [f64; 3], padding: [usize; 3], seed: u64) -> Result<(Part, Part), TrainError> {
+fn split_from_train(
+    config: &Config,
+    images: Vec<TrainImage>,
+    overlap: [f64; 3],
+    padding: [usize; 3],
+    seed: u64,
+) -> Result<(Part, Part), TrainError> {
     let val = &config.data.val;
     let random = config.data.train.extract_random_patch;
     let patch = patch_zyx(config);

@@ -37,7 +37,12 @@ pub fn forward(model: &SegModel, batch: &Batch, loss: &LossFn, device: &Device) 
     }
 }
 
-fn tensors<const D: usize>(batch: &Batch, image_shape: [usize; D], label_shape: [usize; D], device: &Device) -> (Tensor<D>, Tensor<D, Int>) {
+fn tensors<const D: usize>(
+    batch: &Batch,
+    image_shape: [usize; D],
+    label_shape: [usize; D],
+    device: &Device,
+) -> (Tensor<D>, Tensor<D, Int>) {
     let images = Tensor::from_data(TensorData::new(batch.images.clone(), image_shape), device);
     let labels = Tensor::from_data(TensorData::new(batch.labels.clone(), label_shape), device);
     (images, labels)
@@ -50,7 +55,12 @@ fn score<const D: usize>(logits: Tensor<D>, labels: Tensor<D, Int>, loss: &LossF
 
 /// IoU counts of logits against labels: binary → sigmoid > 0.5 (logit > 0); multi-class →
 /// argmax over channels; pixels with the ignore label skipped.
-pub fn count<const D: usize>(logits: &Tensor<D>, labels: &Tensor<D, Int>, n_classes: usize, ignore: Option<i64>) -> Counts {
+pub fn count<const D: usize>(
+    logits: &Tensor<D>,
+    labels: &Tensor<D, Int>,
+    n_classes: usize,
+    ignore: Option<i64>,
+) -> Counts {
     let logits = logits.clone().detach();
     let valid = match ignore {
         Some(i) => labels.clone().not_equal_elem(i),
@@ -71,7 +81,7 @@ pub fn count<const D: usize>(logits: &Tensor<D>, labels: &Tensor<D, Int>, n_clas
             sums(pred.clone().equal_elem(c), labels.clone().equal_elem(c));
         }
     }
-    let values = Tensor::cat(parts, 0).into_data().convert::<i64>().into_vec::<i64>().unwrap_or_default();
+    let values = Tensor::cat(parts, 0).into_data().convert::<i64>().try_into_vec::<i64>().unwrap_or_default();
     let mut counts = Counts::new(n_classes);
     for (c, chunk) in values.chunks(3).enumerate() {
         counts.tp[c] = chunk[0] as u64;
@@ -92,7 +102,10 @@ mod tests {
         let labels = Tensor::<4, Int>::from_data(TensorData::new(vec![1i64, 1, 0, 255], [1, 1, 2, 2]), &device);
         let counts = count(&logits, &labels, 2, Some(255));
         assert_eq!(counts, Counts::from_labels(&[1, 0, 1], &[1, 1, 0], 2, None));
-        let logits = Tensor::<4>::from_data(TensorData::new(vec![5.0f32, 0.0, 0.0, 0.0, 5.0, 0.0, 0.0, 0.0, 5.0], [1, 3, 1, 3]), &device);
+        let logits = Tensor::<4>::from_data(
+            TensorData::new(vec![5.0f32, 0.0, 0.0, 0.0, 5.0, 0.0, 0.0, 0.0, 5.0], [1, 3, 1, 3]),
+            &device,
+        );
         let labels = Tensor::<4, Int>::from_data(TensorData::new(vec![0i64, 1, 1], [1, 1, 1, 3]), &device);
         assert_eq!(count(&logits, &labels, 3, None), Counts::from_labels(&[0, 1, 2], &[0, 1, 1], 3, None));
     }

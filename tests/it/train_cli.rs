@@ -1,0 +1,162 @@
+//! `segsweep train` on tiny synthetic data: the results tree, a decreasing loss, bit-identical
+//! losses for the same seed, and a training killed mid-way that resumes from its last epoch and
+//! ends with the same numbers as an uninterrupted one.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{TestDir, segsweep};
+
+/// A tiny 2D or 3D set and a config with a small U-Net that trains in seconds.
+fn tiny_job(dir: &TestDir, ndim: u8, epochs: usize) -> PathBuf {
+    let data = dir.join("data");
+    let size: &[&str] = if ndim == 2 { &["64", "64"] } else { &["16", "32", "32"] };
+    let mut args = vec![
+        "synth",
+        "--out",
+        data.to_str().unwrap(),
+        "--ndim",
+        if ndim == 2 { "2" } else { "3" },
+        "--n-train",
+        "4",
+        "--n-test",
+        "1",
+        "--size",
+    ];
+    args.extend_from_slice(size);
+    let synth = segsweep(&args);
+    assert_eq!(synth.code, 0, "{}", synth.stderr);
+    let (patch, down) = if ndim == 2 { ("(32, 32, 1)", "[2, 2]") } else { ("(16, 32, 32, 1)", "[1, 1]") };
+    dir.write(
+        "job.yaml",
+        &format!(
+            "PROBLEM: {{NDIM: {ndim}D}}
+DATA:
+  PATCH_SIZE: '{patch}'
+  TRAIN: {{PATH: {d}/train/x, GT_PATH: {d}/train/y}}
+  VAL: {{SPLIT_TRAIN: 0.25}}
+AUGMENTOR: {{ENABLE: True, VFLIP: True, HFLIP: True, AUG_NUM_SAMPLES: 2}}
+MODEL: {{FEATURE_MAPS: [4, 8, 16], Z_DOWN: {down}}}
+TRAIN: {{ENABLE: True, OPTIMIZER: ADAMW, LR: 1.E-2, BATCH_SIZE: 2, EPOCHS: {epochs}}}
+",
+            d = data.display()
+        ),
+    )
+}
+
+fn train_args<'a>(config: &'a str, result_dir: &'a str) -> Vec<&'a str> {
+    vec!["train", "--config", config, "--result_dir", result_dir, "--name", "tiny", "--run_id", "1"]
+}
+
+fn log_rows(result_dir: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(result_dir.join("tiny/results/tiny_1/train_logs/tiny_1_train_log.csv")).unwrap();
+    // Everything but the seconds column, which is wall time.
+    text.lines().skip(1).map(|l| l.split(',').take(6).map(String::from).collect()).collect()
+}
+
+#[test]
+fn trains_2d_and_writes_the_biapy_tree() {
+    let dir = TestDir::new();
+    let config = tiny_job(&dir, 2, 3);
+    let results = dir.join("results");
+    let out = segsweep(&train_args(config.to_str().unwrap(), results.to_str().unwrap()));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    for line in ["Training time: ", "Train loss: ", "Validation loss: ", "Validation IoU: ", "Finished Training"] {
+        assert!(out.stdout.contains(line), "missing `{line}` in\n{}", out.stdout);
+    }
+    for path in [
+        "tiny/config_files/tiny_1.yaml",
+        "tiny/checkpoints/tiny_1-checkpoint-best.safetensors",
+        "tiny/results/tiny_1/charts/tiny_1_loss.png",
+        "tiny/results/tiny_1/charts/tiny_1_IoU.png",
+    ] {
+        assert!(results.join(path).exists(), "{path} missing");
+    }
+    let aug: Vec<String> = std::fs::read_dir(results.join("tiny/results/tiny_1/aug"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(aug.len(), 8, "2 samples × (orig_x, orig_y, x, y): {aug:?}");
+    assert!(aug.iter().any(|n| n.starts_with("0_") && n.ends_with("_orig_x_vflip_hflip.tif")), "{aug:?}");
+    assert!(
+        !results.join("tiny/checkpoints/tiny_1-resume.json").exists(),
+        "a finished training leaves no resume point"
+    );
+    let rows = log_rows(&results);
+    assert_eq!(rows.len(), 3);
+    let loss = |r: &Vec<String>| r[1].parse::<f64>().unwrap();
+    assert!(loss(&rows[2]) < loss(&rows[0]), "training loss should decrease: {rows:?}");
+}
+
+#[test]
+fn trains_3d() {
+    let dir = TestDir::new();
+    let config = tiny_job(&dir, 3, 2);
+    let results = dir.join("results");
+    let out = segsweep(&train_args(config.to_str().unwrap(), results.to_str().unwrap()));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(log_rows(&results).len(), 2);
+    assert!(results.join("tiny/checkpoints/tiny_1-checkpoint-best.safetensors").exists());
+}
+
+#[test]
+fn same_seed_same_losses_and_resume_after_kill() {
+    let dir = TestDir::new();
+    let config = tiny_job(&dir, 2, 4);
+    let config = config.to_str().unwrap();
+    let straight = dir.join("straight");
+    let out = segsweep(&train_args(config, straight.to_str().unwrap()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let again = dir.join("again");
+    assert_eq!(segsweep(&train_args(config, again.to_str().unwrap())).code, 0);
+    assert_eq!(log_rows(&straight), log_rows(&again), "same seed, same backend: identical numbers");
+
+    // Kill the training as soon as its first resume point exists, then run it again.
+    let killed = dir.join("killed");
+    let resume = killed.join("tiny/checkpoints/tiny_1-resume.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_segsweep"))
+        .args(train_args(config, killed.to_str().unwrap()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !resume.exists() && Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(resume.exists(), "the training should have written a resume point before being killed");
+    let out = segsweep(&train_args(config, killed.to_str().unwrap()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("Resuming training from epoch "), "{}", out.stdout);
+    assert_eq!(log_rows(&killed), log_rows(&straight), "resumed training ends with the uninterrupted numbers");
+}
+
+#[test]
+fn bad_training_inputs() {
+    let dir = TestDir::new();
+    let config = tiny_job(&dir, 2, 1);
+    let config = config.to_str().unwrap();
+    let results = dir.join("r");
+    let results = results.to_str().unwrap();
+    let mut args = train_args(config, results);
+    args.extend(["--set", "DATA.PATCH_SIZE=(128, 128, 1)", "--set", "DATA.REFLECT_TO_COMPLETE_SHAPE=False"]);
+    let out = segsweep(&args);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("smaller than `DATA.PATCH_SIZE` [1, 128, 128]; set `DATA.REFLECT_TO_COMPLETE_SHAPE: True`"),
+        "{}",
+        out.stderr
+    );
+    let mut args = train_args(config, results);
+    args.extend(["--set", "DATA.VAL.SPLIT_TRAIN=0.9"]);
+    let out = segsweep(&args);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("`DATA.VAL.SPLIT_TRAIN` 0.9 of 4 samples leaves 0 for training and 4 for validation"),
+        "{}",
+        out.stderr
+    );
+}
