@@ -58,6 +58,9 @@ pub struct SplitSpec {
     pub ndim: Ndim,
     pub n_channels: usize,
     pub n_classes: usize,
+    /// `LOSS.IGNORE_INDEX` when set: a mask value that is allowed and excluded from losses and
+    /// metrics.
+    pub ignore_label: Option<u16>,
 }
 
 /// One image (as float) and its mask, read and checked.
@@ -126,7 +129,7 @@ pub fn load_pair(spec: &SplitSpec, image_path: PathBuf, mask_path: Option<PathBu
     let (image, meta) = read_image(&image_path, spec.ndim, spec.n_channels)?;
     let mask = match &mask_path {
         Some(path) => {
-            let mask = read_mask(path, spec.ndim, spec.n_classes)?;
+            let mask = read_mask(path, spec.ndim, spec.n_classes, spec.ignore_label)?;
             if mask.spatial_shape() != image.spatial_shape() {
                 return Err(DataError::ShapeMismatch {
                     image: image_path,
@@ -152,9 +155,9 @@ pub fn read_image(path: &Path, ndim: Ndim, n_channels: usize) -> Result<(Volume<
     Ok((image, tiff.meta))
 }
 
-/// Reads a mask as labels `(z, y, x, 1)`: integer samples below `n_classes`. A binary mask saved
-/// as 0/255 is read as 0/1 (BiaPy accepts it, spec §3.6).
-pub fn read_mask(path: &Path, ndim: Ndim, n_classes: usize) -> Result<Volume<u16>, DataError> {
+/// Reads a mask as labels `(z, y, x, 1)`: integer samples below `n_classes` (or equal to the
+/// ignore label). A binary mask saved as 0/255 is read as 0/1 (BiaPy accepts it, spec §3.6).
+pub fn read_mask(path: &Path, ndim: Ndim, n_classes: usize, ignore: Option<u16>) -> Result<Volume<u16>, DataError> {
     let tiff = read_tiff(path)?;
     if !tiff.volume.is_integer() {
         return Err(DataError::FloatMask { path: path.into(), dtype: tiff.volume.dtype() });
@@ -164,8 +167,9 @@ pub fn read_mask(path: &Path, ndim: Ndim, n_classes: usize) -> Result<Volume<u16
     if labels.n_channels() != 1 {
         return Err(DataError::MaskChannels { path: path.into(), n_channels: labels.n_channels() });
     }
-    let max = labels.as_slice().iter().copied().max().unwrap_or(0);
-    let zero_255 = n_classes == 2 && max == 255 && labels.as_slice().iter().all(|&v| v == 0 || v == 255);
+    let max = labels.as_slice().iter().copied().filter(|&v| Some(v) != ignore.map(u32::from)).max().unwrap_or(0);
+    let zero_255 =
+        n_classes == 2 && ignore.is_none() && max == 255 && labels.as_slice().iter().all(|&v| v == 0 || v == 255);
     if zero_255 {
         return Ok(labels.map(|&v| u16::from(v == 255)));
     }
@@ -235,6 +239,7 @@ pub fn config_splits(config: &Config) -> Vec<SplitSpec> {
         ndim: config.problem.ndim,
         n_channels: data.patch_size.last().copied().unwrap_or(1),
         n_classes: data.n_classes,
+        ignore_label: u16::try_from(config.loss.ignore_index).ok(),
     };
     let mut splits = Vec::new();
     if config.train.enable {

@@ -3,6 +3,7 @@
 //! diagram. Shared by `train` and `report`; knows nothing about either. Every file is drawn under
 //! a temporary name and renamed into place.
 
+pub mod diagram;
 pub mod lines;
 
 use std::path::{Path, PathBuf};

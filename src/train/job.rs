@@ -15,6 +15,8 @@ use crate::config::{Config, to_yaml};
 use crate::data::dataset::{config_splits, split_hash};
 use crate::data::hash::sha256_hex;
 use crate::layout::RunLayout;
+use crate::model::{ModelSpec, summary};
+use crate::plot::diagram::{Block, BlockKind, network_diagram};
 
 /// Bump when training code changes its results; it is part of every fingerprint.
 pub const TRAIN_CODE_VERSION: u32 = 1;
@@ -40,6 +42,7 @@ pub fn train_job(
     )
     .ok();
     let fingerprint = fingerprint(config, seed, device_kind)?;
+    draw_model(config, layout)?;
     if config.augmentor.enable && config.augmentor.aug_samples {
         super::aug_samples::write(&sets.0, config.augmentor.aug_num_samples, &layout.result("aug"))?;
     }
@@ -47,6 +50,31 @@ pub fn train_job(
     let outcome = train(config, layout, sets, &options, out)?;
     print_summary(&outcome, out);
     Ok(outcome)
+}
+
+/// `charts/model_plot_<job_id>.png`: the network as a U of blocks with their output shapes.
+pub fn draw_model(config: &Config, layout: &RunLayout) -> Result<(), TrainError> {
+    let spec = ModelSpec::from_config(config)?;
+    let spatial = &config.data.patch_size[..config.data.patch_size.len() - 1];
+    let blocks: Vec<Block> = summary(&spec, spatial)?
+        .into_iter()
+        .filter_map(|row| {
+            let level = |prefix: &str| row.name.strip_prefix(prefix).and_then(|n| n.trim().parse::<usize>().ok());
+            let kind = match row.name.as_str() {
+                "bottleneck" => BlockKind::Bottleneck,
+                "head" => BlockKind::Head,
+                _ => level("encoder").map(BlockKind::Encoder).or_else(|| level("decoder").map(BlockKind::Decoder))?,
+            };
+            let shape = format!("{:?}", &row.output_shape[1..]);
+            Some(Block { kind, name: row.name, shape, n_params: row.n_params })
+        })
+        .collect();
+    let charts = layout.result("charts");
+    std::fs::create_dir_all(&charts).map_err(TrainError::write(&charts))?;
+    let title =
+        format!("{} ({} parameters)", config.model.architecture, blocks.iter().map(|b| b.n_params).sum::<usize>());
+    network_diagram(&charts.join(format!("model_plot_{}.png", layout.job_id)), &title, &blocks)?;
+    Ok(())
 }
 
 /// Writes the resolved config (atomically).

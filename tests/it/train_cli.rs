@@ -70,6 +70,7 @@ fn trains_2d_and_writes_the_biapy_tree() {
         "tiny/checkpoints/tiny_1-checkpoint-best.safetensors",
         "tiny/results/tiny_1/charts/tiny_1_loss.png",
         "tiny/results/tiny_1/charts/tiny_1_IoU.png",
+        "tiny/results/tiny_1/charts/model_plot_tiny_1.png",
     ] {
         assert!(results.join(path).exists(), "{path} missing");
     }

@@ -21,6 +21,7 @@ fn spec(root: &Path, ndim: Ndim) -> SplitSpec {
         ndim,
         n_channels: 1,
         n_classes: 2,
+        ignore_label: None,
     }
 }
 
@@ -58,7 +59,12 @@ fn zero_255_binary_masks_read_as_0_1() {
     let mut mask = Volume::filled([1, 4, 4, 1], 0u8);
     mask.set(0, 1, 1, 0, 255);
     write(&path, AnyVolume::U8(mask));
-    let labels = read_mask(&path, Ndim::D2, 2).unwrap();
+    let labels = read_mask(&path, Ndim::D2, 2, None).unwrap();
+    assert_eq!(
+        read_mask(&path, Ndim::D2, 2, Some(255)).unwrap().get(0, 1, 1, 0),
+        255,
+        "the ignore label is kept as is"
+    );
     assert_eq!(labels.get(0, 1, 1, 0), 1);
 }
 
