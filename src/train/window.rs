@@ -54,9 +54,9 @@ mod tests {
 
     #[test]
     fn reflect_indices_match_numpy() {
-        // np.pad([0,1,2,3], 5, mode="reflect") → 3 2 1 2 1 | 0 1 2 3 | 2 1 0 1 2
+        // np.pad([0,1,2,3], 5, mode="reflect") → 1 2 3 2 1 | 0 1 2 3 | 2 1 0 1 2
         let got: Vec<usize> = (-5..9).map(|i| reflect_index(i, 4)).collect();
-        assert_eq!(got, vec![3, 2, 1, 2, 1, 0, 1, 2, 3, 2, 1, 0, 1, 2]);
+        assert_eq!(got, vec![1, 2, 3, 2, 1, 0, 1, 2, 3, 2, 1, 0, 1, 2]);
         assert_eq!(reflect_index(-3, 1), 0);
     }
 
