@@ -5,5 +5,6 @@
 //! that print take a writer.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod augment;
 pub mod config;
 pub mod data;
