@@ -1051,6 +1051,9 @@ impl Default for Test {
 pub struct Paths {
     /// Checkpoint to load with `MODEL.LOAD_CHECKPOINT`; empty = the run's best checkpoint.
     pub checkpoint_file: String,
+    /// Where the probability maps of random-patch sampling go; empty = `results/<job>/prob_map`
+    /// (inside the results tree, never next to the user's masks).
+    pub prob_map_dir: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

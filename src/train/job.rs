@@ -32,7 +32,11 @@ pub fn train_job(
 ) -> Result<TrainOutcome, TrainError> {
     write_config(config, &layout.config_file())?;
     let seed = run_seed(config.system.seed, run_id);
-    let sets = build_sets(config, seed)?;
+    let prob_map_dir = match config.paths.prob_map_dir.as_str() {
+        "" => layout.result("prob_map"),
+        dir => std::path::PathBuf::from(dir),
+    };
+    let sets = build_sets(config, seed, &prob_map_dir)?;
     writeln!(
         out,
         "Training samples: {} patches from {} images; validation samples: {}",

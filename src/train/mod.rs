@@ -11,6 +11,7 @@ pub mod loader;
 pub mod log;
 pub mod loss;
 pub mod optim;
+pub mod prob_maps;
 pub mod progress;
 pub mod run;
 pub mod samples;

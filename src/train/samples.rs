@@ -22,7 +22,7 @@ use crate::data::Volume;
 use crate::data::dataset::{Sample, SplitSpec, load_pair};
 use crate::data::normalize::{NormStats, apply, compute_stats};
 use crate::data::patches::{PatchGrid, complete_shape};
-use crate::data::sampling::{CentreSampler, corner_from_centre, probability_map, random_corner, unravel};
+use crate::data::sampling::{CentreSampler, corner_from_centre, random_corner, unravel};
 
 /// One image of a split, ready to cut samples from.
 #[derive(Clone, Debug)]
@@ -38,6 +38,15 @@ pub struct TrainImage {
     pub sampler: Option<CentreSampler>,
     /// The probability map itself, kept for the check images and the map folder.
     pub prob_map: Option<Vec<f32>>,
+}
+
+impl TrainImage {
+    /// Sets the probability map (and the sampler drawn from it); an all-zero map samples
+    /// uniformly.
+    pub fn set_prob_map(&mut self, map: Option<Vec<f32>>) {
+        self.sampler = map.as_deref().filter(|m| m.iter().any(|&p| p > 0.0)).map(CentreSampler::new);
+        self.prob_map = map;
+    }
 }
 
 /// Where the samples of an epoch come from.
@@ -149,10 +158,17 @@ impl SampleSet {
     }
 
     fn reread(&self, entry: &TrainImage) -> Result<PatchPair, TrainError> {
-        let sample = load_pair(&self.options.spec, entry.image_path.clone(), Some(entry.mask_path.clone()))?;
-        let (image, mask) = complete(sample, &self.options)?;
-        Ok((image, mask))
+        reread(&self.options, entry)
     }
+}
+
+/// The raw (completed, un-normalised) image and mask of `entry`: from memory, or read again.
+pub fn reread(options: &ImageOptions, entry: &TrainImage) -> Result<PatchPair, TrainError> {
+    if let Some(data) = &entry.data {
+        return Ok(data.clone());
+    }
+    let sample = load_pair(&options.spec, entry.image_path.clone(), Some(entry.mask_path.clone()))?;
+    complete(sample, options)
 }
 
 /// Reads, completes and measures the images of `samples` (already loaded and checked).
@@ -168,10 +184,8 @@ pub fn prepare_images(samples: Vec<Sample>, options: &ImageOptions) -> Result<Ve
             let (image, mask) = complete(sample, options)?;
             let stats = compute_stats(&image, &options.normalization)?;
             let shape = image.spatial_shape();
-            let prob_map = options.prob_weights.map(|(fg, bg)| probability_map(&mask, fg, bg));
-            let sampler = prob_map.as_deref().map(CentreSampler::new);
             let data = options.in_memory.then_some((image, mask));
-            Ok(TrainImage { image_path, mask_path, data, stats, shape, sampler, prob_map })
+            Ok(TrainImage { image_path, mask_path, data, stats, shape, sampler: None, prob_map: None })
         })
         .collect()
 }

@@ -4,11 +4,14 @@
 //! `DATA.VAL.FROM_TRAIN: False`), and choose the patch plan of each set.
 
 use super::error::TrainError;
-use super::samples::{ImageOptions, Plan, SampleSet, TrainImage, grid_patches, grid_plan, prepare_images};
+use std::path::Path;
+
+use super::prob_maps;
+use super::samples::{ImageOptions, Plan, SampleSet, TrainImage, grid_patches, grid_plan, prepare_images, reread};
 use super::seed::derive;
 use crate::augment::Augmenter;
 use crate::config::{Config, Ndim};
-use crate::data::dataset::{SplitSpec, config_splits, load_split};
+use crate::data::dataset::{SplitSpec, config_splits, load_split, split_hash};
 use crate::data::split::split_train_val;
 
 /// `(z, y, x)` of a 2D `(y, x)` or 3D `(z, y, x)` setting; 2D gets `z = fill`.
@@ -24,13 +27,19 @@ pub fn patch_zyx(config: &Config) -> [usize; 3] {
     zyx(&config.data.patch_size, config.problem.ndim, 1)
 }
 
-/// The training and validation sets of a run with effective seed `seed`.
-pub fn build_sets(config: &Config, seed: u64) -> Result<(SampleSet, SampleSet), TrainError> {
+/// The training and validation sets of a run with effective seed `seed`; probability maps (if
+/// used) are kept in `prob_map_dir`.
+pub fn build_sets(config: &Config, seed: u64, prob_map_dir: &Path) -> Result<(SampleSet, SampleSet), TrainError> {
     let splits = config_splits(config);
     let train_spec =
         splits.first().cloned().ok_or_else(|| TrainError::Setup("`TRAIN.ENABLE` is off: nothing to train".into()))?;
     let options = image_options(config, train_spec);
-    let images = prepare_images(load_split(&options.spec)?, &options)?;
+    let mut images = prepare_images(load_split(&options.spec)?, &options)?;
+    if let Some(weights) = options.prob_weights {
+        let masks =
+            images.iter().map(|entry| reread(&options, entry).map(|(_, mask)| mask)).collect::<Result<Vec<_>, _>>()?;
+        prob_maps::attach(&mut images, &masks, weights, &split_hash(&options.spec)?, options.patch, prob_map_dir)?;
+    }
     let augmenter = if config.augmentor.enable {
         Some(Augmenter::from_config(&config.augmentor, config.problem.ndim, options.patch)?)
     } else {

@@ -161,3 +161,60 @@ fn bad_training_inputs() {
         out.stderr
     );
 }
+
+#[test]
+fn random_patches_with_probability_maps_kept_in_the_results_tree() {
+    let dir = TestDir::new();
+    let config = tiny_job(&dir, 2, 1);
+    let results = dir.join("results");
+    let mut args = train_args(config.to_str().unwrap(), results.to_str().unwrap());
+    args.extend(["--set", "DATA.TRAIN.EXTRACT_RANDOM_PATCH=True", "--set", "DATA.TRAIN.PROBABILITY_MAP=True"]);
+    let out = segsweep(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let maps = results.join("tiny/results/tiny_1/prob_map");
+    let key = maps.join("key.txt");
+    assert!(key.exists() && maps.join("0000_0000.tif").exists(), "maps and their key are written");
+    assert!(!dir.join("data/train/y_prob_maps").exists(), "nothing is written into the user's data");
+    let aug = std::fs::read_dir(results.join("tiny/results/tiny_1/aug")).unwrap();
+    assert!(aug.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).any(|n| n.contains("_mark_x")));
+    let written = std::fs::metadata(maps.join("0000_0000.tif")).unwrap().modified().unwrap();
+    assert_eq!(segsweep(&args).code, 0);
+    let again = std::fs::metadata(maps.join("0000_0000.tif")).unwrap().modified().unwrap();
+    assert_eq!(written, again, "unchanged masks: the maps are re-used, not rewritten");
+}
+
+#[test]
+fn fine_tuning_loads_a_checkpoint_and_a_foreign_one_is_refused() {
+    let dir = TestDir::new();
+    let config = tiny_job(&dir, 2, 1);
+    let config = config.to_str().unwrap();
+    let first = dir.join("first");
+    assert_eq!(segsweep(&train_args(config, first.to_str().unwrap())).code, 0);
+    let best = first.join("tiny/checkpoints/tiny_1-checkpoint-best.safetensors");
+    let load = format!("PATHS.CHECKPOINT_FILE={}", best.display());
+    let second = dir.join("second");
+    let mut args = train_args(config, second.to_str().unwrap());
+    args.extend(["--set", "MODEL.LOAD_CHECKPOINT=True", "--set", &load]);
+    let out = segsweep(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut args = train_args(config, second.to_str().unwrap());
+    args.extend(["--set", "MODEL.LOAD_CHECKPOINT=True", "--set", &load, "--set", "MODEL.FEATURE_MAPS=[8, 16, 32]"]);
+    let out = segsweep(&args);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains(&format!("checkpoint `{}`", best.display())), "{}", out.stderr);
+    assert!(out.stderr.to_lowercase().contains("shape"), "the message names the mismatch: {}", out.stderr);
+}
+
+#[test]
+fn unwritable_results_folder_is_a_clear_error() {
+    // A results folder below a plain file cannot be created, not even by root (CI runs as root,
+    // where permission bits do not stop writes).
+    let dir = TestDir::new();
+    let config = tiny_job(&dir, 2, 1);
+    let blocker = dir.write("blocker", "a file, not a folder");
+    let results = blocker.join("results");
+    let out = segsweep(&train_args(config.to_str().unwrap(), results.to_str().unwrap()));
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(out.stderr.contains(&format!("cannot write `{}", blocker.display())), "{}", out.stderr);
+    assert!(!results.exists());
+}

@@ -2,7 +2,11 @@
 //! does not depend on `segsweep` (so it never compiles burn itself) and only runs child commands.
 //!
 //! - `cargo xtask demo [DIR]`: the quick start's main job on the built-in synthetic data.
+//! - `cargo xtask bench train [--epochs N] [--release]`: trains the default 2D U-Net on the
+//!   default synthetic set and prints a table (epochs, seconds per epoch, validation IoU).
 //! - `cargo xtask ci`: what `.ci/run` does (format check and the test suite).
+
+mod bench;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -13,8 +17,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo(&root, args.get(1).map(PathBuf::from)),
         Some("ci") => run(Command::new("bash").arg(root.join(".ci/run"))),
+        Some("bench") if args.get(1).map(String::as_str) == Some("train") => bench::train(&root, &args[2..]),
         _ => {
-            eprintln!("usage: cargo xtask demo [DIR] | cargo xtask ci");
+            eprintln!(
+                "usage: cargo xtask demo [DIR] | cargo xtask bench train [--epochs N] [--release] | cargo xtask ci"
+            );
             return ExitCode::from(2);
         }
     };
@@ -49,7 +56,7 @@ fn demo(root: &Path, dir: Option<PathBuf>) -> Result<(), String> {
     run(&mut check)
 }
 
-fn run(cmd: &mut Command) -> Result<(), String> {
+pub(crate) fn run(cmd: &mut Command) -> Result<(), String> {
     let status = cmd.status().map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
     if status.success() { Ok(()) } else { Err(format!("{cmd:?} failed with {status}")) }
 }
