@@ -6,6 +6,7 @@
 //! code never prints: commands that print take a writer.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod atomic;
 pub mod augment;
 pub mod config;
 pub mod data;

@@ -7,6 +7,8 @@ pub mod diagram;
 pub mod lines;
 
 use std::path::{Path, PathBuf};
+
+pub(crate) use crate::atomic::temporary_sibling as temporary_path;
 use std::sync::OnceLock;
 
 /// The embedded font (DejaVu Sans, Bitstream Vera licence; see `assets/fonts/`).
@@ -36,18 +38,7 @@ pub fn register_font() {
     });
 }
 
-/// A temporary sibling path with the same extension (the bitmap backend picks the encoder from
-/// it).
-fn temporary_path(path: &Path) -> PathBuf {
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let ext = path.extension().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "png".into());
-    path.with_file_name(format!(".{stem}.tmp-{}.{ext}", std::process::id()))
-}
-
 /// Renames the drawn temporary file into place.
 fn finish(tmp: &Path, path: &Path) -> Result<(), PlotError> {
-    std::fs::rename(tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(tmp);
-        PlotError::new(path, e)
-    })
+    crate::atomic::commit(tmp, path).map_err(|e| PlotError::new(path, e))
 }

@@ -68,10 +68,10 @@ impl Checkpoints {
     /// Writes the weights as safetensors at `path`.
     pub fn save_weights(&self, path: &Path, model: &SegModel) -> Result<(), TrainError> {
         std::fs::create_dir_all(&self.dir).map_err(TrainError::write(&self.dir))?;
-        let tmp = temporary(path);
+        let tmp = crate::atomic::temporary_sibling(path);
         let mut store = SafetensorsStore::from_file(&tmp).overwrite(true);
         model.save_into(&mut store).map_err(|e| checkpoint_error(path, e))?;
-        std::fs::rename(&tmp, path).map_err(TrainError::write(path))
+        crate::atomic::commit(&tmp, path).map_err(TrainError::write(path))
     }
 
     /// Writes a resume point after epoch `state.epochs_done` and removes the previous one.
@@ -88,12 +88,12 @@ impl Checkpoints {
         state.optim_file = format!("{stem}.optim.bpk");
         let model_path = self.dir.join(&state.model_file);
         let optim_path = self.dir.join(&state.optim_file);
-        let tmp = temporary(&model_path);
+        let tmp = crate::atomic::temporary_sibling(&model_path);
         model.clone().save_file(&tmp).map_err(|e| checkpoint_error(&model_path, e))?;
-        rename_burnpack(&tmp, &model_path)?;
-        let tmp = temporary(&optim_path);
+        crate::atomic::commit(&tmp, &model_path).map_err(TrainError::write(&model_path))?;
+        let tmp = crate::atomic::temporary_sibling(&optim_path);
         optim.save(&tmp).map_err(|e| checkpoint_error(&optim_path, e))?;
-        rename_burnpack(&tmp, &optim_path)?;
+        crate::atomic::commit(&tmp, &optim_path).map_err(TrainError::write(&optim_path))?;
         write_json(&self.resume_file(), state)?;
         if let Some(old) = previous.filter(|old| old.model_file != state.model_file) {
             let _ = std::fs::remove_file(self.dir.join(old.model_file));
@@ -163,28 +163,8 @@ fn checkpoint_error(path: &Path, e: impl std::fmt::Display) -> TrainError {
     TrainError::Checkpoint { path: path.into(), message: e.to_string() }
 }
 
-fn temporary(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
-}
-
-/// burn may append `.bpk` to a path without that extension; rename whichever file it wrote.
-fn rename_burnpack(tmp: &Path, path: &Path) -> Result<(), TrainError> {
-    let written = if tmp.exists() {
-        tmp.to_path_buf()
-    } else {
-        tmp.with_extension(format!(
-            "{}.bpk",
-            tmp.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default()
-        ))
-    };
-    std::fs::rename(&written, path).map_err(TrainError::write(path))
-}
-
 /// Writes `value` as pretty JSON, atomically.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {
-    let tmp = temporary(path);
     let text = serde_json::to_string_pretty(value).map_err(|e| checkpoint_error(path, e))?;
-    std::fs::write(&tmp, text + "\n").map_err(TrainError::write(path))?;
-    std::fs::rename(&tmp, path).map_err(TrainError::write(path))
+    crate::atomic::write(path, text + "\n").map_err(TrainError::write(path))
 }

@@ -3,7 +3,7 @@
 //! under a temporary name and renamed into place, so it is always complete up to the last
 //! finished epoch. Also the loss and IoU charts of spec §10.3, drawn from the same rows.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +26,7 @@ pub struct EpochRow {
 
 /// Writes `rows` as CSV to `path` (atomically).
 pub fn write_csv(path: &Path, rows: &[EpochRow]) -> std::io::Result<()> {
-    let tmp = temporary(path);
+    let tmp = crate::atomic::temporary_sibling(path);
     let result = (|| {
         let mut writer = csv::Writer::from_path(&tmp)?;
         for row in rows {
@@ -39,7 +39,7 @@ pub fn write_csv(path: &Path, rows: &[EpochRow]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
         return Err(std::io::Error::other(e));
     }
-    std::fs::rename(&tmp, path)
+    crate::atomic::commit(&tmp, path)
 }
 
 /// Reads a log written by [`write_csv`].
@@ -67,11 +67,6 @@ pub fn draw_charts(charts: &Path, job_id: &str, rows: &[EpochRow]) -> Result<(),
         "IoU",
         &[series("Train IoU", |r| r.train_iou), series("Val. IoU", |r| r.val_iou)],
     )
-}
-
-fn temporary(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
 #[cfg(test)]
