@@ -23,6 +23,26 @@ pub enum Command {
     Train(JobArgs),
     /// Print the model's layers (output shape, parameters) and the total.
     Model(ConfigArgs),
+    /// BiaPy's job: train (if `TRAIN.ENABLE`), then test (if `TEST.ENABLE`), print the results.
+    Run(JobArgs),
+    /// IoU of existing prediction files (probabilities or masks) against ground-truth masks.
+    Evaluate(EvaluateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Folder of predictions (float probabilities or integer masks), paired with `--gt` in natural order.
+    #[arg(long)]
+    pub pred: PathBuf,
+    /// Folder of ground-truth masks.
+    #[arg(long)]
+    pub gt: PathBuf,
+    /// Config whose `DATA.N_CLASSES`, `TEST.BINARIZATION`, `TEST.EMPTY_IOU` and `LOSS.IGNORE_INDEX` apply (defaults otherwise).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Override a key, e.g. `--set DATA.N_CLASSES=3` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 /// BiaPy's job arguments.

@@ -29,5 +29,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Synth(args) => commands::synth::run(&args),
         cli::Command::Train(args) => commands::train::run(&args),
         cli::Command::Model(args) => commands::model::run(&args),
+        cli::Command::Run(args) => commands::run::run(&args),
+        cli::Command::Evaluate(args) => commands::evaluate::run(&args),
     }
 }

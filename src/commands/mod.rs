@@ -2,6 +2,8 @@
 //! result. Printing lives here (and in `main.rs`) only.
 
 pub mod config;
+pub mod evaluate;
 pub mod model;
+pub mod run;
 pub mod synth;
 pub mod train;

@@ -14,6 +14,7 @@ pub mod synth;
 pub mod synth_io;
 pub mod tiff_io;
 pub mod volume;
+pub mod window;
 
 pub use synth::{Split, SynthError, SynthParams, SynthSample, SynthSet};
 pub use tiff_io::{

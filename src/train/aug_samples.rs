@@ -14,10 +14,10 @@ use rand::rngs::ChaCha8Rng;
 use super::error::TrainError;
 use super::samples::{Placement, SampleSet};
 use super::seed::derive;
-use super::window::crop_reflect;
 use crate::augment::draw_grid;
 use crate::data::Volume;
 use crate::data::tiff_io::{AnyVolume, WriteOptions, write_tiff};
+use crate::data::window::crop_reflect;
 
 /// Writes `n` samples of `set` into `dir`.
 pub fn write(set: &SampleSet, n: usize, dir: &Path) -> Result<(), TrainError> {

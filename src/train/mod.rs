@@ -19,7 +19,6 @@ pub mod schedule;
 pub mod seed;
 pub mod setup;
 pub mod step;
-pub mod window;
 
 pub use error::TrainError;
 pub use job::train_job;

@@ -16,13 +16,13 @@ use rand::rngs::ChaCha8Rng;
 
 use super::error::TrainError;
 use super::seed::derive;
-use super::window::{crop_reflect, window_start};
 use crate::augment::Augmenter;
 use crate::data::Volume;
 use crate::data::dataset::{Sample, SplitSpec, load_pair};
 use crate::data::normalize::{NormStats, apply, compute_stats};
 use crate::data::patches::{PatchGrid, complete_shape};
 use crate::data::sampling::{CentreSampler, corner_from_centre, random_corner, unravel};
+use crate::data::window::{crop_reflect, window_start};
 
 /// One image of a split, ready to cut samples from.
 #[derive(Clone, Debug)]

@@ -218,3 +218,16 @@ fn unwritable_results_folder_is_a_clear_error() {
     assert!(out.stderr.contains(&format!("cannot write `{}", blocker.display())), "{}", out.stderr);
     assert!(!results.exists());
 }
+
+#[test]
+fn non_finite_losses_are_skipped_then_abort_the_training() {
+    let dir = TestDir::new();
+    let config = tiny_job(&dir, 2, 3);
+    let results = dir.join("nan");
+    let mut args = train_args(config.to_str().unwrap(), results.to_str().unwrap());
+    args.extend(["--set", "TRAIN.OPTIMIZER=SGD", "--set", "TRAIN.LR=[1.0e+30]"]);
+    let out = segsweep(&args);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(out.stderr.contains("the loss was not finite in any of its"), "{}", out.stderr);
+    assert!(out.stderr.contains("lower `TRAIN.LR`"), "{}", out.stderr);
+}

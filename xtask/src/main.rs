@@ -1,7 +1,8 @@
 //! `cargo xtask …`: project chores that wrap `cargo` and the `segsweep` binary. Thin by design: it
 //! does not depend on `segsweep` (so it never compiles burn itself) and only runs child commands.
 //!
-//! - `cargo xtask demo [DIR]`: the quick start's main job on the built-in synthetic data.
+//! - `cargo xtask demo [DIR]`: the quick start's main job (`segsweep run`) on the built-in
+//!   synthetic data.
 //! - `cargo xtask bench train [--epochs N] [--release]`: trains the default 2D U-Net on the
 //!   default synthetic set and prints a table (epochs, seconds per epoch, validation IoU).
 //! - `cargo xtask ci`: what `.ci/run` does (format check and the test suite).
@@ -34,7 +35,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// Generates the default synthetic 2D set and checks it against the demo experiment config.
+/// Generates the default synthetic 2D set (once), checks the demo config against it, then runs
+/// the job (train, test, results) with `segsweep run`.
 fn demo(root: &Path, dir: Option<PathBuf>) -> Result<(), String> {
     let dir = dir.unwrap_or_else(|| root.join("results/demo"));
     let data = dir.join("data");
@@ -47,13 +49,33 @@ fn demo(root: &Path, dir: Option<PathBuf>) -> Result<(), String> {
         run(&mut segsweep(&["synth", "--out", &data.to_string_lossy()]))?;
     }
     let config = root.join("experiments/demo_2d.yaml");
-    let data_root = format!("DATA.TRAIN.PATH={}", data.join("train/x").display());
-    let mut check = segsweep(&["config", "check", "--data", &config.to_string_lossy(), "--set", &data_root]);
-    for (key, sub) in [("DATA.TRAIN.GT_PATH", "train/y"), ("DATA.TEST.PATH", "test/x"), ("DATA.TEST.GT_PATH", "test/y")]
-    {
-        check.args(["--set", &format!("{key}={}", data.join(sub).display())]);
+    let mut sets = Vec::new();
+    for (key, sub) in [
+        ("DATA.TRAIN.PATH", "train/x"),
+        ("DATA.TRAIN.GT_PATH", "train/y"),
+        ("DATA.TEST.PATH", "test/x"),
+        ("DATA.TEST.GT_PATH", "test/y"),
+    ] {
+        sets.push("--set".to_string());
+        sets.push(format!("{key}={}", data.join(sub).display()));
     }
-    run(&mut check)
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let mut check = segsweep(&["config", "check", "--data", &config.to_string_lossy()]);
+    check.args(&sets);
+    run(&mut check)?;
+    let mut job = segsweep(&[
+        "run",
+        "--config",
+        &config.to_string_lossy(),
+        "--result_dir",
+        &dir.to_string_lossy(),
+        "--name",
+        "demo",
+        "--run_id",
+        "1",
+    ]);
+    job.args(&sets);
+    run(&mut job)
 }
 
 pub(crate) fn run(cmd: &mut Command) -> Result<(), String> {

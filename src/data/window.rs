@@ -1,10 +1,10 @@
-//! Cutting a training window out of an image: a `(z, y, x)` box that may reach past the image
+//! Cutting a window out of an image (training samples, test patches): a `(z, y, x)` box that may reach past the image
 //! border, filled by NumPy-style `reflect` (mirror without repeating the edge) — the fill BiaPy's
 //! training generator uses (`AUGMENTOR.AFFINE_MODE` default). Pure; no I/O.
 //!
 //! ```
 //! use segsweep::data::Volume;
-//! use segsweep::train::window::crop_reflect;
+//! use segsweep::data::window::crop_reflect;
 //! let row = Volume::from_vec([1, 1, 4, 1], vec![0u8, 1, 2, 3]).unwrap();
 //! let out = crop_reflect(&row, [0, 0, -2], [1, 1, 8]);
 //! assert_eq!(out.as_slice(), &[2, 1, 0, 1, 2, 3, 2, 1]);

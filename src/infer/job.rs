@@ -1,0 +1,332 @@
+//! The test phase of a run (spec §4.1–4.6, §5, §6): every test image in natural order, one at a
+//! time — read, complete, normalise, predict (patches or whole), crop back, save probabilities,
+//! post-process, binarise, save masks, count IoU at each level — then the 2D-as-3D-stack pass,
+//! `test_results_metrics.csv` and `metrics.json`.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use burn::prelude::Device;
+use serde::Serialize;
+
+use super::InferError;
+use super::image::{Labeling, PatchOptions, crop_border, predict_by_patches, predict_whole};
+use super::outputs::{stem, write_labels, write_probs};
+use super::predict::Predictor;
+use crate::config::{Binarization, Config, Ndim};
+use crate::data::Volume;
+use crate::data::dataset::{SplitSpec, config_splits, discover, load_pair};
+use crate::data::normalize::{apply, compute_stats};
+use crate::data::patches::{complete_shape, undo_complete_shape};
+use crate::layout::RunLayout;
+use crate::metrics::{Counts, iou, mean_skipping};
+use crate::model::{ModelSpec, SegModel};
+use crate::postprocess::{apply_filters, filters_from_config, otsu_threshold};
+
+/// Metrics of one test image (IoU values are `None` when not computed or skipped as empty).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ImageResult {
+    pub file: String,
+    /// Mean IoU of this image's patches.
+    pub iou_per_patch: Option<f64>,
+    pub n_patches: usize,
+    pub iou_merge_patches: Option<f64>,
+    pub iou_post_processing: Option<f64>,
+    pub iou_full_image: Option<f64>,
+    /// Empty truth and empty prediction (D5).
+    pub empty: bool,
+    pub threshold: f32,
+    pub counts: Option<Counts>,
+}
+
+/// Means over the test set per level (D5, D6).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TestSummary {
+    /// Mean over all patches of all images (D6).
+    pub per_patch: Option<f64>,
+    pub merge_patches: Option<f64>,
+    pub post_processing: Option<f64>,
+    pub full_image: Option<f64>,
+    pub as_3d_stack_post_processing: Option<f64>,
+    pub n_images: usize,
+    pub n_patches: usize,
+    pub n_empty: usize,
+}
+
+/// What the test phase produced.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TestOutcome {
+    pub images: Vec<ImageResult>,
+    pub summary: TestSummary,
+    pub seconds: f64,
+}
+
+/// Runs the test phase of `config` with `model`, writing into `layout`'s results folder.
+pub fn test_job(
+    config: &Config,
+    layout: &RunLayout,
+    model: &SegModel,
+    device: &Device,
+    out: &mut dyn Write,
+) -> Result<TestOutcome, InferError> {
+    let started = Instant::now();
+    let spec = test_spec(config)?;
+    let predictor = Predictor::new(model, device, config.data.n_classes);
+    let context = Context::new(config, layout)?;
+    let mut images = Vec::new();
+    let mut patch_ious = Vec::new();
+    let mut stack: Vec<(Volume<f32>, Option<Volume<u16>>)> = Vec::new();
+    for (image_path, mask_path) in discover(&spec)? {
+        let file = image_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        writeln!(out, "Processing image: {file}").ok();
+        let sample = load_pair(&spec, image_path.clone(), mask_path)?;
+        let (result, probs, truth, per_patch) = context.process(&predictor, sample, &stem(&image_path))?;
+        patch_ious.extend(per_patch);
+        if context.stack_mode {
+            stack.push((probs, truth));
+        }
+        images.push(ImageResult { file, ..result });
+    }
+    let stack_iou = if context.stack_mode { context.stack_pass(stack)? } else { None };
+    let summary = summarise(&images, &patch_ious, stack_iou);
+    let outcome = TestOutcome { images, summary, seconds: started.elapsed().as_secs_f64() };
+    if config.data.test.load_gt {
+        super::results::write(&layout.results(), &outcome)?;
+    }
+    Ok(outcome)
+}
+
+fn test_spec(config: &Config) -> Result<SplitSpec, InferError> {
+    config_splits(config)
+        .into_iter()
+        .find(|s| s.image_key == "DATA.TEST.PATH")
+        .ok_or_else(|| InferError::Setup("`TEST.ENABLE` is off: nothing to test".into()))
+}
+
+/// Settings shared by every test image.
+struct Context<'a> {
+    config: &'a Config,
+    layout: &'a RunLayout,
+    patch: PatchOptions,
+    full_image: bool,
+    whole_multiple: [usize; 3],
+    filters: Vec<(crate::postprocess::FilterAxis, usize)>,
+    stack_mode: bool,
+    border: [usize; 3],
+}
+
+impl<'a> Context<'a> {
+    fn new(config: &'a Config, layout: &'a RunLayout) -> Result<Self, InferError> {
+        let ndim = config.problem.ndim;
+        let zyx = |v: &[usize], fill: usize| -> [usize; 3] {
+            if ndim == Ndim::D2 { [fill, v[0], v[1]] } else { [v[0], v[1], v[2]] }
+        };
+        let test = &config.test;
+        let data_test = &config.data.test;
+        let overlap = if ndim == Ndim::D2 {
+            [0.0, data_test.overlap[0], data_test.overlap[1]]
+        } else {
+            [data_test.overlap[0], data_test.overlap[1], data_test.overlap[2]]
+        };
+        let patch = PatchOptions {
+            patch: zyx(&config.data.patch_size, 1),
+            overlap,
+            padding: zyx(&data_test.padding, 0),
+            blend: test.blend,
+            batch_size: config.train.batch_size,
+            tta: test.augmentation.then_some((test.augmentation_group, test.augmentation_mode)),
+        };
+        let spec = ModelSpec::from_config(config)?;
+        let whole_multiple = (0..spec.depth()).fold([1, 1, 1], |acc, level| {
+            let f = spec.pool_factors(level);
+            [acc[0] * f[0], acc[1] * f[1], acc[2] * f[2]]
+        });
+        let filters =
+            if test.post_processing.median_filter { filters_from_config(&test.post_processing)? } else { Vec::new() };
+        let stack_mode = ndim == Ndim::D2 && test.analize_2d_imgs_as_3d_stack && !filters.is_empty();
+        let border = if test.eval_border_crop.is_empty() {
+            [0; 3]
+        } else {
+            zyx(&test.eval_border_crop.iter().map(|&v| v.max(0) as usize).collect::<Vec<_>>(), 0)
+        };
+        Ok(Self {
+            config,
+            layout,
+            patch,
+            full_image: ndim == Ndim::D2 && test.full_img,
+            whole_multiple,
+            filters,
+            stack_mode,
+            border,
+        })
+    }
+
+    fn labeling(&self, threshold: f32) -> Labeling {
+        let ignore = u16::try_from(self.config.loss.ignore_index).ok();
+        Labeling { n_classes: self.config.data.n_classes, threshold, ignore }
+    }
+
+    fn threshold(&self, probs: &Volume<f32>) -> f32 {
+        match self.config.test.binarization {
+            Binarization::Threshold(t) => t as f32,
+            Binarization::Otsu => otsu_threshold(probs.as_slice()),
+        }
+    }
+
+    /// One image: returns its metrics, its probabilities and truth (for the stack pass) and the
+    /// IoU of each of its patches.
+    fn process(
+        &self,
+        predictor: &Predictor,
+        sample: crate::data::dataset::Sample,
+        stem: &str,
+    ) -> Result<(ImageResult, Volume<f32>, Option<Volume<u16>>, Vec<Option<f64>>), InferError> {
+        let config = self.config;
+        let empty_policy = config.test.empty_iou;
+        let (mut image, pad) = self.complete(&sample.image, &sample.image_path)?;
+        let stats = compute_stats(&image, &config.data.normalization)?;
+        apply(image.as_mut_slice(), &stats);
+        let truth_padded =
+            sample.mask.as_ref().map(|m| self.complete(m, &sample.image_path).map(|(v, _)| v)).transpose()?;
+        let numeric = match config.test.binarization {
+            Binarization::Threshold(t) => t as f32,
+            Binarization::Otsu => 0.5,
+        };
+        let (probs, patch_ious) = if self.full_image {
+            (predict_whole(predictor, &image, self.whole_multiple, self.patch.tta)?, Vec::new())
+        } else {
+            let prediction =
+                predict_by_patches(predictor, &image, truth_padded.as_ref(), &self.patch, &self.labeling(numeric))?;
+            let ious = prediction.patch_counts.iter().map(|c| iou(c, empty_policy)).collect();
+            (prediction.probs, ious)
+        };
+        let probs = undo_complete_shape(&probs, pad);
+        let truth = sample.mask;
+        let (raw_dir, bin_dir) =
+            if self.full_image { ("full_image", "full_image_binarized") } else { ("per_image", "per_image_binarized") };
+        if config.test.save_model_raw_output || self.full_image {
+            write_probs(&self.layout.result(raw_dir), stem, &probs, &sample.meta)?;
+        }
+        let threshold = self.threshold(&probs);
+        let labeling = self.labeling(threshold);
+        let counts =
+            truth.as_ref().map(|t| labeling.counts(&crop_border(&probs, self.border), &crop_border(t, self.border)));
+        let filtered = (!self.filters.is_empty() && !self.stack_mode && !self.full_image)
+            .then(|| apply_filters(&probs, &self.filters));
+        let mut post_iou = None;
+        if let Some(filtered) = &filtered {
+            write_probs(&self.layout.result("per_image_post_processing"), stem, filtered, &sample.meta)?;
+            let post_labeling = self.labeling(self.threshold(filtered));
+            post_iou = truth
+                .as_ref()
+                .map(|t| {
+                    iou(
+                        &post_labeling.counts(&crop_border(filtered, self.border), &crop_border(t, self.border)),
+                        empty_policy,
+                    )
+                })
+                .flatten();
+        }
+        let final_probs = filtered.as_ref().unwrap_or(&probs);
+        let final_labeling = self.labeling(self.threshold(final_probs));
+        if config.data.n_classes <= 2 || config.data.test.argmax_to_output {
+            let labels = Volume::from_vec(spatial_shape_1(final_probs), final_labeling.labels(final_probs))
+                .map_err(|e| InferError::Setup(e.to_string()))?;
+            write_labels(&self.layout.result(bin_dir), stem, &labels, config.data.n_classes, &sample.meta)?;
+        }
+        let level_iou = counts.as_ref().and_then(|c| iou(c, empty_policy));
+        let per_patch = mean_skipping(&patch_ious).0;
+        let result = ImageResult {
+            file: String::new(),
+            iou_per_patch: per_patch,
+            n_patches: patch_ious.len(),
+            iou_merge_patches: if self.full_image { None } else { level_iou },
+            iou_post_processing: post_iou,
+            iou_full_image: if self.full_image { level_iou } else { None },
+            empty: counts.as_ref().is_some_and(Counts::is_empty),
+            threshold,
+            counts,
+        };
+        Ok((result, probs, truth, patch_ious))
+    }
+
+    /// `REFLECT_TO_COMPLETE_SHAPE` for a test image smaller than the patch (not needed whole).
+    fn complete<T: Copy>(&self, volume: &Volume<T>, path: &Path) -> Result<(Volume<T>, [usize; 3]), InferError> {
+        let shape = volume.spatial_shape();
+        let patch = self.patch.patch;
+        if self.full_image || shape.iter().zip(&patch).all(|(s, p)| s >= p) {
+            return Ok((volume.clone(), [0; 3]));
+        }
+        if !self.config.data.reflect_to_complete_shape {
+            return Err(InferError::TooSmall { path: path.into(), shape, patch });
+        }
+        Ok(complete_shape(volume, patch))
+    }
+
+    /// The 2D test images as one stack (`TEST.ANALIZE_2D_IMGS_AS_3D_STACK`, spec §4.6): saved,
+    /// binarised, median-filtered along the image axis, and measured as a whole.
+    fn stack_pass(&self, stack: Vec<(Volume<f32>, Option<Volume<u16>>)>) -> Result<Option<f64>, InferError> {
+        let Some((first, _)) = stack.first() else { return Ok(None) };
+        let [_, y, x, k] = first.shape();
+        if stack.iter().any(|(p, _)| p.shape() != [1, y, x, k]) {
+            return Err(InferError::Setup(
+                "`TEST.ANALIZE_2D_IMGS_AS_3D_STACK` needs all test images to have the same shape".into(),
+            ));
+        }
+        let n = stack.len();
+        let probs =
+            Volume::from_vec([n, y, x, k], stack.iter().flat_map(|(p, _)| p.as_slice().iter().copied()).collect())
+                .map_err(|e| InferError::Setup(e.to_string()))?;
+        let meta = crate::data::tiff_io::TiffMeta::default();
+        write_probs(&self.layout.result("as_3d_stack"), "0", &probs, &meta)?;
+        let labels_of = |p: &Volume<f32>| -> Result<Volume<u16>, InferError> {
+            Volume::from_vec(spatial_shape_1(p), self.labeling(self.threshold(p)).labels(p))
+                .map_err(|e| InferError::Setup(e.to_string()))
+        };
+        write_labels(
+            &self.layout.result("as_3d_stack_binarized"),
+            "0",
+            &labels_of(&probs)?,
+            self.config.data.n_classes,
+            &meta,
+        )?;
+        let filtered = apply_filters(&probs, &self.filters);
+        write_probs(&self.layout.result("as_3d_stack_post_processing"), "0", &filtered, &meta)?;
+        if stack.iter().any(|(_, t)| t.is_none()) {
+            return Ok(None);
+        }
+        let truth = Volume::from_vec(
+            [n, y, x, 1],
+            stack.iter().flat_map(|(_, t)| t.as_ref().map(|t| t.as_slice().to_vec()).unwrap_or_default()).collect(),
+        )
+        .map_err(|e| InferError::Setup(e.to_string()))?;
+        let labeling = self.labeling(self.threshold(&filtered));
+        Ok(iou(
+            &labeling.counts(&crop_border(&filtered, self.border), &crop_border(&truth, self.border)),
+            self.config.test.empty_iou,
+        ))
+    }
+}
+
+fn spatial_shape_1(v: &Volume<f32>) -> [usize; 4] {
+    let [z, y, x] = v.spatial_shape();
+    [z, y, x, 1]
+}
+
+fn summarise(images: &[ImageResult], patch_ious: &[Option<f64>], stack: Option<f64>) -> TestSummary {
+    let level = |f: fn(&ImageResult) -> Option<f64>| {
+        let values: Vec<Option<f64>> = images.iter().map(f).collect();
+        if values.iter().all(Option::is_none) { None } else { mean_skipping(&values).0 }
+    };
+    TestSummary {
+        per_patch: mean_skipping(patch_ious).0,
+        merge_patches: level(|r| r.iou_merge_patches),
+        post_processing: level(|r| r.iou_post_processing),
+        full_image: level(|r| r.iou_full_image),
+        as_3d_stack_post_processing: stack,
+        n_images: images.len(),
+        n_patches: patch_ious.len(),
+        n_empty: images.iter().filter(|r| r.empty).count(),
+    }
+}

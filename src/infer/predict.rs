@@ -1,0 +1,96 @@
+//! The model as a function from image patches to probabilities: a batch of `(z, y, x, c)`
+//! patches in, `(z, y, x, k)` probabilities out (k = 1 with a sigmoid when binary, `N_CLASSES`
+//! with a channel softmax otherwise, spec §3.6). Works on any patch size the network accepts, so
+//! it serves patches, whole images and test-time augmentation alike.
+
+use burn::prelude::*;
+use burn::tensor::activation::{sigmoid, softmax};
+
+use crate::config::Ndim;
+use crate::data::Volume;
+use crate::model::{ModelError, SegModel};
+
+/// A model in evaluation mode on a device without autodiff.
+pub struct Predictor {
+    model: SegModel,
+    device: Device,
+    n_classes: usize,
+}
+
+impl Predictor {
+    /// Wraps `model` for inference (dropout off, no gradients).
+    pub fn new(model: &SegModel, device: &Device, n_classes: usize) -> Self {
+        Self { model: model.valid(), device: device.clone().without_autodiff(), n_classes }
+    }
+
+    /// 2D or 3D.
+    pub fn ndim(&self) -> Ndim {
+        self.model.ndim()
+    }
+
+    /// Probabilities of equally shaped `patches`, in order.
+    pub fn predict(&self, patches: &[Volume<f32>]) -> Result<Vec<Volume<f32>>, ModelError> {
+        let Some(first) = patches.first() else { return Ok(Vec::new()) };
+        let [z, y, x, c] = first.shape();
+        let n = patches.len();
+        let mut data: Vec<f32> = Vec::with_capacity(n * z * y * x * c);
+        for patch in patches {
+            let src = patch.as_slice();
+            for channel in 0..c {
+                data.extend(src.iter().skip(channel).step_by(c));
+            }
+        }
+        let binary = self.n_classes <= 2;
+        let (values, k) = match self.model.ndim() {
+            Ndim::D2 => {
+                let input = Tensor::<4>::from_data(TensorData::new(data, [n * z, c, y, x]), &self.device);
+                let logits = self.model.forward2d(input)?;
+                let k = logits.dims()[1];
+                (activate(logits, binary), k)
+            }
+            Ndim::D3 => {
+                let input = Tensor::<5>::from_data(TensorData::new(data, [n, c, z, y, x]), &self.device);
+                let logits = self.model.forward3d(input)?;
+                let k = logits.dims()[1];
+                (activate(logits, binary), k)
+            }
+        };
+        Ok(unpack(&values, n, [z, y, x], k))
+    }
+}
+
+fn activate<const D: usize>(logits: Tensor<D>, binary: bool) -> Vec<f32> {
+    let probs = if binary { sigmoid(logits) } else { softmax(logits, 1) };
+    probs.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
+}
+
+/// Channel-first `[n, k, z, y, x]` values to `n` channels-last volumes.
+fn unpack(values: &[f32], n: usize, [z, y, x]: [usize; 3], k: usize) -> Vec<Volume<f32>> {
+    let plane = z * y * x;
+    (0..n)
+        .map(|i| {
+            let base = i * k * plane;
+            let mut out = Vec::with_capacity(plane * k);
+            for voxel in 0..plane {
+                for channel in 0..k {
+                    out.push(values[base + channel * plane + voxel]);
+                }
+            }
+            Volume::from_vec([z, y, x, k], out).expect("k channels of z·y·x voxels")
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unpack_is_channels_last() {
+        // Two samples, two channels, one voxel each... and two voxels.
+        let values = [1.0, 2.0, 10.0, 20.0, 3.0, 4.0, 30.0, 40.0];
+        let out = unpack(&values, 2, [1, 1, 2], 2);
+        assert_eq!(out[0].as_slice(), &[1.0, 10.0, 2.0, 20.0]);
+        assert_eq!(out[1].as_slice(), &[3.0, 30.0, 4.0, 40.0]);
+    }
+}

@@ -1,0 +1,101 @@
+//! `segsweep run`, BiaPy's job: train (if `TRAIN.ENABLE`), reload the best checkpoint, test (if
+//! `TEST.ENABLE`), print the RESULTS block of spec §10.4 with BiaPy's line texts, and
+//! `FINISHED JOB <name>_<run_id> !!`. Composes the `train` and `infer` stages; owns no algorithm.
+
+use std::io::Write;
+
+use burn::prelude::Device;
+
+use crate::config::Config;
+use crate::infer::{TestOutcome, test_job};
+use crate::layout::RunLayout;
+use crate::model::{ModelSpec, SegModel};
+use crate::train::checkpoint::{Checkpoints, load_weights};
+use crate::train::job::{hms, write_config};
+use crate::train::{TrainOutcome, train_job};
+
+/// What a run produced.
+pub struct RunOutcome {
+    pub train: Option<TrainOutcome>,
+    pub test: Option<TestOutcome>,
+}
+
+/// Runs the job of `config` as run `run_id` into `layout`.
+pub fn run_job(
+    config: &Config,
+    layout: &RunLayout,
+    run_id: u64,
+    device: &Device,
+    device_kind: &str,
+    out: &mut dyn Write,
+) -> anyhow::Result<RunOutcome> {
+    if !config.train.enable {
+        write_config(config, &layout.config_file())?;
+    }
+    let train =
+        if config.train.enable { Some(train_job(config, layout, run_id, device, device_kind, out)?) } else { None };
+    let test = if config.test.enable {
+        let model = trained_model(config, layout, device)?;
+        Some(test_job(config, layout, &model, device, out)?)
+    } else {
+        None
+    };
+    print_results(config, train.as_ref(), test.as_ref(), out);
+    writeln!(out, "FINISHED JOB {} !!", layout.job_id).ok();
+    Ok(RunOutcome { train, test })
+}
+
+/// The model to test: the run's best checkpoint after training, or `MODEL.LOAD_CHECKPOINT`'s
+/// (`PATHS.CHECKPOINT_FILE`, else the job's best checkpoint).
+fn trained_model(config: &Config, layout: &RunLayout, device: &Device) -> anyhow::Result<SegModel> {
+    let spec = ModelSpec::from_config(config)?;
+    let model = SegModel::try_new(&spec, device)?;
+    let checkpoints = Checkpoints { dir: layout.checkpoints(), job_id: layout.job_id.clone() };
+    let file = &config.paths.checkpoint_file;
+    let path = if config.train.enable || file.is_empty() { checkpoints.best() } else { file.into() };
+    Ok(load_weights(&path, model)?)
+}
+
+/// BiaPy's RESULTS block (spec §10.4); the test lines only with ground truth.
+pub fn print_results(config: &Config, train: Option<&TrainOutcome>, test: Option<&TestOutcome>, out: &mut dyn Write) {
+    let mut lines = vec!["#############".to_string(), "#  RESULTS  #".into(), "#############".into()];
+    lines.push("The values below represent the averages across all test samples".into());
+    if let Some(t) = train {
+        let min_loss = t.rows.iter().map(|r| r.train_loss).fold(f64::INFINITY, f64::min);
+        let max_iou = t.rows.iter().map(|r| r.train_iou).fold(f64::NEG_INFINITY, f64::max);
+        lines.push(format!("Epoch number: {}", t.rows.len()));
+        lines.push(format!("Train time (s): {}", hms(t.seconds)));
+        lines.push(format!("Train loss: {min_loss}"));
+        lines.push(format!("Train Foreground IoU: {max_iou}"));
+        lines.push(format!("Validation loss: {}", t.best_val_loss));
+        lines.push(format!("Validation Foreground IoU: {}", t.best_val_iou));
+    }
+    if let Some(test) = test.filter(|_| config.data.test.load_gt) {
+        let value = |v: Option<f64>| v.map_or("nan (every image skipped as empty)".to_string(), |v| v.to_string());
+        let s = &test.summary;
+        if s.full_image.is_some() {
+            lines.push(format!("Test Foreground IoU (per image): {}", value(s.full_image)));
+        } else {
+            lines.push(format!("Test Foreground IoU (per patch): {}", value(s.per_patch)));
+            lines.push(format!("Test Foreground IoU (merge patches): {}", value(s.merge_patches)));
+        }
+        if s.post_processing.is_some() {
+            lines.push(format!("Test Foreground IoU (merge patches - post-processing): {}", value(s.post_processing)));
+        }
+        if s.as_3d_stack_post_processing.is_some() {
+            lines.push(format!(
+                "Test Foreground IoU (as 3D stack - post-processing): {}",
+                value(s.as_3d_stack_post_processing)
+            ));
+        }
+        if s.n_empty > 0 {
+            lines.push(format!(
+                "Empty test images (no foreground in truth or prediction): {} of {} (TEST.EMPTY_IOU: {:?})",
+                s.n_empty, s.n_images, config.test.empty_iou
+            ));
+        }
+    }
+    for line in lines {
+        writeln!(out, "{line}").ok();
+    }
+}
