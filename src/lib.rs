@@ -15,4 +15,5 @@ pub mod layout;
 pub mod metrics;
 pub mod model;
 pub mod plot;
+pub mod postprocess;
 pub mod train;
