@@ -5,5 +5,7 @@
 //! choice of when to run (per image, per 3D stack): the test stage owns the order of operations.
 
 pub mod median;
+pub mod threshold;
 
 pub use median::{FilterAxis, PostprocessError, apply_filters, filters_from_config, median_filter};
+pub use threshold::{argmax, binarize, otsu_threshold, threshold_for};
