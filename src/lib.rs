@@ -11,6 +11,7 @@ pub mod augment;
 pub mod config;
 pub mod data;
 pub mod device;
+pub mod infer;
 pub mod layout;
 pub mod metrics;
 pub mod model;
