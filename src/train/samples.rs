@@ -82,6 +82,8 @@ pub struct SampleSet {
     /// Training only.
     pub augmenter: Option<Augmenter>,
     pub seed: u64,
+    /// Every sample this many times per epoch (`DATA.TRAIN.REPLICATE`; ≤ 1 means once).
+    pub replicate: usize,
 }
 
 /// Where a sample's patch lies: the image and the patch start (may be negative with padding).
@@ -95,12 +97,17 @@ pub struct Placement {
 pub type PatchPair = (Volume<f32>, Volume<u16>);
 
 impl SampleSet {
-    /// Samples per epoch.
-    pub fn len(&self) -> usize {
+    /// Distinct samples (grid patches, or images for random crops).
+    fn base_len(&self) -> usize {
         match &self.plan {
             Plan::Grid { patches, .. } => patches.len(),
             Plan::Random { .. } => self.images.len(),
         }
+    }
+
+    /// Samples per epoch: the distinct samples × `DATA.TRAIN.REPLICATE` (when above 1).
+    pub fn len(&self) -> usize {
+        self.base_len() * self.replicate.max(1)
     }
 
     /// True when the set has no sample.
@@ -127,20 +134,21 @@ impl SampleSet {
         let patch = self.options.patch;
         let (image_idx, start) = match &self.plan {
             Plan::Grid { patches, padding } => {
-                let (i, pos) = patches[index];
+                let (i, pos) = patches[index % patches.len()];
                 (i, std::array::from_fn(|a| pos[a] as isize - padding[a] as isize))
             }
             Plan::Random { fixed } => {
                 let stream_epoch = if *fixed { 0 } else { epoch as u64 };
                 let mut rng = ChaCha8Rng::seed_from_u64(derive(self.seed, "crop", &[stream_epoch, index as u64]));
-                let entry = &self.images[index];
+                let image_idx = index % self.images.len();
+                let entry = &self.images[image_idx];
                 let corner = match &entry.sampler {
                     Some(sampler) => {
                         corner_from_centre(unravel(sampler.sample(&mut rng), entry.shape), entry.shape, patch)
                     }
                     None => random_corner(entry.shape, patch, &mut rng),
                 };
-                (index, corner.map(|c| c as isize))
+                (image_idx, corner.map(|c| c as isize))
             }
         };
         let entry = &self.images[image_idx];

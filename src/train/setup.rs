@@ -77,13 +77,15 @@ pub fn build_sets(config: &Config, seed: u64, prob_map_dir: &Path) -> Result<(Sa
         };
         (images, train_plan, val_images, val_plan, val_options)
     };
-    let train = SampleSet { images: train_images, plan: train_plan, options, augmenter, seed };
+    let replicate = usize::try_from(data.train.replicate).unwrap_or(1).max(1);
+    let train = SampleSet { images: train_images, plan: train_plan, options, augmenter, seed, replicate };
     let val = SampleSet {
         images: val_images,
         plan: val_plan,
         options: val_options,
         augmenter: None,
         seed: derive(seed, "validation", &[]),
+        replicate: 1,
     };
     if train.is_empty() || val.is_empty() {
         return Err(TrainError::Setup(format!(
