@@ -37,6 +37,8 @@ pub struct ImageResult {
     /// Empty truth and empty prediction (D5).
     pub empty: bool,
     pub threshold: f32,
+    /// Spatial size of the image (z·y·x).
+    pub n_voxels: usize,
     pub counts: Option<Counts>,
 }
 
@@ -52,6 +54,8 @@ pub struct TestSummary {
     pub n_images: usize,
     pub n_patches: usize,
     pub n_empty: usize,
+    /// Test voxels in all (z·y·x summed over images).
+    pub n_voxels: usize,
 }
 
 /// What the test phase produced.
@@ -246,6 +250,7 @@ impl<'a> Context<'a> {
             iou_full_image: if self.full_image { level_iou } else { None },
             empty: counts.as_ref().is_some_and(Counts::is_empty),
             threshold,
+            n_voxels: probs.spatial_shape().iter().product(),
             counts,
         };
         Ok((result, probs, truth, patch_ious))
@@ -328,5 +333,6 @@ fn summarise(images: &[ImageResult], patch_ious: &[Option<f64>], stack: Option<f
         n_images: images.len(),
         n_patches: patch_ious.len(),
         n_empty: images.iter().filter(|r| r.empty).count(),
+        n_voxels: images.iter().map(|r| r.n_voxels).sum(),
     }
 }

@@ -196,3 +196,30 @@ fn evaluate_known_answers() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, "pred,gt,iou\na.tif,a.tif,1\nb.tif,b.tif,0.5\nMean IoU: 0.75\n");
 }
+
+#[test]
+fn run_with_tta_and_the_2d_images_as_a_3d_stack() {
+    let dir = TestDir::new();
+    let keys = ", AUGMENTATION: True, AUGMENTATION_GROUP: flips, ANALIZE_2D_IMGS_AS_3D_STACK: True, POST_PROCESSING: {MEDIAN_FILTER: True, MEDIAN_FILTER_AXIS: [z], MEDIAN_FILTER_SIZE: [3]}";
+    let config = tiny_run_config(&dir, 2, keys);
+    let results = dir.join("stack");
+    let out = segsweep(&[
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--result_dir",
+        results.to_str().unwrap(),
+        "--name",
+        "s",
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    for path in
+        ["as_3d_stack/0.tif", "as_3d_stack_binarized/0.tif", "as_3d_stack_post_processing/0.tif", "per_image/0001.tif"]
+    {
+        assert!(results.join("s/results/s_1").join(path).exists(), "{path} missing");
+    }
+    assert!(!results.join("s/results/s_1/per_image_post_processing").exists(), "the stack is filtered, not each image");
+    assert!(out.stdout.contains("Test Foreground IoU (as 3D stack - post-processing): "), "{}", out.stdout);
+    let stack = segsweep::data::tiff_io::read_tiff(&results.join("s/results/s_1/as_3d_stack/0.tif")).unwrap();
+    assert_eq!(stack.volume.shape(), [2, 64, 64, 1], "two test images stacked along z");
+}

@@ -5,6 +5,8 @@
 //!   synthetic data.
 //! - `cargo xtask bench train [--epochs N] [--release]`: trains the default 2D U-Net on the
 //!   default synthetic set and prints a table (epochs, seconds per epoch, validation IoU).
+//! - `cargo xtask bench infer [--release]`: test-phase seconds per megapixel/megavoxel for
+//!   patch, whole-image and TTA inference, 2D and 3D.
 //! - `cargo xtask ci`: what `.ci/run` does (format check and the test suite).
 
 mod bench;
@@ -19,9 +21,10 @@ fn main() -> ExitCode {
         Some("demo") => demo(&root, args.get(1).map(PathBuf::from)),
         Some("ci") => run(Command::new("bash").arg(root.join(".ci/run"))),
         Some("bench") if args.get(1).map(String::as_str) == Some("train") => bench::train(&root, &args[2..]),
+        Some("bench") if args.get(1).map(String::as_str) == Some("infer") => bench::infer(&root, &args[2..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask demo [DIR] | cargo xtask bench train [--epochs N] [--release] | cargo xtask ci"
+                "usage: cargo xtask demo [DIR] | cargo xtask bench train|infer [--epochs N] [--release] | cargo xtask ci"
             );
             return ExitCode::from(2);
         }
