@@ -18,6 +18,15 @@ pub fn kind(name: &str) -> &str {
     name.split(':').next().unwrap_or(name)
 }
 
+/// Applies `SYSTEM.NUM_CPUS` (−1 = all cores) to the thread pool shared by data loading and
+/// the `flex` backend. Call once, before any parallel work; a later call has no effect.
+pub fn set_threads(num_cpus: i64) {
+    if num_cpus > 0 {
+        // The global pool can only be built once per process; the first setting wins.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(num_cpus as usize).build_global();
+    }
+}
+
 /// Parses a device name; `cpu` (BiaPy's `SYSTEM.DEVICE` default) means `flex`.
 pub fn parse(name: &str) -> Result<Device, DeviceError> {
     match kind(name) {

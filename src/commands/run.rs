@@ -14,6 +14,7 @@ pub fn run(args: &JobArgs) -> anyhow::Result<ExitCode> {
     check_job_name(&args.name).map_err(anyhow::Error::msg)?;
     let device_name = args.device.clone().unwrap_or_else(|| config.system.device.clone());
     let device = segsweep::device::parse(&device_name)?;
+    segsweep::device::set_threads(config.system.num_cpus);
     let layout = RunLayout::new(&args.result_dir, &args.name, args.run_id);
     let mut stdout = std::io::stdout();
     segsweep::run::run_job(&config, &layout, args.run_id, &device, segsweep::device::kind(&device_name), &mut stdout)

@@ -223,6 +223,7 @@ fn check_data(config: &Config, c: &mut Checker) {
         ("DATA.RESOLUTION_NORM.ENABLE", data.resolution_norm.enable),
         ("DATA.TEST.ROI_MASK.ENABLE", data.test.roi_mask.enable),
         ("DATA.FORCE_RGB", data.force_rgb),
+        ("DATA.CHECK_GENERATORS", data.check_generators),
         ("DATA.TRAIN.INPUT_ZARR_MULTIPLE_DATA", train.input_zarr_multiple_data),
     ] {
         c.unsupported(on, key);
@@ -320,6 +321,12 @@ fn check_model(config: &Config, c: &mut Checker) {
     );
     c.require(model.kernel_size % 2 == 1, "MODEL.KERNEL_SIZE", "expected an odd kernel size");
     c.unsupported(model.larger_io, "MODEL.LARGER_IO");
+    c.unsupported(model.skip_unmatched_layers, "MODEL.SKIP_UNMATCHED_LAYERS");
+    c.require(
+        model.load_checkpoint_epoch == super::schema::CheckpointEpoch::BestOnVal,
+        "MODEL.LOAD_CHECKPOINT_EPOCH",
+        "only `best_on_val` is supported yet (set `PATHS.CHECKPOINT_FILE` to load a periodic checkpoint)",
+    );
     check_patch_divisibility(config, c);
 }
 
@@ -367,6 +374,7 @@ fn check_train(config: &Config, c: &mut Checker) {
     c.require(train.gradient_clip_norm >= 0.0, "TRAIN.GRADIENT_CLIP_NORM", "expected 0 (off) or a positive norm");
     c.require(train.batch_size > 0, "TRAIN.BATCH_SIZE", "expected a positive batch size");
     c.require(!train.enable || train.epochs > 0, "TRAIN.EPOCHS", "expected a positive number of epochs");
+    c.unsupported(train.save_train_preds_freq > 0, "TRAIN.SAVE_TRAIN_PREDS_FREQ");
     let sched = &train.lr_scheduler;
     let needs_min_lr = matches!(sched.name, SchedulerName::Reduceonplateau | SchedulerName::Warmupcosine);
     c.require(
@@ -489,6 +497,10 @@ fn check_test(config: &Config, c: &mut Checker) {
     }
     c.unsupported(test.reuse_predictions, "TEST.REUSE_PREDICTIONS");
     c.unsupported(test.reduce_memory, "TEST.REDUCE_MEMORY");
+    // D15 (tile-by-tile inference of huge volumes) is not built yet: say so instead of silently
+    // loading the whole volume.
+    c.unsupported(test.by_chunks.enable, "TEST.BY_CHUNKS.ENABLE");
+    c.unsupported(config.data.test.median_padding, "DATA.TEST.MEDIAN_PADDING");
     let pp = &test.post_processing;
     if pp.median_filter {
         let key = "TEST.POST_PROCESSING.MEDIAN_FILTER_AXIS";
