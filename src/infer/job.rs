@@ -1,7 +1,8 @@
-//! The test phase of a run (spec §4.1–4.6, §5, §6): every test image in natural order, one at a
-//! time — read, complete, normalise, predict (patches or whole), crop back, save probabilities,
-//! post-process, binarise, save masks, count IoU at each level — then the 2D-as-3D-stack pass,
-//! `test_results_metrics.csv` and `metrics.json`.
+//! The test phase of a run (spec §4.1–4.6, §5, §6) as two stages the sweep caches separately.
+//! Infer: every test image in natural order, one at a time — read, complete, normalise, predict
+//! (patches or whole), crop back, write the probabilities, count the per-patch IoU. Evaluate:
+//! read the probabilities back, post-process, binarise, write the masks, count IoU at each level,
+//! the 2D-as-3D-stack pass, `test_results_metrics.csv` and `metrics.json`.
 
 use std::io::Write;
 use std::path::Path;
@@ -16,9 +17,10 @@ use super::outputs::{stem, write_labels, write_probs};
 use super::predict::Predictor;
 use crate::config::{Binarization, Config, Ndim};
 use crate::data::Volume;
-use crate::data::dataset::{SplitSpec, config_splits, discover, load_pair};
+use crate::data::dataset::{SplitSpec, config_splits, discover, load_pair, read_mask};
 use crate::data::normalize::{apply, compute_stats};
 use crate::data::patches::{complete_shape, undo_complete_shape};
+use crate::data::tiff_io::read_tiff;
 use crate::layout::RunLayout;
 use crate::metrics::{Counts, iou, mean_skipping};
 use crate::model::{ModelSpec, SegModel};
@@ -66,7 +68,24 @@ pub struct TestOutcome {
     pub seconds: f64,
 }
 
-/// Runs the test phase of `config` with `model`, writing into `layout`'s results folder.
+/// One predicted test image, as the infer stage leaves it for the evaluate stage.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct InferredImage {
+    pub file: String,
+    pub stem: String,
+    /// IoU of each patch (empty for whole-image prediction or without ground truth).
+    pub patch_ious: Vec<Option<f64>>,
+}
+
+/// The infer stage's record.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct InferRecord {
+    pub images: Vec<InferredImage>,
+    pub seconds: f64,
+}
+
+/// Runs the test phase of `config` with `model`, writing into `layout`'s results folder: the
+/// infer stage, then the evaluate stage.
 pub fn test_job(
     config: &Config,
     layout: &RunLayout,
@@ -74,25 +93,69 @@ pub fn test_job(
     device: &Device,
     out: &mut dyn Write,
 ) -> Result<TestOutcome, InferError> {
+    let record = infer_stage(config, layout, model, device, out)?;
+    let mut outcome = evaluate_stage(config, layout, &record)?;
+    outcome.seconds += record.seconds;
+    Ok(outcome)
+}
+
+/// The infer stage: predicts every test image and writes its probabilities to `per_image/`
+/// (`full_image/` with `TEST.FULL_IMG`), with the per-patch IoU when there is ground truth.
+pub fn infer_stage(
+    config: &Config,
+    layout: &RunLayout,
+    model: &SegModel,
+    device: &Device,
+    out: &mut dyn Write,
+) -> Result<InferRecord, InferError> {
     let started = Instant::now();
     let spec = test_spec(config)?;
     let predictor = Predictor::new(model, device, config.data.n_classes);
     let context = Context::new(config, layout)?;
     let mut images = Vec::new();
-    let mut patch_ious = Vec::new();
-    let mut stack: Vec<(Volume<f32>, Option<Volume<u16>>)> = Vec::new();
     for (image_path, mask_path) in discover(&spec)? {
         let file = image_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         writeln!(out, "Processing image: {file}").ok();
         let sample = load_pair(&spec, image_path.clone(), mask_path)?;
-        let (result, probs, truth, per_patch) = context.process(&predictor, sample, &stem(&image_path))?;
-        patch_ious.extend(per_patch);
+        let stem = stem(&image_path);
+        let patch_ious = context.infer_one(&predictor, sample, &stem)?;
+        images.push(InferredImage { file, stem, patch_ious });
+    }
+    Ok(InferRecord { images, seconds: started.elapsed().as_secs_f64() })
+}
+
+/// The evaluate stage: reads the infer stage's probabilities, post-processes, binarises, writes
+/// the masks and measures IoU at every level; writes the metrics files with ground truth.
+pub fn evaluate_stage(config: &Config, layout: &RunLayout, record: &InferRecord) -> Result<TestOutcome, InferError> {
+    let started = Instant::now();
+    let spec = test_spec(config)?;
+    let context = Context::new(config, layout)?;
+    let pairs = discover(&spec)?;
+    let mut images = Vec::new();
+    let mut patch_ious = Vec::new();
+    let mut stack: Vec<(Volume<f32>, Option<Volume<u16>>)> = Vec::new();
+    for (inferred, (_, mask_path)) in record.images.iter().zip(pairs) {
+        let truth = match &mask_path {
+            Some(path) => Some(read_mask(
+                path,
+                config.problem.ndim,
+                config.data.n_classes,
+                u16::try_from(config.loss.ignore_index).ok(),
+            )?),
+            None => None,
+        };
+        let (result, probs) = context.evaluate_one(inferred, truth.as_ref())?;
+        patch_ious.extend(inferred.patch_ious.iter().copied());
         if context.stack_mode {
             stack.push((probs, truth));
         }
-        images.push(ImageResult { file, ..result });
+        images.push(result);
     }
     let stack_iou = if context.stack_mode { context.stack_pass(stack)? } else { None };
+    if !config.test.save_model_raw_output && !context.full_image {
+        // The probabilities were only the hand-over between the stages.
+        let _ = std::fs::remove_dir_all(layout.result("per_image"));
+    }
     let summary = summarise(&images, &patch_ious, stack_iou);
     let outcome = TestOutcome { images, summary, seconds: started.elapsed().as_secs_f64() };
     if config.data.test.load_gt {
@@ -178,21 +241,24 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// One image: returns its metrics, its probabilities and truth (for the stack pass) and the
-    /// IoU of each of its patches.
-    fn process(
+    fn raw_dir(&self) -> &'static str {
+        if self.full_image { "full_image" } else { "per_image" }
+    }
+
+    /// Predicts one image and writes its probabilities; returns the IoU of each of its patches.
+    fn infer_one(
         &self,
         predictor: &Predictor,
         sample: crate::data::dataset::Sample,
         stem: &str,
-    ) -> Result<(ImageResult, Volume<f32>, Option<Volume<u16>>, Vec<Option<f64>>), InferError> {
+    ) -> Result<Vec<Option<f64>>, InferError> {
         let config = self.config;
-        let empty_policy = config.test.empty_iou;
         let (mut image, pad) = self.complete(&sample.image, &sample.image_path)?;
         let stats = compute_stats(&image, &config.data.normalization)?;
         apply(image.as_mut_slice(), &stats);
         let truth_padded =
             sample.mask.as_ref().map(|m| self.complete(m, &sample.image_path).map(|(v, _)| v)).transpose()?;
+        // Otsu is a per-image threshold; the per-patch metric then uses 0.5.
         let numeric = match config.test.binarization {
             Binarization::Threshold(t) => t as f32,
             Binarization::Otsu => 0.5,
@@ -202,49 +268,50 @@ impl<'a> Context<'a> {
         } else {
             let prediction =
                 predict_by_patches(predictor, &image, truth_padded.as_ref(), &self.patch, &self.labeling(numeric))?;
-            let ious = prediction.patch_counts.iter().map(|c| iou(c, empty_policy)).collect();
-            (prediction.probs, ious)
+            (prediction.probs, prediction.patch_counts.iter().map(|c| iou(c, config.test.empty_iou)).collect())
         };
         let probs = undo_complete_shape(&probs, pad);
-        let truth = sample.mask;
-        let (raw_dir, bin_dir) =
-            if self.full_image { ("full_image", "full_image_binarized") } else { ("per_image", "per_image_binarized") };
-        if config.test.save_model_raw_output || self.full_image {
-            write_probs(&self.layout.result(raw_dir), stem, &probs, &sample.meta)?;
-        }
+        write_probs(&self.layout.result(self.raw_dir()), stem, &probs, &sample.meta)?;
+        Ok(patch_ious)
+    }
+
+    /// Post-processes, binarises and measures one image from its written probabilities.
+    fn evaluate_one(
+        &self,
+        inferred: &InferredImage,
+        truth: Option<&Volume<u16>>,
+    ) -> Result<(ImageResult, Volume<f32>), InferError> {
+        let config = self.config;
+        let empty_policy = config.test.empty_iou;
+        let stem = inferred.stem.as_str();
+        let probs_path = self.layout.result(self.raw_dir()).join(format!("{stem}.tif"));
+        let tiff = read_tiff(&probs_path).map_err(|e| InferError::Setup(e.to_string()))?;
+        let (probs, meta) = (tiff.volume.to_f32(), tiff.meta);
+        let bin_dir = if self.full_image { "full_image_binarized" } else { "per_image_binarized" };
         let threshold = self.threshold(&probs);
-        let labeling = self.labeling(threshold);
-        let counts =
-            truth.as_ref().map(|t| labeling.counts(&crop_border(&probs, self.border), &crop_border(t, self.border)));
+        let measure = |p: &Volume<f32>, labeling: &Labeling| {
+            truth.map(|t| labeling.counts(&crop_border(p, self.border), &crop_border(t, self.border)))
+        };
+        let counts = measure(&probs, &self.labeling(threshold));
         let filtered = (!self.filters.is_empty() && !self.stack_mode && !self.full_image)
             .then(|| apply_filters(&probs, &self.filters));
         let mut post_iou = None;
         if let Some(filtered) = &filtered {
-            write_probs(&self.layout.result("per_image_post_processing"), stem, filtered, &sample.meta)?;
-            let post_labeling = self.labeling(self.threshold(filtered));
-            post_iou = truth
-                .as_ref()
-                .map(|t| {
-                    iou(
-                        &post_labeling.counts(&crop_border(filtered, self.border), &crop_border(t, self.border)),
-                        empty_policy,
-                    )
-                })
-                .flatten();
+            write_probs(&self.layout.result("per_image_post_processing"), stem, filtered, &meta)?;
+            post_iou = measure(filtered, &self.labeling(self.threshold(filtered))).and_then(|c| iou(&c, empty_policy));
         }
         let final_probs = filtered.as_ref().unwrap_or(&probs);
-        let final_labeling = self.labeling(self.threshold(final_probs));
         if config.data.n_classes <= 2 || config.data.test.argmax_to_output {
-            let labels = Volume::from_vec(spatial_shape_1(final_probs), final_labeling.labels(final_probs))
+            let labeling = self.labeling(self.threshold(final_probs));
+            let labels = Volume::from_vec(spatial_shape_1(final_probs), labeling.labels(final_probs))
                 .map_err(|e| InferError::Setup(e.to_string()))?;
-            write_labels(&self.layout.result(bin_dir), stem, &labels, config.data.n_classes, &sample.meta)?;
+            write_labels(&self.layout.result(bin_dir), stem, &labels, config.data.n_classes, &meta)?;
         }
         let level_iou = counts.as_ref().and_then(|c| iou(c, empty_policy));
-        let per_patch = mean_skipping(&patch_ious).0;
         let result = ImageResult {
-            file: String::new(),
-            iou_per_patch: per_patch,
-            n_patches: patch_ious.len(),
+            file: inferred.file.clone(),
+            iou_per_patch: mean_skipping(&inferred.patch_ious).0,
+            n_patches: inferred.patch_ious.len(),
             iou_merge_patches: if self.full_image { None } else { level_iou },
             iou_post_processing: post_iou,
             iou_full_image: if self.full_image { level_iou } else { None },
@@ -253,7 +320,7 @@ impl<'a> Context<'a> {
             n_voxels: probs.spatial_shape().iter().product(),
             counts,
         };
-        Ok((result, probs, truth, patch_ious))
+        Ok((result, probs))
     }
 
     /// `REFLECT_TO_COMPLETE_SHAPE` for a test image smaller than the patch (not needed whole).

@@ -13,7 +13,7 @@ pub mod tta;
 
 use std::path::PathBuf;
 
-pub use job::{TestOutcome, test_job};
+pub use job::{InferRecord, TestOutcome, evaluate_stage, infer_stage, test_job};
 
 /// Why the test phase could not run.
 #[derive(Debug, thiserror::Error)]
