@@ -27,7 +27,7 @@ use crate::model::{ModelSpec, SegModel};
 use crate::postprocess::{apply_filters, filters_from_config, otsu_threshold};
 
 /// Metrics of one test image (IoU values are `None` when not computed or skipped as empty).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct ImageResult {
     pub file: String,
     /// Mean IoU of this image's patches.
@@ -45,7 +45,7 @@ pub struct ImageResult {
 }
 
 /// Means over the test set per level (D5, D6).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct TestSummary {
     /// Mean over all patches of all images (D6).
     pub per_patch: Option<f64>,
@@ -61,7 +61,7 @@ pub struct TestSummary {
 }
 
 /// What the test phase produced.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct TestOutcome {
     pub images: Vec<ImageResult>,
     pub summary: TestSummary,

@@ -1,0 +1,222 @@
+//! Executing one run of a grid as three cached stages — train, infer, evaluate — each skipped
+//! when its key's entry is finished, each run under its key's lock in the key's partial folder
+//! (a killed training resumes there), and the run's BiaPy results tree materialised from the
+//! entries with hard links.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use burn::prelude::Device;
+use serde::{Deserialize, Serialize};
+
+use super::cache::{Cache, Stage, link_tree};
+use super::key::{StageInputs, evaluate_inputs, infer_inputs, train_inputs};
+use crate::config::Config;
+use crate::data::dataset::{config_splits, split_hash};
+use crate::data::hash::sha256_hex;
+use crate::infer::{TestOutcome, evaluate_stage, infer_stage};
+use crate::layout::RunLayout;
+use crate::model::{ModelSpec, SegModel};
+use crate::train::checkpoint::load_weights;
+use crate::train::log::EpochRow;
+use crate::train::seed::run_seed;
+use crate::train::train_job;
+
+/// The job id used inside cache entries (they are shared by every cell with the same key).
+const ENTRY_JOB: &str = "run";
+
+/// What the train stage records.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainRecord {
+    pub seed: u64,
+    pub rows: Vec<EpochRow>,
+    pub best_epoch: usize,
+    pub best_val_loss: f64,
+    pub best_val_iou: f64,
+    pub seconds: f64,
+}
+
+/// The three keys of a run and whether each stage came from the cache.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunStages {
+    pub seed: u64,
+    pub keys: [StageInputs; 3],
+    pub cached: [bool; 3],
+}
+
+/// The outcome of a finished run.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    pub stages: RunStages,
+    pub train: TrainRecord,
+    pub test: TestOutcome,
+}
+
+/// The keys of a run (reads the data to hash it, nothing else).
+pub fn stage_keys(config: &Config, run_id: u64, device_kind: &str) -> Result<(u64, [StageInputs; 3]), String> {
+    let seed = run_seed(config.system.seed, run_id);
+    let splits = config_splits(config);
+    let hash = |key: &str| -> Result<String, String> {
+        let parts: Vec<String> = splits
+            .iter()
+            .filter(|s| (s.image_key == "DATA.TEST.PATH") == (key == "test"))
+            .map(|s| split_hash(s).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        Ok(sha256_hex(parts.join("\n").as_bytes()))
+    };
+    let train = train_inputs(config, &hash("train")?, seed, device_kind);
+    let infer = infer_inputs(config, &train.key, &hash("test")?);
+    let evaluate = evaluate_inputs(config, &infer.key);
+    Ok((seed, [train, infer, evaluate]))
+}
+
+/// Whether each stage of the keys is already in the cache.
+pub fn cached_stages(cache: &Cache, keys: &[StageInputs; 3]) -> [bool; 3] {
+    [Stage::Train, Stage::Infer, Stage::Evaluate].map(|stage| {
+        let key = &keys[stage_index(stage)].key;
+        cache.entry(stage, key).join("record.json").exists()
+    })
+}
+
+fn stage_index(stage: Stage) -> usize {
+    match stage {
+        Stage::Train => 0,
+        Stage::Infer => 1,
+        Stage::Evaluate => 2,
+    }
+}
+
+/// Runs (or re-uses) the three stages of one run; `force` re-runs that stage and the later ones.
+pub fn execute(
+    cache: &Cache,
+    config: &Config,
+    run_id: u64,
+    device: &Device,
+    device_kind: &str,
+    force: Option<Stage>,
+    out: &mut dyn Write,
+) -> anyhow::Result<RunOutcome> {
+    let (seed, keys) = stage_keys(config, run_id, device_kind).map_err(anyhow::Error::msg)?;
+    let forced = |stage: Stage| force.is_some_and(|f| stage_index(f) <= stage_index(stage));
+    let mut cached = [false; 3];
+    let (train, was_cached) =
+        cached_or_run(cache, Stage::Train, &keys[0], forced(Stage::Train), out, |partial, out| {
+            let layout = RunLayout { job_dir: partial.to_path_buf(), job_id: ENTRY_JOB.into() };
+            let outcome = train_job(config, &layout, run_id, device, device_kind, out)?;
+            Ok(TrainRecord {
+                seed,
+                best_epoch: outcome.best_epoch,
+                best_val_loss: outcome.best_val_loss,
+                best_val_iou: outcome.best_val_iou,
+                seconds: outcome.seconds,
+                rows: outcome.rows,
+            })
+        })?;
+    cached[0] = was_cached;
+    let train_entry = cache.entry(Stage::Train, &keys[0].key);
+    let (infer, was_cached) =
+        cached_or_run(cache, Stage::Infer, &keys[1], forced(Stage::Infer), out, |partial, out| {
+            let model = SegModel::try_new(&ModelSpec::from_config(config)?, device)?;
+            let model = load_weights(
+                &train_entry.join("checkpoints").join(format!("{ENTRY_JOB}-checkpoint-best.safetensors")),
+                model,
+            )?;
+            let layout = RunLayout { job_dir: partial.to_path_buf(), job_id: ENTRY_JOB.into() };
+            Ok(infer_stage(config, &layout, &model, device, out)?)
+        })?;
+    cached[1] = was_cached;
+    let infer_entry = cache.entry(Stage::Infer, &keys[1].key);
+    let (test, was_cached) =
+        cached_or_run(cache, Stage::Evaluate, &keys[2], forced(Stage::Evaluate), out, |partial, _out| {
+            let results = |dir: &Path| dir.join("results").join(ENTRY_JOB);
+            link_tree(&results(&infer_entry), &results(partial))?;
+            let layout = RunLayout { job_dir: partial.to_path_buf(), job_id: ENTRY_JOB.into() };
+            Ok(evaluate_stage(config, &layout, &infer)?)
+        })?;
+    cached[2] = was_cached;
+    Ok(RunOutcome { stages: RunStages { seed, keys, cached }, train, test })
+}
+
+/// The stage's record from the cache, or runs `work` in the partial folder under the key's lock
+/// and commits it. Returns the record and whether it came from the cache.
+fn cached_or_run<R: Serialize + for<'de> Deserialize<'de>>(
+    cache: &Cache,
+    stage: Stage,
+    inputs: &StageInputs,
+    force: bool,
+    out: &mut dyn Write,
+    work: impl FnOnce(&Path, &mut dyn Write) -> anyhow::Result<R>,
+) -> anyhow::Result<(R, bool)> {
+    if !force && let Some(record) = read_record(cache, stage, &inputs.key, out) {
+        return Ok((record, true));
+    }
+    let _lock = cache.lock(stage, &inputs.key)?;
+    // Another sweep may have finished this entry while we waited for the lock.
+    if !force && let Some(record) = read_record(cache, stage, &inputs.key, out) {
+        return Ok((record, true));
+    }
+    let partial = cache.partial(stage, &inputs.key);
+    std::fs::create_dir_all(&partial)?;
+    let record = work(&partial, out)?;
+    cache.commit(stage, &inputs.key, &inputs.inputs, &record)?;
+    Ok((record, false))
+}
+
+fn read_record<R: for<'de> Deserialize<'de>>(cache: &Cache, stage: Stage, key: &str, out: &mut dyn Write) -> Option<R> {
+    match cache.record(stage, key) {
+        Ok(record) => record,
+        Err(warning) => {
+            writeln!(out, "{warning}").ok();
+            None
+        }
+    }
+}
+
+/// Materialises a run's BiaPy tree under `job_dir` (job id `job_id`) from its cache entries,
+/// with hard links, and writes its resolved config.
+pub fn materialise(
+    cache: &Cache,
+    keys: &[StageInputs; 3],
+    config: &Config,
+    job_dir: &Path,
+    job_id: &str,
+) -> anyhow::Result<()> {
+    let layout = RunLayout { job_dir: job_dir.to_path_buf(), job_id: job_id.into() };
+    crate::train::job::write_config(config, &layout.config_file())?;
+    let train = cache.entry(Stage::Train, &keys[0].key);
+    let best = train.join("checkpoints").join(format!("{ENTRY_JOB}-checkpoint-best.safetensors"));
+    let target = layout.checkpoints().join(format!("{job_id}-checkpoint-best.safetensors"));
+    std::fs::create_dir_all(layout.checkpoints())?;
+    let _ = std::fs::remove_file(&target);
+    if std::fs::hard_link(&best, &target).is_err() {
+        std::fs::copy(&best, &target)?;
+    }
+    let results = layout.results();
+    for entry in [train, cache.entry(Stage::Evaluate, &keys[2].key)] {
+        link_tree(&entry.join("results").join(ENTRY_JOB), &results)?;
+    }
+    rename_entry_names(&results, job_id)?;
+    Ok(())
+}
+
+/// `run_loss.png` → `<job_id>_loss.png`, `model_plot_run.png` → `model_plot_<job_id>.png`, …
+fn rename_entry_names(dir: &Path, job_id: &str) -> std::io::Result<()> {
+    let files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    for file in files {
+        let Some(name) = file.file_name().map(|n| n.to_string_lossy().into_owned()) else { continue };
+        let renamed = if let Some(rest) = name.strip_prefix(&format!("{ENTRY_JOB}_")) {
+            format!("{job_id}_{rest}")
+        } else if let Some(stem) = name.strip_suffix(&format!("_{ENTRY_JOB}.png")) {
+            format!("{stem}_{job_id}.png")
+        } else {
+            continue;
+        };
+        std::fs::rename(&file, file.with_file_name(renamed))?;
+    }
+    Ok(())
+}
