@@ -27,6 +27,24 @@ pub enum Command {
     Run(JobArgs),
     /// IoU of existing prediction files (probabilities or masks) against ground-truth masks.
     Evaluate(EvaluateArgs),
+    /// Run an experiment manifest: its grid of runs, each stage cached by the hash of its inputs.
+    /// The exit code is the number of failed runs (0 when all succeeded, 2 on a manifest error).
+    Sweep(SweepArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The manifest (`experiments/*.yaml`).
+    pub manifest: PathBuf,
+    /// Print the grid with, per run and stage, "cached" or "to run"; run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Re-run this stage (`train`, `infer` or `evaluate`) and the ones after it, cached or not.
+    #[arg(long, value_name = "STAGE")]
+    pub force: Option<String>,
+    /// `flex` (default), or `tch`, `vulkan:N`, `cuda:N` in builds with that feature.
+    #[arg(long, default_value = "flex")]
+    pub device: String,
 }
 
 #[derive(Debug, Args)]

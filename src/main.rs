@@ -31,5 +31,6 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Model(args) => commands::model::run(&args),
         cli::Command::Run(args) => commands::run::run(&args),
         cli::Command::Evaluate(args) => commands::evaluate::run(&args),
+        cli::Command::Sweep(args) => commands::sweep::run(&args),
     }
 }

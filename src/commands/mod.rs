@@ -5,5 +5,6 @@ pub mod config;
 pub mod evaluate;
 pub mod model;
 pub mod run;
+pub mod sweep;
 pub mod synth;
 pub mod train;

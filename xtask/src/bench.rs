@@ -193,9 +193,11 @@ pub fn infer(root: &Path, args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-fn build(root: &Path, release: bool) -> Result<std::path::PathBuf, String> {
+/// Builds the segsweep binary. `--tests` makes cargo unify features exactly as `cargo test`
+/// does, so the binary re-uses the test build's dependencies instead of compiling burn again.
+pub(crate) fn build(root: &Path, release: bool) -> Result<std::path::PathBuf, String> {
     let mut build = Command::new(env!("CARGO"));
-    build.current_dir(root).args(["build", "--quiet", "--package", "segsweep"]);
+    build.current_dir(root).args(["build", "--quiet", "--package", "segsweep", "--tests"]);
     if release {
         build.arg("--release");
     }

@@ -43,9 +43,10 @@ fn main() -> ExitCode {
 fn demo(root: &Path, dir: Option<PathBuf>) -> Result<(), String> {
     let dir = dir.unwrap_or_else(|| root.join("results/demo"));
     let data = dir.join("data");
+    let binary = bench::build(root, false)?;
     let segsweep = |args: &[&str]| {
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.current_dir(root).args(["run", "--quiet", "--package", "segsweep", "--"]).args(args);
+        let mut cmd = Command::new(&binary);
+        cmd.current_dir(root).args(args);
         cmd
     };
     if !data.join("synth.json").exists() {

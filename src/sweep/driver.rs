@@ -1,0 +1,149 @@
+//! `segsweep sweep`: load and validate a manifest, expand the grid, make the data (the built-in
+//! synthetic set is generated once, deterministically), and run every cell's stages through the
+//! cache — or, with `--dry-run`, say per run and stage whether it is cached or to run. A failed
+//! run is recorded with its error and the sweep goes on; the outcome counts the failures.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use burn::prelude::Device;
+
+use super::cache::{Cache, Stage};
+use super::exec::{RunOutcome, cached_stages, execute, materialise, stage_keys};
+use super::grid::{RunSpec, expand, override_arg};
+use super::manifest::{Base, DataSpec, Manifest, load_manifest, validate};
+use crate::config::raw::{RawLayer, flatten, parse_overrides, read_yaml_file};
+use crate::config::{Config, Origin, resolve::resolve};
+use crate::data::hash::sha256_hex;
+use crate::data::synth_io::write_synthetic;
+
+/// How to run a sweep.
+pub struct SweepOptions {
+    pub dry_run: bool,
+    pub force: Option<Stage>,
+    pub device: Device,
+    pub device_kind: String,
+}
+
+/// One run of the grid and how it ended.
+pub struct SweepRun {
+    pub spec: RunSpec,
+    pub result: Result<RunOutcome, String>,
+}
+
+/// Everything a sweep did, for the reports.
+pub struct SweepOutcome {
+    pub manifest: Manifest,
+    pub runs: Vec<SweepRun>,
+    /// Trainings actually run (not taken from the cache).
+    pub n_trained: usize,
+}
+
+impl SweepOutcome {
+    pub fn n_failed(&self) -> usize {
+        self.runs.iter().filter(|r| r.result.is_err()).count()
+    }
+}
+
+/// The sweep's output folder, `<result_dir>/<name>/`.
+pub fn sweep_dir(manifest: &Manifest) -> PathBuf {
+    manifest.result_dir.join(&manifest.name)
+}
+
+/// Runs (or, dry, describes) the sweep of `manifest_path`.
+pub fn run_sweep(manifest_path: &Path, options: &SweepOptions, out: &mut dyn Write) -> anyhow::Result<SweepOutcome> {
+    let manifest = load_manifest(manifest_path)?;
+    validate(&manifest)?;
+    let specs = expand(&manifest)?;
+    let data_overrides = prepare_data(&manifest)?;
+    let cache = Cache::new(&manifest.result_dir);
+    let mut runs = Vec::new();
+    let mut n_trained = 0;
+    let n = specs.len();
+    for (i, spec) in specs.into_iter().enumerate() {
+        let label = format!("[{}/{n}] {} run_id {}", i + 1, spec.cell_name, spec.run_id);
+        let result = run_one(&manifest, &spec, &data_overrides, &cache, options, &label, out);
+        match &result {
+            Ok(Some(outcome)) if !outcome.stages.cached[0] => n_trained += 1,
+            Err(error) => {
+                writeln!(out, "{label}: failed: {error:#}").ok();
+            }
+            _ => {}
+        }
+        if let Ok(Some(outcome)) = result {
+            runs.push(SweepRun { spec, result: Ok(outcome) });
+        } else if let Err(error) = result {
+            runs.push(SweepRun { spec, result: Err(format!("{error:#}")) });
+        }
+    }
+    Ok(SweepOutcome { manifest, runs, n_trained })
+}
+
+fn run_one(manifest: &Manifest, spec: &RunSpec, data: &[String], cache: &Cache, options: &SweepOptions, label: &str, out: &mut dyn Write) -> anyhow::Result<Option<RunOutcome>> {
+    let config = run_config(manifest, spec, data)?;
+    if options.dry_run {
+        let (_, keys) = stage_keys(&config, spec.run_id, &options.device_kind).map_err(anyhow::Error::msg)?;
+        let cached = cached_stages(cache, &keys);
+        let word = |c: bool| if c { "cached" } else { "to run" };
+        writeln!(out, "{label}: train {}, infer {}, evaluate {}", word(cached[0]), word(cached[1]), word(cached[2])).ok();
+        return Ok(None);
+    }
+    let mut log = std::io::sink();
+    let outcome = execute(cache, &config, spec.run_id, &options.device, &options.device_kind, options.force, &mut log)?;
+    let job_dir = sweep_dir(manifest).join(&spec.cell_name);
+    materialise(cache, &outcome.stages.keys, &config, &job_dir, &format!("{}_{}", spec.cell_name, spec.run_id))?;
+    let word = |c: bool| if c { "cached" } else { "ran" };
+    let [t, i, e] = outcome.stages.cached;
+    let iou = outcome.test.summary.merge_patches.or(outcome.test.summary.full_image);
+    writeln!(out, "{label}: train {}, infer {}, evaluate {}; IoU {}", word(t), word(i), word(e), iou.map_or("-".into(), |v| format!("{v:.4}"))).ok();
+    Ok(Some(outcome))
+}
+
+/// The resolved config of one run: base ← data paths ← `set` ← the cell's values.
+pub fn run_config(manifest: &Manifest, spec: &RunSpec, data: &[String]) -> anyhow::Result<Config> {
+    let base = match &manifest.base {
+        Base::File(path) => read_yaml_file(path)?,
+        Base::Inline(value) => {
+            let mut layer = RawLayer::new(Origin::File(manifest.path.clone()));
+            flatten("", value.clone(), &mut layer.values);
+            layer
+        }
+    };
+    let mut args: Vec<String> = data.to_vec();
+    args.extend(manifest.set.iter().map(|(k, v)| override_arg(k, v)));
+    args.extend(spec.overrides.iter().cloned());
+    let set = parse_overrides(&args)?;
+    Ok(resolve(vec![base, set])?.config)
+}
+
+/// The data overrides of the manifest; the synthetic set is generated (once) under
+/// `<result_dir>/.data/synth-<hash of its parameters>/` (also by a dry run: the stage keys hash
+/// the data, and generating it is cheap and deterministic).
+fn prepare_data(manifest: &Manifest) -> anyhow::Result<Vec<String>> {
+    let pair = |prefix: &str, (x, y): &(PathBuf, PathBuf)| vec![format!("DATA.{prefix}.PATH={}", x.display()), format!("DATA.{prefix}.GT_PATH={}", y.display())];
+    match &manifest.data {
+        None => Ok(Vec::new()),
+        Some(DataSpec::Folders { train, val, test }) => {
+            let mut args = pair("TRAIN", train);
+            if let Some(val) = val {
+                args.extend(pair("VAL", val));
+                args.push("DATA.VAL.FROM_TRAIN=False".into());
+            }
+            if let Some(test) = test {
+                args.extend(pair("TEST", test));
+            }
+            Ok(args)
+        }
+        Some(DataSpec::Synthetic(synth)) => {
+            let params = serde_json::to_string(&synth.params)?;
+            let dir = manifest.result_dir.join(".data").join(format!("synth-{}", &sha256_hex(params.as_bytes())[..12]));
+            if !dir.join("synth.json").exists() {
+                write_synthetic(&dir, &synth.params)?;
+            }
+            let split = |s: &str| (dir.join(s).join("x"), dir.join(s).join("y"));
+            let mut args = pair("TRAIN", &split("train"));
+            args.extend(pair("TEST", &split("test")));
+            Ok(args)
+        }
+    }
+}
