@@ -1,8 +1,8 @@
 //! segsweep: BiaPy-compatible semantic segmentation runs and reproducible experiment sweeps.
 //!
 //! One module per stage, data flowing one way: [`config`] ← [`data`], [`augment`], [`model`],
-//! [`metrics`], [`postprocess`] ← [`train`], [`infer`] ← [`run`] (and, in later work, report ←
-//! sweep). Shared helpers: [`layout`] (the results tree), [`plot`] (charts), [`device`]
+//! [`metrics`], [`postprocess`] ← [`train`], [`infer`] ← [`run`] (and [`report`] ← sweep, in
+//! later work). Shared helpers: [`layout`] (the results tree), [`plot`] (charts), [`device`]
 //! (`--device`), [`atomic`] (temporary name + rename). Library code never prints: commands that
 //! print take a writer.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod model;
 pub mod plot;
 pub mod postprocess;
+pub mod report;
 pub mod run;
 pub mod sweep;
 pub mod train;

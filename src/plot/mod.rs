@@ -8,6 +8,9 @@ pub mod lines;
 
 use std::path::{Path, PathBuf};
 
+use plotters::coord::Shift;
+use plotters::prelude::{BitMapBackend, DrawingArea, IntoDrawingArea, WHITE};
+
 pub(crate) use crate::atomic::temporary_sibling as temporary_path;
 use std::sync::OnceLock;
 
@@ -36,6 +39,32 @@ pub fn register_font() {
         // which the tests would catch.
         let _ = plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, FONT);
     });
+}
+
+/// The result of drawing onto a chart's area.
+pub(crate) type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Draws a `size` PNG at `path`: registers the font, hands `draw` a white drawing area on a
+/// temporary sibling file, then renames it into place (or removes it if drawing failed).
+pub(crate) fn draw_png(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> DrawResult,
+) -> Result<(), PlotError> {
+    register_font();
+    let tmp = temporary_path(path);
+    let result = (|| -> DrawResult {
+        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        root.fill(&WHITE)?;
+        draw(&root)?;
+        root.present()?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(PlotError::new(path, e));
+    }
+    finish(&tmp, path)
 }
 
 /// Renames the drawn temporary file into place.
