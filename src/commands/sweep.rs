@@ -20,7 +20,7 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
     let outcome = run_sweep(&args.manifest, &options, &mut stdout)?;
     let n_runs = outcome.runs.len();
     if !args.dry_run {
-        let dir = segsweep::sweep::report::write_reports(&outcome)?;
+        let dir = segsweep::sweep::reports::write_reports(&outcome)?;
         println!("{n_runs} runs, {} trainings run, {} failed; reports in `{}`", outcome.n_trained, outcome.n_failed(), dir.display());
     }
     Ok(ExitCode::from(outcome.n_failed().min(125) as u8))

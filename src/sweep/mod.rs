@@ -1,6 +1,12 @@
-//! The experiment harness (harness.md): manifests expanded into grids of runs, each run's three
-//! stages keyed by the hash of their inputs and cached, and the sweep that executes them.
+//! The experiment harness (harness.md): manifests expanded into grids of runs ([`manifest`],
+//! [`grid`]), each run's three stages keyed by the hash of exactly their inputs ([`key`]) and
+//! cached ([`cache`]), the execution of a run ([`exec`]) and of a whole sweep ([`driver`]), and
+//! the sweep's reports ([`reports`]).
 
 pub mod cache;
+pub mod driver;
 pub mod exec;
+pub mod grid;
 pub mod key;
+pub mod manifest;
+pub mod reports;
