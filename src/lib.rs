@@ -19,4 +19,5 @@ pub mod model;
 pub mod plot;
 pub mod postprocess;
 pub mod run;
+pub mod sweep;
 pub mod train;
