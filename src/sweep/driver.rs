@@ -79,13 +79,22 @@ pub fn run_sweep(manifest_path: &Path, options: &SweepOptions, out: &mut dyn Wri
     Ok(SweepOutcome { manifest, runs, n_trained })
 }
 
-fn run_one(manifest: &Manifest, spec: &RunSpec, data: &[String], cache: &Cache, options: &SweepOptions, label: &str, out: &mut dyn Write) -> anyhow::Result<Option<RunOutcome>> {
+fn run_one(
+    manifest: &Manifest,
+    spec: &RunSpec,
+    data: &[String],
+    cache: &Cache,
+    options: &SweepOptions,
+    label: &str,
+    out: &mut dyn Write,
+) -> anyhow::Result<Option<RunOutcome>> {
     let config = run_config(manifest, spec, data)?;
     if options.dry_run {
         let (_, keys) = stage_keys(&config, spec.run_id, &options.device_kind).map_err(anyhow::Error::msg)?;
         let cached = cached_stages(cache, &keys);
         let word = |c: bool| if c { "cached" } else { "to run" };
-        writeln!(out, "{label}: train {}, infer {}, evaluate {}", word(cached[0]), word(cached[1]), word(cached[2])).ok();
+        writeln!(out, "{label}: train {}, infer {}, evaluate {}", word(cached[0]), word(cached[1]), word(cached[2]))
+            .ok();
         return Ok(None);
     }
     let mut log = std::io::sink();
@@ -95,7 +104,15 @@ fn run_one(manifest: &Manifest, spec: &RunSpec, data: &[String], cache: &Cache, 
     let word = |c: bool| if c { "cached" } else { "ran" };
     let [t, i, e] = outcome.stages.cached;
     let iou = outcome.test.summary.merge_patches.or(outcome.test.summary.full_image);
-    writeln!(out, "{label}: train {}, infer {}, evaluate {}; IoU {}", word(t), word(i), word(e), iou.map_or("-".into(), |v| format!("{v:.4}"))).ok();
+    writeln!(
+        out,
+        "{label}: train {}, infer {}, evaluate {}; IoU {}",
+        word(t),
+        word(i),
+        word(e),
+        iou.map_or("-".into(), |v| format!("{v:.4}"))
+    )
+    .ok();
     Ok(Some(outcome))
 }
 
@@ -120,7 +137,9 @@ pub fn run_config(manifest: &Manifest, spec: &RunSpec, data: &[String]) -> anyho
 /// `<result_dir>/.data/synth-<hash of its parameters>/` (also by a dry run: the stage keys hash
 /// the data, and generating it is cheap and deterministic).
 fn prepare_data(manifest: &Manifest) -> anyhow::Result<Vec<String>> {
-    let pair = |prefix: &str, (x, y): &(PathBuf, PathBuf)| vec![format!("DATA.{prefix}.PATH={}", x.display()), format!("DATA.{prefix}.GT_PATH={}", y.display())];
+    let pair = |prefix: &str, (x, y): &(PathBuf, PathBuf)| {
+        vec![format!("DATA.{prefix}.PATH={}", x.display()), format!("DATA.{prefix}.GT_PATH={}", y.display())]
+    };
     match &manifest.data {
         None => Ok(Vec::new()),
         Some(DataSpec::Folders { train, val, test }) => {

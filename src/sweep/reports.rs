@@ -77,9 +77,11 @@ pub fn write_reports(sweep: &SweepOutcome) -> anyhow::Result<PathBuf> {
     let summaries = write_summary_csv(&dir.join("summary.csv"), &rows)?;
     let cell_names = cells(&rows);
     let reference = cell_names.first().cloned().unwrap_or_default();
-    let compare = if cell_names.len() > 1 { write_compare_csv(&dir.join("compare.csv"), &rows, &reference)? } else { Vec::new() };
+    let compare =
+        if cell_names.len() > 1 { write_compare_csv(&dir.join("compare.csv"), &rows, &reference)? } else { Vec::new() };
     let metric = "iou.merge_patches";
-    let per_cell: Vec<(String, Vec<(u64, f64)>)> = cell_names.iter().map(|c| (c.clone(), metric_values(&rows, c, metric))).collect();
+    let per_cell: Vec<(String, Vec<(u64, f64)>)> =
+        cell_names.iter().map(|c| (c.clone(), metric_values(&rows, c, metric))).collect();
     iou_per_variant(&dir.join("iou_per_variant.png"), metric, &per_cell)?;
     let mut seen = std::collections::BTreeSet::new();
     let curves: Vec<LossCurve> = sweep
@@ -87,7 +89,12 @@ pub fn write_reports(sweep: &SweepOutcome) -> anyhow::Result<PathBuf> {
         .iter()
         .filter_map(|run| run.result.as_ref().ok().map(|o| (run, o)))
         .filter(|(_, o)| seen.insert(o.stages.keys[0].key.clone()))
-        .map(|(run, o)| (format!("run_id {}", run.spec.run_id), o.train.rows.iter().map(|r| (r.epoch, r.train_loss, r.val_loss)).collect()))
+        .map(|(run, o)| {
+            (
+                format!("run_id {}", run.spec.run_id),
+                o.train.rows.iter().map(|r| (r.epoch, r.train_loss, r.val_loss)).collect(),
+            )
+        })
         .collect();
     loss_curves(&dir.join("loss_curves.png"), &curves)?;
     let per_image: Vec<(String, Vec<f64>)> = cell_names
@@ -104,8 +111,12 @@ pub fn write_reports(sweep: &SweepOutcome) -> anyhow::Result<PathBuf> {
         })
         .collect();
     box_plot(&dir.join("per_image_iou.png"), metric, &per_image)?;
-    let charts = [("IoU per variant", "iou_per_variant.png"), ("Loss curves", "loss_curves.png"), ("Per-image IoU", "per_image_iou.png")]
-        .map(|(label, file)| (label.to_string(), PathBuf::from(file)));
+    let charts = [
+        ("IoU per variant", "iou_per_variant.png"),
+        ("Loss curves", "loss_curves.png"),
+        ("Per-image IoU", "per_image_iou.png"),
+    ]
+    .map(|(label, file)| (label.to_string(), PathBuf::from(file)));
     let title = format!("Sweep `{}`", sweep.manifest.name);
     crate::atomic::write(&dir.join("report.md"), report_md(&title, &summaries, &compare, &charts))?;
     Ok(dir)

@@ -4,12 +4,14 @@
 //! - `util`: a temporary folder per test and a command builder for the binary.
 //! - `config_cli`: `config show|check` on BiaPy's templates (snapshots) and on bad configs.
 //! - `run_cli`: `run` (train + test) in 2D/3D, full image, post-processing, `evaluate`.
+//! - `sweep_cli`: `sweep` on the CI manifest: stage cache, identical reports, dry run.
 //! - `synth_cli`: `synth` output layout, determinism, and `config check --data` on it.
 //! - `tidy`: every source file has a `//!` comment; no `dbg!`/`todo!`.
 //! - `train_cli`: `train` on tiny 2D/3D sets, determinism, resume after kill, bad inputs.
 
 mod config_cli;
 mod run_cli;
+mod sweep_cli;
 mod synth_cli;
 mod tidy;
 mod train_cli;

@@ -1,0 +1,80 @@
+//! `segsweep sweep` on the CI manifest: the grid runs through the stage cache (two trainings for
+//! four runs), a second sweep executes no stage and writes identical reports, a new inference
+//! value re-runs only infer and evaluate, `--dry-run` says what is cached, and a bad manifest is
+//! one error naming the culprit.
+
+use std::path::PathBuf;
+
+use crate::util::{TestDir, repo_root, segsweep};
+
+/// The CI manifest copied into a temporary folder (its results land beside it).
+fn ci_manifest(dir: &TestDir, extra_overlap: bool) -> PathBuf {
+    let mut text = std::fs::read_to_string(repo_root().join("experiments/ci.yaml")).unwrap();
+    if extra_overlap {
+        text = text.replace(
+            "DATA.TEST.OVERLAP: [[0, 0], [0.5, 0.5]]",
+            "DATA.TEST.OVERLAP: [[0, 0], [0.5, 0.5], [0.25, 0.25]]",
+        );
+    }
+    dir.write("exp/ci.yaml", &text)
+}
+
+fn sweep(manifest: &PathBuf, extra: &[&str]) -> crate::util::Output {
+    let mut args = vec!["sweep", manifest.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    segsweep(&args)
+}
+
+#[test]
+fn cached_stages_are_never_run_twice() {
+    let dir = TestDir::new();
+    let manifest = ci_manifest(&dir, false);
+    let first = sweep(&manifest, &[]);
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    assert!(first.stdout.contains("4 runs, 2 trainings run, 0 failed"), "{}", first.stdout);
+    assert!(
+        first.stdout.contains("[3/4] ci-ov0.5 run_id 1: train cached, infer ran, evaluate ran"),
+        "{}",
+        first.stdout
+    );
+    let reports = dir.join("results/ci/sweep");
+    let read = |name: &str| std::fs::read_to_string(reports.join(name)).unwrap();
+    let (summary, compare) = (read("summary.csv"), read("compare.csv"));
+    for file in ["runs.csv", "report.md", "iou_per_variant.png", "loss_curves.png", "per_image_iou.png"] {
+        assert!(reports.join(file).exists(), "{file} missing");
+    }
+    assert!(dir.join("results/ci/ci-ov0.5/results/ci-ov0.5_2/per_image_binarized/0000.tif").exists());
+    assert!(dir.join("results/ci/ci/checkpoints/ci_1-checkpoint-best.safetensors").exists());
+
+    let dry = sweep(&manifest, &["--dry-run"]);
+    assert_eq!(dry.code, 0);
+    assert_eq!(dry.stdout.matches("train cached, infer cached, evaluate cached").count(), 4, "{}", dry.stdout);
+
+    let second = sweep(&manifest, &[]);
+    assert_eq!(second.code, 0);
+    assert!(second.stdout.contains("4 runs, 0 trainings run, 0 failed"), "{}", second.stdout);
+    assert_eq!(second.stdout.matches("train cached, infer cached, evaluate cached").count(), 4);
+    assert_eq!((read("summary.csv"), read("compare.csv")), (summary, compare), "identical reports from the cache");
+
+    let more = ci_manifest(&dir, true);
+    let third = sweep(&more, &[]);
+    assert_eq!(third.code, 0, "{}", third.stderr);
+    assert!(third.stdout.contains("6 runs, 0 trainings run, 0 failed"), "{}", third.stdout);
+    assert_eq!(third.stdout.matches("train cached, infer ran, evaluate ran").count(), 2, "{}", third.stdout);
+}
+
+#[test]
+fn a_bad_axis_is_one_error_with_a_suggestion() {
+    let dir = TestDir::new();
+    let text = std::fs::read_to_string(repo_root().join("experiments/ci.yaml"))
+        .unwrap()
+        .replace("DATA.TEST.OVERLAP:", "DATA.TEST.OVERLAPS:");
+    let manifest = dir.write("exp/ci.yaml", &text);
+    let out = sweep(&manifest, &[]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("DATA.TEST.OVERLAPS") && out.stderr.contains("did you mean `DATA.TEST.OVERLAP`"),
+        "{}",
+        out.stderr
+    );
+}
