@@ -30,6 +30,26 @@ pub enum Command {
     /// Run an experiment manifest: its grid of runs, each stage cached by the hash of its inputs.
     /// The exit code is the number of failed runs (0 when all succeeded, 2 on a manifest error).
     Sweep(SweepArgs),
+    /// Rebuild a sweep's reports from the stage cache alone.
+    Report(ManifestArgs),
+    /// The regression gate: compare a sweep's gated means with its committed baseline (exit 1 on
+    /// a regression), or rewrite the baseline with `--update`.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManifestArgs {
+    /// The manifest (`experiments/*.yaml`).
+    pub manifest: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The manifest (`experiments/*.yaml`), whose `gate` names the baseline and tolerances.
+    pub manifest: PathBuf,
+    /// Rewrite the baseline from the current means.
+    #[arg(long)]
+    pub update: bool,
 }
 
 #[derive(Debug, Args)]

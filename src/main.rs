@@ -32,5 +32,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Run(args) => commands::run::run(&args),
         cli::Command::Evaluate(args) => commands::evaluate::run(&args),
         cli::Command::Sweep(args) => commands::sweep::run(&args),
+        cli::Command::Report(args) => commands::sweep::report(&args),
+        cli::Command::Check(args) => commands::sweep::check(&args),
     }
 }

@@ -19,6 +19,7 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
     let device = segsweep::device::parse(&args.device)?;
     let options = SweepOptions {
         dry_run: args.dry_run,
+        cache_only: false,
         force,
         device,
         device_kind: segsweep::device::kind(&args.device).to_string(),
@@ -36,4 +37,77 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::from(outcome.n_failed().min(125) as u8))
+}
+
+/// `segsweep report`: rebuilds the reports from the cache alone.
+pub fn report(args: &crate::cli::ManifestArgs) -> anyhow::Result<ExitCode> {
+    let outcome = cached_sweep(&args.manifest)?;
+    let dir = segsweep::sweep::reports::write_reports(&outcome)?;
+    println!(
+        "{} runs from the cache, {} missing; reports in `{}`",
+        outcome.runs.len(),
+        outcome.n_failed(),
+        dir.display()
+    );
+    Ok(if outcome.n_failed() == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// `segsweep check`: the regression gate of the manifest (from the cache), or `--update` to
+/// rewrite its baseline. Exit 1 when a gated mean moved beyond its tolerance.
+pub fn check(args: &crate::cli::CheckArgs) -> anyhow::Result<ExitCode> {
+    use segsweep::report::gate::{Baseline, compare, table};
+    use segsweep::report::tables::summarise_cells;
+    let outcome = cached_sweep(&args.manifest)?;
+    let manifest = &outcome.manifest;
+    let gate = manifest.gate.clone().ok_or_else(|| anyhow!("manifest `{}` has no `gate`", args.manifest.display()))?;
+    if outcome.n_failed() > 0 {
+        anyhow::bail!(
+            "{} runs are not in the cache; run `segsweep sweep {}` first",
+            outcome.n_failed(),
+            args.manifest.display()
+        );
+    }
+    let rows = segsweep::sweep::reports::run_rows(&outcome);
+    let means: Vec<(String, String, f64)> =
+        summarise_cells(&rows).into_iter().map(|s| (s.cell, s.metric, s.summary.mean)).collect();
+    let gated: Vec<String> = gate.tolerance.keys().cloned().collect();
+    if args.update {
+        let baseline = Baseline::from_means(&manifest.name, &means, &gated);
+        segsweep::atomic::write(&gate.baseline, baseline.to_yaml())?;
+        println!("baseline written to `{}`", gate.baseline.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let text = std::fs::read_to_string(&gate.baseline).map_err(|_| {
+        anyhow!(
+            "baseline `{}` is missing; write it with `segsweep check {} --update`",
+            gate.baseline.display(),
+            args.manifest.display()
+        )
+    })?;
+    let baseline = Baseline::parse(&text).map_err(|e| anyhow!("baseline `{}`: {e}", gate.baseline.display()))?;
+    if baseline.manifest != manifest.name {
+        anyhow::bail!(
+            "baseline `{}` is for manifest `{}`, not `{}`",
+            gate.baseline.display(),
+            baseline.manifest,
+            manifest.name
+        );
+    }
+    let tolerances: Vec<(String, f64)> = gate.tolerance.into_iter().collect();
+    let gate_rows = compare(&baseline, &means, &tolerances);
+    print!("{}", table(&gate_rows));
+    let failed = gate_rows.iter().filter(|r| !r.passed).count();
+    println!("{failed} of {} gated means moved beyond their tolerance", gate_rows.len());
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn cached_sweep(manifest: &std::path::Path) -> anyhow::Result<segsweep::sweep::driver::SweepOutcome> {
+    let options = SweepOptions {
+        dry_run: false,
+        cache_only: true,
+        force: None,
+        device: segsweep::device::parse("flex")?,
+        device_kind: "flex".into(),
+    };
+    run_sweep(manifest, &options, &mut std::io::sink())
 }

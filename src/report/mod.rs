@@ -10,6 +10,7 @@
 //! - [`markdown`]: the text of `report.md`. Pure.
 
 pub mod charts;
+pub mod gate;
 pub mod markdown;
 pub mod stats;
 pub mod tables;

@@ -20,6 +20,9 @@ use crate::data::synth_io::write_synthetic;
 /// How to run a sweep.
 pub struct SweepOptions {
     pub dry_run: bool,
+    /// Use the cache only (`segsweep report`, `segsweep check`): a stage that is not cached is
+    /// a failed run, nothing is computed.
+    pub cache_only: bool,
     pub force: Option<Stage>,
     pub device: Device,
     pub device_kind: String,
@@ -96,6 +99,15 @@ fn run_one(
         writeln!(out, "{label}: train {}, infer {}, evaluate {}", word(cached[0]), word(cached[1]), word(cached[2]))
             .ok();
         return Ok(None);
+    }
+    if options.cache_only {
+        let (_, keys) = stage_keys(&config, spec.run_id, &options.device_kind).map_err(anyhow::Error::msg)?;
+        if let Some(stage) = cached_stages(cache, &keys).iter().position(|c| !c) {
+            anyhow::bail!(
+                "its {} stage is not in the cache; run `segsweep sweep` first",
+                ["train", "infer", "evaluate"][stage]
+            );
+        }
     }
     let mut log = std::io::sink();
     let outcome = execute(cache, &config, spec.run_id, &options.device, &options.device_kind, options.force, &mut log)?;

@@ -54,7 +54,46 @@ fn cached_stages_are_never_run_twice() {
     assert_eq!(second.code, 0);
     assert!(second.stdout.contains("4 runs, 0 trainings run, 0 failed"), "{}", second.stdout);
     assert_eq!(second.stdout.matches("train cached, infer cached, evaluate cached").count(), 4);
-    assert_eq!((read("summary.csv"), read("compare.csv")), (summary, compare), "identical reports from the cache");
+    assert_eq!(
+        (read("summary.csv"), read("compare.csv")),
+        (summary.clone(), compare),
+        "identical reports from the cache"
+    );
+
+    // The regression gate against the committed baseline (CI fails when the means move).
+    let snapshots = dir.join("snapshots");
+    std::fs::create_dir_all(&snapshots).unwrap();
+    std::fs::copy(repo_root().join("snapshots/ci.summary.yaml"), snapshots.join("ci.summary.yaml")).unwrap();
+    let gate = segsweep(&["check", manifest.to_str().unwrap()]);
+    assert_eq!(gate.code, 0, "{}\n{}", gate.stdout, gate.stderr);
+    assert!(gate.stdout.contains("0 of 2 gated means moved beyond their tolerance"), "{}", gate.stdout);
+    let rounded: Vec<String> = summary
+        .lines()
+        .map(|line| {
+            line.split(',')
+                .map(|v| {
+                    v.parse::<f64>()
+                        .map(|x| if v.contains('.') { format!("{x:.2}") } else { v.to_string() })
+                        .unwrap_or(v.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    insta::with_settings!({snapshot_path => repo_root().join("snapshots"), prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("ci_sweep_summary_rounded", rounded.join("\n"));
+    });
+    let moved = std::fs::read_to_string(snapshots.join("ci.summary.yaml"))
+        .unwrap()
+        .replace("iou.merge_patches: 0.", "iou.merge_patches: 0.9");
+    std::fs::write(snapshots.join("ci.summary.yaml"), moved).unwrap();
+    let gate = segsweep(&["check", manifest.to_str().unwrap()]);
+    assert_eq!(gate.code, 1, "a regression exits 1: {}", gate.stdout);
+    assert!(gate.stdout.contains("| FAIL |"));
+    std::fs::write(snapshots.join("ci.summary.yaml"), "manifest: other\nmeans: {}\n").unwrap();
+    let gate = segsweep(&["check", manifest.to_str().unwrap()]);
+    assert_eq!(gate.code, 2);
+    assert!(gate.stderr.contains("is for manifest `other`, not `ci`"), "{}", gate.stderr);
 
     let more = ci_manifest(&dir, true);
     let third = sweep(&more, &[]);

@@ -7,6 +7,8 @@
 //!   default synthetic set and prints a table (epochs, seconds per epoch, validation IoU).
 //! - `cargo xtask bench infer [--release]`: test-phase seconds per megapixel/megavoxel for
 //!   patch, whole-image and TTA inference, 2D and 3D.
+//! - `cargo xtask sweep MANIFEST [--release] [FLAGS…]`: builds segsweep and runs
+//!   `segsweep sweep MANIFEST FLAGS…`, timing it.
 //! - `cargo xtask ci`: what `.ci/run` does (format check and the test suite).
 
 mod bench;
@@ -22,9 +24,10 @@ fn main() -> ExitCode {
         Some("ci") => run(Command::new("bash").arg(root.join(".ci/run"))),
         Some("bench") if args.get(1).map(String::as_str) == Some("train") => bench::train(&root, &args[2..]),
         Some("bench") if args.get(1).map(String::as_str) == Some("infer") => bench::infer(&root, &args[2..]),
+        Some("sweep") if args.len() >= 2 => sweep(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask demo [DIR] | cargo xtask bench train|infer [--epochs N] [--release] | cargo xtask ci"
+                "usage: cargo xtask demo [DIR] | cargo xtask sweep MANIFEST [--release] [segsweep sweep flags] | cargo xtask bench train|infer [--epochs N] [--release] | cargo xtask ci"
             );
             return ExitCode::from(2);
         }
@@ -80,6 +83,23 @@ fn demo(root: &Path, dir: Option<PathBuf>) -> Result<(), String> {
     ]);
     job.args(&sets);
     run(&mut job)
+}
+
+/// Builds segsweep (the test build's dependencies are re-used; `--release` for a release build)
+/// and runs a sweep, printing its wall time; the exit code is the sweep's.
+fn sweep(root: &Path, args: &[String]) -> Result<(), String> {
+    let release = args.iter().any(|a| a == "--release");
+    let binary = bench::build(root, release)?;
+    let passed: Vec<&String> = args.iter().filter(|a| *a != "--release").collect();
+    let started = std::time::Instant::now();
+    let status =
+        Command::new(&binary).current_dir(root).arg("sweep").args(passed).status().map_err(|e| e.to_string())?;
+    println!(
+        "sweep wall time: {:.0} s ({} build)",
+        started.elapsed().as_secs_f64(),
+        if release { "release" } else { "dev, dependencies at opt-level 3" }
+    );
+    if status.success() { Ok(()) } else { Err(format!("the sweep ended with {status}")) }
 }
 
 pub(crate) fn run(cmd: &mut Command) -> Result<(), String> {
