@@ -226,8 +226,10 @@ mod serde_like {
 
     pub fn read_metrics(path: &Path) -> Result<Metrics, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let n_images = number_after(&text, "n_images").unwrap_or(0.0) as usize;
-        let voxels = number_after(&text, "n_voxels").unwrap_or(0.0);
+        // The totals live in the summary (each image also has its own `n_voxels`).
+        let summary = text.find("\"summary\"").map_or(text.as_str(), |i| &text[i..]);
+        let n_images = number_after(summary, "n_images").unwrap_or(0.0) as usize;
+        let voxels = number_after(summary, "n_voxels").unwrap_or(0.0);
         Ok(Metrics { seconds: number_after(&text, "seconds").unwrap_or(f64::NAN), n_images, voxels })
     }
 }
