@@ -32,9 +32,23 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Rebuild a sweep's reports from the stage cache alone.
     Report(ManifestArgs),
+    /// For each stage of one run (`<cell>_<run_id>`), whether it is cached, and if not which
+    /// inputs differ from the nearest cached entry.
+    Why(WhyArgs),
     /// The regression gate: compare a sweep's gated means with its committed baseline (exit 1 on
     /// a regression), or rewrite the baseline with `--update`.
     Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// The manifest (`experiments/*.yaml`).
+    pub manifest: PathBuf,
+    /// The run, as `<cell>_<run_id>` (its folder name under `results/<cell>/results/`).
+    pub run: String,
+    /// The device kind whose cache entries to look at.
+    #[arg(long, default_value = "flex")]
+    pub device: String,
 }
 
 #[derive(Debug, Args)]

@@ -58,7 +58,7 @@ pub fn run_sweep(manifest_path: &Path, options: &SweepOptions, out: &mut dyn Wri
     let manifest = load_manifest(manifest_path)?;
     validate(&manifest)?;
     let specs = expand(&manifest)?;
-    let data_overrides = prepare_data(&manifest)?;
+    let data_overrides = data_overrides(&manifest)?;
     let cache = Cache::new(&manifest.result_dir);
     let mut runs = Vec::new();
     let mut n_trained = 0;
@@ -148,7 +148,7 @@ pub fn run_config(manifest: &Manifest, spec: &RunSpec, data: &[String]) -> anyho
 /// The data overrides of the manifest; the synthetic set is generated (once) under
 /// `<result_dir>/.data/synth-<hash of its parameters>/` (also by a dry run: the stage keys hash
 /// the data, and generating it is cheap and deterministic).
-fn prepare_data(manifest: &Manifest) -> anyhow::Result<Vec<String>> {
+pub fn data_overrides(manifest: &Manifest) -> anyhow::Result<Vec<String>> {
     let pair = |prefix: &str, (x, y): &(PathBuf, PathBuf)| {
         vec![format!("DATA.{prefix}.PATH={}", x.display()), format!("DATA.{prefix}.GT_PATH={}", y.display())]
     };

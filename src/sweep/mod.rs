@@ -1,7 +1,7 @@
 //! The experiment harness (harness.md): manifests expanded into grids of runs ([`manifest`],
 //! [`grid`]), each run's three stages keyed by the hash of exactly their inputs ([`key`]) and
 //! cached ([`cache`]), the execution of a run ([`exec`]) and of a whole sweep ([`driver`]), and
-//! the sweep's reports ([`reports`]).
+//! the sweep's reports ([`reports`]) and `segsweep why` ([`why`]).
 
 pub mod cache;
 pub mod driver;
@@ -10,3 +10,4 @@ pub mod grid;
 pub mod key;
 pub mod manifest;
 pub mod reports;
+pub mod why;

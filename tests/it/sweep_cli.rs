@@ -95,7 +95,21 @@ fn cached_stages_are_never_run_twice() {
     assert_eq!(gate.code, 2);
     assert!(gate.stderr.contains("is for manifest `other`, not `ci`"), "{}", gate.stderr);
 
+    let why = segsweep(&["why", manifest.to_str().unwrap(), "ci-ov0.5_2"]);
+    assert_eq!(why.code, 0, "{}", why.stderr);
+    assert_eq!(why.stdout.matches(": cached (").count(), 3, "{}", why.stdout);
+
     let more = ci_manifest(&dir, true);
+    let why = segsweep(&["why", more.to_str().unwrap(), "ci-ov0.25_1"]);
+    assert_eq!(why.code, 0, "{}", why.stderr);
+    assert!(why.stdout.starts_with("train: cached ("), "{}", why.stdout);
+    assert!(
+        why.stdout.contains("infer: to run (")
+            && why.stdout.contains("config.DATA.TEST.OVERLAP: [")
+            && why.stdout.contains("] → [0.25,0.25]"),
+        "{}",
+        why.stdout
+    );
     let third = sweep(&more, &[]);
     assert_eq!(third.code, 0, "{}", third.stderr);
     assert!(third.stdout.contains("6 runs, 0 trainings run, 0 failed"), "{}", third.stdout);
