@@ -131,3 +131,44 @@ fn a_bad_axis_is_one_error_with_a_suggestion() {
         out.stderr
     );
 }
+
+#[test]
+fn a_killed_sweep_resumes_and_ends_with_the_uninterrupted_numbers() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let straight = TestDir::new();
+    let manifest = ci_manifest(&straight, false);
+    assert_eq!(sweep(&manifest, &[]).code, 0);
+    let expected = std::fs::read_to_string(straight.join("results/ci/sweep/summary.csv")).unwrap();
+
+    let dir = TestDir::new();
+    let manifest = ci_manifest(&dir, false);
+    let train_cache = dir.join("results/.cache/train");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_segsweep"))
+        .args(["sweep", manifest.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once a training has finished its first epoch but not the stage.
+    let resume_point_exists = || {
+        std::fs::read_dir(&train_cache).into_iter().flatten().filter_map(Result::ok).any(|e| {
+            e.file_name().to_string_lossy().ends_with(".partial")
+                && e.path().join("checkpoints/run-resume.json").exists()
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !resume_point_exists() && Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let rerun = sweep(&manifest, &[]);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    let entries: Vec<String> = std::fs::read_dir(&train_cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!entries.iter().any(|n| n.ends_with(".partial")), "no half entry is left: {entries:?}");
+    assert_eq!(std::fs::read_to_string(dir.join("results/ci/sweep/summary.csv")).unwrap(), expected);
+}
