@@ -73,6 +73,9 @@ pub struct SweepArgs {
     /// Print the grid with, per run and stage, "cached" or "to run"; run nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Runs executed at the same time, each with its share of the cores.
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
     /// Re-run this stage (`train`, `infer` or `evaluate`) and the ones after it, cached or not.
     #[arg(long, value_name = "STAGE")]
     pub force: Option<String>,

@@ -18,6 +18,7 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
     };
     let device = segsweep::device::parse(&args.device)?;
     let options = SweepOptions {
+        jobs: args.jobs,
         dry_run: args.dry_run,
         cache_only: false,
         force,
@@ -103,6 +104,7 @@ pub fn check(args: &crate::cli::CheckArgs) -> anyhow::Result<ExitCode> {
 
 fn cached_sweep(manifest: &std::path::Path) -> anyhow::Result<segsweep::sweep::driver::SweepOutcome> {
     let options = SweepOptions {
+        jobs: 1,
         dry_run: false,
         cache_only: true,
         force: None,

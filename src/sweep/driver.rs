@@ -5,6 +5,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use burn::prelude::Device;
 
@@ -19,6 +21,8 @@ use crate::data::synth_io::write_synthetic;
 
 /// How to run a sweep.
 pub struct SweepOptions {
+    /// Runs executed at the same time (each with its share of the cores).
+    pub jobs: usize,
     pub dry_run: bool,
     /// Use the cache only (`segsweep report`, `segsweep check`): a stage that is not cached is
     /// a failed run, nothing is computed.
@@ -53,35 +57,71 @@ pub fn sweep_dir(manifest: &Manifest) -> PathBuf {
     manifest.result_dir.join(&manifest.name)
 }
 
-/// Runs (or, dry, describes) the sweep of `manifest_path`.
+/// Runs (or, dry, describes) the sweep of `manifest_path`: `options.jobs` runs at a time, each
+/// with its share of the cores; lines are printed as runs finish, results kept in grid order.
 pub fn run_sweep(manifest_path: &Path, options: &SweepOptions, out: &mut dyn Write) -> anyhow::Result<SweepOutcome> {
     let manifest = load_manifest(manifest_path)?;
     validate(&manifest)?;
     let specs = expand(&manifest)?;
     let data_overrides = data_overrides(&manifest)?;
     let cache = Cache::new(&manifest.result_dir);
+    let n = specs.len();
+    let jobs = options.jobs.clamp(1, n.max(1));
+    let threads = (rayon::current_num_threads() / jobs).max(1);
+    let mut bar = super::progress::sweep_bar(n, !options.dry_run);
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<Option<anyhow::Result<Option<RunOutcome>>>> = (0..n).map(|_| None).collect();
+    let (sender, receiver) = mpsc::channel();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let sender = sender.clone();
+            let (specs, next, cache, data_overrides, manifest) = (&specs, &next, &cache, &data_overrides, &manifest);
+            scope.spawn(move || {
+                let pool =
+                    (jobs > 1).then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok()).flatten();
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(spec) = specs.get(i) else { break };
+                    let label = format!("[{}/{n}] {} run_id {}", i + 1, spec.cell_name, spec.run_id);
+                    let work = || run_one(manifest, spec, data_overrides, cache, options, &label);
+                    let result = match &pool {
+                        Some(pool) => pool.install(work),
+                        None => work(),
+                    };
+                    if sender.send((i, label, result)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        for (i, label, result) in receiver {
+            let line = match &result {
+                Ok((line, _)) => line.clone(),
+                Err(error) => format!("{label}: failed: {error:#}"),
+            };
+            bar.suspend(|| writeln!(out, "{line}").ok());
+            bar.record(result.as_ref().ok().and_then(|(_, o)| o.as_ref()).map(|o| o.stages.cached), result.is_err());
+            results[i] = Some(result.map(|(_, outcome)| outcome));
+        }
+    });
+    bar.finish();
     let mut runs = Vec::new();
     let mut n_trained = 0;
-    let n = specs.len();
-    for (i, spec) in specs.into_iter().enumerate() {
-        let label = format!("[{}/{n}] {} run_id {}", i + 1, spec.cell_name, spec.run_id);
-        let result = run_one(&manifest, &spec, &data_overrides, &cache, options, &label, out);
-        match &result {
-            Ok(Some(outcome)) if !outcome.stages.cached[0] => n_trained += 1,
-            Err(error) => {
-                writeln!(out, "{label}: failed: {error:#}").ok();
+    for (spec, result) in specs.into_iter().zip(results) {
+        match result.unwrap_or_else(|| Err(anyhow::anyhow!("the run was not executed"))) {
+            Ok(Some(outcome)) => {
+                n_trained += usize::from(!outcome.stages.cached[0]);
+                runs.push(SweepRun { spec, result: Ok(outcome) });
             }
-            _ => {}
-        }
-        if let Ok(Some(outcome)) = result {
-            runs.push(SweepRun { spec, result: Ok(outcome) });
-        } else if let Err(error) = result {
-            runs.push(SweepRun { spec, result: Err(format!("{error:#}")) });
+            Ok(None) => {}
+            Err(error) => runs.push(SweepRun { spec, result: Err(format!("{error:#}")) }),
         }
     }
     Ok(SweepOutcome { manifest, runs, n_trained })
 }
 
+/// One run: its printed line and its outcome (`None` for a dry run).
 fn run_one(
     manifest: &Manifest,
     spec: &RunSpec,
@@ -89,16 +129,16 @@ fn run_one(
     cache: &Cache,
     options: &SweepOptions,
     label: &str,
-    out: &mut dyn Write,
-) -> anyhow::Result<Option<RunOutcome>> {
+) -> anyhow::Result<(String, Option<RunOutcome>)> {
     let config = run_config(manifest, spec, data)?;
     if options.dry_run {
         let (_, keys) = stage_keys(&config, spec.run_id, &options.device_kind).map_err(anyhow::Error::msg)?;
         let cached = cached_stages(cache, &keys);
         let word = |c: bool| if c { "cached" } else { "to run" };
-        writeln!(out, "{label}: train {}, infer {}, evaluate {}", word(cached[0]), word(cached[1]), word(cached[2]))
-            .ok();
-        return Ok(None);
+        return Ok((
+            format!("{label}: train {}, infer {}, evaluate {}", word(cached[0]), word(cached[1]), word(cached[2])),
+            None,
+        ));
     }
     if options.cache_only {
         let (_, keys) = stage_keys(&config, spec.run_id, &options.device_kind).map_err(anyhow::Error::msg)?;
@@ -116,16 +156,14 @@ fn run_one(
     let word = |c: bool| if c { "cached" } else { "ran" };
     let [t, i, e] = outcome.stages.cached;
     let iou = outcome.test.summary.merge_patches.or(outcome.test.summary.full_image);
-    writeln!(
-        out,
+    let line = format!(
         "{label}: train {}, infer {}, evaluate {}; IoU {}",
         word(t),
         word(i),
         word(e),
         iou.map_or("-".into(), |v| format!("{v:.4}"))
-    )
-    .ok();
-    Ok(Some(outcome))
+    );
+    Ok((line, Some(outcome)))
 }
 
 /// The resolved config of one run: base ← data paths ← `set` ← the cell's values.

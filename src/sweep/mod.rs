@@ -9,5 +9,6 @@ pub mod exec;
 pub mod grid;
 pub mod key;
 pub mod manifest;
+pub mod progress;
 pub mod reports;
 pub mod why;

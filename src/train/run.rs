@@ -64,9 +64,20 @@ pub fn train(
     let checkpoints = Checkpoints { dir: layout.checkpoints(), job_id: layout.job_id.clone() };
     let loss_fn = LossFn::from_config(config);
     let device = &options.device;
-    device.seed(derive(options.seed, "init", &[]));
+    // burn seeds its random generator per process, not per model: seeding and initialising
+    // happen under one lock, so trainings running side by side (`sweep --jobs`) still get
+    // exactly the weights of their own seed.
     let spec = ModelSpec::from_config(config)?;
-    let mut model = SegModel::try_new(&spec, device)?;
+    let mut model = {
+        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = INIT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        device.seed(derive(options.seed, "init", &[]));
+        let model = SegModel::try_new(&spec, device)?;
+        // Parameters initialise lazily, on first use; reading them all here draws the random
+        // numbers while the lock is held (clones share the initialisation).
+        let _ = model.clone().into_record();
+        model
+    };
     let mut optim = optimizer(&config.train);
     let schedule = LrSchedule::from_config(&config.train, steps_per_epoch);
     let fresh = ResumeState {

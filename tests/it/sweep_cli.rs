@@ -172,3 +172,21 @@ fn a_killed_sweep_resumes_and_ends_with_the_uninterrupted_numbers() {
     assert!(!entries.iter().any(|n| n.ends_with(".partial")), "no half entry is left: {entries:?}");
     assert_eq!(std::fs::read_to_string(dir.join("results/ci/sweep/summary.csv")).unwrap(), expected);
 }
+
+#[test]
+fn two_jobs_at_once_give_the_same_numbers_and_train_each_model_once() {
+    let one = TestDir::new();
+    let manifest = ci_manifest(&one, false);
+    assert_eq!(sweep(&manifest, &[]).code, 0);
+    let two = TestDir::new();
+    let manifest = ci_manifest(&two, false);
+    let out = sweep(&manifest, &["--jobs", "2"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("4 runs, 2 trainings run, 0 failed"),
+        "the lock per key shares trainings: {}",
+        out.stdout
+    );
+    let summary = |dir: &TestDir| std::fs::read_to_string(dir.join("results/ci/sweep/summary.csv")).unwrap();
+    assert_eq!(summary(&one), summary(&two));
+}
