@@ -35,6 +35,8 @@ pub enum Command {
     /// For each stage of one run (`<cell>_<run_id>`), whether it is cached, and if not which
     /// inputs differ from the nearest cached entry.
     Why(WhyArgs),
+    /// Remove the cache entries no manifest in DIR (default `experiments`) refers to.
+    Gc(GcArgs),
     /// The regression gate: compare a sweep's gated means with its committed baseline (exit 1 on
     /// a regression), or rewrite the baseline with `--update`.
     Check(CheckArgs),
@@ -47,6 +49,16 @@ pub struct WhyArgs {
     /// The run, as `<cell>_<run_id>` (its folder name under `results/<cell>/results/`).
     pub run: String,
     /// The device kind whose cache entries to look at.
+    #[arg(long, default_value = "flex")]
+    pub device: String,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Folder of manifests whose entries are kept.
+    #[arg(default_value = "experiments")]
+    pub dir: PathBuf,
+    /// The device kind of the stage keys to keep.
     #[arg(long, default_value = "flex")]
     pub device: String,
 }

@@ -190,3 +190,22 @@ fn two_jobs_at_once_give_the_same_numbers_and_train_each_model_once() {
     let summary = |dir: &TestDir| std::fs::read_to_string(dir.join("results/ci/sweep/summary.csv")).unwrap();
     assert_eq!(summary(&one), summary(&two));
 }
+
+#[test]
+fn gc_removes_what_no_manifest_refers_to() {
+    let dir = TestDir::new();
+    let more = ci_manifest(&dir, true);
+    assert_eq!(sweep(&more, &[]).code, 0);
+    let base = ci_manifest(&dir, false);
+    let gc = segsweep(&["gc", base.parent().unwrap().to_str().unwrap()]);
+    assert_eq!(gc.code, 0, "{}", gc.stderr);
+    assert_eq!(
+        gc.stdout.matches("removed ").count(),
+        4,
+        "two infer and two evaluate entries of the dropped overlap: {}",
+        gc.stdout
+    );
+    assert!(gc.stdout.contains("freed "));
+    let dry = sweep(&base, &["--dry-run"]);
+    assert_eq!(dry.stdout.matches("train cached, infer cached, evaluate cached").count(), 4, "{}", dry.stdout);
+}
