@@ -149,8 +149,15 @@ fn run_one(
             );
         }
     }
-    let mut log = std::io::sink();
+    // The stages' own progress lines stay out of the sweep's output; their warnings (a corrupt
+    // cache record, a skipped batch) are kept and printed after the run's line.
+    let mut log = Vec::new();
     let outcome = execute(cache, &config, spec.run_id, &options.device, &options.device_kind, options.force, &mut log)?;
+    let warnings: String = String::from_utf8_lossy(&log)
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .map(|l| format!("\n  {l}"))
+        .collect();
     let job_dir = sweep_dir(manifest).join(&spec.cell_name);
     materialise(cache, &outcome.stages.keys, &config, &job_dir, &format!("{}_{}", spec.cell_name, spec.run_id))?;
     let word = |c: bool| if c { "cached" } else { "ran" };
@@ -163,7 +170,7 @@ fn run_one(
         word(e),
         iou.map_or("-".into(), |v| format!("{v:.4}"))
     );
-    Ok((line, Some(outcome)))
+    Ok((line + &warnings, Some(outcome)))
 }
 
 /// The resolved config of one run: base ← data paths ← `set` ← the cell's values.

@@ -209,3 +209,23 @@ fn gc_removes_what_no_manifest_refers_to() {
     let dry = sweep(&base, &["--dry-run"]);
     assert_eq!(dry.stdout.matches("train cached, infer cached, evaluate cached").count(), 4, "{}", dry.stdout);
 }
+
+#[test]
+fn a_corrupt_record_is_a_warning_and_the_stage_runs_again() {
+    let dir = TestDir::new();
+    let manifest = ci_manifest(&dir, false);
+    assert_eq!(sweep(&manifest, &[]).code, 0);
+    let evaluate = dir.join("results/.cache/evaluate");
+    let entry = std::fs::read_dir(&evaluate).unwrap().map(|e| e.unwrap().path()).find(|p| p.is_dir()).unwrap();
+    std::fs::write(entry.join("record.json"), "{ not json").unwrap();
+    let again = sweep(&manifest, &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stdout.contains("is corrupt") && again.stdout.contains("running the stage again"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(again.stdout.matches("evaluate ran").count(), 1, "{}", again.stdout);
+    let forced = sweep(&manifest, &["--force", "infer"]);
+    assert_eq!(forced.stdout.matches("train cached, infer ran, evaluate ran").count(), 4, "{}", forced.stdout);
+}
