@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod evaluate;
+pub mod job;
 pub mod model;
 pub mod run;
 pub mod sweep;

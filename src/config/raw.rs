@@ -151,7 +151,8 @@ pub fn unflatten(values: &BTreeMap<String, Value>) -> Value {
     Value::Object(root)
 }
 
-fn yaml_to_json(yaml: serde_yaml::Value) -> Result<Value, String> {
+/// A YAML value as JSON; `Err` says why it cannot be one (non-string keys, non-finite numbers).
+pub fn yaml_to_json(yaml: serde_yaml::Value) -> Result<Value, String> {
     match yaml {
         serde_yaml::Value::Mapping(map) => {
             let mut out = serde_json::Map::new();

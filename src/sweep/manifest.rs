@@ -209,33 +209,9 @@ fn yaml_kind(value: &Yaml) -> &'static str {
     }
 }
 
-/// A YAML value as JSON; `Err` says why it cannot be one (non-string keys, non-finite numbers).
+/// A YAML value as JSON (the config reader's conversion).
 fn to_json(yaml: Yaml) -> Result<Value, String> {
-    match yaml {
-        Yaml::Null => Ok(Value::Null),
-        Yaml::Bool(b) => Ok(Value::Bool(b)),
-        Yaml::String(s) => Ok(Value::String(s)),
-        Yaml::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Ok(Value::from(i))
-            } else if let Some(u) = n.as_u64() {
-                Ok(Value::from(u))
-            } else {
-                let f = n.as_f64().unwrap_or(f64::NAN);
-                serde_json::Number::from_f64(f).map(Value::Number).ok_or(format!("`{f}` is not a finite number"))
-            }
-        }
-        Yaml::Sequence(items) => items.into_iter().map(to_json).collect::<Result<_, _>>().map(Value::Array),
-        Yaml::Mapping(map) => {
-            let mut out = serde_json::Map::new();
-            for (key, value) in map {
-                let Yaml::String(key) = key else { return Err(format!("keys must be strings, found `{key:?}`")) };
-                out.insert(key, to_json(value)?);
-            }
-            Ok(Value::Object(out))
-        }
-        Yaml::Tagged(tagged) => to_json(tagged.value),
-    }
+    crate::config::raw::yaml_to_json(yaml)
 }
 
 /// Collects structural problems while building a [`Manifest`]; each field parser returns a

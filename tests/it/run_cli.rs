@@ -5,22 +5,7 @@
 use crate::util::{TestDir, segsweep};
 
 fn tiny_run_config(dir: &TestDir, ndim: u8, test_keys: &str) -> std::path::PathBuf {
-    let data = dir.join("data");
-    let size: &[&str] = if ndim == 2 { &["64", "64"] } else { &["16", "32", "32"] };
-    let mut args = vec![
-        "synth",
-        "--out",
-        data.to_str().unwrap(),
-        "--ndim",
-        if ndim == 2 { "2" } else { "3" },
-        "--n-train",
-        "3",
-        "--n-test",
-        "2",
-        "--size",
-    ];
-    args.extend_from_slice(size);
-    assert_eq!(segsweep(&args).code, 0);
+    let data = crate::util::tiny_synthetic_set(dir, ndim, 3, 2);
     let (patch, pad, down) =
         if ndim == 2 { ("(32, 32, 1)", "(4, 4)", "[2, 2]") } else { ("(16, 32, 32, 1)", "(2, 4, 4)", "[1, 1]") };
     dir.write(

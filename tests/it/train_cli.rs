@@ -10,23 +10,7 @@ use crate::util::{TestDir, segsweep};
 
 /// A tiny 2D or 3D set and a config with a small U-Net that trains in seconds.
 fn tiny_job(dir: &TestDir, ndim: u8, epochs: usize) -> PathBuf {
-    let data = dir.join("data");
-    let size: &[&str] = if ndim == 2 { &["64", "64"] } else { &["16", "32", "32"] };
-    let mut args = vec![
-        "synth",
-        "--out",
-        data.to_str().unwrap(),
-        "--ndim",
-        if ndim == 2 { "2" } else { "3" },
-        "--n-train",
-        "4",
-        "--n-test",
-        "1",
-        "--size",
-    ];
-    args.extend_from_slice(size);
-    let synth = segsweep(&args);
-    assert_eq!(synth.code, 0, "{}", synth.stderr);
+    let data = crate::util::tiny_synthetic_set(dir, ndim, 4, 1);
     let (patch, down) = if ndim == 2 { ("(32, 32, 1)", "[2, 2]") } else { ("(16, 32, 32, 1)", "[1, 1]") };
     dir.write(
         "job.yaml",

@@ -52,3 +52,28 @@ pub fn segsweep(args: &[&str]) -> Output {
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// Writes a tiny synthetic set (`64×64` images in 2D, `16×32×32` stacks in 3D) into `dir/data`
+/// and returns that folder.
+pub fn tiny_synthetic_set(dir: &TestDir, ndim: u8, n_train: usize, n_test: usize) -> PathBuf {
+    let data = dir.join("data");
+    let size: &[&str] = if ndim == 2 { &["64", "64"] } else { &["16", "32", "32"] };
+    let (n_train, n_test) = (n_train.to_string(), n_test.to_string());
+    let ndim = ndim.to_string();
+    let mut args = vec![
+        "synth",
+        "--out",
+        data.to_str().unwrap(),
+        "--ndim",
+        &ndim,
+        "--n-train",
+        &n_train,
+        "--n-test",
+        &n_test,
+        "--size",
+    ];
+    args.extend_from_slice(size);
+    let out = segsweep(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    data
+}
