@@ -25,8 +25,8 @@ pub enum DataError {
     EmptyFolder { key: String, path: PathBuf },
     #[error("cannot list `{}`: {message}", path.display())]
     List { path: PathBuf, message: String },
-    #[error("{n_images} images in `{}` but {n_masks} masks in `{}`: each image needs exactly one mask", images.display(), masks.display())]
-    CountMismatch { images: PathBuf, n_images: usize, masks: PathBuf, n_masks: usize },
+    #[error("{n_images} images in `{}` but {n_masks} masks in `{}`: each image needs exactly one mask (files are paired in natural order; `{}` is the first without a partner)", images.display(), masks.display(), unpaired.display())]
+    CountMismatch { images: PathBuf, n_images: usize, masks: PathBuf, n_masks: usize, unpaired: PathBuf },
     #[error("image `{}` is {image_shape} but its mask `{}` is {mask_shape}: the spatial shapes must match", image.display(), mask.display())]
     ShapeMismatch { image: PathBuf, image_shape: String, mask: PathBuf, mask_shape: String },
     #[error("mask `{}` holds the value {value}, but `DATA.N_CLASSES` is {n_classes}: labels must be 0..{} (the background counts as a class)", path.display(), n_classes - 1)]
@@ -109,11 +109,14 @@ pub fn discover(spec: &SplitSpec) -> Result<Vec<(PathBuf, Option<PathBuf>)>, Dat
     };
     let masks = list_tiffs(mask_key, mask_dir)?;
     if images.len() != masks.len() {
+        let n = images.len().min(masks.len());
+        let unpaired = images.get(n).or_else(|| masks.get(n)).cloned().unwrap_or_default();
         return Err(DataError::CountMismatch {
             images: spec.image_dir.clone(),
             n_images: images.len(),
             masks: mask_dir.clone(),
             n_masks: masks.len(),
+            unpaired,
         });
     }
     Ok(images.into_iter().zip(masks.into_iter().map(Some)).collect())

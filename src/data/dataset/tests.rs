@@ -94,6 +94,7 @@ fn count_mismatch_names_both_folders() {
     std::fs::remove_file(dir.path().join("y").join("b.tif")).unwrap();
     let err = error_of(dir.path(), Ndim::D2);
     assert!(err.starts_with("2 images in `") && err.contains("but 1 masks in `"), "{err}");
+    assert!(err.ends_with("b.tif` is the first without a partner)"), "the unpaired image is named: {err}");
 }
 
 #[test]
