@@ -19,6 +19,7 @@ pub mod schedule;
 pub mod seed;
 pub mod setup;
 pub mod step;
+pub mod tensorboard;
 
 pub use error::TrainError;
 pub use job::train_job;

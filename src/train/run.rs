@@ -21,6 +21,7 @@ use super::samples::SampleSet;
 use super::schedule::LrSchedule;
 use super::seed::derive;
 use super::step::forward;
+use super::tensorboard::EventWriter;
 use crate::config::Config;
 use crate::layout::RunLayout;
 use crate::metrics::{iou, mean_skipping};
@@ -122,6 +123,8 @@ pub fn train(
     for dir in [&train_logs, &charts] {
         std::fs::create_dir_all(dir).map_err(TrainError::write(dir))?;
     }
+    let tensorboard = layout.result("tensorboard");
+    let mut events = EventWriter::create(&tensorboard).map_err(TrainError::write(&tensorboard))?;
     while state.epochs_done < epochs {
         let epoch = state.epochs_done;
         let epoch_start = Instant::now();
@@ -135,9 +138,13 @@ pub fn train(
             batch_size,
             device,
             options.progress,
+            &mut events,
         )?;
         model = trained;
         let (val_loss, val_iou) = validate(&model, &val_set, &loss_fn, batch_size, device)?;
+        for (tag, value) in [("perf/val_loss", val_loss), ("perf/val_iou", val_iou)] {
+            events.scalar(tag, value, epoch as i64 + 1).map_err(TrainError::write(events.path()))?;
+        }
         if let Some(new_lr) = state.schedule.end_of_epoch(val_loss) {
             writeln!(out, "Reducing learning rate to {new_lr:e}").ok();
         }
@@ -183,6 +190,7 @@ fn train_epoch(
     batch_size: usize,
     device: &Device,
     show_progress: bool,
+    events: &mut EventWriter,
 ) -> Result<(SegModel, f64, f64, f64), TrainError> {
     let order = epoch_order(set.len(), true, set.seed, epoch);
     let n_batches = order.len().div_ceil(batch_size);
@@ -203,6 +211,10 @@ fn train_epoch(
         }
         let grads = GradientsParams::from_grads(fwd.loss.backward(), &model);
         model = optim.step(lr, model, grads);
+        let global_step = (epoch * n_batches + step) as i64;
+        for (tag, value) in [("loss/loss", loss_value), ("opt/lr", lr)] {
+            events.scalar(tag, value, global_step).map_err(TrainError::write(events.path()))?;
+        }
         loss_sum += loss_value;
         iou_sum += iou(&fwd.counts, crate::config::EmptyIou::Zero).unwrap_or(0.0);
         n_ok += 1;
