@@ -10,7 +10,7 @@ use crate::cli::{ConfigArgs, ConfigCheckArgs};
 
 /// Prints the resolved canonical config as YAML on stdout.
 pub fn show(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
-    let loaded = config::load(&args.config, &args.set)?;
+    let loaded = config::load_for_check(&args.config, &args.set)?;
     print!("{}", config::to_yaml(&loaded.config));
     Ok(ExitCode::SUCCESS)
 }
@@ -19,7 +19,7 @@ pub fn show(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
 /// ignored on stderr.
 pub fn check(args: &ConfigCheckArgs) -> anyhow::Result<ExitCode> {
     let path = &args.config.config;
-    let loaded = config::load(path, &args.config.set)?;
+    let loaded = config::load_for_check(path, &args.config.set)?;
     report_notes(&loaded);
     if args.data {
         let summary = dataset::check_config_data(&loaded.config)
@@ -28,7 +28,15 @@ pub fn check(args: &ConfigCheckArgs) -> anyhow::Result<ExitCode> {
             eprintln!("{line}");
         }
     }
-    println!("`{}`: ok", path.display());
+    if loaded.unsupported.is_empty() {
+        println!("`{}`: ok", path.display());
+    } else {
+        println!(
+            "`{}`: a valid BiaPy config, but segsweep cannot run it yet ({} unsupported settings)",
+            path.display(),
+            loaded.unsupported.len()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -40,5 +48,8 @@ fn report_notes(loaded: &Loaded) {
     }
     for ignored in &loaded.ignored {
         eprintln!("note: `{}` ignored: it is for {}", ignored.key, ignored.reason);
+    }
+    for problem in &loaded.unsupported {
+        eprintln!("note: will not run: {problem}");
     }
 }

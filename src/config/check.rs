@@ -49,7 +49,14 @@ impl Checker<'_> {
     }
 
     fn unsupported(&mut self, on: bool, key: &str) {
-        self.require(!on, key, "is not supported by segsweep yet (set it to False or remove it)");
+        if on {
+            self.not_implemented(key, "is not supported by segsweep yet (set it to False or remove it)");
+        }
+    }
+
+    fn not_implemented(&mut self, key: &str, message: impl Into<String>) {
+        let origin = self.origins.get(key).cloned().unwrap_or(Origin::Default);
+        self.problems.push(Problem::unsupported(key, &origin, message));
     }
 }
 
@@ -79,12 +86,15 @@ fn check_general(config: &Config, c: &mut Checker) {
     );
     match config.model.source.as_str() {
         "biapy" => {}
-        "bmz" | "torchvision" => {
-            c.fail("MODEL.SOURCE", format!("`{}` models are not supported by segsweep yet", config.model.source))
-        }
+        "bmz" | "torchvision" => c.not_implemented(
+            "MODEL.SOURCE",
+            format!("`{}` models are not supported by segsweep yet", config.model.source),
+        ),
         other => c.fail("MODEL.SOURCE", format!("expected one of `biapy`, `bmz`, `torchvision`, found `{other}`")),
     }
-    let tests_untrained = !config.model.load_checkpoint && !config.train.enable && config.test.enable;
+    // BiaPy rule #11 concerns its own models; a BMZ or torchvision model comes trained.
+    let tests_untrained =
+        config.model.source == "biapy" && !config.model.load_checkpoint && !config.train.enable && config.test.enable;
     c.require(
         !tests_untrained,
         "MODEL.LOAD_CHECKPOINT",
@@ -271,7 +281,7 @@ fn check_model(config: &Config, c: &mut Checker) {
             ),
         );
     } else if !IMPLEMENTED_ARCHITECTURES.contains(&arch) {
-        c.fail(
+        c.not_implemented(
             "MODEL.ARCHITECTURE",
             format!("`{arch}` is not implemented by segsweep yet; available: {}", quoted(IMPLEMENTED_ARCHITECTURES)),
         );

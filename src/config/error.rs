@@ -37,12 +37,20 @@ pub struct Problem {
     pub origin: Origin,
     /// What was wrong and what was expected.
     pub message: String,
+    /// A valid BiaPy setting that segsweep does not implement (as opposed to an invalid one):
+    /// `config check` reports these as notes, every command that runs refuses them.
+    pub unsupported: bool,
 }
 
 impl Problem {
     /// A problem with `key` set in `origin`.
     pub fn new(key: impl Into<String>, origin: &Origin, message: impl Into<String>) -> Self {
-        Self { key: key.into(), origin: origin.clone(), message: message.into() }
+        Self { key: key.into(), origin: origin.clone(), message: message.into(), unsupported: false }
+    }
+
+    /// A valid BiaPy setting that segsweep does not implement.
+    pub fn unsupported(key: impl Into<String>, origin: &Origin, message: impl Into<String>) -> Self {
+        Self { unsupported: true, ..Self::new(key, origin, message) }
     }
 }
 

@@ -34,6 +34,14 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Loaded, ConfigError> {
     resolve::resolve(vec![file, set])
 }
 
+/// Like [`load`], but features segsweep does not implement are listed in
+/// [`Loaded::unsupported`] instead of refused (`segsweep config check|show`).
+pub fn load_for_check(path: &Path, overrides: &[String]) -> Result<Loaded, ConfigError> {
+    let file = raw::read_yaml_file(path)?;
+    let set = raw::parse_overrides(overrides)?;
+    resolve::resolve_allowing_unsupported(vec![file, set])
+}
+
 /// Like [`load`], from YAML text (named `<inline>` in messages).
 pub fn load_str(yaml: &str, overrides: &[String]) -> Result<Loaded, ConfigError> {
     let file = raw::parse_yaml_text(yaml, Path::new("<inline>"))?;

@@ -35,10 +35,22 @@ pub struct Loaded {
     pub ignored: Vec<IgnoredKey>,
     /// For each key set by the user, the layer that set it last.
     pub origins: BTreeMap<String, Origin>,
+    /// Valid BiaPy settings segsweep does not implement (only from
+    /// [`resolve_allowing_unsupported`]; [`resolve`] refuses them).
+    pub unsupported: Vec<Problem>,
 }
 
-/// Resolves `layers` (lowest priority first) on top of the defaults.
+/// Resolves `layers` (lowest priority first) on top of the defaults. A setting segsweep does not
+/// implement is an error, as is every invalid one.
 pub fn resolve(layers: Vec<RawLayer>) -> Result<Loaded, ConfigError> {
+    let loaded = resolve_allowing_unsupported(layers)?;
+    if loaded.unsupported.is_empty() { Ok(loaded) } else { Err(ConfigError::Invalid(loaded.unsupported)) }
+}
+
+/// Like [`resolve`], but a valid BiaPy config that uses features segsweep does not implement is
+/// returned (with those listed in [`Loaded::unsupported`]) instead of refused: what
+/// `segsweep config check` needs to accept any BiaPy template.
+pub fn resolve_allowing_unsupported(layers: Vec<RawLayer>) -> Result<Loaded, ConfigError> {
     let mut problems = Vec::new();
     let mut notes = Vec::new();
     let mut ignored = Vec::new();
@@ -60,18 +72,21 @@ pub fn resolve(layers: Vec<RawLayer>) -> Result<Loaded, ConfigError> {
         let values = accepted.into_iter().map(|(k, (v, _))| (k, v)).collect();
         figment = figment.merge(Serialized::defaults(unflatten(&values)));
     }
-    if !problems.is_empty() {
+    let (mut unsupported, hard): (Vec<Problem>, Vec<Problem>) = problems.iter().cloned().partition(|p| p.unsupported);
+    if !hard.is_empty() {
         return Err(ConfigError::Invalid(problems));
     }
     let mut config: Config = figment.extract().map_err(|e| {
         ConfigError::Invalid(vec![Problem::new(e.path.join("."), &Origin::Derived, e.kind.to_string())])
     })?;
     fill_derived(&mut config);
-    let problems = check::check(&config, &origins, &ignored);
-    if !problems.is_empty() {
-        return Err(ConfigError::Invalid(problems));
+    let checked = check::check(&config, &origins, &ignored);
+    if checked.iter().any(|p| !p.unsupported) {
+        unsupported.extend(checked);
+        return Err(ConfigError::Invalid(unsupported));
     }
-    Ok(Loaded { config, notes, ignored, origins })
+    unsupported.extend(checked);
+    Ok(Loaded { config, notes, ignored, origins, unsupported })
 }
 
 /// Splits a translated layer into canonical keys (coerced), ignored keys and problems.
@@ -93,7 +108,7 @@ fn classify(
                     "is for {}; segsweep does not implement it (set it to False or remove it)",
                     foreign.belongs_to
                 );
-                problems.push(Problem::new(key.as_str(), &layer.origin, message));
+                problems.push(Problem::unsupported(key.as_str(), &layer.origin, message));
             }
             ignored.push(IgnoredKey { key, origin: layer.origin.clone(), reason: foreign.belongs_to.to_string() });
         } else {
