@@ -10,10 +10,11 @@ use crate::report::charts::{LossCurve, box_plot, iou_per_variant, loss_curves};
 use crate::report::markdown::report_md;
 use crate::report::tables::{RunRow, cells, metric_values, write_compare_csv, write_runs_csv, write_summary_csv};
 
-/// The metrics a run reports, by name.
+/// The metrics a run computed, by name (levels the run did not compute are left out, so the
+/// reports carry no empty rows).
 fn run_metrics(outcome: &super::exec::RunOutcome) -> Vec<(String, Option<f64>)> {
     let s = &outcome.test.summary;
-    vec![
+    let all: Vec<(String, Option<f64>)> = vec![
         ("iou.per_patch".into(), s.per_patch),
         ("iou.merge_patches".into(), s.merge_patches),
         ("iou.post_processing".into(), s.post_processing),
@@ -21,7 +22,8 @@ fn run_metrics(outcome: &super::exec::RunOutcome) -> Vec<(String, Option<f64>)> 
         ("iou.as_3d_stack_post_processing".into(), s.as_3d_stack_post_processing),
         ("val.iou".into(), Some(outcome.train.best_val_iou)),
         ("val.loss".into(), Some(outcome.train.best_val_loss)),
-    ]
+    ];
+    all.into_iter().filter(|(_, value)| value.is_some()).collect()
 }
 
 /// One row per run of the sweep.
