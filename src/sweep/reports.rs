@@ -14,7 +14,10 @@ use crate::report::tables::{RunRow, cells, metric_values, write_compare_csv, wri
 /// reports carry no empty rows).
 fn run_metrics(outcome: &super::exec::RunOutcome) -> Vec<(String, Option<f64>)> {
     let s = &outcome.test.summary;
+    // The IoU of the masks the run wrote (D4): after post-processing when it filtered.
+    let written = s.as_3d_stack_post_processing.or(s.post_processing).or(s.merge_patches).or(s.full_image);
     let all: Vec<(String, Option<f64>)> = vec![
+        ("iou.written_masks".into(), written),
         ("iou.per_patch".into(), s.per_patch),
         ("iou.merge_patches".into(), s.merge_patches),
         ("iou.post_processing".into(), s.post_processing),
@@ -81,7 +84,7 @@ pub fn write_reports(sweep: &SweepOutcome) -> anyhow::Result<PathBuf> {
     let reference = cell_names.first().cloned().unwrap_or_default();
     let compare =
         if cell_names.len() > 1 { write_compare_csv(&dir.join("compare.csv"), &rows, &reference)? } else { Vec::new() };
-    let metric = "iou.merge_patches";
+    let metric = "iou.written_masks";
     let per_cell: Vec<(String, Vec<(u64, f64)>)> =
         cell_names.iter().map(|c| (c.clone(), metric_values(&rows, c, metric))).collect();
     iou_per_variant(&dir.join("iou_per_variant.png"), metric, &per_cell)?;
