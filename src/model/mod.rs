@@ -20,6 +20,7 @@
 //! ```
 
 pub mod attention;
+pub mod biapy_names;
 pub mod blocks;
 pub mod layers;
 pub mod pool3d;

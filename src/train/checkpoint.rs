@@ -1,6 +1,7 @@
 //! Checkpoints (D9) in `checkpoints/`:
 //!
-//! - `<job_id>-checkpoint-best.safetensors`: the weights with the lowest validation loss;
+//! - `<job_id>-checkpoint-best.safetensors`: the weights with the lowest validation loss, with
+//!   BiaPy's state-dict names (D9, see `weights.rs`);
 //!   `<job_id>-checkpoint-<epoch>.safetensors` every `MODEL.SAVE_CKPT_FREQ` epochs.
 //! - `<job_id>-resume.json` + `<job_id>-resume-e<epoch>.bpk` (weights with their parameter ids) +
 //!   `<job_id>-resume-e<epoch>.optim.bpk` (optimiser state): everything a killed training needs to
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
-use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::store::ModuleSnapshot;
 use serde::{Deserialize, Serialize};
 
 use super::error::TrainError;
@@ -68,10 +69,8 @@ impl Checkpoints {
     /// Writes the weights as safetensors at `path`.
     pub fn save_weights(&self, path: &Path, model: &SegModel) -> Result<(), TrainError> {
         std::fs::create_dir_all(&self.dir).map_err(TrainError::write(&self.dir))?;
-        let tmp = crate::atomic::temporary_sibling(path);
-        let mut store = SafetensorsStore::from_file(&tmp).overwrite(true);
-        model.save_into(&mut store).map_err(|e| checkpoint_error(path, e))?;
-        crate::atomic::commit(&tmp, path).map_err(TrainError::write(path))
+        let bytes = super::weights::to_bytes(model).map_err(|e| checkpoint_error(path, e))?;
+        crate::atomic::write(path, bytes).map_err(TrainError::write(path))
     }
 
     /// Writes a resume point after epoch `state.epochs_done` and removes the previous one.
@@ -142,7 +141,8 @@ pub fn load_weights(path: &Path, mut model: SegModel) -> Result<SegModel, TrainE
     if !path.exists() {
         return Err(TrainError::Checkpoint { path: path.into(), message: "file not found".into() });
     }
-    let mut store = SafetensorsStore::from_file(path).validate(true);
+    let bytes = std::fs::read(path).map_err(|e| checkpoint_error(path, e))?;
+    let mut store = super::weights::store_for(bytes, &model).map_err(|e| checkpoint_error(path, e))?;
     let result = model.load_from(&mut store).map_err(|e| checkpoint_error(path, e))?;
     if let Some(error) = result.errors.first() {
         return Err(checkpoint_error(

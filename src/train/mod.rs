@@ -20,6 +20,7 @@ pub mod seed;
 pub mod setup;
 pub mod step;
 pub mod tensorboard;
+pub mod weights;
 
 pub use error::TrainError;
 pub use job::train_job;
