@@ -6,10 +6,12 @@
 //! - `run_cli`: `run` (train + test) in 2D/3D, full image, post-processing, `evaluate`.
 //! - `sweep_cli`: `sweep` on the CI manifest: stage cache, identical reports, dry run.
 //! - `synth_cli`: `synth` output layout, determinism, and `config check --data` on it.
+//! - `corpus`: every case under `tests/corpus/bad/` fails with its exit code and message.
 //! - `tidy`: every source file has a `//!` comment; no `dbg!`/`todo!`.
 //! - `train_cli`: `train` on tiny 2D/3D sets, determinism, resume after kill, bad inputs.
 
 mod config_cli;
+mod corpus;
 mod run_cli;
 mod sweep_cli;
 mod synth_cli;
