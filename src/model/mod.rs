@@ -26,6 +26,7 @@ pub mod layers;
 pub mod pool3d;
 pub mod resunet;
 pub mod seunet;
+pub mod skeleton;
 pub mod summary;
 pub mod unet;
 

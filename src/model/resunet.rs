@@ -22,7 +22,8 @@ use burn::tensor::{Device, Tensor};
 
 use super::ModelSpec;
 use super::blocks::{ConvBlock, Geometry, UnitSpec};
-use super::layers::{ConvNd, ConvTransposeNd, NameList, Norm, activate, max_pool, n_trainable_params, upsample};
+use super::layers::{ConvNd, ConvTransposeNd, NameList, Norm, activate, upsample};
+use super::skeleton::Skeleton;
 use crate::config::{Activation, ConvBlockOrder, UpsampleLayer};
 
 /// BiaPy's `ResConvBlock` (without its unused `extra_conv` / SE options).
@@ -165,55 +166,40 @@ impl ResUNet {
         Self { down_path, bottleneck, up_paths, heads: vec![head], geometry: spec.geometry() }
     }
 
+    /// The shared U skeleton over this network's blocks.
+    fn skeleton(&self) -> Skeleton<'_, ResConvBlock, ResUpBlock> {
+        Skeleton {
+            down_path: &self.down_path,
+            bottleneck: &self.bottleneck,
+            up_paths: &self.up_paths,
+            heads: &self.heads,
+            pools: &self.geometry.pools,
+        }
+    }
+
     /// Logits: `[batch, in_channels, (z,) y, x]` → `[batch, out_channels, (z,) y, x]`. The
     /// caller checks the input against [`ResUNet::geometry`].
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        let mut skips = Vec::with_capacity(self.down_path.len());
-        let mut x = x;
-        for (level, block) in self.down_path.iter().enumerate() {
-            let features = block.forward(x);
-            x = max_pool(features.clone(), self.geometry.pools[level]);
-            skips.push(features);
-        }
-        x = self.bottleneck.forward(x);
-        for up in &self.up_paths {
-            let skip = skips.pop().expect("one skip connection per decoder step");
-            x = up.forward(x, skip);
-        }
-        self.heads[0].forward(x)
+        self.skeleton().forward(x)
     }
 
-    /// Parameter names and PyTorch shapes in BiaPy's state-dict layout (trainable parameters
-    /// only, module order).
+    /// Parameter names and PyTorch shapes in BiaPy's state-dict layout (see
+    /// [`Skeleton::biapy_state_dict_names`]).
     pub fn biapy_state_dict_names(&self) -> NameList {
-        let mut out = Vec::new();
-        for (i, block) in self.down_path.iter().enumerate() {
-            block.biapy_names(&format!("down_path.{i}"), &mut out);
-        }
-        self.bottleneck.biapy_names("bottleneck", &mut out);
-        for (d, up) in self.up_paths.iter().enumerate() {
-            up.biapy_names(&format!("up_paths.0.{d}"), &mut out);
-        }
-        for (h, head) in self.heads.iter().enumerate() {
-            head.biapy_names(&format!("heads.{h}"), &mut out);
-        }
-        out
+        self.skeleton().biapy_state_dict_names()
     }
 
     /// Trainable parameters per block: encoder levels, bottleneck, decoder steps (deepest
     /// first), head.
     pub fn block_params(&self) -> Vec<usize> {
-        let mut counts: Vec<usize> = self.down_path.iter().map(n_trainable_params).collect();
-        counts.push(n_trainable_params(&self.bottleneck));
-        counts.extend(self.up_paths.iter().map(n_trainable_params));
-        counts.push(self.heads.iter().map(n_trainable_params).sum());
-        counts
+        self.skeleton().block_params()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::layers::n_trainable_params;
     use crate::model::testutil::spec;
 
     fn resunet(yaml: &str) -> ResUNet {

@@ -17,7 +17,8 @@ use burn::tensor::{Device, Tensor};
 use super::ModelSpec;
 use super::attention::AttentionBlock;
 use super::blocks::{ConvStack, Geometry, UnitSpec, UpBlock, Upsampler};
-use super::layers::{ConvNd, ConvTransposeNd, NameList, Norm, max_pool, n_trainable_params};
+use super::layers::{ConvNd, ConvTransposeNd, NameList, Norm};
+use super::skeleton::Skeleton;
 use crate::config::UpsampleLayer;
 
 /// Which member of the U-Net family to build.
@@ -68,51 +69,33 @@ impl UNet {
         Self { down_path, bottleneck, up_paths, heads: vec![head], geometry: spec.geometry() }
     }
 
+    /// The shared U skeleton over this network's blocks.
+    fn skeleton(&self) -> Skeleton<'_, ConvStack, UpBlock> {
+        Skeleton {
+            down_path: &self.down_path,
+            bottleneck: &self.bottleneck,
+            up_paths: &self.up_paths,
+            heads: &self.heads,
+            pools: &self.geometry.pools,
+        }
+    }
+
     /// Logits: `[batch, in_channels, (z,) y, x]` → `[batch, out_channels, (z,) y, x]`. The
     /// caller checks the input against [`UNet::geometry`].
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        let mut skips = Vec::with_capacity(self.down_path.len());
-        let mut x = x;
-        for (level, stack) in self.down_path.iter().enumerate() {
-            let features = stack.forward(x);
-            x = max_pool(features.clone(), self.geometry.pools[level]);
-            skips.push(features);
-        }
-        x = self.bottleneck.forward(x);
-        for up in &self.up_paths {
-            let skip = skips.pop().expect("one skip connection per decoder step");
-            x = up.forward(x, skip);
-        }
-        self.heads[0].forward(x)
+        self.skeleton().forward(x)
     }
 
-    /// Parameter names and PyTorch shapes in BiaPy's state-dict layout, in module order
-    /// (`down_path.{i}.block.{j}.block.{0,1}.*`, `bottleneck.*`, `up_paths.0.{d}.up.*`,
-    /// `up_paths.0.{d}.conv_block.*`, `heads.0.*`). Trainable parameters only: batch-norm
-    /// buffers (`running_mean`, `running_var`, `num_batches_tracked`) are not listed.
+    /// Parameter names and PyTorch shapes in BiaPy's state-dict layout (see
+    /// [`Skeleton::biapy_state_dict_names`]).
     pub fn biapy_state_dict_names(&self) -> NameList {
-        let mut out = Vec::new();
-        for (i, stack) in self.down_path.iter().enumerate() {
-            stack.biapy_names(&format!("down_path.{i}"), &mut out);
-        }
-        self.bottleneck.biapy_names("bottleneck", &mut out);
-        for (d, up) in self.up_paths.iter().enumerate() {
-            up.biapy_names(&format!("up_paths.0.{d}"), &mut out);
-        }
-        for (h, head) in self.heads.iter().enumerate() {
-            head.biapy_names(&format!("heads.{h}"), &mut out);
-        }
-        out
+        self.skeleton().biapy_state_dict_names()
     }
 
-    /// Trainable parameters per block, in data-flow order: encoder levels, bottleneck,
-    /// decoder steps (deepest first), head.
+    /// Trainable parameters per block: encoder levels, bottleneck, decoder steps (deepest
+    /// first), head.
     pub fn block_params(&self) -> Vec<usize> {
-        let mut counts: Vec<usize> = self.down_path.iter().map(n_trainable_params).collect();
-        counts.push(n_trainable_params(&self.bottleneck));
-        counts.extend(self.up_paths.iter().map(n_trainable_params));
-        counts.push(self.heads.iter().map(n_trainable_params).sum());
-        counts
+        self.skeleton().block_params()
     }
 }
 
@@ -157,6 +140,7 @@ fn up_block(spec: &ModelSpec, level: usize, variant: UNetVariant, device: &Devic
 mod tests {
     use super::*;
     use crate::config::NormLayer;
+    use crate::model::layers::n_trainable_params;
     use crate::model::testutil::spec;
     use burn::tensor::Distribution;
 
