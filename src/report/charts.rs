@@ -37,14 +37,7 @@ fn draw_per_variant(root: &Area, metric: &str, cells: &[(String, Vec<(u64, f64)>
     let bounds = summaries.iter().flat_map(|s| [s.ci95_low, s.ci95_high]);
     let names: Vec<String> = cells.iter().map(|(name, _)| name.clone()).collect();
     let title = format!("{metric} per variant (dots: runs; bar and whisker: mean and 95 % CI)");
-    let mut chart = category_chart(root, &title, &names, padded_range(values.chain(bounds)))?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_label_formatter(&|x| label(&names, *x))
-        .y_desc(metric)
-        .label_style(("sans-serif", 14))
-        .draw()?;
+    let mut chart = category_chart(root, &title, &names, metric, padded_range(values.chain(bounds)))?;
     for (run_idx, &run_id) in run_ids.iter().enumerate() {
         let color = PALETTE[run_idx % PALETTE.len()];
         let offset = if run_ids.len() < 2 { 0.0 } else { 0.4 * (run_idx as f64 / (run_ids.len() - 1) as f64 - 0.5) };
@@ -133,14 +126,7 @@ fn draw_box_plot(root: &Area, metric: &str, cells: &[(String, Vec<f64>)]) -> Dra
         .collect();
     let values = cells.iter().flat_map(|(_, values)| values.iter().copied());
     let title = format!("{metric} per image");
-    let mut chart = category_chart(root, &title, &names, padded_range(values))?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_label_formatter(&|x| label(&names, *x))
-        .y_desc(metric)
-        .label_style(("sans-serif", 14))
-        .draw()?;
+    let mut chart = category_chart(root, &title, &names, metric, padded_range(values))?;
     for (i, (_, values)) in cells.iter().enumerate() {
         let Some(b) = box_stats(values) else { continue };
         let (x, color) = (i as f64, PALETTE[i % PALETTE.len()]);
@@ -185,20 +171,29 @@ impl Ranged for CategoryAxis {
     }
 }
 
-/// A chart whose x axis has one tick per name, at 0, 1, …
+/// A chart whose x axis has one tick per name, at 0, 1, …, with its mesh and `metric` as the
+/// y label drawn.
 fn category_chart<'a, 'b>(
     root: &'a Area<'b>,
     title: &str,
     names: &[String],
+    metric: &str,
     y_range: Range<f64>,
 ) -> Result<CategoryChart<'a, 'b>, Box<dyn std::error::Error>> {
     let x_axis = CategoryAxis { inner: (-0.5..names.len().max(1) as f64 - 0.5).into(), n_categories: names.len() };
-    let chart = ChartBuilder::on(root)
+    let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 22))
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(70)
         .build_cartesian_2d(x_axis, y_range)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_label_formatter(&|x| label(names, *x))
+        .y_desc(metric)
+        .label_style(("sans-serif", 14))
+        .draw()?;
     Ok(chart)
 }
 
