@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use burn::prelude::Device;
 
 use super::cache::{Cache, Stage};
-use super::exec::{RunOutcome, cached_stages, execute, materialise, stage_keys};
+use super::exec::{DataHashes, RunOutcome, cached_stages, execute, materialise, stage_keys};
 use super::grid::{RunSpec, expand, override_arg};
 use super::manifest::{Base, DataSpec, Manifest, load_manifest, validate};
 use crate::config::raw::{RawLayer, flatten, parse_overrides, read_yaml_file};
@@ -65,6 +65,7 @@ pub fn run_sweep(manifest_path: &Path, options: &SweepOptions, out: &mut dyn Wri
     let specs = expand(&manifest)?;
     let data_overrides = data_overrides(&manifest)?;
     let cache = Cache::new(&manifest.result_dir);
+    let hashes = DataHashes::default();
     let n = specs.len();
     let jobs = options.jobs.clamp(1, n.max(1));
     let threads = (rayon::current_num_threads() / jobs).max(1);
@@ -75,7 +76,8 @@ pub fn run_sweep(manifest_path: &Path, options: &SweepOptions, out: &mut dyn Wri
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             let sender = sender.clone();
-            let (specs, next, cache, data_overrides, manifest) = (&specs, &next, &cache, &data_overrides, &manifest);
+            let (specs, next, cache, data_overrides, manifest, hashes) =
+                (&specs, &next, &cache, &data_overrides, &manifest, &hashes);
             scope.spawn(move || {
                 let pool =
                     (jobs > 1).then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok()).flatten();
@@ -83,7 +85,7 @@ pub fn run_sweep(manifest_path: &Path, options: &SweepOptions, out: &mut dyn Wri
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(spec) = specs.get(i) else { break };
                     let label = format!("[{}/{n}] {} run_id {}", i + 1, spec.cell_name, spec.run_id);
-                    let work = || run_one(manifest, spec, data_overrides, cache, options, &label);
+                    let work = || run_one(manifest, spec, data_overrides, cache, hashes, options, &label);
                     let result = match &pool {
                         Some(pool) => pool.install(work),
                         None => work(),
@@ -127,12 +129,13 @@ fn run_one(
     spec: &RunSpec,
     data: &[String],
     cache: &Cache,
+    hashes: &DataHashes,
     options: &SweepOptions,
     label: &str,
 ) -> anyhow::Result<(String, Option<RunOutcome>)> {
     let config = run_config(manifest, spec, data)?;
+    let (seed, keys) = stage_keys(&config, spec.run_id, &options.device_kind, hashes).map_err(anyhow::Error::msg)?;
     if options.dry_run {
-        let (_, keys) = stage_keys(&config, spec.run_id, &options.device_kind).map_err(anyhow::Error::msg)?;
         let cached = cached_stages(cache, &keys);
         let word = |c: bool| if c { "cached" } else { "to run" };
         return Ok((
@@ -141,7 +144,6 @@ fn run_one(
         ));
     }
     if options.cache_only {
-        let (_, keys) = stage_keys(&config, spec.run_id, &options.device_kind).map_err(anyhow::Error::msg)?;
         if let Some(stage) = cached_stages(cache, &keys).iter().position(|c| !c) {
             anyhow::bail!(
                 "its {} stage is not in the cache; run `segsweep sweep` first",
@@ -152,7 +154,16 @@ fn run_one(
     // The stages' own progress lines stay out of the sweep's output; their warnings (a corrupt
     // cache record, a skipped batch) are kept and printed after the run's line.
     let mut log = Vec::new();
-    let outcome = execute(cache, &config, spec.run_id, &options.device, &options.device_kind, options.force, &mut log)?;
+    let outcome = execute(
+        cache,
+        &config,
+        spec.run_id,
+        (seed, keys),
+        &options.device,
+        &options.device_kind,
+        options.force,
+        &mut log,
+    )?;
     let warnings: String = String::from_utf8_lossy(&log)
         .lines()
         .filter(|l| l.starts_with("warning:"))

@@ -52,20 +52,51 @@ pub struct RunOutcome {
     pub test: TestOutcome,
 }
 
-/// The keys of a run (reads the data to hash it, nothing else).
-pub fn stage_keys(config: &Config, run_id: u64, device_kind: &str) -> Result<(u64, [StageInputs; 3]), String> {
-    let seed = run_seed(config.system.seed, run_id);
-    let splits = config_splits(config);
-    let hash = |key: &str| -> Result<String, String> {
-        let parts: Vec<String> = splits
+/// Content hashes of data splits, computed once per process and folder set: every run of a
+/// sweep reads the same folders, and hashing multi-gigabyte stacks once per run would dominate
+/// a sweep of cached stages.
+#[derive(Debug, Default)]
+pub struct DataHashes {
+    known: std::sync::Mutex<std::collections::HashMap<Vec<(String, String)>, String>>,
+}
+
+impl DataHashes {
+    /// The hash of the training (`test == false`) or test splits of `config`.
+    fn of(&self, config: &Config, test: bool) -> Result<String, String> {
+        let splits: Vec<_> =
+            config_splits(config).into_iter().filter(|s| (s.image_key == "DATA.TEST.PATH") == test).collect();
+        let folders: Vec<(String, String)> = splits
             .iter()
-            .filter(|s| (s.image_key == "DATA.TEST.PATH") == (key == "test"))
-            .map(|s| split_hash(s).map_err(|e| e.to_string()))
-            .collect::<Result<_, _>>()?;
-        Ok(sha256_hex(parts.join("\n").as_bytes()))
-    };
-    let train = train_inputs(config, &hash("train")?, seed, device_kind);
-    let infer = infer_inputs(config, &train.key, &hash("test")?);
+            .map(|s| {
+                (
+                    s.image_dir.display().to_string(),
+                    s.mask.as_ref().map(|(_, d)| d.display().to_string()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        let mut known = self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(hash) = known.get(&folders) {
+            return Ok(hash.clone());
+        }
+        let parts: Vec<String> =
+            splits.iter().map(|s| split_hash(s).map_err(|e| e.to_string())).collect::<Result<_, _>>()?;
+        let hash = sha256_hex(parts.join("\n").as_bytes());
+        known.insert(folders, hash.clone());
+        Ok(hash)
+    }
+}
+
+/// The effective seed and the three stage keys of a run (reads the data to hash it, once per
+/// `hashes`).
+pub fn stage_keys(
+    config: &Config,
+    run_id: u64,
+    device_kind: &str,
+    hashes: &DataHashes,
+) -> Result<(u64, [StageInputs; 3]), String> {
+    let seed = run_seed(config.system.seed, run_id);
+    let train = train_inputs(config, &hashes.of(config, false)?, seed, device_kind);
+    let infer = infer_inputs(config, &train.key, &hashes.of(config, true)?);
     let evaluate = evaluate_inputs(config, &infer.key);
     Ok((seed, [train, infer, evaluate]))
 }
@@ -86,17 +117,18 @@ fn stage_index(stage: Stage) -> usize {
     }
 }
 
-/// Runs (or re-uses) the three stages of one run; `force` re-runs that stage and the later ones.
+/// Runs (or re-uses) the three stages of one run with its [`stage_keys`]; `force` re-runs that
+/// stage and the later ones.
 pub fn execute(
     cache: &Cache,
     config: &Config,
     run_id: u64,
+    (seed, keys): (u64, [StageInputs; 3]),
     device: &Device,
     device_kind: &str,
     force: Option<Stage>,
     out: &mut dyn Write,
 ) -> anyhow::Result<RunOutcome> {
-    let (seed, keys) = stage_keys(config, run_id, device_kind).map_err(anyhow::Error::msg)?;
     let forced = |stage: Stage| force.is_some_and(|f| stage_index(f) <= stage_index(stage));
     let mut cached = [false; 3];
     let (train, was_cached) =

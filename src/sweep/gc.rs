@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::cache::{Cache, Stage};
 use super::driver::{data_overrides, run_config};
-use super::exec::stage_keys;
+use super::exec::{DataHashes, stage_keys};
 use super::grid::expand;
 use super::manifest::{load_manifest, validate};
 
@@ -30,9 +30,11 @@ pub fn referenced_keys(dir: &Path, device_kind: &str) -> anyhow::Result<BTreeMap
         let data = data_overrides(&manifest)?;
         let root = Cache::new(&manifest.result_dir).root;
         let keys = wanted.entry(root).or_default();
+        let hashes = DataHashes::default();
         for spec in expand(&manifest)? {
             let config = run_config(&manifest, &spec, &data)?;
-            let (_, stage_inputs) = stage_keys(&config, spec.run_id, device_kind).map_err(anyhow::Error::msg)?;
+            let (_, stage_inputs) =
+                stage_keys(&config, spec.run_id, device_kind, &hashes).map_err(anyhow::Error::msg)?;
             keys.extend(stage_inputs.into_iter().map(|s| s.key));
         }
     }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::cache::{Cache, Stage};
 use super::driver::run_config;
-use super::exec::stage_keys;
+use super::exec::{DataHashes, stage_keys};
 use super::grid::expand;
 use super::manifest::{load_manifest, validate};
 use crate::config::raw::flatten;
@@ -40,9 +40,10 @@ pub fn why(manifest_path: &Path, run: &str, device_kind: &str, out: &mut dyn Wri
         anyhow::bail!("no run `{run}` in `{}`; its runs are: {}", manifest_path.display(), names.join(", "));
     };
     let spec = &specs[index];
+    let hashes = DataHashes::default();
     let data = super::driver::data_overrides(&manifest)?;
     let config = run_config(&manifest, spec, &data)?;
-    let (_, keys) = stage_keys(&config, spec.run_id, device_kind).map_err(anyhow::Error::msg)?;
+    let (_, keys) = stage_keys(&config, spec.run_id, device_kind, &hashes).map_err(anyhow::Error::msg)?;
     let cache = Cache::new(&manifest.result_dir);
     for (stage, inputs) in [Stage::Train, Stage::Infer, Stage::Evaluate].into_iter().zip(&keys) {
         let short = &inputs.key[..12];
