@@ -52,7 +52,11 @@ fn trained_model(config: &Config, layout: &RunLayout, device: &Device) -> anyhow
     let model = SegModel::try_new(&spec, device)?;
     let checkpoints = Checkpoints { dir: layout.checkpoints(), job_id: layout.job_id.clone() };
     let file = &config.paths.checkpoint_file;
-    let path = if config.train.enable || file.is_empty() { checkpoints.best() } else { file.into() };
+    let path = if config.train.enable || file.is_empty() {
+        checkpoints.best()
+    } else {
+        crate::train::interop::resolve(file.as_ref())
+    };
     Ok(load_weights(&path, model)?)
 }
 

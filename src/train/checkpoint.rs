@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
-use burn::store::ModuleSnapshot;
 use serde::{Deserialize, Serialize};
 
 use super::error::TrainError;
@@ -136,27 +135,10 @@ impl Checkpoints {
     }
 }
 
-/// Loads safetensors weights into `model`; a missing or mis-shaped tensor is an error naming it.
-pub fn load_weights(path: &Path, mut model: SegModel) -> Result<SegModel, TrainError> {
-    if !path.exists() {
-        return Err(TrainError::Checkpoint { path: path.into(), message: "file not found".into() });
-    }
-    let bytes = std::fs::read(path).map_err(|e| checkpoint_error(path, e))?;
-    let mut store = super::weights::store_for(bytes, &model).map_err(|e| checkpoint_error(path, e))?;
-    let result = model.load_from(&mut store).map_err(|e| checkpoint_error(path, e))?;
-    if let Some(error) = result.errors.first() {
-        return Err(checkpoint_error(
-            path,
-            format!("{error} (is it a checkpoint of another architecture or class count?)"),
-        ));
-    }
-    if let Some((missing, _)) = result.missing.first() {
-        return Err(checkpoint_error(
-            path,
-            format!("tensor `{missing}` is missing (is it a checkpoint of another architecture?)"),
-        ));
-    }
-    Ok(model)
+/// Loads weights into `model`: BiaPy-named or burn safetensors, a BiaPy `.pth`, or a `.bpk`
+/// (see [`super::interop`]); a missing or mis-shaped tensor is an error naming it.
+pub fn load_weights(path: &Path, model: SegModel) -> Result<SegModel, TrainError> {
+    super::interop::load(path, model)
 }
 
 fn checkpoint_error(path: &Path, e: impl std::fmt::Display) -> TrainError {

@@ -6,6 +6,7 @@
 pub mod aug_samples;
 pub mod checkpoint;
 pub mod error;
+pub mod interop;
 pub mod job;
 pub mod loader;
 pub mod log;
@@ -13,6 +14,8 @@ pub mod loss;
 pub mod optim;
 pub mod prob_maps;
 pub mod progress;
+pub mod pth;
+pub mod pth_patch;
 pub mod run;
 pub mod samples;
 pub mod schedule;

@@ -297,10 +297,11 @@ fn end_of_epoch(
     Ok(patience > 0 && state.bad_epochs >= patience as usize)
 }
 
-/// `MODEL.LOAD_CHECKPOINT` for fine-tuning: `PATHS.CHECKPOINT_FILE` or this job's best checkpoint.
+/// `MODEL.LOAD_CHECKPOINT` for fine-tuning: `PATHS.CHECKPOINT_FILE` (safetensors, BiaPy `.pth` or
+/// `.bpk`; BiaPy's extension rule) or this job's best checkpoint.
 fn load_pretrained(config: &Config, checkpoints: &Checkpoints, model: SegModel) -> Result<SegModel, TrainError> {
     let file = &config.paths.checkpoint_file;
-    let path = if file.is_empty() { checkpoints.best() } else { std::path::PathBuf::from(file) };
+    let path = if file.is_empty() { checkpoints.best() } else { super::interop::resolve(file.as_ref()) };
     load_weights(&path, model)
 }
 

@@ -6,11 +6,11 @@
 
 use std::collections::HashMap;
 
-use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::store::{ApplyError, ModuleSnapshot, SafetensorsStore};
 use safetensors::SafeTensors;
 
 use crate::model::SegModel;
-use crate::model::biapy_names::renaming;
+use crate::model::biapy_names::{renaming, to_biapy};
 
 /// The burn → BiaPy renaming of `model`'s tensors, when it maps completely.
 fn model_renaming(model: &SegModel) -> Result<Option<Vec<(String, String)>>, String> {
@@ -64,9 +64,54 @@ pub fn to_burn_names(bytes: Vec<u8>, model: &SegModel) -> Result<Vec<u8>, String
     safetensors::serialize(renamed, None).map_err(|e| e.to_string())
 }
 
-/// Loads safetensors `bytes` (BiaPy or burn names) into `model`'s store form.
+/// Loads safetensors `bytes` (BiaPy or burn names) into `model`'s store form. Validation is
+/// left to [`load`], whose messages use the file's names.
 pub fn store_for(bytes: Vec<u8>, model: &SegModel) -> Result<SafetensorsStore, String> {
-    Ok(SafetensorsStore::from_bytes(Some(to_burn_names(bytes, model)?)).validate(true))
+    Ok(SafetensorsStore::from_bytes(Some(to_burn_names(bytes, model)?)).validate(false))
+}
+
+/// Loads safetensors `bytes` (BiaPy or burn names) into `model`. A tensor of the wrong shape is
+/// an error naming it (BiaPy's name when the file has BiaPy names) with both shapes; a missing
+/// tensor is an error naming it.
+pub fn load(bytes: Vec<u8>, mut model: SegModel) -> Result<SegModel, String> {
+    let biapy_file = has_biapy_names(&bytes, &model)?;
+    let mut store = store_for(bytes, &model)?;
+    let result = model.load_from(&mut store).map_err(|e| e.to_string())?;
+    let shown = |path: &str| match to_biapy(path) {
+        Some(name) if biapy_file => name,
+        _ => path.to_string(),
+    };
+    let more = |n: usize, what: &str| if n > 1 { format!(" ({} more {what})", n - 1) } else { String::new() };
+    if let Some(error) = result.errors.first() {
+        let message = match error {
+            ApplyError::ShapeMismatch { path, expected, found } => format!(
+                "tensor `{}` has shape {:?} in the file but the model needs {:?}",
+                shown(path),
+                found.as_slice(),
+                expected.as_slice()
+            ),
+            other => other.to_string(),
+        };
+        return Err(format!(
+            "{message}{} (is it a checkpoint of another architecture or class count?)",
+            more(result.errors.len(), "mismatches")
+        ));
+    }
+    if let Some((missing, _)) = result.missing.first() {
+        return Err(format!(
+            "tensor `{}` is missing{} (is it a checkpoint of another architecture?)",
+            shown(missing),
+            more(result.missing.len(), "missing")
+        ));
+    }
+    Ok(model)
+}
+
+/// Whether the tensors in `bytes` carry BiaPy's names for `model` (rather than burn's paths).
+fn has_biapy_names(bytes: &[u8], model: &SegModel) -> Result<bool, String> {
+    let tensors = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
+    let expected: Vec<String> = model.biapy_state_dict_names().into_iter().map(|(name, _)| name).collect();
+    Ok(tensors.names().iter().any(|n| expected.iter().any(|e| e == *n)))
 }
 
 #[cfg(test)]

@@ -1,0 +1,129 @@
+//! Weight files in every format segsweep reads or writes, chosen by extension, and the
+//! conversions behind `segsweep export` / `segsweep import`:
+//!
+//! - `.bpk`: segsweep's own burnpack (burn's paths and parameter ids; the resume points' format);
+//! - `.safetensors`: BiaPy's state-dict names (D9, [`super::weights`]), or burn's paths;
+//! - `.pth` / `.pt`: a BiaPy/PyTorch checkpoint, read only ([`super::pth`]).
+//!
+//! The architecture comes from the caller's config (as BiaPy's `MODEL.*` keys do); a file that
+//! does not fit it is an error naming the tensor and both shapes. Writes are atomic.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+
+use super::error::TrainError;
+use super::{pth, weights};
+use crate::model::SegModel;
+
+/// A weight file's format, from its extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Burnpack,
+    Safetensors,
+    Pytorch,
+}
+
+impl Format {
+    /// The format of `path`, or an error naming the extensions segsweep knows.
+    pub fn of(path: &Path) -> Result<Format, TrainError> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("bpk") => Ok(Format::Burnpack),
+            Some("safetensors") => Ok(Format::Safetensors),
+            _ if pth::is_pytorch(path) => Ok(Format::Pytorch),
+            _ => Err(error(path, "unknown weight format: the name must end in .bpk, .safetensors, .pth or .pt")),
+        }
+    }
+}
+
+/// `PATHS.CHECKPOINT_FILE` as BiaPy resolves it: the path as given, or, when that does not exist
+/// and it has no extension, the path with `.pth`, then `.safetensors` appended.
+pub fn resolve(path: &Path) -> PathBuf {
+    if path.exists() || path.extension().is_some() {
+        return path.to_path_buf();
+    }
+    ["pth", "safetensors"]
+        .iter()
+        .map(|ext| PathBuf::from(format!("{}.{ext}", path.display())))
+        .find(|candidate| candidate.exists())
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
+/// Loads the weights at `path` (any [`Format`]) into `model`.
+pub fn load(path: &Path, model: SegModel) -> Result<SegModel, TrainError> {
+    if !path.exists() {
+        let tried = if path.extension().is_none() { " (nor with .pth or .safetensors appended)" } else { "" };
+        return Err(error(path, format!("file not found{tried}")));
+    }
+    match Format::of(path)? {
+        Format::Burnpack => model.try_load_file(path).map_err(|e| error(path, e)),
+        Format::Safetensors => {
+            let bytes = std::fs::read(path).map_err(|e| error(path, e))?;
+            weights::load(bytes, model).map_err(|e| error(path, e))
+        }
+        Format::Pytorch => {
+            let bytes = pth::to_safetensors(path).map_err(|e| error(path, e))?;
+            weights::load(bytes, model).map_err(|e| error(path, e))
+        }
+    }
+}
+
+/// Writes `model`'s weights to `path` as `.bpk` or BiaPy-named `.safetensors`, atomically.
+pub fn save(path: &Path, model: &SegModel) -> Result<(), TrainError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(TrainError::write(dir))?;
+    }
+    match Format::of(path)? {
+        Format::Burnpack => {
+            let tmp = crate::atomic::temporary_sibling(path);
+            model.clone().save_file(&tmp).map_err(|e| error(path, e))?;
+            crate::atomic::commit(&tmp, path).map_err(TrainError::write(path))
+        }
+        Format::Safetensors => {
+            let bytes = weights::to_bytes(model).map_err(|e| error(path, e))?;
+            crate::atomic::write(path, bytes).map_err(TrainError::write(path))
+        }
+        Format::Pytorch => Err(error(
+            path,
+            "segsweep does not write .pth; write .safetensors (PyTorch loads it with \
+             `safetensors.torch.load_file`, BiaPy with `MODEL.LOAD_CHECKPOINT`)",
+        )),
+    }
+}
+
+/// Which way a conversion goes: out of segsweep (to the PyTorch world) or into it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// `.bpk` or `.safetensors` → BiaPy-named `.safetensors`.
+    Export,
+    /// `.pth`, `.pt` or `.safetensors` → `.bpk` or `.safetensors`.
+    Import,
+}
+
+/// Loads `from` into `model` and writes it to `to`; both formats must suit `direction`. Returns
+/// the number of values written.
+pub fn convert(direction: Direction, model: SegModel, from: &Path, to: &Path) -> Result<usize, TrainError> {
+    let (source, target) = (Format::of(from)?, Format::of(to)?);
+    match direction {
+        Direction::Export if source == Format::Pytorch => {
+            return Err(error(from, "export reads segsweep's .bpk or .safetensors; use `segsweep import` for .pth"));
+        }
+        Direction::Export if target != Format::Safetensors => {
+            return Err(error(to, "export writes BiaPy-named .safetensors (the name must end in .safetensors)"));
+        }
+        Direction::Import if source == Format::Burnpack => {
+            return Err(error(from, "import reads .pth, .pt or .safetensors; use `segsweep export` for .bpk"));
+        }
+        Direction::Import if target == Format::Pytorch => {
+            return Err(error(to, "import writes .bpk or .safetensors"));
+        }
+        _ => {}
+    }
+    let model = load(from, model)?;
+    save(to, &model)?;
+    Ok(model.n_params())
+}
+
+fn error(path: &Path, message: impl std::fmt::Display) -> TrainError {
+    TrainError::Checkpoint { path: path.into(), message: message.to_string() }
+}
