@@ -27,6 +27,12 @@ pub enum Command {
     Run(JobArgs),
     /// IoU of existing prediction files (probabilities or masks) against ground-truth masks.
     Evaluate(EvaluateArgs),
+    /// Convert weights out of segsweep: a `.bpk` (or `.safetensors`) into BiaPy-named
+    /// `.safetensors`, which BiaPy and PyTorch load as they are.
+    Export(ConvertArgs),
+    /// Convert weights into segsweep: a BiaPy/PyTorch `.pth`, `.pt` or `.safetensors` into a
+    /// `.bpk` or BiaPy-named `.safetensors` that `PATHS.CHECKPOINT_FILE` can name.
+    Import(ConvertArgs),
     /// Run an experiment manifest: its grid of runs, each stage cached by the hash of its inputs.
     /// The exit code is the number of failed runs (0 when all succeeded, 2 on a manifest error).
     Sweep(SweepArgs),
@@ -94,6 +100,20 @@ pub struct SweepArgs {
     /// `flex` (default), or `tch`, `vulkan:N`, `cuda:N` in builds with that feature.
     #[arg(long, default_value = "flex")]
     pub device: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Config whose `MODEL.*`, `PROBLEM.NDIM` and `DATA.*` keys define the network the weights
+    /// belong to.
+    pub config: PathBuf,
+    /// Weight file to read (format from the extension: .bpk, .safetensors, .pth, .pt).
+    pub from: PathBuf,
+    /// Weight file to write (format from the extension).
+    pub to: PathBuf,
+    /// Override a key, e.g. `--set MODEL.FEATURE_MAPS=[16, 32, 64]` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -31,6 +31,8 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Model(args) => commands::model::run(&args),
         cli::Command::Run(args) => commands::run::run(&args),
         cli::Command::Evaluate(args) => commands::evaluate::run(&args),
+        cli::Command::Export(args) => commands::convert::run(&args, segsweep::train::interop::Direction::Export),
+        cli::Command::Import(args) => commands::convert::run(&args, segsweep::train::interop::Direction::Import),
         cli::Command::Sweep(args) => commands::sweep::run(&args),
         cli::Command::Report(args) => commands::sweep::report(&args),
         cli::Command::Check(args) => commands::sweep::check(&args),

@@ -2,6 +2,7 @@
 //! result. Printing lives here (and in `main.rs`) only.
 
 pub mod config;
+pub mod convert;
 pub mod evaluate;
 pub mod job;
 pub mod model;

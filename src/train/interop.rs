@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
+use burn::store::{BurnpackStore, ModuleSnapshot};
 
 use super::error::TrainError;
 use super::{pth, weights};
@@ -56,7 +57,13 @@ pub fn load(path: &Path, model: SegModel) -> Result<SegModel, TrainError> {
         return Err(error(path, format!("file not found{tried}")));
     }
     match Format::of(path)? {
-        Format::Burnpack => model.try_load_file(path).map_err(|e| error(path, e)),
+        Format::Burnpack => {
+            let mut model = model;
+            let mut store = BurnpackStore::from_file(path).validate(false);
+            let result = model.load_from(&mut store).map_err(|e| error(path, e))?;
+            weights::check(&result, false).map_err(|e| error(path, e))?;
+            Ok(model)
+        }
         Format::Safetensors => {
             let bytes = std::fs::read(path).map_err(|e| error(path, e))?;
             weights::load(bytes, model).map_err(|e| error(path, e))

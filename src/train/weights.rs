@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use burn::store::{ApplyError, ModuleSnapshot, SafetensorsStore};
+use burn::store::{ApplyError, ApplyResult, ModuleSnapshot, SafetensorsStore};
 use safetensors::SafeTensors;
 
 use crate::model::SegModel;
@@ -70,18 +70,24 @@ pub fn store_for(bytes: Vec<u8>, model: &SegModel) -> Result<SafetensorsStore, S
     Ok(SafetensorsStore::from_bytes(Some(to_burn_names(bytes, model)?)).validate(false))
 }
 
-/// Loads safetensors `bytes` (BiaPy or burn names) into `model`. A tensor of the wrong shape is
-/// an error naming it (BiaPy's name when the file has BiaPy names) with both shapes; a missing
-/// tensor is an error naming it.
+/// Loads safetensors `bytes` (BiaPy or burn names) into `model`; see [`check`] for the errors.
 pub fn load(bytes: Vec<u8>, mut model: SegModel) -> Result<SegModel, String> {
     let biapy_file = has_biapy_names(&bytes, &model)?;
     let mut store = store_for(bytes, &model)?;
     let result = model.load_from(&mut store).map_err(|e| e.to_string())?;
+    check(&result, biapy_file)?;
+    Ok(model)
+}
+
+/// One message for what went wrong loading a file: the first tensor of the wrong shape, named as
+/// in the file (BiaPy's name when `biapy_names`) with both shapes, or else the first missing
+/// tensor; with how many more there are.
+pub fn check(result: &ApplyResult, biapy_names: bool) -> Result<(), String> {
     let shown = |path: &str| match to_biapy(path) {
-        Some(name) if biapy_file => name,
+        Some(name) if biapy_names => name,
         _ => path.to_string(),
     };
-    let more = |n: usize, what: &str| if n > 1 { format!(" ({} more {what})", n - 1) } else { String::new() };
+    let more = |n: usize, what: &str| if n > 1 { format!(" and {} more {what}", n - 1) } else { String::new() };
     if let Some(error) = result.errors.first() {
         let message = match error {
             ApplyError::ShapeMismatch { path, expected, found } => format!(
@@ -101,10 +107,10 @@ pub fn load(bytes: Vec<u8>, mut model: SegModel) -> Result<SegModel, String> {
         return Err(format!(
             "tensor `{}` is missing{} (is it a checkpoint of another architecture?)",
             shown(missing),
-            more(result.missing.len(), "missing")
+            more(result.missing.len(), "missing tensors")
         ));
     }
-    Ok(model)
+    Ok(())
 }
 
 /// Whether the tensors in `bytes` carry BiaPy's names for `model` (rather than burn's paths).

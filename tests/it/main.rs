@@ -3,6 +3,7 @@
 //!
 //! - `util`: a temporary folder per test and a command builder for the binary.
 //! - `config_cli`: `config show|check` on BiaPy's templates (snapshots) and on bad configs.
+//! - `convert_cli`: `import`/`export` between `.pth`, `.bpk` and safetensors; a `.pth` as checkpoint.
 //! - `run_cli`: `run` (train + test) in 2D/3D, full image, post-processing, `evaluate`.
 //! - `sweep_cli`: `sweep` on the CI manifest: stage cache, identical reports, dry run.
 //! - `synth_cli`: `synth` output layout, determinism, and `config check --data` on it.
@@ -11,6 +12,7 @@
 //! - `train_cli`: `train` on tiny 2D/3D sets, determinism, resume after kill, bad inputs.
 
 mod config_cli;
+mod convert_cli;
 mod corpus;
 mod run_cli;
 mod sweep_cli;
