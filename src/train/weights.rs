@@ -130,25 +130,47 @@ mod tests {
     use crate::model::ModelSpec;
 
     fn model(seed: u64) -> SegModel {
-        let config = load_str("TRAIN: {ENABLE: True}", &[]).unwrap().config;
+        model_of("TRAIN: {ENABLE: True}", seed)
+    }
+
+    fn model_of(yaml: &str, seed: u64) -> SegModel {
+        let config = load_str(yaml, &[]).unwrap().config;
         let device = Device::flex();
         device.seed(seed);
         SegModel::try_new(&ModelSpec::from_config(&config).unwrap(), &device).unwrap()
     }
 
+    /// The default 2D and 3D U-Nets, exported, against the committed listing of BiaPy's state dict
+    /// for the same configuration (`snapshots/biapy_state_dict_{2d,3d}.snap`, spec §7.3): every
+    /// name with its PyTorch shape, in BiaPy's module order, and the parameter total.
     #[test]
-    fn default_unet_is_written_with_biapy_names_and_shapes() {
-        let unet = model(1);
-        let bytes = to_bytes(&unet).unwrap();
-        let tensors = SafeTensors::deserialize(&bytes).unwrap();
-        let mut written: Vec<(String, Vec<usize>)> =
-            tensors.tensors().into_iter().map(|(name, view)| (name, view.shape().to_vec())).collect();
-        let mut expected = unet.biapy_state_dict_names();
-        written.sort();
-        expected.sort();
-        assert_eq!(written, expected);
-        assert_eq!(written.iter().map(|(_, s)| s.iter().product::<usize>()).sum::<usize>(), 1_944_241);
-        assert!(written.iter().any(|(n, s)| n == "up_paths.0.0.up.0.weight" && s == &vec![256, 128, 2, 2]));
+    fn default_unets_are_written_in_biapys_layout() {
+        let cases =
+            [("2d", "", 1_944_241), ("3d", "PROBLEM: {NDIM: 3D}\nDATA: {PATCH_SIZE: '(32, 64, 64, 1)'}", 5_648_337)];
+        for (ndim, yaml, total) in cases {
+            let unet = model_of(&format!("TRAIN: {{ENABLE: True}}\n{yaml}"), 1);
+            let bytes = to_bytes(&unet).unwrap();
+            let tensors = SafeTensors::deserialize(&bytes).unwrap();
+            let written: HashMap<String, Vec<usize>> =
+                tensors.tensors().into_iter().map(|(name, view)| (name, view.shape().to_vec())).collect();
+            let order = unet.biapy_state_dict_names();
+            assert_eq!(written.len(), order.len(), "{ndim}: one tensor per BiaPy name, nothing else");
+            let mut listing = String::new();
+            let mut sum = 0;
+            for (name, _) in &order {
+                let shape = &written[name];
+                sum += shape.iter().product::<usize>();
+                listing += &format!("{name} {shape:?}\n");
+            }
+            listing += &format!("total {sum}\n");
+            assert_eq!(sum, total, "{ndim}: the parameters add up to BiaPy's count");
+            insta::with_settings!({
+                snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"),
+                prepend_module_to_snapshot => false,
+            }, {
+                insta::assert_snapshot!(format!("biapy_state_dict_{ndim}"), listing);
+            });
+        }
     }
 
     #[test]
