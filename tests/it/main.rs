@@ -8,6 +8,7 @@
 //! - `sweep_cli`: `sweep` on the CI manifest: stage cache, identical reports, dry run.
 //! - `synth_cli`: `synth` output layout, determinism, and `config check --data` on it.
 //! - `corpus`: every case under `tests/corpus/bad/` fails with its exit code and message.
+//! - `tiff_outputs`: every output TIFF kind read back: ImageJ layout, display range, pixel size.
 //! - `tidy`: every source file has a `//!` comment; no `dbg!`/`todo!`.
 //! - `train_cli`: `train` on tiny 2D/3D sets, determinism, resume after kill, bad inputs.
 
@@ -18,5 +19,6 @@ mod run_cli;
 mod sweep_cli;
 mod synth_cli;
 mod tidy;
+mod tiff_outputs;
 mod train_cli;
 mod util;
