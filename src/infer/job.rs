@@ -66,6 +66,10 @@ pub struct TestOutcome {
     pub images: Vec<ImageResult>,
     pub summary: TestSummary,
     pub seconds: f64,
+    /// Of `seconds`, those spent in the model (the rest is reading, merging, post-processing,
+    /// metrics and writing).
+    #[serde(default)]
+    pub model_seconds: f64,
 }
 
 /// One predicted test image, as the infer stage leaves it for the evaluate stage.
@@ -82,6 +86,9 @@ pub struct InferredImage {
 pub struct InferRecord {
     pub images: Vec<InferredImage>,
     pub seconds: f64,
+    /// Of `seconds`, those spent in the model.
+    #[serde(default)]
+    pub model_seconds: f64,
 }
 
 /// Runs the test phase of `config` with `model`, writing into `layout`'s results folder: the
@@ -94,9 +101,7 @@ pub fn test_job(
     out: &mut dyn Write,
 ) -> Result<TestOutcome, InferError> {
     let record = infer_stage(config, layout, model, device, out)?;
-    let mut outcome = evaluate_stage(config, layout, &record)?;
-    outcome.seconds += record.seconds;
-    Ok(outcome)
+    evaluate_stage(config, layout, &record)
 }
 
 /// The infer stage: predicts every test image and writes its probabilities to `per_image/`
@@ -121,7 +126,7 @@ pub fn infer_stage(
         let patch_ious = context.infer_one(&predictor, sample, &stem)?;
         images.push(InferredImage { file, stem, patch_ious });
     }
-    Ok(InferRecord { images, seconds: started.elapsed().as_secs_f64() })
+    Ok(InferRecord { images, seconds: started.elapsed().as_secs_f64(), model_seconds: predictor.model_seconds() })
 }
 
 /// The evaluate stage: reads the infer stage's probabilities, post-processes, binarises, writes
@@ -157,7 +162,9 @@ pub fn evaluate_stage(config: &Config, layout: &RunLayout, record: &InferRecord)
         let _ = std::fs::remove_dir_all(layout.result("per_image"));
     }
     let summary = summarise(&images, &patch_ious, stack_iou);
-    let outcome = TestOutcome { images, summary, seconds: started.elapsed().as_secs_f64() };
+    // The test phase's time: the infer stage's (possibly cached) and this stage's.
+    let seconds = record.seconds + started.elapsed().as_secs_f64();
+    let outcome = TestOutcome { images, summary, seconds, model_seconds: record.model_seconds };
     if config.data.test.load_gt {
         super::results::write(&layout.results(), &outcome)?;
     }

@@ -3,6 +3,9 @@
 //! with a channel softmax otherwise, spec §3.6). Works on any patch size the network accepts, so
 //! it serves patches, whole images and test-time augmentation alike.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
 use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, softmax};
 
@@ -10,17 +13,30 @@ use crate::config::Ndim;
 use crate::data::Volume;
 use crate::model::{ModelError, SegModel};
 
-/// A model in evaluation mode on a device without autodiff.
+/// A model in evaluation mode on a device without autodiff. It counts the time spent in the
+/// model (tensors in, forward, activation, probabilities out), so the test phase can say how much
+/// of it the rest (reading, merging, filtering, metrics, writing) took.
 pub struct Predictor {
     model: SegModel,
     device: Device,
     n_classes: usize,
+    model_nanos: AtomicU64,
 }
 
 impl Predictor {
     /// Wraps `model` for inference (dropout off, no gradients).
     pub fn new(model: &SegModel, device: &Device, n_classes: usize) -> Self {
-        Self { model: model.valid(), device: device.clone().without_autodiff(), n_classes }
+        Self {
+            model: model.valid(),
+            device: device.clone().without_autodiff(),
+            n_classes,
+            model_nanos: AtomicU64::new(0),
+        }
+    }
+
+    /// Seconds spent in [`Predictor::predict`] so far.
+    pub fn model_seconds(&self) -> f64 {
+        self.model_nanos.load(Ordering::Relaxed) as f64 * 1e-9
     }
 
     /// 2D or 3D.
@@ -31,6 +47,7 @@ impl Predictor {
     /// Probabilities of equally shaped `patches`, in order.
     pub fn predict(&self, patches: &[Volume<f32>]) -> Result<Vec<Volume<f32>>, ModelError> {
         let Some(first) = patches.first() else { return Ok(Vec::new()) };
+        let started = Instant::now();
         let [z, y, x, c] = first.shape();
         let n = patches.len();
         let mut data: Vec<f32> = Vec::with_capacity(n * z * y * x * c);
@@ -55,7 +72,9 @@ impl Predictor {
                 (activate(logits, binary), k)
             }
         };
-        Ok(unpack(&values, n, [z, y, x], k))
+        let probs = unpack(&values, n, [z, y, x], k);
+        self.model_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        Ok(probs)
     }
 }
 

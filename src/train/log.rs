@@ -1,5 +1,6 @@
 //! The per-epoch training log (D12): `train_logs/<job_id>_train_log.csv`, one row per epoch
-//! (epoch, train loss, train IoU, val loss, val IoU, lr, seconds), rewritten after every epoch
+//! (epoch, train loss, train IoU, val loss, val IoU, lr, seconds, and how many of those seconds
+//! the model waited for training data and spent validating), rewritten after every epoch
 //! under a temporary name and renamed into place, so it is always complete up to the last
 //! finished epoch. Also the loss and IoU charts of spec §10.3, drawn from the same rows.
 
@@ -22,6 +23,15 @@ pub struct EpochRow {
     /// Mean learning rate over the epoch's steps.
     pub lr: f64,
     pub seconds: f64,
+    /// Training steps (batches) of the epoch.
+    #[serde(default)]
+    pub steps: usize,
+    /// Seconds the training steps waited for a batch (0 when loading keeps ahead of the model).
+    #[serde(default)]
+    pub data_wait_seconds: f64,
+    /// Seconds spent on the validation pass.
+    #[serde(default)]
+    pub validation_seconds: f64,
 }
 
 /// Writes `rows` as CSV to `path` (atomically).
@@ -74,7 +84,18 @@ mod tests {
     use super::*;
 
     fn row(epoch: usize) -> EpochRow {
-        EpochRow { epoch, train_loss: 0.5, train_iou: 0.4, val_loss: 0.6, val_iou: 0.3, lr: 1e-3, seconds: 1.5 }
+        EpochRow {
+            epoch,
+            train_loss: 0.5,
+            train_iou: 0.4,
+            val_loss: 0.6,
+            val_iou: 0.3,
+            lr: 1e-3,
+            seconds: 1.5,
+            steps: 3,
+            data_wait_seconds: 0.1,
+            validation_seconds: 0.2,
+        }
     }
 
     #[test]
@@ -84,7 +105,9 @@ mod tests {
         write_csv(&path, &[row(1), row(2)]).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
-            text.starts_with("epoch,train_loss,train_iou,val_loss,val_iou,lr,seconds\n1,0.5,0.4,0.6,0.3,0.001,1.5\n")
+            text.starts_with(
+                "epoch,train_loss,train_iou,val_loss,val_iou,lr,seconds,steps,data_wait_seconds,validation_seconds\n1,0.5,0.4,0.6,0.3,0.001,1.5,3,0.1,0.2\n"
+            )
         );
         assert_eq!(read_csv(&path).unwrap(), vec![row(1), row(2)]);
         draw_charts(dir.path(), "demo_1", &[row(1), row(2)]).unwrap();

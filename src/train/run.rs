@@ -128,7 +128,7 @@ pub fn train(
     while state.epochs_done < epochs {
         let epoch = state.epochs_done;
         let epoch_start = Instant::now();
-        let (trained, train_loss, train_iou, lr) = train_epoch(
+        let (trained, train) = train_epoch(
             model,
             &mut optim,
             &train_set,
@@ -141,7 +141,10 @@ pub fn train(
             &mut events,
         )?;
         model = trained;
+        let (train_loss, train_iou, lr) = (train.loss, train.iou, train.lr);
+        let validation_start = Instant::now();
         let (val_loss, val_iou) = validate(&model, &val_set, &loss_fn, batch_size, device)?;
+        let validation_seconds = validation_start.elapsed().as_secs_f64();
         for (tag, value) in [("perf/val_loss", val_loss), ("perf/val_iou", val_iou)] {
             events.scalar(tag, value, epoch as i64 + 1).map_err(TrainError::write(events.path()))?;
         }
@@ -156,6 +159,9 @@ pub fn train(
             val_iou,
             lr,
             seconds: epoch_start.elapsed().as_secs_f64(),
+            steps: train.steps,
+            data_wait_seconds: train.data_wait_seconds,
+            validation_seconds,
         };
         writeln!(out, "Epoch {}/{epochs}\n[Train] averaged stats: loss: {train_loss:.6} IoU: {train_iou:.6} lr: {lr:e}\n[Val] averaged stats: loss: {val_loss:.6} IoU: {val_iou:.6}", epoch + 1).ok();
         let stop = end_of_epoch(config, &checkpoints, &model, row, &mut state, out)?;
@@ -176,9 +182,21 @@ pub fn train(
     finish(state, checkpoints, resumed_from)
 }
 
-/// One pass over the shuffled training batches; returns the model, mean loss, mean IoU and mean
-/// learning rate. Batches whose loss is not finite are skipped (and said so); an epoch where every
-/// batch is skipped is an error.
+/// What a training pass measured.
+struct EpochStats {
+    loss: f64,
+    iou: f64,
+    /// Mean learning rate over the steps.
+    lr: f64,
+    /// Batches seen (skipped ones included).
+    steps: usize,
+    /// Seconds the steps spent blocked on the batch loader.
+    data_wait_seconds: f64,
+}
+
+/// One pass over the shuffled training batches; returns the model and the epoch's means.
+/// Batches whose loss is not finite are skipped (and said so); an epoch where every batch is
+/// skipped is an error.
 #[allow(clippy::too_many_arguments)]
 fn train_epoch(
     mut model: SegModel,
@@ -191,13 +209,16 @@ fn train_epoch(
     device: &Device,
     show_progress: bool,
     events: &mut EventWriter,
-) -> Result<(SegModel, f64, f64, f64), TrainError> {
+) -> Result<(SegModel, EpochStats), TrainError> {
     let order = epoch_order(set.len(), true, set.seed, epoch);
     let n_batches = order.len().div_ceil(batch_size);
     let bar = super::progress::epoch_bar(n_batches, epoch + 1, show_progress);
     let batches = spawn_batches(Arc::clone(set), order, batch_size, epoch);
     let (mut loss_sum, mut iou_sum, mut lr_sum, mut n_ok, mut n_skipped) = (0.0, 0.0, 0.0, 0usize, 0usize);
+    let mut data_wait = std::time::Duration::ZERO;
+    let mut waiting_since = Instant::now();
     for (step, batch) in batches.into_iter().enumerate() {
+        data_wait += waiting_since.elapsed();
         let batch = batch?;
         let lr = schedule.lr(epoch, step);
         let fwd = forward(&model, &batch, loss_fn, device)?;
@@ -207,6 +228,7 @@ fn train_epoch(
         if !loss_value.is_finite() {
             n_skipped += 1;
             bar.println(format!("warning: epoch {}, batch {}: non-finite loss, batch skipped", epoch + 1, step + 1));
+            waiting_since = Instant::now();
             continue;
         }
         let grads = GradientsParams::from_grads(fwd.loss.backward(), &model);
@@ -218,13 +240,21 @@ fn train_epoch(
         loss_sum += loss_value;
         iou_sum += iou(&fwd.counts, crate::config::EmptyIou::Zero).unwrap_or(0.0);
         n_ok += 1;
+        waiting_since = Instant::now();
     }
     bar.finish_and_clear();
     if n_ok == 0 {
         return Err(TrainError::NonFinite { epoch: epoch + 1, n_batches: n_skipped });
     }
     let n = n_ok as f64;
-    Ok((model, loss_sum / n, iou_sum / n, lr_sum / (n_ok + n_skipped) as f64))
+    let stats = EpochStats {
+        loss: loss_sum / n,
+        iou: iou_sum / n,
+        lr: lr_sum / (n_ok + n_skipped) as f64,
+        steps: n_ok + n_skipped,
+        data_wait_seconds: data_wait.as_secs_f64(),
+    };
+    Ok((model, stats))
 }
 
 /// Mean loss and mean IoU over the validation batches, without gradients or dropout.
