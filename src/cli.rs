@@ -46,6 +46,32 @@ pub enum Command {
     /// The regression gate: compare a sweep's gated means with its committed baseline (exit 1 on
     /// a regression), or rewrite the baseline with `--update`.
     Check(CheckArgs),
+    /// Time the model math: training and inference steps of the configured model on random
+    /// data (one JSON line on stdout). `cargo xtask bench` runs it per backend.
+    #[command(hide = true)]
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// BiaPy-style YAML configuration: its model, `DATA.PATCH_SIZE` and `TRAIN.BATCH_SIZE`.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Override a key, e.g. `--set TRAIN.BATCH_SIZE=4` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// `flex`, or `tch`, `tch:cuda:N`, `vulkan:N`, `cuda:N` in builds with that feature.
+    #[arg(long, default_value = "flex")]
+    pub device: String,
+    /// Untimed steps first (allocation, kernel compilation, autotuning).
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// Timed steps.
+    #[arg(long, default_value_t = 10)]
+    pub steps: usize,
+    /// Threads of the CPU backends (0 = all cores).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
 }
 
 #[derive(Debug, Args)]

@@ -36,6 +36,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Sweep(args) => commands::sweep::run(&args),
         cli::Command::Report(args) => commands::sweep::report(&args),
         cli::Command::Check(args) => commands::sweep::check(&args),
+        cli::Command::Bench(args) => commands::bench::run(&args),
         cli::Command::Gc(args) => {
             segsweep::sweep::gc::collect(&args.dir, segsweep::device::kind(&args.device), &mut std::io::stdout())?;
             Ok(std::process::ExitCode::SUCCESS)

@@ -1,6 +1,7 @@
 //! One handler per subcommand: each turns parsed arguments into library calls and prints the
 //! result. Printing lives here (and in `main.rs`) only.
 
+pub mod bench;
 pub mod config;
 pub mod convert;
 pub mod evaluate;

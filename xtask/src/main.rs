@@ -3,10 +3,9 @@
 //!
 //! - `cargo xtask demo [DIR]`: the quick start's main job (`segsweep run`) on the built-in
 //!   synthetic data.
-//! - `cargo xtask bench train [--epochs N] [--release]`: trains the default 2D U-Net on the
-//!   default synthetic set and prints a table (epochs, seconds per epoch, validation IoU).
-//! - `cargo xtask bench infer [--release]`: test-phase seconds per megapixel/megavoxel for
-//!   patch, whole-image and TTA inference, 2D and 3D.
+//! - `cargo xtask bench [all|steps|epoch|test|train] [FLAGS]`: benchmark tables — model steps
+//!   per backend against PyTorch, a real epoch against its bare steps, the test phase per
+//!   megavoxel, convergence (see `bench/mod.rs` for the flags).
 //! - `cargo xtask sweep MANIFEST [--release] [FLAGS…]`: builds segsweep and runs
 //!   `segsweep sweep MANIFEST FLAGS…`, timing it.
 //! - `cargo xtask ci`: what `.ci/run` does (format check and the test suite).
@@ -22,12 +21,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo(&root, args.get(1).map(PathBuf::from)),
         Some("ci") => run(Command::new("bash").arg(root.join(".ci/run"))),
-        Some("bench") if args.get(1).map(String::as_str) == Some("train") => bench::train(&root, &args[2..]),
-        Some("bench") if args.get(1).map(String::as_str) == Some("infer") => bench::infer(&root, &args[2..]),
+        Some("bench") => bench::run(&root, &args[1..]),
         Some("sweep") if args.len() >= 2 => sweep(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask demo [DIR] | cargo xtask sweep MANIFEST [--release] [segsweep sweep flags] | cargo xtask bench train|infer [--epochs N] [--release] | cargo xtask ci"
+                "usage: cargo xtask demo [DIR] | cargo xtask sweep MANIFEST [--release] [segsweep sweep flags] | cargo xtask bench [all|steps|epoch|test|train] [--release] [--features F] [--devices D] [--steps N] | cargo xtask ci"
             );
             return ExitCode::from(2);
         }
@@ -46,7 +44,7 @@ fn main() -> ExitCode {
 fn demo(root: &Path, dir: Option<PathBuf>) -> Result<(), String> {
     let dir = dir.unwrap_or_else(|| root.join("results/demo"));
     let data = dir.join("data");
-    let binary = bench::build(root, false)?;
+    let binary = bench::build_segsweep(root, false, &[], None)?.binary;
     let segsweep = |args: &[&str]| {
         let mut cmd = Command::new(&binary);
         cmd.current_dir(root).args(args);
@@ -89,7 +87,7 @@ fn demo(root: &Path, dir: Option<PathBuf>) -> Result<(), String> {
 /// and runs a sweep, printing its wall time; the exit code is the sweep's.
 fn sweep(root: &Path, args: &[String]) -> Result<(), String> {
     let release = args.iter().any(|a| a == "--release");
-    let binary = bench::build(root, release)?;
+    let binary = bench::build_segsweep(root, release, &[], None)?.binary;
     let passed: Vec<&String> = args.iter().filter(|a| *a != "--release").collect();
     let started = std::time::Instant::now();
     let status =
