@@ -66,7 +66,20 @@ pub fn segsweep_steps(
     sets: &[String],
     options: &Options,
 ) -> Result<StepTimes, String> {
+    steps_with_env(root, build, device, config, sets, options, &[])
+}
+
+fn steps_with_env(
+    root: &Path,
+    build: &Build,
+    device: &str,
+    config: &str,
+    sets: &[String],
+    options: &Options,
+    env: &[(&str, &str)],
+) -> Result<StepTimes, String> {
     let mut cmd = build.command(root);
+    cmd.envs(env.iter().copied());
     cmd.args(["bench", "--config", config, "--device", device]);
     cmd.args(["--warmup", &options.warmup.to_string(), "--steps", &options.steps.to_string()]);
     cmd.args(["--threads", &options.threads.to_string()]);
@@ -133,6 +146,15 @@ pub fn run(root: &Path, build: &Build, torch: Option<&Torch>, options: &Options)
             match segsweep_steps(root, build, device, case.config, &sets, options) {
                 Ok(times) => row(case.label, &format!("segsweep `{device}`"), times, base),
                 Err(e) => println!("| {} | segsweep `{device}` | failed: {} | | | | |", case.label, first_line(&e)),
+            }
+            // The vendored burn-flex's convolution fix against upstream's dispatch, same run
+            // (vendor/burn-flex/SEGSWEEP_PATCH.md); only 2D convolutions take that path.
+            if device == "flex" && case.ndim == 2 {
+                let upstream = [("SEGSWEEP_FLEX_UPSTREAM_CONV", "1")];
+                match steps_with_env(root, build, device, case.config, &sets, options, &upstream) {
+                    Ok(times) => row(case.label, "segsweep `flex`, upstream burn-flex conv dispatch", times, base),
+                    Err(e) => println!("| {} | `flex` upstream | failed: {} | | | | |", case.label, first_line(&e)),
+                }
             }
         }
     }

@@ -1372,7 +1372,7 @@ fn should_use_small_channel_conv(
     // weight gradient of a conv2d is computed by burn-backend as a conv2d whose "channels in"
     // are the batch and whose "kernel" is the whole feature map (e.g. 4 × 256×256 → 3×3 out);
     // with a batch of ≤ 4 it landed here and ran ~1.5× slower per sample than through gemm.
-    if w_shape[3] * w_shape[4] > SMALL_CHANNEL_KERNEL_THRESHOLD {
+    if w_shape[3] * w_shape[4] > SMALL_CHANNEL_KERNEL_THRESHOLD && !upstream_dispatch() {
         return false;
     }
 
@@ -1386,6 +1386,19 @@ fn should_use_small_channel_conv(
 
 /// Largest filter (`kernel_h * kernel_w`) the small-channel direct path takes (segsweep patch).
 const SMALL_CHANNEL_KERNEL_THRESHOLD: usize = 11 * 11;
+
+/// `SEGSWEEP_FLEX_UPSTREAM_CONV=1` restores the unpatched dispatch, so `cargo xtask bench` can
+/// measure the patch against upstream in one run (segsweep patch; read once).
+#[cfg(feature = "std")]
+fn upstream_dispatch() -> bool {
+    static UPSTREAM: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *UPSTREAM.get_or_init(|| std::env::var_os("SEGSWEEP_FLEX_UPSTREAM_CONV").is_some_and(|v| v == "1"))
+}
+
+#[cfg(not(feature = "std"))]
+fn upstream_dispatch() -> bool {
+    false
+}
 
 macro_rules! conv3d_small_channel_typed {
     ($fn_name:ident, $T:ty, $dtype:expr) => {
