@@ -77,6 +77,7 @@ pub fn run_rows(sweep: &SweepOutcome) -> Vec<RunRow> {
 pub fn write_reports(sweep: &SweepOutcome) -> anyhow::Result<PathBuf> {
     let dir = sweep_dir(&sweep.manifest).join("sweep");
     std::fs::create_dir_all(&dir)?;
+    crate::atomic::remove_stale_temporaries(&dir);
     let rows = run_rows(sweep);
     write_runs_csv(&dir.join("runs.csv"), &rows)?;
     let summaries = write_summary_csv(&dir.join("summary.csv"), &rows)?;
