@@ -7,11 +7,18 @@
 //! - `sweep_cli`: `sweep` on the CI manifest: stage cache, identical reports, dry run.
 //! - `synth_cli`: `synth` output layout, determinism, and `config check --data` on it.
 //! - `corpus`: every case under `tests/corpus/bad/` fails with its exit code and message.
+//! - `drill`: kill-and-resume (random SIGKILLs) and two sweeps at once on one cache; the drill
+//!   itself is `drill_core` (std only, shared with `cargo xtask drill`).
+//! - `faults`: injected full disk and read-only results folder: clear errors, the previous good
+//!   state intact, a resume once space returns.
 //! - `tidy`: every source file has a `//!` comment; no `dbg!`/`todo!`.
 //! - `train_cli`: `train` on tiny 2D/3D sets, determinism, resume after kill, bad inputs.
 
 mod config_cli;
 mod corpus;
+mod drill;
+mod drill_core;
+mod faults;
 mod run_cli;
 mod sweep_cli;
 mod synth_cli;
