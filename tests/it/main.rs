@@ -9,6 +9,8 @@
 //! - `corpus`: every case under `tests/corpus/bad/` fails with its exit code and message.
 //! - `drill`: kill-and-resume (random SIGKILLs) and two sweeps at once on one cache; the drill
 //!   itself is `drill_core` (std only, shared with `cargo xtask drill`).
+//! - `fuzz_regressions`: the committed fuzzing inputs (`tests/corpus/fuzz/`) replayed through
+//!   what the cargo-fuzz targets call; oversized TIFFs refused before allocating.
 //! - `faults`: injected full disk and read-only results folder: clear errors, the previous good
 //!   state intact, a resume once space returns.
 //! - `tidy`: every source file has a `//!` comment; no `dbg!`/`todo!`.
@@ -19,6 +21,7 @@ mod corpus;
 mod drill;
 mod drill_core;
 mod faults;
+mod fuzz_regressions;
 mod run_cli;
 mod sweep_cli;
 mod synth_cli;
