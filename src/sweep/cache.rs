@@ -144,25 +144,21 @@ impl Cache {
         crate::atomic::write(&record_path, record_text + "\n").map_err(|e| CacheError::new(&record_path, e))?;
         let entry = self.entry(stage, key);
         let stale = self.root.join(stage.name()).join(format!("{key}.stale-{}", std::process::id()));
+        // The log is opened before the rename, so only one write separates the entry's arrival
+        // from its line: a kill in between (a few microseconds) leaves an entry without a line,
+        // never a line without an entry.
+        let log_path = self.completions_log();
+        let mut log =
+            File::options().create(true).append(true).open(&log_path).map_err(|e| CacheError::new(&log_path, e))?;
         if entry.exists() {
             std::fs::rename(&entry, &stale).map_err(|e| CacheError::new(&entry, e))?;
         }
         std::fs::rename(&partial, &entry).map_err(|e| CacheError::new(&entry, e))?;
+        log_completion(&mut log, stage, key).map_err(|e| CacheError::new(&log_path, e))?;
         if stale.exists() {
             std::fs::remove_dir_all(&stale).map_err(|e| CacheError::new(&stale, e))?;
         }
-        self.log_completion(stage, key)?;
         Ok(entry)
-    }
-
-    /// Appends `<stage> <key> <pid> <unix seconds>` to the completion log in one write.
-    fn log_completion(&self, stage: Stage, key: &str) -> Result<(), CacheError> {
-        use std::io::Write;
-        let path = self.completions_log();
-        let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let line = format!("{} {key} {} {seconds}\n", stage.name(), std::process::id());
-        let mut file = File::options().create(true).append(true).open(&path).map_err(|e| CacheError::new(&path, e))?;
-        file.write_all(line.as_bytes()).map_err(|e| CacheError::new(&path, e))
     }
 
     /// The completion log as `(stage, key)` pairs, in order (empty when there is none).
@@ -175,6 +171,13 @@ impl Cache {
             })
             .collect()
     }
+}
+
+/// Appends `<stage> <key> <pid> <unix seconds>` to the completion log in one write.
+fn log_completion(log: &mut File, stage: Stage, key: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    log.write_all(format!("{} {key} {} {seconds}\n", stage.name(), std::process::id()).as_bytes())
 }
 
 /// Copies `from` into `to` recursively, hard-linking files where the file system allows.

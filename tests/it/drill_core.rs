@@ -212,7 +212,10 @@ fn check_round(root: &Path, name: &str, expected: &BTreeMap<String, Vec<u8>>) ->
     compare(expected, &got)
 }
 
-/// The completion log names each finished entry exactly once.
+/// The completion log names each finished entry exactly once. (Its line is written right after
+/// the entry's rename, with the log already open; a kill inside that one write would leave an
+/// entry without a line and fail this check, a window of microseconds against kills spread over
+/// a second.)
 pub fn check_completions(root: &Path, entries: &BTreeSet<String>) -> Result<(), String> {
     let log = root.join("results/.cache/completions.log");
     let text = std::fs::read_to_string(&log).map_err(|e| format!("cannot read `{}`: {e}", log.display()))?;

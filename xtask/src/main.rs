@@ -17,7 +17,9 @@
 
 mod bench;
 mod drill;
-// The drill is the integration test's own code (std only), so the test and the xtask agree.
+// The drill is the integration test's own code (std only), so the test and the xtask agree; the
+// tests use helpers the command does not.
+#[allow(dead_code)]
 #[path = "../../tests/it/drill_core.rs"]
 mod drill_core;
 mod fuzz;
