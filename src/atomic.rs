@@ -1,11 +1,17 @@
 //! Atomic file output: write under a temporary sibling name, then rename into place, so a killed
 //! process never leaves a half-written file under a final name. Used by every writer of the
-//! results tree.
+//! results tree and the cache. Temporary names carry the writer's process id, so the leftovers of
+//! a killed process can be told apart from a living writer's and removed
+//! ([`remove_stale_temporaries`]). Every commit passes [`crate::fault`], the test-only switch that
+//! simulates a full disk or a read-only folder.
 //!
 //! ```
 //! use std::path::Path;
 //! let tmp = segsweep::atomic::temporary_sibling(Path::new("/r/charts/loss.png"));
 //! assert!(tmp.starts_with("/r/charts") && tmp.extension().unwrap() == "png");
+//! let name = tmp.file_name().unwrap().to_str().unwrap();
+//! assert_eq!(segsweep::atomic::temporary_owner(name), Some(std::process::id()));
+//! assert_eq!(segsweep::atomic::temporary_owner("loss.png"), None);
 //! ```
 
 use std::io;
@@ -22,9 +28,19 @@ pub fn temporary_sibling(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Renames a finished temporary file into place; removes it if the rename fails.
+/// The process id in a [`temporary_sibling`] file name, `None` for any other name.
+pub fn temporary_owner(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?;
+    let (_, after) = rest.rsplit_once(".tmp-")?;
+    let digits = after.split('.').next()?;
+    digits.parse().ok()
+}
+
+/// Renames a finished temporary file into place; removes it if the rename (or the injected
+/// fault) fails.
 pub fn commit(tmp: &Path, path: &Path) -> io::Result<()> {
-    std::fs::rename(tmp, path).inspect_err(|_| {
+    let size = std::fs::metadata(tmp).map(|m| m.len()).unwrap_or(0);
+    crate::fault::check_write(path, size).and_then(|()| std::fs::rename(tmp, path)).inspect_err(|_| {
         let _ = std::fs::remove_file(tmp);
     })
 }
@@ -36,6 +52,29 @@ pub fn write(path: &Path, bytes: impl AsRef<[u8]>) -> io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     })?;
     commit(&tmp, path)
+}
+
+/// Removes, anywhere under `dir`, the temporary files of processes that no longer run (a killed
+/// writer's leftovers); returns how many. Files of living processes are kept. Where process ids
+/// cannot be checked (no `/proc`), nothing is removed.
+pub fn remove_stale_temporaries(dir: &Path) -> usize {
+    let mut removed = 0;
+    for entry in walkdir::WalkDir::new(dir).into_iter().filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy();
+        let Some(pid) = temporary_owner(&name) else { continue };
+        if entry.file_type().is_file() && !process_alive(pid) && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Whether process `pid` runs (this process always does); `true` when it cannot be told.
+pub fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() || !Path::new("/proc/self").exists() {
+        return true;
+    }
+    Path::new("/proc").join(pid.to_string()).exists()
 }
 
 #[cfg(test)]
@@ -52,5 +91,24 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         assert!(write(&dir.path().join("missing/a.json"), "x").is_err());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn only_temporaries_of_dead_processes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+        // Process ids above the kernel's maximum (4 194 304) never run.
+        let dead = dir.path().join("sub/.weights.tmp-99999999.bpk");
+        let dead_plain = dir.path().join(".resume.tmp-99999998");
+        let mine = temporary_sibling(&dir.path().join("report.md"));
+        let kept = dir.path().join("sub/0000.tif");
+        for path in [&dead, &dead_plain, &mine, &kept] {
+            std::fs::write(path, b"x").unwrap();
+        }
+        assert_eq!(remove_stale_temporaries(dir.path()), 2);
+        assert!(!dead.exists() && !dead_plain.exists());
+        assert!(mine.exists() && kept.exists());
+        assert_eq!(temporary_owner(".a.b.tmp-12.tif"), Some(12));
+        assert_eq!(temporary_owner(".a.tmp-x.tif"), None);
     }
 }

@@ -3,7 +3,7 @@
 //! One module per stage, data flowing one way: [`config`] ← [`data`], [`augment`], [`model`],
 //! [`metrics`], [`postprocess`] ← [`train`], [`infer`] ← [`run`] (and [`report`] ← sweep, in
 //! later work). Shared helpers: [`layout`] (the results tree), [`plot`] (charts), [`device`]
-//! (`--device`), [`atomic`] (temporary name + rename). Library code never prints: commands that
+//! (`--device`), [`atomic`] (temporary name + rename), [`fault`] (test-only injected write errors). Library code never prints: commands that
 //! print take a writer.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
@@ -13,6 +13,7 @@ pub mod bench;
 pub mod config;
 pub mod data;
 pub mod device;
+pub mod fault;
 pub mod infer;
 pub mod layout;
 pub mod metrics;

@@ -329,8 +329,8 @@ mod tests {
         let values: Vec<f32> =
             (-40..40).map(|i| i as f32 * 0.173).chain([0.0, -0.0, 1e-30, -1e-30, 80.0, -80.0]).collect();
         let x = Tensor::<1>::from_data(TensorData::new(values.clone(), [values.len()]), &device);
-        let ours = elu(x.clone()).into_data().to_vec::<f32>().unwrap();
-        let burns = activation::elu(x, 1.0).into_data().to_vec::<f32>().unwrap();
+        let ours = elu(x.clone()).into_data().try_to_vec::<f32>().unwrap();
+        let burns = activation::elu(x, 1.0).into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(
             ours.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
             burns.iter().map(|v| v.to_bits()).collect::<Vec<_>>()

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
+use anyhow::Context;
 use burn::prelude::Device;
 
 use super::cache::{Cache, Stage};
@@ -201,6 +202,38 @@ pub fn run_config(manifest: &Manifest, spec: &RunSpec, data: &[String]) -> anyho
     Ok(resolve(vec![base, set])?.config)
 }
 
+/// Generates the synthetic set at `dir` under the lock `<dir>.lock`, unless another sweep did
+/// while we waited; a killed generation's partial folders (`.<name>.partial-<pid>`) go first.
+fn make_synthetic(dir: &Path, params: &crate::data::SynthParams) -> anyhow::Result<()> {
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let lock_path = parent.join(format!("{name}.lock"));
+    let lock = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .and_then(|file| file.lock().map(|()| file))
+        .with_context(|| format!("cannot lock `{}`", lock_path.display()))?;
+    if !dir.join("synth.json").exists() {
+        let prefix = format!(".{name}.partial-");
+        for entry in std::fs::read_dir(parent).into_iter().flatten().filter_map(Result::ok) {
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            let pid = file_name.strip_prefix(&prefix).and_then(|p| p.parse().ok());
+            if pid.is_some_and(|pid| !crate::atomic::process_alive(pid)) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        if dir.exists() && std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none()) {
+            std::fs::remove_dir(dir).with_context(|| format!("cannot remove `{}`", dir.display()))?;
+        }
+        write_synthetic(dir, params)?;
+    }
+    drop(lock);
+    Ok(())
+}
+
 /// The data overrides of the manifest; the synthetic set is generated (once) under
 /// `<result_dir>/.data/synth-<hash of its parameters>/` (also by a dry run: the stage keys hash
 /// the data, and generating it is cheap and deterministic).
@@ -225,7 +258,7 @@ pub fn data_overrides(manifest: &Manifest) -> anyhow::Result<Vec<String>> {
             let params = serde_json::to_string(&synth.params)?;
             let dir = manifest.result_dir.join(".data").join(format!("synth-{}", &sha256_hex(params.as_bytes())[..12]));
             if !dir.join("synth.json").exists() {
-                write_synthetic(&dir, &synth.params)?;
+                make_synthetic(&dir, &synth.params)?;
             }
             let split = |s: &str| (dir.join(s).join("x"), dir.join(s).join("y"));
             let mut args = pair("TRAIN", &split("train"));

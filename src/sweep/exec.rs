@@ -4,12 +4,12 @@
 //! entries with hard links.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 
-use super::cache::{Cache, Stage, link_tree};
+use super::cache::{Cache, Stage, link_file, link_tree, link_tree_renamed};
 use super::key::{StageInputs, evaluate_inputs, infer_inputs, train_inputs};
 use crate::config::Config;
 use crate::data::dataset::{config_splits, split_hash};
@@ -182,13 +182,12 @@ fn cached_or_run<R: Serialize + for<'de> Deserialize<'de>>(
     if !force && let Some(record) = read_record(cache, stage, &inputs.key, out) {
         return Ok((record, true));
     }
-    let _lock = cache.lock(stage, &inputs.key)?;
+    let lock = cache.lock(stage, &inputs.key)?;
     // Another sweep may have finished this entry while we waited for the lock.
     if !force && let Some(record) = read_record(cache, stage, &inputs.key, out) {
         return Ok((record, true));
     }
-    let partial = cache.partial(stage, &inputs.key);
-    std::fs::create_dir_all(&partial)?;
+    let partial = cache.prepare_partial(stage, &inputs.key, &lock)?;
     let record = work(&partial, out)?;
     cache.commit(stage, &inputs.key, &inputs.inputs, &record)?;
     Ok((record, false))
@@ -205,7 +204,9 @@ fn read_record<R: for<'de> Deserialize<'de>>(cache: &Cache, stage: Stage, key: &
 }
 
 /// Materialises a run's BiaPy tree under `job_dir` (job id `job_id`) from its cache entries,
-/// with hard links, and writes its resolved config.
+/// with hard links, and writes its resolved config. Every file arrives under its final name by a
+/// rename, so a killed materialisation is simply done again and two sweeps materialising the
+/// same run at once do not disturb each other.
 pub fn materialise(
     cache: &Cache,
     keys: &[StageInputs; 3],
@@ -213,42 +214,29 @@ pub fn materialise(
     job_dir: &Path,
     job_id: &str,
 ) -> anyhow::Result<()> {
+    if job_dir.exists() {
+        crate::atomic::remove_stale_temporaries(job_dir);
+    }
     let layout = RunLayout { job_dir: job_dir.to_path_buf(), job_id: job_id.into() };
     crate::train::job::write_config(config, &layout.config_file())?;
     let train = cache.entry(Stage::Train, &keys[0].key);
     let best = train.join("checkpoints").join(format!("{ENTRY_JOB}-checkpoint-best.safetensors"));
-    let target = layout.checkpoints().join(format!("{job_id}-checkpoint-best.safetensors"));
     std::fs::create_dir_all(layout.checkpoints())?;
-    let _ = std::fs::remove_file(&target);
-    if std::fs::hard_link(&best, &target).is_err() {
-        std::fs::copy(&best, &target)?;
-    }
+    link_file(&best, &layout.checkpoints().join(format!("{job_id}-checkpoint-best.safetensors")))?;
     let results = layout.results();
     for entry in [train, cache.entry(Stage::Evaluate, &keys[2].key)] {
-        link_tree(&entry.join("results").join(ENTRY_JOB), &results)?;
+        link_tree_renamed(&entry.join("results").join(ENTRY_JOB), &results, |name| entry_name(name, job_id))?;
     }
-    rename_entry_names(&results, job_id)?;
     Ok(())
 }
 
 /// `run_loss.png` → `<job_id>_loss.png`, `model_plot_run.png` → `model_plot_<job_id>.png`, …
-fn rename_entry_names(dir: &Path, job_id: &str) -> std::io::Result<()> {
-    let files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .collect();
-    for file in files {
-        let Some(name) = file.file_name().map(|n| n.to_string_lossy().into_owned()) else { continue };
-        let renamed = if let Some(rest) = name.strip_prefix(&format!("{ENTRY_JOB}_")) {
-            format!("{job_id}_{rest}")
-        } else if let Some(stem) = name.strip_suffix(&format!("_{ENTRY_JOB}.png")) {
-            format!("{stem}_{job_id}.png")
-        } else {
-            continue;
-        };
-        std::fs::rename(&file, file.with_file_name(renamed))?;
+fn entry_name(name: &str, job_id: &str) -> String {
+    if let Some(rest) = name.strip_prefix(&format!("{ENTRY_JOB}_")) {
+        format!("{job_id}_{rest}")
+    } else if let Some(stem) = name.strip_suffix(&format!("_{ENTRY_JOB}.png")) {
+        format!("{stem}_{job_id}.png")
+    } else {
+        name.to_string()
     }
-    Ok(())
 }

@@ -3,7 +3,9 @@
 //! first value of every axis), the charts and `report.md`. Turns the sweep's outcome into
 //! [`RunRow`]s; the statistics and drawing live in [`crate::report`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 
 use super::driver::{SweepOutcome, sweep_dir};
 use crate::report::charts::{LossCurve, box_plot, iou_per_variant, loss_curves};
@@ -73,17 +75,72 @@ pub fn run_rows(sweep: &SweepOutcome) -> Vec<RunRow> {
         .collect()
 }
 
-/// Writes every report of `sweep`; returns the report folder.
+/// Writes every report of `sweep`; returns the report folder. The reports are written into a
+/// new folder that then replaces the old one, so a failed write (a full disk) or a kill leaves
+/// the previous complete set of reports, never a mix of old and new.
 pub fn write_reports(sweep: &SweepOutcome) -> anyhow::Result<PathBuf> {
-    let dir = sweep_dir(&sweep.manifest).join("sweep");
-    std::fs::create_dir_all(&dir)?;
+    let parent = sweep_dir(&sweep.manifest);
+    let dir = parent.join("sweep");
+    std::fs::create_dir_all(&parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
+    remove_stale_folders(&parent);
+    let new = parent.join(format!(".sweep-new-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&new);
+    std::fs::create_dir_all(&new).with_context(|| format!("cannot create `{}`", new.display()))?;
+    if let Err(error) = write_all(sweep, &new) {
+        let _ = std::fs::remove_dir_all(&new);
+        return Err(error);
+    }
+    replace_folder(&parent, &new, &dir)?;
+    Ok(dir)
+}
+
+/// Removes the report folders a killed sweep left (`.sweep-new-<pid>`, `.sweep-old-<pid>`).
+fn remove_stale_folders(parent: &Path) {
+    for entry in std::fs::read_dir(parent).into_iter().flatten().filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name.strip_prefix(".sweep-new-").or_else(|| name.strip_prefix(".sweep-old-"));
+        if pid.and_then(|p| p.parse().ok()).is_some_and(|pid| !crate::atomic::process_alive(pid)) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Puts the folder `new` in the place of `dir` under the lock `.sweep.lock` (two sweeps of one
+/// manifest may finish at once): the old folder is renamed aside, the new one into place, then
+/// the old one removed.
+fn replace_folder(parent: &Path, new: &Path, dir: &Path) -> anyhow::Result<()> {
+    let lock_path = parent.join(".sweep.lock");
+    let _lock = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .and_then(|file| file.lock().map(|()| file))
+        .with_context(|| format!("cannot lock `{}`", lock_path.display()))?;
+    let old = parent.join(format!(".sweep-old-{}", std::process::id()));
+    if dir.exists() {
+        std::fs::rename(dir, &old).with_context(|| format!("cannot move `{}` aside", dir.display()))?;
+    }
+    std::fs::rename(new, dir).with_context(|| format!("cannot rename `{}` to `{}`", new.display(), dir.display()))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+/// Writes the reports of `sweep` into `dir`.
+fn write_all(sweep: &SweepOutcome, dir: &Path) -> anyhow::Result<()> {
     let rows = run_rows(sweep);
-    write_runs_csv(&dir.join("runs.csv"), &rows)?;
-    let summaries = write_summary_csv(&dir.join("summary.csv"), &rows)?;
+    let cannot = |path: &Path| format!("cannot write `{}`", path.display());
+    write_runs_csv(&dir.join("runs.csv"), &rows).with_context(|| cannot(&dir.join("runs.csv")))?;
+    let summaries =
+        write_summary_csv(&dir.join("summary.csv"), &rows).with_context(|| cannot(&dir.join("summary.csv")))?;
     let cell_names = cells(&rows);
     let reference = cell_names.first().cloned().unwrap_or_default();
-    let compare =
-        if cell_names.len() > 1 { write_compare_csv(&dir.join("compare.csv"), &rows, &reference)? } else { Vec::new() };
+    let compare = if cell_names.len() > 1 {
+        write_compare_csv(&dir.join("compare.csv"), &rows, &reference)
+            .with_context(|| cannot(&dir.join("compare.csv")))?
+    } else {
+        Vec::new()
+    };
     let metric = "iou.written_masks";
     let per_cell: Vec<(String, Vec<(u64, f64)>)> =
         cell_names.iter().map(|c| (c.clone(), metric_values(&rows, c, metric))).collect();
@@ -123,6 +180,7 @@ pub fn write_reports(sweep: &SweepOutcome) -> anyhow::Result<PathBuf> {
     ]
     .map(|(label, file)| (label.to_string(), PathBuf::from(file)));
     let title = format!("Sweep `{}`", sweep.manifest.name);
-    crate::atomic::write(&dir.join("report.md"), report_md(&title, &summaries, &compare, &charts))?;
-    Ok(dir)
+    let report = dir.join("report.md");
+    crate::atomic::write(&report, report_md(&title, &summaries, &compare, &charts)).with_context(|| cannot(&report))?;
+    Ok(())
 }

@@ -44,7 +44,28 @@ pub fn to_bytes(model: &SegModel) -> Result<Vec<u8>, String> {
         ("producer".to_string(), "segsweep".to_string()),
         ("names".to_string(), "biapy".to_string()),
     ]);
-    safetensors::serialize(renamed, Some(metadata)).map_err(|e| e.to_string())
+    let bytes = safetensors::serialize(renamed, Some(metadata)).map_err(|e| e.to_string())?;
+    Ok(sorted_header(bytes))
+}
+
+/// `bytes` with the safetensors JSON header's keys in sorted order, padded with spaces to its
+/// old length (so the tensor data does not move). `safetensors` writes the metadata from a
+/// `HashMap`, whose order changes from one process to the next; sorted, the same weights give
+/// the same file bytes, which the kill-and-resume drill compares (issue 8).
+fn sorted_header(mut bytes: Vec<u8>) -> Vec<u8> {
+    let Some(len) = bytes.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_le_bytes) else {
+        return bytes;
+    };
+    let Some(end) = usize::try_from(len).ok().and_then(|n| n.checked_add(8)).filter(|&e| e <= bytes.len()) else {
+        return bytes;
+    };
+    let Ok(header) = serde_json::from_slice::<serde_json::Value>(&bytes[8..end]) else { return bytes };
+    let Ok(sorted) = serde_json::to_vec(&header) else { return bytes };
+    if sorted.len() <= end - 8 {
+        bytes[8..8 + sorted.len()].copy_from_slice(&sorted);
+        bytes[8 + sorted.len()..end].fill(b' ');
+    }
+    bytes
 }
 
 /// `bytes` with BiaPy names turned back into `model`'s burn paths (unchanged when the file
@@ -171,6 +192,14 @@ mod tests {
                 insta::assert_snapshot!(format!("biapy_state_dict_{ndim}"), listing);
             });
         }
+    }
+
+    /// The header is sorted, so equal weights give equal bytes in every process.
+    #[test]
+    fn header_is_sorted() {
+        let bytes = to_bytes(&model_of("TRAIN: {ENABLE: True}", 1)).unwrap();
+        let header = String::from_utf8_lossy(&bytes[8..400]);
+        assert!(header.contains(r#""__metadata__":{"format":"pt","names":"biapy","producer":"segsweep"}"#), "{header}");
     }
 
     #[test]

@@ -9,12 +9,22 @@
 //! - `synth_cli`: `synth` output layout, determinism, and `config check --data` on it.
 //! - `corpus`: every case under `tests/corpus/bad/` fails with its exit code and message.
 //! - `tiff_outputs`: every output TIFF kind read back: ImageJ layout, display range, pixel size.
+//! - `drill`: kill-and-resume (random SIGKILLs) and two sweeps at once on one cache; the drill
+//!   itself is `drill_core` (std only, shared with `cargo xtask drill`).
+//! - `fuzz_regressions`: the committed fuzzing inputs (`tests/corpus/fuzz/`) replayed through
+//!   what the cargo-fuzz targets call; oversized TIFFs refused before allocating.
+//! - `faults`: injected full disk and read-only results folder: clear errors, the previous good
+//!   state intact, a resume once space returns.
 //! - `tidy`: every source file has a `//!` comment; no `dbg!`/`todo!`.
 //! - `train_cli`: `train` on tiny 2D/3D sets, determinism, resume after kill, bad inputs.
 
 mod config_cli;
 mod convert_cli;
 mod corpus;
+mod drill;
+mod drill_core;
+mod faults;
+mod fuzz_regressions;
 mod run_cli;
 mod sweep_cli;
 mod synth_cli;

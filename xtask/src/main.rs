@@ -8,9 +8,20 @@
 //!   megavoxel, convergence (see `bench/mod.rs` for the flags).
 //! - `cargo xtask sweep MANIFEST [--release] [FLAGS…]`: builds segsweep and runs
 //!   `segsweep sweep MANIFEST FLAGS…`, timing it.
+//! - `cargo xtask drill [--kills N] [--seed S] [--manifest PATH] [--release]`: the
+//!   kill-and-resume drill (default 50 random SIGKILLs of a sweep), see `drill.rs`.
+//! - `cargo xtask fuzz [--seconds N] [--target NAME] [--target-dir DIR]`: every cargo-fuzz
+//!   target for N seconds (default 300), with executions per target, see `fuzz.rs`.
 //! - `cargo xtask ci`: what `.ci/run` does (format check and the test suite).
 
 mod bench;
+mod drill;
+// The drill is the integration test's own code (std only), so the test and the xtask agree; the
+// tests use helpers the command does not.
+#[allow(dead_code)]
+#[path = "../../tests/it/drill_core.rs"]
+mod drill_core;
+mod fuzz;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -23,9 +34,11 @@ fn main() -> ExitCode {
         Some("ci") => run(Command::new("bash").arg(root.join(".ci/run"))),
         Some("bench") => bench::run(&root, &args[1..]),
         Some("sweep") if args.len() >= 2 => sweep(&root, &args[1..]),
+        Some("drill") => drill::drill(&root, &args[1..]),
+        Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask demo [DIR] | cargo xtask sweep MANIFEST [--release] [segsweep sweep flags] | cargo xtask bench [all|steps|epoch|test|train] [--release] [--features F] [--devices D] [--steps N] | cargo xtask ci"
+                "usage: cargo xtask demo [DIR] | cargo xtask sweep MANIFEST [--release] [segsweep sweep flags] | cargo xtask bench [all|steps|epoch|test|train] [--release] [--features F] [--devices D] [--steps N] | cargo xtask drill [--kills N] [--seed S] | cargo xtask fuzz [--seconds N] [--target NAME] | cargo xtask ci"
             );
             return ExitCode::from(2);
         }

@@ -2,7 +2,7 @@
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use tiff::encoder::colortype::{ColorType, Gray8, Gray16, Gray32Float};
 use tiff::encoder::{Compression, DeflateLevel, DirectoryEncoder, Rational, TiffEncoder, TiffKind, TiffValue};
@@ -31,9 +31,9 @@ impl Default for WriteOptions {
     }
 }
 
-/// Writes u8/u16/f32 volumes (other dtypes -> error naming the dtype). Writes to
-/// `<path>.tmp-<pid>` then renames into place, so a killed write never leaves a half file under
-/// the final name.
+/// Writes u8/u16/f32 volumes (other dtypes -> error naming the dtype). Writes to a temporary
+/// sibling ([`crate::atomic::temporary_sibling`]) then renames into place, so a killed write never
+/// leaves a half file under the final name.
 ///
 /// Each `(z, c)` plane becomes one grey page, channel fastest, and the first page carries an
 /// ImageJ hyperstack description, so ImageJ/Fiji and BiaPy (tifffile) see the same axes.
@@ -53,23 +53,15 @@ pub fn write_tiff(path: &Path, volume: &AnyVolume, options: &WriteOptions) -> Re
         return Err(invalid(format!("cannot store a volume of shape {:?}", [z, y, x, c])));
     }
     let description = imagej::describe(z, c, &options.meta, options.display_range).map_err(invalid)?;
-    let tmp = temp_path(path).ok_or_else(|| invalid("the path has no file name".into()))?;
-    let written = write_file(&tmp, volume, &description, options).and_then(|()| rename(&tmp, path));
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
+    if path.file_name().is_none() {
+        return Err(invalid("the path has no file name".into()));
     }
-    written
-}
-
-/// `<path>.tmp-<pid>` in the same folder, so the final rename stays on one file system.
-fn temp_path(path: &Path) -> Option<PathBuf> {
-    let mut name = path.file_name()?.to_os_string();
-    name.push(format!(".tmp-{}", std::process::id()));
-    Some(path.with_file_name(name))
-}
-
-fn rename(from: &Path, to: &Path) -> Result<(), TiffError> {
-    fs::rename(from, to).map_err(|source| TiffError::Io { path: to.to_path_buf(), source })
+    let tmp = crate::atomic::temporary_sibling(path);
+    if let Err(error) = write_file(&tmp, volume, &description, options) {
+        let _ = fs::remove_file(&tmp);
+        return Err(error);
+    }
+    crate::atomic::commit(&tmp, path).map_err(|source| TiffError::Io { path: path.to_path_buf(), source })
 }
 
 /// The volumes [`write_tiff`] can store.
