@@ -10,6 +10,8 @@ use burn::prelude::Device;
 pub enum DeviceError {
     #[error("device `{name}` needs segsweep built with `--features {feature}`")]
     NotBuilt { name: String, feature: &'static str },
+    #[error("device `{name}` is not available: {reason}")]
+    Unavailable { name: String, reason: String },
     #[error(
         "unknown device `{0}`: expected `flex` (or `cpu`), `tch`, `tch:cpu`, `tch:cuda:N`, `vulkan`, `vulkan:N`, `cuda` or `cuda:N`"
     )]
@@ -101,13 +103,53 @@ pub fn set_threads(num_cpus: i64) {
     }
 }
 
-/// Parses a device name; `cpu` (BiaPy's `SYSTEM.DEVICE` default) means `flex`.
+/// Parses a device name; `cpu` (BiaPy's `SYSTEM.DEVICE` default) means `flex`. A GPU or
+/// libtorch device is tried once here, so a missing card, driver or library is one error now
+/// rather than a backend panic in the middle of a run.
 pub fn parse(name: &str) -> Result<Device, DeviceError> {
     let request = Request::parse(name)?;
-    build(request).ok_or_else(|| DeviceError::NotBuilt {
+    let device = build(request).ok_or_else(|| DeviceError::NotBuilt {
         name: name.into(),
         feature: request.feature().expect("flex is always built"),
-    })
+    })?;
+    if request != Request::Flex {
+        probe(&device).map_err(|reason| DeviceError::Unavailable { name: name.into(), reason })?;
+    }
+    Ok(device)
+}
+
+/// A one-element round trip on `device`. Backends report a missing adapter or library by
+/// panicking (sometimes on a worker thread): the first panic message becomes the error.
+fn probe(device: &Device) -> Result<(), String> {
+    use std::sync::{Arc, Mutex};
+    let first: Arc<Mutex<Option<String>>> = Arc::default();
+    let previous = std::panic::take_hook();
+    let seen = Arc::clone(&first);
+    std::panic::set_hook(Box::new(move |info| {
+        let mut slot = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.is_none() {
+            *slot = Some(panic_text(info.payload()));
+        }
+    }));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        burn::prelude::Tensor::<1>::zeros([1], device).into_data()
+    }));
+    std::panic::set_hook(previous);
+    match result {
+        Ok(_) => Ok(()),
+        Err(payload) => {
+            let first = first.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+            Err(first.unwrap_or_else(|| panic_text(payload.as_ref())))
+        }
+    }
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "the backend failed to start".into())
 }
 
 /// The burn device for `request`, or `None` when its feature is not built.
@@ -155,6 +197,15 @@ mod tests {
         assert_eq!(kind("tch:cpu"), "tch");
         assert_eq!(kind("vulkan:1"), "vulkan");
         assert_eq!(kind("gpu"), "gpu");
+    }
+
+    #[test]
+    fn a_panicking_backend_is_an_error() {
+        let message = String::from("Unable to acquire wgpu device: no adapter");
+        assert_eq!(panic_text(&message), message);
+        assert_eq!(panic_text(&"static text"), "static text");
+        assert_eq!(panic_text(&3u8), "the backend failed to start");
+        assert!(probe(&Device::flex()).is_ok());
     }
 
     #[test]

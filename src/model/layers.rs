@@ -237,12 +237,15 @@ pub fn activate<const D: usize>(act: Activation, x: Tensor<D>) -> Tensor<D> {
     }
 }
 
-/// ELU with α = 1: burn's `elu(x, α)` without its multiplication by α, one full pass over the
-/// tensor fewer (forward and backward) on backends that do not fuse, same values bit for bit.
+/// ELU with α = 1 from operations every backend has a fused kernel for, forward and backward:
+/// `relu(x) + (exp(x - relu(x)) - 1)`. burn's `elu` is `mask_where(x <= 0, α(exp(x) - 1), x)`, and
+/// the where-kernels of that and of its gradient took a fifth of a libtorch training step.
+/// Equal to burn's bit for bit for every finite input (for x > 0 the second term is exp(0) − 1 = 0;
+/// for x ≤ 0 the first is 0); +∞ gives NaN instead of +∞.
 fn elu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    let negative = x.clone().lower_equal_scalar(0);
-    let below = x.clone().exp().sub_scalar(1);
-    x.mask_where(negative, below)
+    let positive = activation::relu(x.clone());
+    let negative = (x - positive.clone()).exp().sub_scalar(1);
+    positive + negative
 }
 
 /// Max-pooling with kernel = stride = `factors` `(fz, fy, fx)` (`fz` ignored in 2D); odd sizes
@@ -326,8 +329,10 @@ mod tests {
     #[test]
     fn elu_equals_burns_bit_for_bit() {
         let device = Device::flex();
-        let values: Vec<f32> =
-            (-40..40).map(|i| i as f32 * 0.173).chain([0.0, -0.0, 1e-30, -1e-30, 80.0, -80.0]).collect();
+        let values: Vec<f32> = (-40..40)
+            .map(|i| i as f32 * 0.173)
+            .chain([0.0, -0.0, 1e-30, -1e-30, 80.0, -80.0, f32::MIN, f32::MAX])
+            .collect();
         let x = Tensor::<1>::from_data(TensorData::new(values.clone(), [values.len()]), &device);
         let ours = elu(x.clone()).into_data().try_to_vec::<f32>().unwrap();
         let burns = activation::elu(x, 1.0).into_data().try_to_vec::<f32>().unwrap();
@@ -335,6 +340,18 @@ mod tests {
             ours.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
             burns.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn elu_gradient_equals_burns() {
+        let device = Device::flex().autodiff();
+        let values: Vec<f32> = (-30..30).map(|i| i as f32 * 0.21).chain([0.0, -0.0, 1e-30, -1e-30]).collect();
+        let grad_of = |f: &dyn Fn(Tensor<1>) -> Tensor<1>| {
+            let x = Tensor::<1>::from_data(TensorData::new(values.clone(), [values.len()]), &device).require_grad();
+            let grads = f(x.clone()).sum().backward();
+            x.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap()
+        };
+        assert_eq!(grad_of(&|x| elu(x)), grad_of(&|x| activation::elu(x, 1.0)));
     }
     use burn::tensor::{TensorData, Tolerance};
 
