@@ -67,16 +67,7 @@ fn demo(root: &Path, dir: Option<PathBuf>) -> Result<(), String> {
         run(&mut segsweep(&["synth", "--out", &data.to_string_lossy()]))?;
     }
     let config = root.join("experiments/demo_2d.yaml");
-    let mut sets = Vec::new();
-    for (key, sub) in [
-        ("DATA.TRAIN.PATH", "train/x"),
-        ("DATA.TRAIN.GT_PATH", "train/y"),
-        ("DATA.TEST.PATH", "test/x"),
-        ("DATA.TEST.GT_PATH", "test/y"),
-    ] {
-        sets.push("--set".to_string());
-        sets.push(format!("{key}={}", data.join(sub).display()));
-    }
+    let sets: Vec<String> = data_sets(&data, true).into_iter().flat_map(|set| ["--set".to_string(), set]).collect();
     let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
     let mut check = segsweep(&["config", "check", "--data", &config.to_string_lossy()]);
     check.args(&sets);
@@ -111,6 +102,15 @@ fn sweep(root: &Path, args: &[String]) -> Result<(), String> {
         if release { "release" } else { "dev, dependencies at opt-level 3" }
     );
     if status.success() { Ok(()) } else { Err(format!("the sweep ended with {status}")) }
+}
+
+/// `KEY=PATH` overrides pointing a config's data keys at a synthetic set written by
+/// `segsweep synth --out data` (training folders, and the test folders when `test`).
+pub(crate) fn data_sets(data: &Path, test: bool) -> Vec<String> {
+    let train = [("DATA.TRAIN.PATH", "train/x"), ("DATA.TRAIN.GT_PATH", "train/y")];
+    let tests = [("DATA.TEST.PATH", "test/x"), ("DATA.TEST.GT_PATH", "test/y")];
+    let keys = train.iter().chain(if test { tests.iter() } else { [].iter() });
+    keys.map(|(key, sub)| format!("{key}={}", data.join(sub).display())).collect()
 }
 
 pub(crate) fn run(cmd: &mut Command) -> Result<(), String> {

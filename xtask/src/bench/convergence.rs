@@ -18,8 +18,8 @@ pub fn run(root: &Path, build: &Build, options: &Options, epochs: Option<&str>) 
     let mut train = build.command(root);
     train.args(["train", "--config", "experiments/demo_2d.yaml", "--result_dir", &runs.to_string_lossy()]);
     train.args(["--name", "bench", "--run_id", "1", "--device", device]);
-    for (key, sub) in [("DATA.TRAIN.PATH", "train/x"), ("DATA.TRAIN.GT_PATH", "train/y")] {
-        train.args(["--set", &format!("{key}={}", data.join(sub).display())]);
+    for set in crate::data_sets(&data, false) {
+        train.args(["--set", &set]);
     }
     train.args(["--set", "TEST.ENABLE=False"]);
     if let Some(n) = epochs {

@@ -14,10 +14,7 @@ use super::{Options, synth_set};
 /// Prints the epoch table.
 pub fn run(root: &Path, build: &Build, options: &Options) -> Result<(), String> {
     let data = synth_set(root, build, 2)?;
-    let paths: Vec<String> = [("DATA.TRAIN.PATH", "train/x"), ("DATA.TRAIN.GT_PATH", "train/y")]
-        .iter()
-        .map(|(k, s)| format!("{k}={}", data.join(s).display()))
-        .collect();
+    let paths = crate::data_sets(&data, false);
     println!(
         "\nbench epoch — experiments/demo_2d.yaml (batch 4 × 128×128, augmentation on) on the default synthetic set, epoch 2 of 2, {} threads, {}",
         options.threads,

@@ -67,15 +67,7 @@ pub fn run(root: &Path, build: &Build, options: &Options) -> Result<(), String> 
     for device in &options.devices {
         for variant in VARIANTS.iter().filter(|v| options.ndims.contains(&v.ndim)) {
             let data = synth_set(root, build, variant.ndim)?;
-            let paths: Vec<String> = [
-                ("DATA.TRAIN.PATH", "train/x"),
-                ("DATA.TRAIN.GT_PATH", "train/y"),
-                ("DATA.TEST.PATH", "test/x"),
-                ("DATA.TEST.GT_PATH", "test/y"),
-            ]
-            .iter()
-            .map(|(k, s)| format!("{k}={}", data.join(s).display()))
-            .collect();
+            let paths = crate::data_sets(&data, true);
             let runs = root.join("results/bench/test").join(format!("{device}-{}d", variant.ndim));
             let _ = std::fs::remove_dir_all(&runs);
             let job = |name: &str, extra: &[&str]| {
