@@ -96,13 +96,7 @@ impl Cache {
         let dir = self.root.join(stage.name());
         std::fs::create_dir_all(&dir).map_err(|e| CacheError::new(&dir, e))?;
         let path = dir.join(format!("{key}.lock"));
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| CacheError::new(&path, e))?;
-        file.lock().map_err(|e| CacheError::new(&path, e))?;
+        let file = crate::atomic::lock_exclusive(&path).map_err(|e| CacheError::new(&path, e))?;
         Ok(KeyLock { _file: file })
     }
 

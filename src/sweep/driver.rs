@@ -209,13 +209,8 @@ fn make_synthetic(dir: &Path, params: &crate::data::SynthParams) -> anyhow::Resu
     std::fs::create_dir_all(parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let lock_path = parent.join(format!("{name}.lock"));
-    let lock = std::fs::File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .and_then(|file| file.lock().map(|()| file))
-        .with_context(|| format!("cannot lock `{}`", lock_path.display()))?;
+    let lock =
+        crate::atomic::lock_exclusive(&lock_path).with_context(|| format!("cannot lock `{}`", lock_path.display()))?;
     if !dir.join("synth.json").exists() {
         let prefix = format!(".{name}.partial-");
         for entry in std::fs::read_dir(parent).into_iter().flatten().filter_map(Result::ok) {

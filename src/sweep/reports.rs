@@ -110,13 +110,8 @@ fn remove_stale_folders(parent: &Path) {
 /// the old one removed.
 fn replace_folder(parent: &Path, new: &Path, dir: &Path) -> anyhow::Result<()> {
     let lock_path = parent.join(".sweep.lock");
-    let _lock = std::fs::File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .and_then(|file| file.lock().map(|()| file))
-        .with_context(|| format!("cannot lock `{}`", lock_path.display()))?;
+    let _lock =
+        crate::atomic::lock_exclusive(&lock_path).with_context(|| format!("cannot lock `{}`", lock_path.display()))?;
     let old = parent.join(format!(".sweep-old-{}", std::process::id()));
     if dir.exists() {
         std::fs::rename(dir, &old).with_context(|| format!("cannot move `{}` aside", dir.display()))?;
