@@ -362,6 +362,8 @@ impl SegModel {
     }
 }
 
+#[cfg(all(test, feature = "tch"))]
+mod tch_gradients;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
