@@ -171,15 +171,31 @@ pub fn read_mask(path: &Path, ndim: Ndim, n_classes: usize, ignore: Option<u16>)
         return Err(DataError::MaskChannels { path: path.into(), n_channels: labels.n_channels() });
     }
     let max = labels.as_slice().iter().copied().filter(|&v| Some(v) != ignore.map(u32::from)).max().unwrap_or(0);
-    let zero_255 =
-        n_classes == 2 && ignore.is_none() && max == 255 && labels.as_slice().iter().all(|&v| v == 0 || v == 255);
-    if zero_255 {
+    let all_0_255 = labels.as_slice().iter().all(|&v| v == 0 || v == 255);
+    if mask_is_0_255(path, max, all_0_255, n_classes, ignore)? {
         return Ok(labels.map(|&v| u16::from(v == 255)));
+    }
+    Ok(labels.map(|&v| v as u16))
+}
+
+/// Whether a mask whose largest value (the ignore label aside) is `max` holds 0/255 binary
+/// labels to read as 0/1; an error when `max` is not a label below `n_classes`. Shared by the
+/// whole-file read and the slab-by-slab one (`TEST.BY_CHUNKS`), which gathers `max` and
+/// `all_0_255` in a first pass.
+pub fn mask_is_0_255(
+    path: &Path,
+    max: u32,
+    all_0_255: bool,
+    n_classes: usize,
+    ignore: Option<u16>,
+) -> Result<bool, DataError> {
+    if n_classes == 2 && ignore.is_none() && max == 255 && all_0_255 {
+        return Ok(true);
     }
     if max as usize >= n_classes {
         return Err(DataError::MaskValue { path: path.into(), value: u64::from(max), n_classes });
     }
-    Ok(labels.map(|&v| v as u16))
+    Ok(false)
 }
 
 /// Applies `PROBLEM.NDIM` to the axes a file declared. In 2D, pages without ImageJ `slices=` are
@@ -210,11 +226,16 @@ fn orient<T: Copy>(
             path: path.into(),
             detail: format!("is a 3D stack of {z} slices of {y}×{x}, but `PROBLEM.NDIM` is 2D"),
         }),
-        Ndim::D3 if z == 1 && !tiff.z_from_metadata => Err(DataError::Ndim {
-            path: path.into(),
-            detail: format!("is a single {y}×{x} image, but `PROBLEM.NDIM` is 3D (expected a multi-page stack)"),
-        }),
+        Ndim::D3 if z == 1 && !tiff.z_from_metadata => Err(not_a_stack(path, y, x)),
         Ndim::D3 => Ok(volume),
+    }
+}
+
+/// A single `y`×`x` image where `PROBLEM.NDIM` 3D expects a stack.
+pub fn not_a_stack(path: &Path, y: usize, x: usize) -> DataError {
+    DataError::Ndim {
+        path: path.into(),
+        detail: format!("is a single {y}×{x} image, but `PROBLEM.NDIM` is 3D (expected a multi-page stack)"),
     }
 }
 
