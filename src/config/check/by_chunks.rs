@@ -72,7 +72,7 @@ fn check_z_range(z_start: i64, z_end: i64, tile_depth: usize, c: &mut Checker) {
 /// ignored).
 fn check_combinations(config: &Config, c: &mut Checker) {
     let test = &config.test;
-    let with = |what: &str| format!("{what} with `{ENABLE}: True`");
+    let with = |what: &str| format!("cannot be used with `{ENABLE}: True`: {what}");
     if test.binarization == Binarization::Otsu {
         c.fail(
             "TEST.BINARIZATION",
@@ -104,5 +104,60 @@ fn check_combinations(config: &Config, c: &mut Checker) {
             "DATA.NORMALIZATION.PERC_CLIP.ENABLE",
             with("percentile clipping needs a sort of the whole volume, which is never held in memory; give fixed `LOWER_VALUE` and `UPPER_VALUE`"),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::load_str;
+
+    fn problems(test_keys: &str, data_test_keys: &str) -> Vec<String> {
+        let yaml = format!(
+            "PROBLEM: {{NDIM: 3D}}
+DATA: {{PATCH_SIZE: [8, 16, 16, 1], TEST: {{PADDING: [1, 2, 2]{data_test_keys}}}}}
+MODEL: {{FEATURE_MAPS: [4, 8, 16], Z_DOWN: [1, 1]}}
+TRAIN: {{ENABLE: True}}
+TEST: {{ENABLE: True, BY_CHUNKS: {{ENABLE: True{test_keys}}}}}
+"
+        );
+        match load_str(&yaml, &[]) {
+            Ok(_) => Vec::new(),
+            Err(crate::config::ConfigError::Invalid(p)) => p.iter().map(ToString::to_string).collect(),
+            Err(other) => vec![other.to_string()],
+        }
+    }
+
+    #[test]
+    fn valid_settings_pass() {
+        assert_eq!(problems(", Z_START: 6, Z_END: 18, PHASES: [prediction]", ""), Vec::<String>::new());
+        assert_eq!(problems(", Z_END: 12, WORKFLOW_PROCESS: {PATCHES_PER_TILE: [2, 1, 1]}", ""), Vec::<String>::new());
+    }
+
+    #[test]
+    fn biapy_rules_name_the_key_and_the_value() {
+        let p = problems(", Z_START: 12, Z_END: 6, PHASES: [instance_creation, merge]", "");
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].contains("`merge` is not one of"), "{p:?}");
+        assert!(p[1].contains("runs the `prediction` phase only"), "{p:?}");
+        assert!(p[2].contains("`TEST.BY_CHUNKS.Z_START` (in `<inline>`): must be smaller than"), "{p:?}");
+        let p = problems(", Z_START: 3, WORKFLOW_PROCESS: {TYPE: whole, PATCHES_PER_TILE: [1, 0, 1]}", "");
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains("expected `chunk_by_chunk` or `entire_pred`, found `whole`"), "{p:?}");
+        assert!(p[1].contains("expected 3 positive patch counts (z, y, x), found [1, 0, 1]"), "{p:?}");
+        assert!(problems(", Z_START: 3", "")[0].contains("= 6, found 3"));
+    }
+
+    #[test]
+    fn whole_volume_options_are_refused_with_both_keys() {
+        let p = problems(
+            "}, BINARIZATION: otsu, FULL_IMG: True, POST_PROCESSING: {MEDIAN_FILTER: True, MEDIAN_FILTER_AXIS: [z], MEDIAN_FILTER_SIZE: [3]",
+            ", OVERLAP: [0, 0.5, 0.5]",
+        );
+        let keys = ["TEST.BINARIZATION", "TEST.POST_PROCESSING.MEDIAN_FILTER", "TEST.FULL_IMG", "DATA.TEST.OVERLAP"];
+        assert_eq!(p.len(), keys.len(), "{p:?}");
+        for (problem, key) in p.iter().zip(keys) {
+            assert!(problem.starts_with(&format!("`{key}`")), "{problem}");
+            assert!(problem.contains("cannot be used with `TEST.BY_CHUNKS.ENABLE: True`"), "{problem}");
+        }
     }
 }

@@ -30,3 +30,6 @@ pub struct ChunkedImage {
     /// Voxels predicted (z·y·x of the `Z_START`..`Z_END` range).
     pub n_voxels: usize,
 }
+
+#[cfg(test)]
+mod tests;
