@@ -36,6 +36,13 @@ TEST: {{ENABLE: True, BY_CHUNKS: {{ENABLE: True, WRITE_RAW_PREDICTIONS: True}}}}
     );
     let results = dir.join("out");
     let (config, results_dir) = (config.to_str().unwrap(), results.to_str().unwrap());
+    let check = segsweep(&["config", "check", "--data", config]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(
+        check.stderr.contains("2 masks in") && check.stderr.contains("(headers only: `TEST.BY_CHUNKS`"),
+        "{}",
+        check.stderr
+    );
     let out = segsweep(&["run", "--config", config, "--result_dir", results_dir, "--name", "chunks"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(

@@ -31,6 +31,12 @@ pub struct TiffStack {
     max_planes_at_once: usize,
 }
 
+impl std::fmt::Debug for TiffStack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TiffStack").field("path", &self.path).field("shape", &self.shape()).finish_non_exhaustive()
+    }
+}
+
 impl TiffStack {
     /// Opens `path`; every slab read later may decode to at most [`DEFAULT_MAX_BYTES`].
     pub fn open(path: &Path) -> Result<Self, TiffError> {

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use crate::config::{Config, Ndim};
 use crate::data::Volume;
+use crate::data::dataset::open_stack_pair;
 use crate::data::tiff_io::{PageType, TiffPageWriter};
 use crate::data::window::crop_reflect;
 use crate::layout::RunLayout;
@@ -129,7 +130,8 @@ pub fn infer_image(
     debug_assert_eq!(config.problem.ndim, Ndim::D3);
     let (patch, padding) = (job.patch.patch, job.patch.padding);
     let n_channels = config.data.patch_size.last().copied().unwrap_or(1);
-    let mut image = ImageSource::open(image_path, n_channels, &config.data.normalization, patch[0])?;
+    let (image_stack, mask_stack) = open_stack_pair(image_path, mask_path, n_channels)?;
+    let mut image = ImageSource::new(image_stack, &config.data.normalization, patch[0])?;
     let [depth, ny, nx, _] = image.shape();
     let by = &config.test.by_chunks;
     let range = z_range(by.z_start, by.z_end, depth)
@@ -139,8 +141,7 @@ pub fn infer_image(
         return Err(InferError::TooSmall { path: image_path.into(), shape, patch });
     }
     let classes = (config.data.n_classes, job.labeling.ignore);
-    let mut mask =
-        mask_path.map(|p| MaskSource::open(p, image_path, [depth, ny, nx], classes, patch[0])).transpose()?;
+    let mut mask = mask_stack.map(|stack| MaskSource::new(stack, classes, patch[0])).transpose()?;
     let tiles = tiles_3d(shape, patch, padding)?;
     let k = if config.data.n_classes <= 2 { 1 } else { config.data.n_classes };
     let mut writers = Writers::create(job, stem, shape, k, &image.meta().clone())?;

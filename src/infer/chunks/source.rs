@@ -1,8 +1,8 @@
 //! The test image and its mask read slab by slab for `TEST.BY_CHUNKS` (D15), with the checks
-//! and conversions of the whole-file path (`data::dataset`): a 3D stack, the channel count of
-//! `DATA.PATCH_SIZE`, masks single-channel integer labels below `DATA.N_CLASSES` (0/255 read as
-//! 0/1), the same spatial shape. Normalisation statistics are whole-volume, gathered in streaming
-//! passes before prediction (see `data::normalize_stream`), so memory stays one slab.
+//! and conversions of the whole-file path (`data::dataset`; the header checks are
+//! `open_stack_pair`): masks integer labels below `DATA.N_CLASSES` (0/255 read as 0/1).
+//! Normalisation statistics are whole-volume, gathered in streaming passes before prediction
+//! (see `data::normalize_stream`), so memory stays one slab.
 //!
 //! [`ImageSource::padded_slab`] returns `patch_z` planes starting at a plane that may lie before
 //! or past the stack: planes outside are NumPy-`reflect`ed at the stack's borders (only pages
@@ -11,9 +11,12 @@
 
 use std::path::{Path, PathBuf};
 
+#[cfg(doc)]
+use crate::data::dataset::open_stack_pair;
+
 use crate::config::Normalization;
 use crate::data::Volume;
-use crate::data::dataset::{DataError, mask_is_0_255, not_a_stack};
+use crate::data::dataset::{DataError, mask_is_0_255};
 use crate::data::normalize::{NormStats, apply};
 use crate::data::normalize_stream::StreamingStats;
 use crate::data::tiff_io::{AnyVolume, TiffMeta, TiffStack, map_volume};
@@ -46,16 +49,6 @@ fn pick_planes<T: Copy>(v: &Volume<T>, planes: &[usize], lo: usize) -> Volume<T>
     Volume::from_vec([planes.len(), y, x, c], out).expect("whole planes of the same size")
 }
 
-/// Opens `path` as a 3D stack.
-fn open_stack(path: &Path) -> Result<TiffStack, InferError> {
-    let stack = TiffStack::open(path).map_err(DataError::from)?;
-    let [z, y, x, _] = stack.shape();
-    if z == 1 && !stack.z_from_metadata() {
-        return Err(not_a_stack(path, y, x).into());
-    }
-    Ok(stack)
-}
-
 /// A test image read slab by slab, normalised with its whole-volume statistics.
 pub struct ImageSource {
     stack: TiffStack,
@@ -63,15 +56,11 @@ pub struct ImageSource {
 }
 
 impl ImageSource {
-    /// Opens the image, checks it and gathers its normalisation statistics (streaming passes;
-    /// see the module docs).
-    /// Each read takes at most `slab_planes` planes.
-    pub fn open(path: &Path, n_channels: usize, norm: &Normalization, slab_planes: usize) -> Result<Self, InferError> {
-        let mut stack = open_stack(path)?;
-        let found = stack.shape()[3];
-        if found != n_channels {
-            return Err(DataError::Channels { path: path.into(), found, expected: n_channels }.into());
-        }
+    /// Gathers the normalisation statistics of the image `stack` (checked by
+    /// [`open_stack_pair`]) in streaming passes of at most `slab_planes` planes (see the module
+    /// docs).
+    pub fn new(mut stack: TiffStack, norm: &Normalization, slab_planes: usize) -> Result<Self, InferError> {
+        let n_channels = stack.shape()[3];
         // The statistics of the whole stack, as the normal path takes them: `Z_START`/`Z_END` only
         // choose the planes predicted.
         let depth = stack.shape()[0];
@@ -120,31 +109,16 @@ pub struct MaskSource {
 }
 
 impl MaskSource {
-    /// Opens the mask of an image of spatial shape `image`, checks it in one streaming pass of
-    /// `slab_planes` planes at a time (integer, single channel, labels below `n_classes`) and
-    /// decides the 0/255 reading.
-    pub fn open(
-        path: &Path,
-        image_path: &Path,
-        image: [usize; 3],
+    /// Checks the mask `stack` (opened by [`open_stack_pair`]) in one streaming pass of at most
+    /// `slab_planes` planes (integer labels below `n_classes`) and decides the 0/255 reading.
+    pub fn new(
+        mut stack: TiffStack,
         (n_classes, ignore): (usize, Option<u16>),
         slab_planes: usize,
     ) -> Result<Self, InferError> {
-        let mut stack = open_stack(path)?;
-        let [z, y, x, c] = stack.shape();
-        if c != 1 {
-            return Err(DataError::MaskChannels { path: path.into(), n_channels: c }.into());
-        }
-        if [z, y, x] != image {
-            let text = |s: [usize; 3]| format!("{}×{}×{}", s[0], s[1], s[2]);
-            return Err(DataError::ShapeMismatch {
-                image: image_path.into(),
-                image_shape: text(image),
-                mask: path.into(),
-                mask_shape: text([z, y, x]),
-            }
-            .into());
-        }
+        let path = stack.path().to_path_buf();
+        let path = path.as_path();
+        let z = stack.shape()[0];
         let (mut max, mut all_0_255) = (0u32, true);
         let step = slab_planes.max(1);
         for z0 in (0..z).step_by(step) {
