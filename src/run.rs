@@ -78,6 +78,10 @@ pub fn print_results(config: &Config, train: Option<&TrainOutcome>, test: Option
         let value = |v: Option<f64>| v.map_or("nan (every image skipped as empty)".to_string(), |v| v.to_string());
         let s = &test.summary;
         if s.full_image.is_some() {
+            // By chunks there are patches as well as the whole volume.
+            if s.per_patch.is_some() {
+                lines.push(format!("Test Foreground IoU (per patch): {}", value(s.per_patch)));
+            }
             lines.push(format!("Test Foreground IoU (per image): {}", value(s.full_image)));
         } else {
             lines.push(format!("Test Foreground IoU (per patch): {}", value(s.per_patch)));

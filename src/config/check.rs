@@ -5,6 +5,8 @@
 //! Pure: takes the config, returns the problems; reads no files (data folders are checked when
 //! data are loaded, so a template with placeholder paths still passes `config check`).
 
+mod by_chunks;
+
 use std::collections::BTreeMap;
 
 use super::error::{Origin, Problem};
@@ -507,9 +509,7 @@ fn check_test(config: &Config, c: &mut Checker) {
     }
     c.unsupported(test.reuse_predictions, "TEST.REUSE_PREDICTIONS");
     c.unsupported(test.reduce_memory, "TEST.REDUCE_MEMORY");
-    // D15 (tile-by-tile inference of huge volumes) is not built yet: say so instead of silently
-    // loading the whole volume.
-    c.unsupported(test.by_chunks.enable, "TEST.BY_CHUNKS.ENABLE");
+    by_chunks::check(config, c);
     c.unsupported(config.data.test.median_padding, "DATA.TEST.MEDIAN_PADDING");
     let pp = &test.post_processing;
     if pp.median_filter {

@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
 use super::hash::{HashError, hash_files};
-use super::tiff_io::{TiffError, TiffImage, TiffMeta, read_tiff};
+use super::tiff_io::{TiffError, TiffImage, TiffMeta, TiffStack, read_tiff};
 use super::volume::Volume;
 use crate::config::{Config, Ndim};
 
@@ -171,15 +171,31 @@ pub fn read_mask(path: &Path, ndim: Ndim, n_classes: usize, ignore: Option<u16>)
         return Err(DataError::MaskChannels { path: path.into(), n_channels: labels.n_channels() });
     }
     let max = labels.as_slice().iter().copied().filter(|&v| Some(v) != ignore.map(u32::from)).max().unwrap_or(0);
-    let zero_255 =
-        n_classes == 2 && ignore.is_none() && max == 255 && labels.as_slice().iter().all(|&v| v == 0 || v == 255);
-    if zero_255 {
+    let all_0_255 = labels.as_slice().iter().all(|&v| v == 0 || v == 255);
+    if mask_is_0_255(path, max, all_0_255, n_classes, ignore)? {
         return Ok(labels.map(|&v| u16::from(v == 255)));
+    }
+    Ok(labels.map(|&v| v as u16))
+}
+
+/// Whether a mask whose largest value (the ignore label aside) is `max` holds 0/255 binary
+/// labels to read as 0/1; an error when `max` is not a label below `n_classes`. Shared by the
+/// whole-file read and the slab-by-slab one (`TEST.BY_CHUNKS`), which gathers `max` and
+/// `all_0_255` in a first pass.
+pub fn mask_is_0_255(
+    path: &Path,
+    max: u32,
+    all_0_255: bool,
+    n_classes: usize,
+    ignore: Option<u16>,
+) -> Result<bool, DataError> {
+    if n_classes == 2 && ignore.is_none() && max == 255 && all_0_255 {
+        return Ok(true);
     }
     if max as usize >= n_classes {
         return Err(DataError::MaskValue { path: path.into(), value: u64::from(max), n_classes });
     }
-    Ok(labels.map(|&v| v as u16))
+    Ok(false)
 }
 
 /// Applies `PROBLEM.NDIM` to the axes a file declared. In 2D, pages without ImageJ `slices=` are
@@ -210,11 +226,54 @@ fn orient<T: Copy>(
             path: path.into(),
             detail: format!("is a 3D stack of {z} slices of {y}×{x}, but `PROBLEM.NDIM` is 2D"),
         }),
-        Ndim::D3 if z == 1 && !tiff.z_from_metadata => Err(DataError::Ndim {
-            path: path.into(),
-            detail: format!("is a single {y}×{x} image, but `PROBLEM.NDIM` is 3D (expected a multi-page stack)"),
-        }),
+        Ndim::D3 if z == 1 && !tiff.z_from_metadata => Err(not_a_stack(path, y, x)),
         Ndim::D3 => Ok(volume),
+    }
+}
+
+/// Opens a 3D image and its mask as [`TiffStack`]s, decoding no pixel, and checks what their
+/// headers tell: stacks, the image's channel count, a single-channel mask of the same spatial
+/// shape. `TEST.BY_CHUNKS` reads them slab by slab afterwards (the mask values are checked then).
+pub fn open_stack_pair(
+    image_path: &Path,
+    mask_path: Option<&Path>,
+    n_channels: usize,
+) -> Result<(TiffStack, Option<TiffStack>), DataError> {
+    let open = |path: &Path| -> Result<TiffStack, DataError> {
+        let stack = TiffStack::open(path)?;
+        let [z, y, x, _] = stack.shape();
+        if z == 1 && !stack.z_from_metadata() {
+            return Err(not_a_stack(path, y, x));
+        }
+        Ok(stack)
+    };
+    let image = open(image_path)?;
+    let [z, y, x, found] = image.shape();
+    if found != n_channels {
+        return Err(DataError::Channels { path: image_path.into(), found, expected: n_channels });
+    }
+    let Some(mask_path) = mask_path else { return Ok((image, None)) };
+    let mask = open(mask_path)?;
+    let [mz, my, mx, mc] = mask.shape();
+    if mc != 1 {
+        return Err(DataError::MaskChannels { path: mask_path.into(), n_channels: mc });
+    }
+    if [mz, my, mx] != [z, y, x] {
+        return Err(DataError::ShapeMismatch {
+            image: image_path.into(),
+            image_shape: shape_text([z, y, x], Ndim::D3),
+            mask: mask_path.into(),
+            mask_shape: shape_text([mz, my, mx], Ndim::D3),
+        });
+    }
+    Ok((image, Some(mask)))
+}
+
+/// A single `y`×`x` image where `PROBLEM.NDIM` 3D expects a stack.
+pub fn not_a_stack(path: &Path, y: usize, x: usize) -> DataError {
+    DataError::Ndim {
+        path: path.into(),
+        detail: format!("is a single {y}×{x} image, but `PROBLEM.NDIM` is 3D (expected a multi-page stack)"),
     }
 }
 
@@ -258,11 +317,27 @@ pub fn config_splits(config: &Config) -> Vec<SplitSpec> {
     splits
 }
 
-/// Reads and checks every split a config names; one summary line per split.
+/// Reads and checks every split a config names; one summary line per split. A test split
+/// predicted by chunks (`TEST.BY_CHUNKS`) is checked by its headers only, never read whole.
 pub fn check_config_data(config: &Config) -> Result<Vec<String>, DataError> {
+    let by_chunks = config.test.by_chunks.enable && config.problem.ndim == Ndim::D3;
     config_splits(config)
         .iter()
         .map(|spec| {
+            if by_chunks && spec.image_key == "DATA.TEST.PATH" {
+                let pairs = discover(spec)?;
+                for (image, mask) in &pairs {
+                    open_stack_pair(image, mask.as_deref(), spec.n_channels)?;
+                }
+                let n_masks = pairs.iter().filter(|(_, m)| m.is_some()).count();
+                return Ok(format!(
+                    "{}: {} images, {} masks in `{}` (headers only: `TEST.BY_CHUNKS` reads them slab by slab)",
+                    spec.image_key,
+                    pairs.len(),
+                    n_masks,
+                    spec.image_dir.display()
+                ));
+            }
             let samples = load_split(spec)?;
             let n_masks = samples.iter().filter(|s| s.mask.is_some()).count();
             Ok(format!(

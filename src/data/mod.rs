@@ -7,6 +7,7 @@ pub mod dataset;
 pub mod hash;
 pub mod merge;
 pub mod normalize;
+pub mod normalize_stream;
 pub mod patches;
 pub mod sampling;
 pub mod split;

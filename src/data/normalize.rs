@@ -79,6 +79,14 @@ pub enum NormError {
         /// Channels in the image.
         n_channels: usize,
     },
+    /// Percentile clipping asked of a volume read slab by slab (`TEST.BY_CHUNKS`).
+    #[error(
+        "`{key}` needs a percentile of the whole volume, which `TEST.BY_CHUNKS` does not hold in memory; give fixed `DATA.NORMALIZATION.PERC_CLIP.LOWER_VALUE` and `UPPER_VALUE` instead"
+    )]
+    PercentileByChunks {
+        /// The percentile key.
+        key: &'static str,
+    },
     /// A percentile outside `[0, 100]`.
     #[error("`{key}` is {value} but must be a percentile in [0, 100]")]
     Percentile {
@@ -89,16 +97,21 @@ pub enum NormError {
     },
 }
 
-const LOWER_VALUE: &str = "DATA.NORMALIZATION.PERC_CLIP.LOWER_VALUE";
-const UPPER_VALUE: &str = "DATA.NORMALIZATION.PERC_CLIP.UPPER_VALUE";
-const LOWER_PERC: &str = "DATA.NORMALIZATION.PERC_CLIP.LOWER_PERC";
-const UPPER_PERC: &str = "DATA.NORMALIZATION.PERC_CLIP.UPPER_PERC";
+pub(super) const LOWER_VALUE: &str = "DATA.NORMALIZATION.PERC_CLIP.LOWER_VALUE";
+pub(super) const UPPER_VALUE: &str = "DATA.NORMALIZATION.PERC_CLIP.UPPER_VALUE";
+pub(super) const LOWER_PERC: &str = "DATA.NORMALIZATION.PERC_CLIP.LOWER_PERC";
+pub(super) const UPPER_PERC: &str = "DATA.NORMALIZATION.PERC_CLIP.UPPER_PERC";
 const MEAN_VAL: &str = "DATA.NORMALIZATION.ZERO_MEAN_UNIT_VAR.MEAN_VAL";
 const STD_VAL: &str = "DATA.NORMALIZATION.ZERO_MEAN_UNIT_VAR.STD_VAL";
 
 /// The fixed value of `values` for channel `c`, or `None` when the list is unset (first entry
 /// −1, BiaPy's sentinel).
-fn fixed_value(key: &'static str, values: &[f64], c: usize, n_channels: usize) -> Result<Option<f64>, NormError> {
+pub(super) fn fixed_value(
+    key: &'static str,
+    values: &[f64],
+    c: usize,
+    n_channels: usize,
+) -> Result<Option<f64>, NormError> {
     match values {
         [] => Ok(None),
         [first, ..] if *first == -1.0 => Ok(None),
@@ -146,11 +159,11 @@ fn clip_bounds(values: &mut [f32], norm: &Normalization, c: usize, nc: usize) ->
 }
 
 /// Statistics of the (clipped) channel values, accumulated in f64.
-struct Moments {
-    min: f64,
-    max: f64,
-    mean: f64,
-    std: f64,
+pub(super) struct Moments {
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+    pub std: f64,
 }
 
 fn moments(values: &[f32], clip: Option<[f64; 2]>) -> Moments {
@@ -177,7 +190,17 @@ fn channel_norm(values: &mut [f32], norm: &Normalization, c: usize, nc: usize) -
         return Ok(ChannelNorm::identity());
     }
     let clip = if norm.perc_clip.enable { Some(clip_bounds(values, norm, c, nc)?) } else { None };
-    let m = moments(values, clip);
+    from_moments(&moments(values, clip), clip, norm, c, nc)
+}
+
+/// The normalisation of channel `c` of `nc` given its (clipped) moments.
+pub(super) fn from_moments(
+    m: &Moments,
+    clip: Option<[f64; 2]>,
+    norm: &Normalization,
+    c: usize,
+    nc: usize,
+) -> Result<ChannelNorm, NormError> {
     let (offset, scale) = match norm.r#type {
         NormalizationType::Div => {
             let divisor = if m.max <= 1.0 {

@@ -123,7 +123,7 @@ pub fn predict_whole(
 }
 
 /// Probabilities of `patches`, with test-time augmentation per patch when asked.
-fn predict_many(
+pub(crate) fn predict_many(
     predictor: &Predictor,
     patches: &[Volume<f32>],
     tta: Option<(TtaGroup, TtaMode)>,

@@ -2,7 +2,9 @@
 //! Infer: every test image in natural order, one at a time — read, complete, normalise, predict
 //! (patches or whole), crop back, write the probabilities, count the per-patch IoU. Evaluate:
 //! read the probabilities back, post-process, binarise, write the masks, count IoU at each level,
-//! the 2D-as-3D-stack pass, `test_results_metrics.csv` and `metrics.json`.
+//! the 2D-as-3D-stack pass, `test_results_metrics.csv` and `metrics.json`. With
+//! `TEST.BY_CHUNKS` the infer stage predicts, binarises and counts slab by slab (`super::chunks`)
+//! and the evaluate stage only gathers the recorded counts: no whole volume is ever read.
 
 use std::io::Write;
 use std::path::Path;
@@ -12,6 +14,7 @@ use burn::prelude::Device;
 use serde::Serialize;
 
 use super::InferError;
+use super::chunks::{ChunkJob, ChunkedImage, ChunkedPrediction};
 use super::image::{Labeling, PatchOptions, crop_border, predict_by_patches, predict_whole};
 use super::outputs::{stem, write_labels, write_probs};
 use super::predict::Predictor;
@@ -79,6 +82,10 @@ pub struct InferredImage {
     pub stem: String,
     /// IoU of each patch (empty for whole-image prediction or without ground truth).
     pub patch_ious: Vec<Option<f64>>,
+    /// Set when the image was predicted by chunks (`TEST.BY_CHUNKS`): its outputs are written
+    /// and its metrics counted already.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunked: Option<ChunkedImage>,
 }
 
 /// The infer stage's record.
@@ -121,10 +128,23 @@ pub fn infer_stage(
     for (image_path, mask_path) in discover(&spec)? {
         let file = image_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         writeln!(out, "Processing image: {file}").ok();
-        let sample = load_pair(&spec, image_path.clone(), mask_path)?;
         let stem = stem(&image_path);
+        if config.test.by_chunks.enable {
+            let prediction = context.infer_chunked(&predictor, &image_path, mask_path.as_deref(), &stem)?;
+            let footprint = prediction.footprint;
+            writeln!(
+                out,
+                "Predicted by chunks: at most {} image planes read, {} written at once",
+                footprint.image_planes, footprint.written_planes
+            )
+            .ok();
+            let ChunkedPrediction { patch_ious, image, .. } = prediction;
+            images.push(InferredImage { file, stem, patch_ious, chunked: Some(image) });
+            continue;
+        }
+        let sample = load_pair(&spec, image_path.clone(), mask_path)?;
         let patch_ious = context.infer_one(&predictor, sample, &stem)?;
-        images.push(InferredImage { file, stem, patch_ious });
+        images.push(InferredImage { file, stem, patch_ious, chunked: None });
     }
     Ok(InferRecord { images, seconds: started.elapsed().as_secs_f64(), model_seconds: predictor.model_seconds() })
 }
@@ -140,6 +160,11 @@ pub fn evaluate_stage(config: &Config, layout: &RunLayout, record: &InferRecord)
     let mut patch_ious = Vec::new();
     let mut stack: Vec<(Volume<f32>, Option<Volume<u16>>)> = Vec::new();
     for (inferred, (_, mask_path)) in record.images.iter().zip(pairs) {
+        if let Some(chunked) = &inferred.chunked {
+            patch_ious.extend(inferred.patch_ious.iter().copied());
+            images.push(context.chunked_result(inferred, chunked));
+            continue;
+        }
         let truth = match &mask_path {
             Some(path) => Some(read_mask(
                 path,
@@ -157,7 +182,8 @@ pub fn evaluate_stage(config: &Config, layout: &RunLayout, record: &InferRecord)
         images.push(result);
     }
     let stack_iou = if context.stack_mode { context.stack_pass(stack)? } else { None };
-    if !config.test.save_model_raw_output && !context.full_image {
+    // By chunks, `per_image/` holds the probabilities asked for with `WRITE_RAW_PREDICTIONS`.
+    if !config.test.save_model_raw_output && !context.full_image && !config.test.by_chunks.enable {
         // The probabilities were only the hand-over between the stages.
         let _ = std::fs::remove_dir_all(layout.result("per_image"));
     }
@@ -252,6 +278,53 @@ impl<'a> Context<'a> {
         if self.full_image { "full_image" } else { "per_image" }
     }
 
+    /// The threshold of `TEST.BINARIZATION` where a number is needed: Otsu is a per-image
+    /// threshold, so the per-patch metric then uses 0.5 (by chunks, Otsu is refused).
+    fn numeric_threshold(&self) -> f32 {
+        match self.config.test.binarization {
+            Binarization::Threshold(t) => t as f32,
+            Binarization::Otsu => 0.5,
+        }
+    }
+
+    /// Predicts one image by chunks (`TEST.BY_CHUNKS`): writes its binarised labels (and the
+    /// probabilities with `WRITE_RAW_PREDICTIONS`) slab by slab and counts its metrics.
+    fn infer_chunked(
+        &self,
+        predictor: &Predictor,
+        image_path: &Path,
+        mask_path: Option<&Path>,
+        stem: &str,
+    ) -> Result<ChunkedPrediction, InferError> {
+        let job = ChunkJob {
+            config: self.config,
+            layout: self.layout,
+            patch: &self.patch,
+            labeling: self.labeling(self.numeric_threshold()),
+            border: self.border,
+        };
+        super::chunks::infer_image(&job, predictor, image_path, mask_path, stem)
+    }
+
+    /// The metrics of an image predicted by chunks, from what the infer stage counted: per patch
+    /// and the whole volume ("full image"); the levels that need the whole prediction in memory
+    /// (merge patches, post-processing) stay empty.
+    fn chunked_result(&self, inferred: &InferredImage, chunked: &ChunkedImage) -> ImageResult {
+        let counts = chunked.counts.clone();
+        ImageResult {
+            file: inferred.file.clone(),
+            iou_per_patch: mean_skipping(&inferred.patch_ious).0,
+            n_patches: inferred.patch_ious.len(),
+            iou_merge_patches: None,
+            iou_post_processing: None,
+            iou_full_image: counts.as_ref().and_then(|c| iou(c, self.config.test.empty_iou)),
+            empty: counts.as_ref().is_some_and(Counts::is_empty),
+            threshold: self.numeric_threshold(),
+            n_voxels: chunked.n_voxels,
+            counts,
+        }
+    }
+
     /// Predicts one image and writes its probabilities; returns the IoU of each of its patches.
     fn infer_one(
         &self,
@@ -265,11 +338,7 @@ impl<'a> Context<'a> {
         apply(image.as_mut_slice(), &stats);
         let truth_padded =
             sample.mask.as_ref().map(|m| self.complete(m, &sample.image_path).map(|(v, _)| v)).transpose()?;
-        // Otsu is a per-image threshold; the per-patch metric then uses 0.5.
-        let numeric = match config.test.binarization {
-            Binarization::Threshold(t) => t as f32,
-            Binarization::Otsu => 0.5,
-        };
+        let numeric = self.numeric_threshold();
         let (probs, patch_ious) = if self.full_image {
             (predict_whole(predictor, &image, self.whole_multiple, self.patch.tta)?, Vec::new())
         } else {

@@ -1,8 +1,9 @@
 //! Inference and evaluation of the test set (spec §4–§6; D3–D7, D12, D13): predict each test
 //! image by patches or whole, merge, optionally with test-time augmentation, then post-process,
 //! binarise, measure IoU at every level and write BiaPy's output folders. One image is in memory
-//! at a time. Takes a trained model from the caller; never trains or loads checkpoints itself.
+//! at a time; with `TEST.BY_CHUNKS` (3D), one slab of an image (`chunks`). Takes a trained model from the caller; never trains or loads checkpoints itself.
 
+pub mod chunks;
 pub mod evaluate;
 pub mod image;
 pub mod job;

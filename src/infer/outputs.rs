@@ -11,16 +11,34 @@ use crate::data::tiff_io::{AnyVolume, TiffMeta, WriteOptions, write_tiff};
 use super::InferError;
 
 /// `dir/<stem>.tif`, creating `dir`.
-fn target(dir: &Path, stem: &str) -> Result<PathBuf, InferError> {
+pub fn target(dir: &Path, stem: &str) -> Result<PathBuf, InferError> {
     std::fs::create_dir_all(dir).map_err(|e| InferError::Write { path: dir.into(), message: e.to_string() })?;
     Ok(dir.join(format!("{stem}.tif")))
+}
+
+/// How probabilities are written: display range 0–1, the input's pixel size.
+pub fn probs_options(meta: &TiffMeta) -> WriteOptions {
+    WriteOptions { display_range: Some((0.0, 1.0)), meta: meta.clone(), ..WriteOptions::default() }
+}
+
+/// How labels are written: display range `0..n_classes − 1`, the input's pixel size.
+pub fn labels_options(n_classes: usize, meta: &TiffMeta) -> WriteOptions {
+    WriteOptions {
+        display_range: Some((0.0, (n_classes.max(2) - 1) as f64)),
+        meta: meta.clone(),
+        ..WriteOptions::default()
+    }
+}
+
+/// Labels as written: uint8, or uint16 when there are more than 255 classes.
+pub fn label_volume(labels: &Volume<u16>, n_classes: usize) -> AnyVolume {
+    if n_classes <= 255 { AnyVolume::U8(labels.map(|&v| v as u8)) } else { AnyVolume::U16(labels.clone()) }
 }
 
 /// Writes probabilities `(z, y, x, k)`.
 pub fn write_probs(dir: &Path, stem: &str, probs: &Volume<f32>, meta: &TiffMeta) -> Result<(), InferError> {
     let path = target(dir, stem)?;
-    let options = WriteOptions { display_range: Some((0.0, 1.0)), meta: meta.clone(), ..WriteOptions::default() };
-    write_tiff(&path, &AnyVolume::F32(probs.clone()), &options)
+    write_tiff(&path, &AnyVolume::F32(probs.clone()), &probs_options(meta))
         .map_err(|e| InferError::Write { path, message: e.to_string() })
 }
 
@@ -33,14 +51,8 @@ pub fn write_labels(
     meta: &TiffMeta,
 ) -> Result<(), InferError> {
     let path = target(dir, stem)?;
-    let volume =
-        if n_classes <= 255 { AnyVolume::U8(labels.map(|&v| v as u8)) } else { AnyVolume::U16(labels.clone()) };
-    let options = WriteOptions {
-        display_range: Some((0.0, (n_classes.max(2) - 1) as f64)),
-        meta: meta.clone(),
-        ..WriteOptions::default()
-    };
-    write_tiff(&path, &volume, &options).map_err(|e| InferError::Write { path, message: e.to_string() })
+    write_tiff(&path, &label_volume(labels, n_classes), &labels_options(n_classes, meta))
+        .map_err(|e| InferError::Write { path, message: e.to_string() })
 }
 
 /// The file stem of an input path (`img_01.tiff` → `img_01`).

@@ -153,13 +153,24 @@ pub fn train_inputs(config: &Config, train_data_hash: &str, seed: u64, device_ki
     }))
 }
 
-/// The infer key: the train key, the test images' content hash and the inference keys.
+/// The infer key: the train key, the test images' content hash and the inference keys. With
+/// `TEST.BY_CHUNKS.ENABLE` the infer stage also binarises, counts and writes the masks, so every
+/// `TEST.BY_CHUNKS` key joins it; without, the section is left out so that the keys of runs that
+/// never used it stay what they were.
 pub fn infer_inputs(config: &Config, train_key: &str, test_data_hash: &str) -> StageInputs {
+    let mut picked = pick(config, INFER_KEYS);
+    if config.test.by_chunks.enable
+        && let Value::Object(map) = &mut picked
+    {
+        map.extend(
+            pick(config, &["TEST.BY_CHUNKS", "DATA.TEST.ARGMAX_TO_OUTPUT"]).as_object().cloned().unwrap_or_default(),
+        );
+    }
     StageInputs::new(json!({
         "stage": "infer",
         "format": INFER_FORMAT_VERSION,
         "train": train_key,
-        "config": pick(config, INFER_KEYS),
+        "config": picked,
         "data": test_data_hash,
     }))
 }
@@ -245,6 +256,28 @@ mod tests {
         ).replace("TEST: {ENABLE: True}\n", ""));
         assert_eq!((filter.0.clone(), filter.1.clone()), (base.0.clone(), base.1.clone()));
         assert_ne!(filter.2, base.2);
+    }
+
+    #[test]
+    fn by_chunks_keys_change_infer_and_evaluate_only_when_enabled() {
+        let base = keys(BASE);
+        let with = |keys_text: &str| {
+            keys(&format!(
+                "PROBLEM: {{NDIM: 3D}}\nDATA: {{PATCH_SIZE: [16, 32, 32, 1]}}\nMODEL: {{FEATURE_MAPS: [4, 8, 16], Z_DOWN: [1, 1]}}\nTRAIN: {{ENABLE: True}}\nTEST: {{ENABLE: True{keys_text}}}\n"
+            ))
+        };
+        let normal = with("");
+        // A BY_CHUNKS key while it is off leaves the infer key (the evaluate key holds all of
+        // `TEST`); on, it changes infer and evaluate.
+        let off = with(", BY_CHUNKS: {WRITE_RAW_PREDICTIONS: True}");
+        assert_eq!((&off.0, &off.1), (&normal.0, &normal.1));
+        let chunked = with(", BY_CHUNKS: {ENABLE: True}");
+        assert_eq!(chunked.0, normal.0);
+        assert!(chunked.1 != normal.1 && chunked.2 != normal.2);
+        let raw = with(", BY_CHUNKS: {ENABLE: True, WRITE_RAW_PREDICTIONS: True}");
+        assert_eq!(raw.0, chunked.0);
+        assert!(raw.1 != chunked.1 && raw.2 != chunked.2);
+        assert_ne!(base.0, normal.0);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! tiny data.
 //!
 //! - `util`: a temporary folder per test and a command builder for the binary.
+//! - `by_chunks_cli`: `TEST.BY_CHUNKS` 3D train + test, its TIFFs equal to the normal path's.
 //! - `config_cli`: `config show|check` on BiaPy's templates (snapshots) and on bad configs.
 //! - `convert_cli`: `import`/`export` between `.pth`, `.bpk` and safetensors; a `.pth` as checkpoint.
 //! - `run_cli`: `run` (train + test) in 2D/3D, full image, post-processing, `evaluate`.
@@ -18,6 +19,7 @@
 //! - `tidy`: every source file has a `//!` comment; no `dbg!`/`todo!`.
 //! - `train_cli`: `train` on tiny 2D/3D sets, determinism, resume after kill, bad inputs.
 
+mod by_chunks_cli;
 mod config_cli;
 mod convert_cli;
 mod corpus;

@@ -165,3 +165,20 @@ fn wrong_channel_count_names_the_key() {
     let err = error_of(dir.path(), Ndim::D2);
     assert!(err.ends_with("a.tif` has 3 channel(s), but `DATA.PATCH_SIZE` ends in 1"), "{err}");
 }
+
+#[test]
+fn stack_pairs_are_checked_from_their_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (image, mask, flat) = (dir.path().join("i.tif"), dir.path().join("m.tif"), dir.path().join("f.tif"));
+    write(&image, u8_volume([4, 6, 5, 1], 3));
+    write(&mask, u8_volume([4, 6, 4, 1], 1));
+    write(&flat, u8_volume([1, 6, 5, 1], 1));
+    let (stack, none) = open_stack_pair(&image, None, 1).unwrap();
+    assert_eq!((stack.shape(), none.is_none(), stack.planes_decoded()), ([4, 6, 5, 1], true, 0));
+    let err = open_stack_pair(&image, Some(&mask), 1).unwrap_err().to_string();
+    assert!(err.contains("is 4×6×5 but its mask") && err.contains("is 4×6×4"), "{err}");
+    let err = open_stack_pair(&image, None, 2).unwrap_err().to_string();
+    assert!(err.contains("has 1 channel(s), but `DATA.PATCH_SIZE` ends in 2"), "{err}");
+    let err = open_stack_pair(&flat, None, 1).unwrap_err().to_string();
+    assert!(err.contains("is a single 6×5 image, but `PROBLEM.NDIM` is 3D"), "{err}");
+}

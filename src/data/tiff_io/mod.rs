@@ -1,7 +1,9 @@
 //! TIFF input and output for [`Volume`]s.
 //!
 //! This module owns reading TIFF files (single page, multi-page, BigTIFF, ImageJ hyperstacks) into
-//! a typed [`AnyVolume`], writing `uint8`/`uint16`/`float32` volumes as ImageJ-compatible TIFFs,
+//! a typed [`AnyVolume`] (whole, or a z range at a time with [`TiffStack`]), writing
+//! `uint8`/`uint16`/`float32` volumes as ImageJ-compatible TIFFs (whole, or slab by slab with
+//! [`TiffPageWriter`]),
 //! and carrying physical metadata (ImageJ `spacing=`/`unit=`, the X/Y resolution tags) between
 //! them. It must not know about datasets, pairing of images with masks or normalisation: callers
 //! get the samples exactly as stored and decide what they mean.
@@ -12,7 +14,9 @@
 //! description on the first page.
 
 mod imagej;
+mod pages;
 mod read;
+mod stack;
 mod write;
 
 #[cfg(test)]
@@ -22,7 +26,9 @@ use std::path::PathBuf;
 
 use super::volume::Volume;
 
+pub use pages::{PageType, TiffPageWriter};
 pub use read::{DEFAULT_MAX_BYTES, read_tiff, read_tiff_with_limit};
+pub use stack::TiffStack;
 pub use write::{WriteOptions, write_tiff};
 
 /// A volume of whatever sample type the file holds.

@@ -2,7 +2,9 @@
 //!
 //! Two passes over the directory chain: the first checks every page against page 0, that the
 //! page data lies inside the file and that the decoded size fits the caller's limit; the second
-//! decodes the pages into one preallocated buffer.
+//! decodes the pages into one preallocated buffer. The first pass ([`open_pages`]) and the
+//! decoding of a page range ([`decode_page_range`]) are shared with the page-range reader in
+//! `stack.rs`.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -22,25 +24,25 @@ pub const DEFAULT_MAX_BYTES: u64 = 4 << 30;
 /// Smallest buffer limit handed to the `tiff` decoder (tag values, small pages).
 const MIN_DECODER_BUFFER: u64 = 64 << 20;
 
-type Reader = Decoder<BufReader<File>>;
+pub(super) type Reader = Decoder<BufReader<File>>;
 
 /// Size and sample layout of one page.
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct PageInfo {
-    width: u32,
-    height: u32,
+pub(super) struct PageInfo {
+    pub width: u32,
+    pub height: u32,
     color: ColorType,
     sample: Option<DecodingSampleType>,
     planes: usize,
 }
 
 impl PageInfo {
-    fn samples(&self) -> u64 {
+    pub(super) fn samples(&self) -> u64 {
         u64::from(self.color.num_samples())
     }
 
     /// Samples in one decoded page.
-    fn len(&self) -> u64 {
+    pub(super) fn len(&self) -> u64 {
         u64::from(self.width) * u64::from(self.height) * self.samples()
     }
 
@@ -58,18 +60,38 @@ pub fn read_tiff(path: &Path) -> Result<TiffImage, TiffError> {
 /// Reads a TIFF file, refusing before any pixel allocation when the decoded volume would take
 /// more than `max_bytes` bytes.
 pub fn read_tiff_with_limit(path: &Path, max_bytes: u64) -> Result<TiffImage, TiffError> {
+    let mut opened = open_pages(path, max_bytes)?;
+    check_limit(path, opened.first.len(), opened.sample_bytes, opened.n_pages, max_bytes)?;
+    let pages = decode_page_range(&mut opened.decoder, path, &opened.first, 0, opened.n_pages)?;
+    assemble(path, pages, opened.description, opened.meta)
+}
+
+/// A TIFF file whose directories were all walked and checked, no pixel decoded yet.
+pub(super) struct Opened {
+    pub decoder: Reader,
+    pub first: PageInfo,
+    /// Bytes per decoded sample.
+    pub sample_bytes: u64,
+    /// The first page's `ImageDescription`.
+    pub description: Option<String>,
+    /// Resolution tags of the first page (ImageJ spacing/unit are added by the caller).
+    pub meta: TiffMeta,
+    pub n_pages: usize,
+}
+
+/// Opens `path`, checks its first page fits `max_page_bytes` decoded, and walks every directory
+/// (same layout as page 0, data inside the file) without decoding any pixel.
+pub(super) fn open_pages(path: &Path, max_page_bytes: u64) -> Result<Opened, TiffError> {
     let (file, file_len) = open_checked(path)?;
     let mut decoder = Decoder::new(BufReader::new(file)).map_err(|e| decode_error(path, e))?;
     let first = page_info(&mut decoder).map_err(|e| decode_error(path, e))?;
     let sample_bytes = check_supported(path, &first)?;
-    check_limit(path, first.len(), sample_bytes, 1, max_bytes)?;
+    check_limit(path, first.len(), sample_bytes, 1, max_page_bytes)?;
     decoder = decoder.with_limits(limits_for(&first, file_len));
     let description = read_description(&mut decoder).map_err(|e| decode_error(path, e))?;
     let meta = resolution_meta(&mut decoder);
     let n_pages = scan_pages(&mut decoder, path, &first, file_len)?;
-    check_limit(path, first.len(), sample_bytes, n_pages, max_bytes)?;
-    let pages = decode_pages(&mut decoder, path, &first, n_pages)?;
-    assemble(path, pages, description, meta)
+    Ok(Opened { decoder, first, sample_bytes, description, meta, n_pages })
 }
 
 /// Opens `path` and checks it is non-empty and starts with a TIFF or BigTIFF signature.
@@ -149,7 +171,13 @@ fn check_supported(path: &Path, info: &PageInfo) -> Result<u64, TiffError> {
     }
 }
 
-fn check_limit(path: &Path, page_len: u64, sample_bytes: u64, n_pages: usize, limit: u64) -> Result<(), TiffError> {
+pub(super) fn check_limit(
+    path: &Path,
+    page_len: u64,
+    sample_bytes: u64,
+    n_pages: usize,
+    limit: u64,
+) -> Result<(), TiffError> {
     let n_bytes = u64::try_from(n_pages)
         .ok()
         .and_then(|n| n.checked_mul(page_len))
@@ -237,17 +265,24 @@ fn check_chunks(decoder: &mut Reader, path: &Path, page: usize, file_len: u64) -
     }
 }
 
-/// Decodes `n_pages` pages into a `(page, y, x, sample)` volume.
-fn decode_pages(decoder: &mut Reader, path: &Path, first: &PageInfo, n_pages: usize) -> Result<AnyVolume, TiffError> {
+/// Decodes the `n_pages` pages from page `start` on into a `(page, y, x, sample)` volume; the
+/// pages before `start` are skipped by their directory offsets, not decoded.
+pub(super) fn decode_page_range(
+    decoder: &mut Reader,
+    path: &Path,
+    first: &PageInfo,
+    start: usize,
+    n_pages: usize,
+) -> Result<AnyVolume, TiffError> {
     let error = |message: String| TiffError::Decode { path: path.to_path_buf(), message };
     // Both conversions succeed: `check_limit` bounded the total by `usize`.
     let page_len = usize::try_from(first.len()).unwrap_or(usize::MAX);
     let mut samples = Samples::with_capacity(first.sample, page_len.saturating_mul(n_pages))
         .ok_or_else(|| error("unsupported sample type".into()))?;
-    decoder.seek_to_image(0).map_err(|e| decode_error(path, e))?;
+    decoder.seek_to_image(start).map_err(|e| decode_error(path, e))?;
     let mut buffer = DecodingResult::U8(Vec::new());
-    for page in 0..n_pages {
-        if page > 0 {
+    for page in start..start + n_pages {
+        if page > start {
             decoder.next_image().map_err(|e| decode_error(path, e))?;
         }
         let layout = decoder.read_image_to_buffer(&mut buffer).map_err(|e| decode_error(path, e))?;
@@ -284,7 +319,7 @@ fn assemble(
 }
 
 /// Turns `z * c` single-sample pages (channel fastest) into a `(z, y, x, c)` volume.
-fn pages_to_channels<T: Copy>(pages: Volume<T>, layout: PageLayout) -> Result<Volume<T>, ShapeError> {
+pub(super) fn pages_to_channels<T: Copy>(pages: Volume<T>, layout: PageLayout) -> Result<Volume<T>, ShapeError> {
     let [_, height, width, _] = pages.shape();
     let (plane, c) = (height * width, layout.page_channels);
     let shape = [layout.z, height, width, c];

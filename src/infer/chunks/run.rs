@@ -1,0 +1,221 @@
+//! One test image predicted by chunks (`TEST.BY_CHUNKS`, spec §4.7, D15): z slab by z slab, each
+//! slab's patches predicted, the padded border discarded, the owned voxels binarised on the fly
+//! and appended to `per_image_binarized/<stem>.tif` (and the probabilities to
+//! `per_image/<stem>.tif` with `WRITE_RAW_PREDICTIONS`), page by page. With a mask, the
+//! per-patch IoU counts and the whole volume's confusion counts are taken on the way.
+//!
+//! Memory: the normalised input slab and the mask slab (`PATCH_SIZE[0]` planes), one batch of
+//! patches and the output slab (`PATCH_SIZE[0] − 2·PADDING[0]` planes) — never the volume. The
+//! returned [`Footprint`] says how many planes the readers and writers held at once.
+
+use std::path::Path;
+
+use crate::config::{Config, Ndim};
+use crate::data::Volume;
+use crate::data::dataset::open_stack_pair;
+use crate::data::tiff_io::{PageType, TiffPageWriter};
+use crate::data::window::crop_reflect;
+use crate::layout::RunLayout;
+use crate::metrics::{Counts, iou};
+
+use super::super::InferError;
+use super::super::image::{Labeling, PatchOptions, predict_many};
+use super::super::outputs::{label_volume, labels_options, probs_options, target};
+use super::super::predict::Predictor;
+use super::ChunkedImage;
+use super::grid::{Tile, border_box, tiles_3d, z_range};
+use super::source::{ImageSource, MaskSource};
+
+/// Settings shared by every image of a chunked test.
+pub struct ChunkJob<'a> {
+    pub config: &'a Config,
+    pub layout: &'a RunLayout,
+    pub patch: &'a PatchOptions,
+    /// Binarisation and metric labels (the numeric `TEST.BINARIZATION`).
+    pub labeling: Labeling,
+    /// `TEST.EVAL_BORDER_CROP` as `(z, y, x)`.
+    pub border: [usize; 3],
+}
+
+/// The most z planes held at once by each reader and writer of one image.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Footprint {
+    pub image_planes: usize,
+    pub mask_planes: usize,
+    pub written_planes: usize,
+}
+
+/// One image predicted by chunks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChunkedPrediction {
+    /// IoU of each patch (empty without ground truth).
+    pub patch_ious: Vec<Option<f64>>,
+    pub image: ChunkedImage,
+    pub footprint: Footprint,
+}
+
+/// The output files of one image, written slab by slab.
+struct Writers {
+    labels: Option<TiffPageWriter>,
+    probs: Option<TiffPageWriter>,
+}
+
+impl Writers {
+    fn create(
+        job: &ChunkJob,
+        stem: &str,
+        shape: [usize; 3],
+        k: usize,
+        meta: &crate::data::tiff_io::TiffMeta,
+    ) -> Result<Self, InferError> {
+        let config = job.config;
+        let n_classes = config.data.n_classes;
+        let by = &config.test.by_chunks;
+        let [z, y, x] = shape;
+        let labels = if n_classes <= 2 || config.data.test.argmax_to_output {
+            let path = target(&job.layout.result("per_image_binarized"), stem)?;
+            let page_type = if n_classes <= 255 { PageType::U8 } else { PageType::U16 };
+            let options = labels_options(n_classes, meta);
+            Some(TiffPageWriter::create(&path, page_type, [z, y, x, 1], &options).map_err(write_error(&path))?)
+        } else {
+            None
+        };
+        // BiaPy writes the raw predictions when asked, or when they are not processed on the fly.
+        let probs = if by.write_raw_predictions || !by.workflow_process.enable {
+            let path = target(&job.layout.result("per_image"), stem)?;
+            Some(
+                TiffPageWriter::create(&path, PageType::F32, [z, y, x, k], &probs_options(meta))
+                    .map_err(write_error(&path))?,
+            )
+        } else {
+            None
+        };
+        Ok(Self { labels, probs })
+    }
+
+    fn write(&mut self, labels: &Volume<u16>, probs: Volume<f32>, n_classes: usize) -> Result<(), InferError> {
+        if let Some(writer) = &mut self.labels {
+            writer.write_slab(&label_volume(labels, n_classes)).map_err(|e| InferError::Setup(e.to_string()))?;
+        }
+        if let Some(writer) = &mut self.probs {
+            writer.write_slab(&probs.into()).map_err(|e| InferError::Setup(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Renames the files into place; returns the most planes written at once.
+    fn finish(self) -> Result<usize, InferError> {
+        let mut most = 0;
+        for writer in [self.labels, self.probs].into_iter().flatten() {
+            most = most.max(writer.max_planes_at_once());
+            writer.finish().map_err(|e| InferError::Setup(e.to_string()))?;
+        }
+        Ok(most)
+    }
+}
+
+fn write_error(path: &Path) -> impl FnOnce(crate::data::tiff_io::TiffError) -> InferError + '_ {
+    move |e| InferError::Write { path: path.into(), message: e.to_string() }
+}
+
+/// Predicts `image_path` by chunks and writes its outputs; `mask_path` adds the metrics.
+pub fn infer_image(
+    job: &ChunkJob,
+    predictor: &Predictor,
+    image_path: &Path,
+    mask_path: Option<&Path>,
+    stem: &str,
+) -> Result<ChunkedPrediction, InferError> {
+    let config = job.config;
+    debug_assert_eq!(config.problem.ndim, Ndim::D3);
+    let (patch, padding) = (job.patch.patch, job.patch.padding);
+    let n_channels = config.data.patch_size.last().copied().unwrap_or(1);
+    let (image_stack, mask_stack) = open_stack_pair(image_path, mask_path, n_channels)?;
+    let mut image = ImageSource::new(image_stack, &config.data.normalization, patch[0])?;
+    let [depth, ny, nx, _] = image.shape();
+    let by = &config.test.by_chunks;
+    let range = z_range(by.z_start, by.z_end, depth)
+        .map_err(|m| InferError::Setup(format!("`{}`: {m}", image_path.display())))?;
+    let shape = [range.len(), ny, nx];
+    if !config.data.reflect_to_complete_shape && shape.iter().zip(&patch).any(|(s, p)| s < p) {
+        return Err(InferError::TooSmall { path: image_path.into(), shape, patch });
+    }
+    let classes = (config.data.n_classes, job.labeling.ignore);
+    let mut mask = mask_stack.map(|stack| MaskSource::new(stack, classes, patch[0])).transpose()?;
+    let tiles = tiles_3d(shape, patch, padding)?;
+    let k = if config.data.n_classes <= 2 { 1 } else { config.data.n_classes };
+    let mut writers = Writers::create(job, stem, shape, k, &image.meta().clone())?;
+    let keep = border_box(shape, job.border);
+    let mut total = mask.as_ref().map(|_| Counts::new(config.data.n_classes));
+    let mut patch_ious = Vec::new();
+    for tz in &tiles[0] {
+        let first = range.start as isize + tz.patch_start;
+        let input = image.padded_slab(first, patch[0])?;
+        let truth = mask.as_mut().map(|m| m.padded_slab(first, patch[0])).transpose()?;
+        let mut probs = Volume::filled([tz.own.len(), ny, nx, k], 0.0f32);
+        let positions: Vec<(&Tile, &Tile)> =
+            tiles[1].iter().flat_map(|ty| tiles[2].iter().map(move |tx| (ty, tx))).collect();
+        for batch in positions.chunks(job.patch.batch_size.max(1)) {
+            let start = |(ty, tx): &(&Tile, &Tile)| [0, ty.patch_start, tx.patch_start];
+            let patches: Vec<Volume<f32>> = batch.iter().map(|p| crop_reflect(&input, start(p), patch)).collect();
+            for (p, prob) in batch.iter().zip(predict_many(predictor, &patches, job.patch.tta)?) {
+                if let Some(truth) = &truth {
+                    let counts = job.labeling.counts(&prob, &crop_reflect(truth, start(p), patch));
+                    patch_ious.push(iou(&counts, config.test.empty_iou));
+                }
+                copy_owned(&prob, &mut probs, [tz, p.0, p.1]);
+            }
+        }
+        let labels = Volume::from_vec([tz.own.len(), ny, nx, 1], job.labeling.labels(&probs))
+            .map_err(|e| InferError::Setup(e.to_string()))?;
+        if let (Some(total), Some(truth)) = (&mut total, &truth) {
+            total.merge(&slab_counts(&labels, truth, tz, &keep, job.labeling));
+        }
+        writers.write(&labels, probs, config.data.n_classes)?;
+    }
+    let written_planes = writers.finish()?;
+    let footprint = Footprint {
+        image_planes: image.max_planes_at_once(),
+        mask_planes: mask.as_ref().map_or(0, MaskSource::max_planes_at_once),
+        written_planes,
+    };
+    let image = ChunkedImage { counts: total, n_voxels: shape.iter().product() };
+    Ok(ChunkedPrediction { patch_ious, image, footprint })
+}
+
+/// Copies the voxels the tiles `[tz, ty, tx]` own from the patch probabilities `prob` into the
+/// slab `probs` (whose z starts at `tz.own.start`, whose y and x are the volume's).
+fn copy_owned(prob: &Volume<f32>, probs: &mut Volume<f32>, [tz, ty, tx]: [&Tile; 3]) {
+    let k = prob.n_channels();
+    let width = tx.own.len() * k;
+    for dz in 0..tz.own.len() {
+        for (dy, y) in ty.own.clone().enumerate() {
+            let src = prob.index(tz.offset + dz, ty.offset + dy, tx.offset, 0);
+            let dst = probs.index(dz, y, tx.own.start, 0);
+            probs.as_mut_slice()[dst..dst + width].copy_from_slice(&prob.as_slice()[src..src + width]);
+        }
+    }
+}
+
+/// Confusion counts of the slab's `labels` against the owned planes of `truth` (the padded mask
+/// slab), inside the `TEST.EVAL_BORDER_CROP` box `keep`.
+fn slab_counts(
+    labels: &Volume<u16>,
+    truth: &Volume<u16>,
+    tz: &Tile,
+    keep: &[std::ops::Range<usize>; 3],
+    labeling: Labeling,
+) -> Counts {
+    let (mut pred, mut real) = (Vec::new(), Vec::new());
+    for (dz, z) in tz.own.clone().enumerate() {
+        if !keep[0].contains(&z) {
+            continue;
+        }
+        for y in keep[1].clone() {
+            let (p, t) = (labels.index(dz, y, keep[2].start, 0), truth.index(tz.offset + dz, y, keep[2].start, 0));
+            pred.extend_from_slice(&labels.as_slice()[p..p + keep[2].len()]);
+            real.extend_from_slice(&truth.as_slice()[t..t + keep[2].len()]);
+        }
+    }
+    Counts::from_labels(&pred, &real, labeling.n_classes, labeling.ignore)
+}
