@@ -64,10 +64,12 @@ fn conv2d_gradients_match_flex_with_asymmetric_padding() {
 
 #[test]
 fn conv3d_gradients_match_flex() {
-    for (stride, padding) in [(1, 1), (2, 0)] {
-        assert_same([1, 3, 6, 7, 8], [4, 3, 3, 3, 3], &|x, w| {
-            conv3d(x, w, None, ConvOptions::new([stride; 3], [padding; 3], [1; 3], 1))
-        });
+    for batch in [1, 2] {
+        for (stride, padding) in [(1, 1), (2, 0)] {
+            assert_same([batch, 3, 6, 7, 8], [4, 3, 3, 3, 3], &|x, w| {
+                conv3d(x, w, None, ConvOptions::new([stride; 3], [padding; 3], [1; 3], 1))
+            });
+        }
     }
 }
 
@@ -80,7 +82,9 @@ fn transposed_conv_gradients_match_flex() {
     assert_same([1, 4, 5, 5], [4, 2, 3, 3], &|x, w| {
         conv_transpose2d(x, w, None, ConvTransposeOptions::new([2; 2], [1; 2], [1; 2], [1; 2], 1))
     });
-    assert_same([1, 4, 3, 4, 5], [4, 2, 2, 2, 2], &|x, w| {
-        conv_transpose3d(x, w, None, ConvTransposeOptions::new([2; 3], [0; 3], [0; 3], [1; 3], 1))
-    });
+    for batch in [1, 2] {
+        assert_same([batch, 4, 3, 4, 5], [4, 2, 2, 2, 2], &|x, w| {
+            conv_transpose3d(x, w, None, ConvTransposeOptions::new([2; 3], [0; 3], [0; 3], [1; 3], 1))
+        });
+    }
 }

@@ -147,13 +147,18 @@ pub fn run(root: &Path, build: &Build, torch: Option<&Torch>, options: &Options)
                 Ok(times) => row(case.label, &format!("segsweep `{device}`"), times, base),
                 Err(e) => println!("| {} | segsweep `{device}` | failed: {} | | | | |", case.label, first_line(&e)),
             }
-            // The vendored burn-flex's convolution fix against upstream's dispatch, same run
-            // (vendor/burn-flex/SEGSWEEP_PATCH.md); only 2D convolutions take that path.
-            if device == "flex" && case.ndim == 2 {
-                let upstream = [("SEGSWEEP_FLEX_UPSTREAM_CONV", "1")];
-                match steps_with_env(root, build, device, case.config, &sets, options, &upstream) {
-                    Ok(times) => row(case.label, "segsweep `flex`, upstream burn-flex conv dispatch", times, base),
-                    Err(e) => println!("| {} | `flex` upstream | failed: {} | | | | |", case.label, first_line(&e)),
+            // The vendored burn-flex's and burn-tch's convolution fixes against upstream, same
+            // run (vendor/*/SEGSWEEP_PATCH.md); only 2D convolutions take burn-flex's path.
+            let upstream = match device.as_str() {
+                "flex" if case.ndim == 2 => Some(("SEGSWEEP_FLEX_UPSTREAM_CONV", "1", "burn-flex conv dispatch")),
+                "tch" => Some(("SEGSWEEP_TCH_CONV_GRAD", "upstream", "burn-tch conv gradients")),
+                _ => None,
+            };
+            if let Some((variable, value, what)) = upstream {
+                let label = format!("segsweep `{device}`, upstream {what}");
+                match steps_with_env(root, build, device, case.config, &sets, options, &[(variable, value)]) {
+                    Ok(times) => row(case.label, &label, times, base),
+                    Err(e) => println!("| {} | {label} | failed: {} | | | | |", case.label, first_line(&e)),
                 }
             }
         }

@@ -117,7 +117,39 @@ pub(crate) fn conv<const N: usize>(
         transposed: false,
         groups: options.groups as i64,
     };
-    let mut grad = run(&output_grad.tensor, &x.tensor, &weight.tensor, &geometry, wrt);
+    let mut grad = match (formula(&geometry), wrt) {
+        (Formula::Libtorch, _) => run(&output_grad.tensor, &x.tensor, &weight.tensor, &geometry, wrt),
+        // burn-backend's formulas: a transposed convolution of the output gradient for x; for
+        // the weight, x and the output gradient with batch and channels swapped.
+        (Formula::Burn, Wrt::Input) => {
+            let output_padding: [i64; N] = std::array::from_fn(|d| {
+                let (size_in, size_out) = (x.tensor.size()[d + 2], output_grad.tensor.size()[d + 2]);
+                let kernel = weight.tensor.size()[d + 2];
+                let span = (size_out - 1) * geometry.stride[d] - 2 * geometry.padding[d]
+                    + geometry.dilation[d] * (kernel - 1)
+                    + 1;
+                size_in - span
+            });
+            output_grad.tensor.convolution(
+                &weight.tensor,
+                None::<tch::Tensor>,
+                geometry.stride,
+                geometry.padding,
+                geometry.dilation,
+                true,
+                output_padding,
+                geometry.groups,
+            )
+        }
+        (Formula::Burn, Wrt::Weight) => {
+            let swapped = convolve(
+                &x.tensor.transpose(0, 1),
+                &output_grad.tensor.transpose(0, 1),
+                &geometry,
+            );
+            fit(swapped.transpose(0, 1), &weight.tensor)
+        }
+    };
     if asymmetric && matches!(wrt, Wrt::Input) {
         for (dim, (begin, _)) in padding.iter().enumerate() {
             grad = grad.narrow(dim as i64 + 2, *begin as i64, input_shape[dim + 2]);
@@ -141,11 +173,66 @@ pub(crate) fn conv_transpose_weight<const N: usize>(
         transposed: true,
         groups: options.groups as i64,
     };
-    TchTensor::new(run(
-        &output_grad.tensor,
-        &x.tensor,
-        &weight.tensor,
-        &geometry,
-        Wrt::Weight,
-    ))
+    let grad = match formula(&geometry) {
+        Formula::Libtorch => run(&output_grad.tensor, &x.tensor, &weight.tensor, &geometry, Wrt::Weight),
+        // burn-backend's formula: the output gradient convolved with x, batch and channels swapped.
+        Formula::Burn => {
+            let swapped = convolve(
+                &output_grad.tensor.transpose(0, 1),
+                &x.tensor.transpose(0, 1),
+                &geometry,
+            );
+            fit(swapped.transpose(0, 1), &weight.tensor)
+        }
+    };
+    TchTensor::new(grad)
+}
+
+/// How a gradient is computed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Formula {
+    /// libtorch's `convolution_backward`.
+    Libtorch,
+    /// burn-backend's generic formula, run with libtorch's forward kernels.
+    Burn,
+}
+
+/// libtorch's kernels; burn-backend's formulas when `SEGSWEEP_TCH_CONV_GRAD=upstream` (read
+/// once), so `cargo xtask bench` can measure the patch against upstream burn-tch in one run.
+/// Grouped convolutions always take libtorch's kernels (upstream's grouped formula is not
+/// reproduced here).
+///
+/// Measured for the 3D U-Net (batch 1 × 32×128×128, 2 threads, same binary): 3.32 s per
+/// training step with libtorch's kernels, 3.17 s with burn's formulas — within the run's noise,
+/// although single layers differ by up to 6× either way; in 2D libtorch's kernels are faster in
+/// every layer (`docs/performance.md`).
+fn formula<const N: usize>(geometry: &Geometry<N>) -> Formula {
+    static UPSTREAM: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let upstream = *UPSTREAM
+        .get_or_init(|| std::env::var_os("SEGSWEEP_TCH_CONV_GRAD").is_some_and(|v| v == "upstream"));
+    if upstream && geometry.groups == 1 { Formula::Burn } else { Formula::Libtorch }
+}
+
+/// The plain convolution burn-backend uses for weight gradients: stride and dilation swap roles.
+fn convolve<const N: usize>(input: &tch::Tensor, kernel: &tch::Tensor, geometry: &Geometry<N>) -> tch::Tensor {
+    input.convolution(
+        kernel,
+        None::<tch::Tensor>,
+        geometry.dilation,
+        geometry.padding,
+        geometry.stride,
+        false,
+        [0; N],
+        1,
+    )
+}
+
+/// `grad` cut to `weight`'s shape (the formula can overshoot by the stride's remainder).
+fn fit(mut grad: tch::Tensor, weight: &tch::Tensor) -> tch::Tensor {
+    for (dim, size) in weight.size().into_iter().enumerate() {
+        if grad.size()[dim] != size {
+            grad = grad.narrow(dim as i64, 0, size);
+        }
+    }
+    grad.contiguous()
 }
