@@ -1,7 +1,8 @@
 //! Merging patch predictions back into an image (spec §4.2, decision D7): the padded border of
 //! every patch is discarded and the inner parts are blended with a per-voxel weight window.
 //!
-//! Owns: the blend windows ([`spline_window`], [`blend_window`]) and the [`Merger`] accumulator.
+//! Owns: the blend windows ([`spline_window`], [`blend_window`]) and the [`Merger`] accumulator
+//! (parallel over image rows with rayon, bit-identical to a serial pass).
 //! Must not: read or write files, print, compute the grid (that is `patches`) or threshold.
 //!
 //! Blend modes (`TEST.BLEND`): `spline` is BiaPy's taper, exactly; `mean` weights every voxel 1
@@ -23,9 +24,14 @@
 //! assert!(merged.as_slice().iter().zip(image.as_slice()).all(|(a, b)| (a - b).abs() < 1e-5));
 //! ```
 
+use rayon::prelude::*;
+
 use super::Volume;
 use super::patches::PatchGrid;
 use crate::config::Blend;
+
+/// Image rows below which a rayon task of [`Merger::add`] is not split further.
+const ROWS_PER_TASK: usize = 8;
 
 /// Lowest weight of the gaussian window (MONAI's `compute_importance_map` clamps to 1e-3).
 const GAUSSIAN_FLOOR: f32 = 1e-3;
@@ -127,21 +133,33 @@ impl Merger {
         for a in 0..3 {
             assert!(position[a] + self.inner[a] <= self.image[a], "patch at {position:?} outside the image");
         }
-        // In unpadded coordinates the inner part of the patch starts at `position`.
+        // In unpadded coordinates the inner part of the patch starts at `position`. Each image
+        // row the patch covers is written by one rayon task: rows are disjoint, and every voxel
+        // still receives its patches in the order they are added, so the sums are bit-identical
+        // to a serial pass.
         let [oz, oy, ox] = position;
         let values = patch.as_slice();
+        let padding = self.padding;
+        let window = &self.window;
         for z in 0..iz {
-            for y in 0..iy {
-                let w_row = &self.window[(z * iy + y) * ix..][..ix];
-                let voxel0 = ((oz + z) * ny + oy + y) * nx + ox;
-                let src0 = patch.index(z + self.padding[0], y + self.padding[1], self.padding[2], 0);
-                for (x, &w) in w_row.iter().enumerate() {
-                    self.weight[voxel0 + x] += w;
-                    let src = &values[src0 + x * nc..][..nc];
-                    let dst = &mut self.sum[(voxel0 + x) * nc..][..nc];
-                    dst.iter_mut().zip(src).for_each(|(d, &s)| *d += s * w);
-                }
-            }
+            let first_row = (oz + z) * ny + oy;
+            let sum_rows = &mut self.sum[first_row * nx * nc..(first_row + iy) * nx * nc];
+            let weight_rows = &mut self.weight[first_row * nx..(first_row + iy) * nx];
+            sum_rows
+                .par_chunks_mut(nx * nc)
+                .zip(weight_rows.par_chunks_mut(nx))
+                .enumerate()
+                .with_min_len(ROWS_PER_TASK)
+                .for_each(|(y, (sum_row, weight_row))| {
+                    let w_row = &window[(z * iy + y) * ix..][..ix];
+                    let src0 = patch.index(z + padding[0], y + padding[1], padding[2], 0);
+                    for (x, &w) in w_row.iter().enumerate() {
+                        weight_row[ox + x] += w;
+                        let src = &values[src0 + x * nc..][..nc];
+                        let dst = &mut sum_row[(ox + x) * nc..][..nc];
+                        dst.iter_mut().zip(src).for_each(|(d, &s)| *d += s * w);
+                    }
+                });
         }
     }
 
@@ -149,10 +167,12 @@ impl Merger {
     pub fn finish(self) -> Volume<f32> {
         let nc = self.n_channels;
         let mut data = self.sum;
-        for (voxel, chunk) in data.chunks_mut(nc.max(1)).enumerate() {
-            let w = self.weight[voxel] + 1e-18;
-            chunk.iter_mut().for_each(|v| *v /= w);
-        }
+        data.par_chunks_mut(nc.max(1)).zip(self.weight.par_iter()).with_min_len(ROWS_PER_TASK * 64).for_each(
+            |(chunk, &weight)| {
+                let w = weight + 1e-18;
+                chunk.iter_mut().for_each(|v| *v /= w);
+            },
+        );
         let [z, y, x] = self.image;
         Volume::from_vec([z, y, x, nc], data).expect("accumulators are image-sized")
     }
@@ -238,5 +258,46 @@ mod tests {
         check_roundtrip([12, 20, 18], [4, 8, 8], [0.5, 0.5, 0.25], [0; 3]);
         check_roundtrip([12, 20, 18], [6, 8, 10], [0.0; 3], [1, 2, 2]);
         check_roundtrip([9, 20, 18], [6, 8, 10], [0.5, 0.25, 0.5], [1, 1, 2]);
+    }
+
+    #[test]
+    fn parallel_merge_is_bit_identical_to_a_serial_pass() {
+        // Random patches (not crops of one image), so every overlap really blends.
+        let (image, patch, padding, nc) = ([9, 70, 53], [6, 20, 16], [1, 2, 1], 2);
+        let grid = PatchGrid::new(image, patch, [0.5, 0.5, 0.25], padding).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let patches: Vec<([usize; 3], Volume<f32>)> = grid
+            .positions()
+            .map(|position| {
+                let n = patch.iter().product::<usize>() * nc;
+                let values = (0..n).map(|_| rng.random_range(0.0f32..1.0)).collect();
+                (position, Volume::from_vec([patch[0], patch[1], patch[2], nc], values).unwrap())
+            })
+            .collect();
+        let mut merger = Merger::new(&grid, nc, Blend::Spline);
+        patches.iter().for_each(|(position, p)| merger.add(*position, p));
+        let parallel = merger.finish();
+
+        let inner = grid.inner();
+        let window = blend_window(Blend::Spline, inner, grid.overlap_widths());
+        let n_voxels: usize = image.iter().product();
+        let (mut sum, mut weight) = (vec![0.0f32; n_voxels * nc], vec![0.0f32; n_voxels]);
+        for (position, p) in &patches {
+            for z in 0..inner[0] {
+                for y in 0..inner[1] {
+                    for x in 0..inner[2] {
+                        let w = window[(z * inner[1] + y) * inner[2] + x];
+                        let voxel = ((position[0] + z) * image[1] + position[1] + y) * image[2] + position[2] + x;
+                        weight[voxel] += w;
+                        for c in 0..nc {
+                            let s = p.as_slice()[p.index(z + padding[0], y + padding[1], x + padding[2], c)];
+                            sum[voxel * nc + c] += s * w;
+                        }
+                    }
+                }
+            }
+        }
+        let serial: Vec<u32> = sum.iter().enumerate().map(|(i, s)| (s / (weight[i / nc] + 1e-18)).to_bits()).collect();
+        assert_eq!(parallel.as_slice().iter().map(|v| v.to_bits()).collect::<Vec<_>>(), serial);
     }
 }

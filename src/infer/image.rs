@@ -5,6 +5,8 @@
 //! augmentation per patch or per image. With ground truth, the per-patch IoU counts are taken on
 //! the fly (the truth cropped exactly like the image), so only one image is ever in memory.
 
+use rayon::prelude::*;
+
 use crate::config::{Blend, TtaGroup, TtaMode};
 use crate::data::Volume;
 use crate::data::merge::Merger;
@@ -29,6 +31,9 @@ pub struct PatchOptions {
     pub tta: Option<(TtaGroup, TtaMode)>,
 }
 
+/// Voxels below which a rayon task is not split further.
+const VOXELS_PER_TASK: usize = 1 << 14;
+
 /// How predictions become labels for the metrics.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Labeling {
@@ -38,15 +43,17 @@ pub struct Labeling {
 }
 
 impl Labeling {
-    /// Labels of probabilities: `p > threshold` (binary) or the argmax over channels.
+    /// Labels of probabilities: `p > threshold` (binary) or the argmax over channels (in
+    /// parallel; each voxel on its own).
     pub fn labels(&self, probs: &Volume<f32>) -> Vec<u16> {
         let k = probs.n_channels();
         if self.n_classes <= 2 {
-            probs.as_slice().iter().map(|&p| u16::from(p > self.threshold)).collect()
+            probs.as_slice().par_iter().with_min_len(VOXELS_PER_TASK).map(|&p| u16::from(p > self.threshold)).collect()
         } else {
             probs
                 .as_slice()
-                .chunks(k)
+                .par_chunks(k)
+                .with_min_len(VOXELS_PER_TASK)
                 .map(|v| {
                     v.iter().enumerate().fold((0, f32::MIN), |best, (i, &p)| if p > best.1 { (i, p) } else { best }).0
                         as u16

@@ -15,7 +15,12 @@
 //! assert_eq!(iou(&counts, EmptyIou::Zero), Some(0.375));
 //! ```
 
+use rayon::prelude::*;
+
 use crate::config::EmptyIou;
+
+/// Pixels one rayon task counts (integer sums, so the split never changes the result).
+const PIXELS_PER_TASK: usize = 1 << 16;
 
 /// Per-class true positives and predicted / true pixel counts. For the binary case there is
 /// one class: the foreground.
@@ -35,8 +40,22 @@ impl Counts {
     }
 
     /// Counts of predicted labels against true labels (same length); pixels whose truth equals
-    /// `ignore` are skipped. Binary when `n_classes <= 2` (foreground = label 1).
+    /// `ignore` are skipped. Binary when `n_classes <= 2` (foreground = label 1). Counted in
+    /// parallel blocks of [`PIXELS_PER_TASK`].
     pub fn from_labels(pred: &[u16], truth: &[u16], n_classes: usize, ignore: Option<u16>) -> Self {
+        pred.par_chunks(PIXELS_PER_TASK)
+            .zip(truth.par_chunks(PIXELS_PER_TASK))
+            .map(|(pred, truth)| Self::count_block(pred, truth, n_classes, ignore))
+            .reduce(
+                || Self::new(n_classes),
+                |mut all, block| {
+                    all.merge(&block);
+                    all
+                },
+            )
+    }
+
+    fn count_block(pred: &[u16], truth: &[u16], n_classes: usize, ignore: Option<u16>) -> Self {
         let mut counts = Self::new(n_classes);
         for (&p, &t) in pred.iter().zip(truth) {
             if Some(t) == ignore {
@@ -145,6 +164,19 @@ mod tests {
         assert_eq!(iou(&empty, EmptyIou::One), Some(1.0));
         assert_eq!(iou(&empty, EmptyIou::Skip), None);
         assert_eq!(mean_skipping(&[Some(0.5), None, Some(1.0)]), (Some(0.75), 1));
+    }
+
+    #[test]
+    fn parallel_blocks_count_like_one_pass() {
+        // Three blocks and a remainder, multi-class and binary, with ignored pixels.
+        let n = 3 * PIXELS_PER_TASK + 1234;
+        let pred: Vec<u16> = (0..n).map(|i| ((i * 7 + i / 5) % 4) as u16).collect();
+        let truth: Vec<u16> = (0..n).map(|i| ((i * 3 + i / 11) % 5) as u16).collect();
+        for (n_classes, ignore) in [(4, Some(4)), (4, None), (2, Some(3))] {
+            let parallel = Counts::from_labels(&pred, &truth, n_classes, ignore);
+            assert_eq!(parallel, Counts::count_block(&pred, &truth, n_classes, ignore));
+            assert!(parallel.truth.iter().sum::<u64>() > 0);
+        }
     }
 
     #[test]
