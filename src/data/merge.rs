@@ -33,6 +33,9 @@ use crate::config::Blend;
 /// Image rows below which a rayon task of [`Merger::add`] is not split further.
 const ROWS_PER_TASK: usize = 8;
 
+/// Voxels below which a rayon task of [`Merger::finish`] is not split further.
+const VOXELS_PER_TASK: usize = 1 << 14;
+
 /// Lowest weight of the gaussian window (MONAI's `compute_importance_map` clamps to 1e-3).
 const GAUSSIAN_FLOOR: f32 = 1e-3;
 
@@ -167,7 +170,7 @@ impl Merger {
     pub fn finish(self) -> Volume<f32> {
         let nc = self.n_channels;
         let mut data = self.sum;
-        data.par_chunks_mut(nc.max(1)).zip(self.weight.par_iter()).with_min_len(ROWS_PER_TASK * 64).for_each(
+        data.par_chunks_mut(nc.max(1)).zip(self.weight.par_iter()).with_min_len(VOXELS_PER_TASK).for_each(
             |(chunk, &weight)| {
                 let w = weight + 1e-18;
                 chunk.iter_mut().for_each(|v| *v /= w);

@@ -141,14 +141,7 @@ pub(crate) fn conv<const N: usize>(
                 geometry.groups,
             )
         }
-        (Formula::Burn, Wrt::Weight) => {
-            let swapped = convolve(
-                &x.tensor.transpose(0, 1),
-                &output_grad.tensor.transpose(0, 1),
-                &geometry,
-            );
-            fit(swapped.transpose(0, 1), &weight.tensor)
-        }
+        (Formula::Burn, Wrt::Weight) => burn_weight_gradient(&x.tensor, &output_grad.tensor, &geometry, &weight.tensor),
     };
     if asymmetric && matches!(wrt, Wrt::Input) {
         for (dim, (begin, _)) in padding.iter().enumerate() {
@@ -176,14 +169,7 @@ pub(crate) fn conv_transpose_weight<const N: usize>(
     let grad = match formula(&geometry) {
         Formula::Libtorch => run(&output_grad.tensor, &x.tensor, &weight.tensor, &geometry, Wrt::Weight),
         // burn-backend's formula: the output gradient convolved with x, batch and channels swapped.
-        Formula::Burn => {
-            let swapped = convolve(
-                &output_grad.tensor.transpose(0, 1),
-                &x.tensor.transpose(0, 1),
-                &geometry,
-            );
-            fit(swapped.transpose(0, 1), &weight.tensor)
-        }
+        Formula::Burn => burn_weight_gradient(&output_grad.tensor, &x.tensor, &geometry, &weight.tensor),
     };
     TchTensor::new(grad)
 }
@@ -208,9 +194,21 @@ enum Formula {
 /// every layer (`docs/performance.md`).
 fn formula<const N: usize>(geometry: &Geometry<N>) -> Formula {
     static UPSTREAM: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let upstream = *UPSTREAM
-        .get_or_init(|| std::env::var_os("SEGSWEEP_TCH_CONV_GRAD").is_some_and(|v| v == "upstream"));
+    let upstream =
+        *UPSTREAM.get_or_init(|| std::env::var_os("SEGSWEEP_TCH_CONV_GRAD").is_some_and(|v| v == "upstream"));
     if upstream && geometry.groups == 1 { Formula::Burn } else { Formula::Libtorch }
+}
+
+/// burn-backend's weight gradient: `input` convolved with `kernel`, both with batch and channels
+/// swapped, swapped back and cut to `weight`'s shape.
+fn burn_weight_gradient<const N: usize>(
+    input: &tch::Tensor,
+    kernel: &tch::Tensor,
+    geometry: &Geometry<N>,
+    weight: &tch::Tensor,
+) -> tch::Tensor {
+    let swapped = convolve(&input.transpose(0, 1), &kernel.transpose(0, 1), geometry);
+    fit(swapped.transpose(0, 1), weight)
 }
 
 /// The plain convolution burn-backend uses for weight gradients: stride and dilation swap roles.
