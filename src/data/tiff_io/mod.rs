@@ -248,6 +248,23 @@ pub enum TiffError {
         /// The format found.
         detail: String,
     },
+    /// A floating-point sample is NaN or infinite: images, probability maps and predictions
+    /// must be finite (one such voxel would turn a loss, a normalisation or an IoU into NaN).
+    #[error(
+        "`{}` has a non-finite value ({value}) at page {page}, y {y}, x {x}, sample {sample}; images and predictions must be finite",
+        .path.display()
+    )]
+    NonFinite {
+        /// The file.
+        path: PathBuf,
+        /// `NaN`, `inf` or `-inf`.
+        value: String,
+        /// Zero-based page (z for a stack), row, column and sample (channel) of the first one.
+        page: usize,
+        y: usize,
+        x: usize,
+        sample: usize,
+    },
     /// A page differs from the first one in size or sample type.
     #[error("`{}`: page {page} does not match page 0: {detail}", .path.display())]
     InconsistentPages {

@@ -286,7 +286,26 @@ pub(super) fn decode_page_range(
             decoder.next_image().map_err(|e| decode_error(path, e))?;
         }
         let layout = decoder.read_image_to_buffer(&mut buffer).map_err(|e| decode_error(path, e))?;
-        samples.push(&buffer, page_len, layout.planes).map_err(|detail| error(format!("page {page}: {detail}")))?;
+        samples.push(&buffer, page_len, layout.planes).map_err(|problem| match problem {
+            PushError::Layout(detail) => error(format!("page {page}: {detail}")),
+            PushError::NonFinite { index, value } => {
+                let (width, n_samples) = (first.width as usize, first.samples() as usize);
+                // Where sample `index` of the decoded page lies: interleaved, or one plane per sample.
+                let (pixel, sample) = if layout.planes > 1 {
+                    (index % (page_len / layout.planes), index / (page_len / layout.planes))
+                } else {
+                    (index / n_samples, index % n_samples)
+                };
+                TiffError::NonFinite {
+                    path: path.to_path_buf(),
+                    value,
+                    page,
+                    y: pixel / width,
+                    x: pixel % width,
+                    sample,
+                }
+            }
+        })?;
     }
     let shape = [n_pages, first.height as usize, first.width as usize, first.samples() as usize];
     samples.into_volume(shape).map_err(|e| error(e.to_string()))
@@ -335,6 +354,30 @@ pub(super) fn pages_to_channels<T: Copy>(pages: Volume<T>, layout: PageLayout) -
     Volume::from_vec(shape, out)
 }
 
+/// Why a decoded page could not be appended.
+enum PushError {
+    /// The page does not have the first page's layout.
+    Layout(String),
+    /// Sample `index` of the page (in decoded order) is NaN or infinite.
+    NonFinite { index: usize, value: String },
+}
+
+impl From<String> for PushError {
+    fn from(detail: String) -> Self {
+        PushError::Layout(detail)
+    }
+}
+
+/// The first NaN or infinite sample of a decoded float page, checked as the page is appended
+/// (the page was just decoded and is still in cache: the volume is never walked a second time).
+fn check_finite<T: Copy + Into<f64>>(page: &[T], n: usize) -> Result<(), PushError> {
+    let page = &page[..n.min(page.len())];
+    match page.iter().position(|&v| !v.into().is_finite()) {
+        None => Ok(()),
+        Some(index) => Err(PushError::NonFinite { index, value: format!("{}", page[index].into()) }),
+    }
+}
+
 /// Decoded samples of all pages, in the type the volume will have.
 enum Samples {
     U8(Vec<u8>),
@@ -363,23 +406,31 @@ impl Samples {
         })
     }
 
-    /// Appends one decoded page of `n` samples stored in `planes` planes.
-    fn push(&mut self, page: &DecodingResult, n: usize, planes: usize) -> Result<(), String> {
-        match (self, page) {
-            (Samples::U8(dst), DecodingResult::U8(src)) => push_page(dst, src, n, planes),
-            (Samples::U16(dst), DecodingResult::U16(src)) => push_page(dst, src, n, planes),
-            (Samples::U32(dst), DecodingResult::U32(src)) => push_page(dst, src, n, planes),
-            (Samples::I8(dst), DecodingResult::I8(src)) => push_page(dst, src, n, planes),
-            (Samples::I16(dst), DecodingResult::I16(src)) => push_page(dst, src, n, planes),
-            (Samples::I32(dst), DecodingResult::I32(src)) => push_page(dst, src, n, planes),
-            (Samples::F32(dst), DecodingResult::F32(src)) => push_page(dst, src, n, planes),
-            (Samples::F64(dst), DecodingResult::F64(src)) => push_page(dst, src, n, planes),
+    /// Appends one decoded page of `n` samples stored in `planes` planes; a float page must be
+    /// finite.
+    fn push(&mut self, page: &DecodingResult, n: usize, planes: usize) -> Result<(), PushError> {
+        Ok(match (self, page) {
+            (Samples::U8(dst), DecodingResult::U8(src)) => push_page(dst, src, n, planes)?,
+            (Samples::U16(dst), DecodingResult::U16(src)) => push_page(dst, src, n, planes)?,
+            (Samples::U32(dst), DecodingResult::U32(src)) => push_page(dst, src, n, planes)?,
+            (Samples::I8(dst), DecodingResult::I8(src)) => push_page(dst, src, n, planes)?,
+            (Samples::I16(dst), DecodingResult::I16(src)) => push_page(dst, src, n, planes)?,
+            (Samples::I32(dst), DecodingResult::I32(src)) => push_page(dst, src, n, planes)?,
+            (Samples::F32(dst), DecodingResult::F32(src)) => {
+                check_finite(src, n)?;
+                push_page(dst, src, n, planes)?
+            }
+            (Samples::F64(dst), DecodingResult::F64(src)) => {
+                check_finite(src, n)?;
+                push_page(dst, src, n, planes)?
+            }
             (Samples::F32(dst), DecodingResult::F16(src)) => {
                 let widened: Vec<f32> = src.iter().take(n).map(|&h| f32::from(h)).collect();
-                push_page(dst, &widened, n, planes)
+                check_finite(&widened, n)?;
+                push_page(dst, &widened, n, planes)?
             }
-            _ => Err("sample type differs from the first page".into()),
-        }
+            _ => return Err(PushError::Layout("sample type differs from the first page".into())),
+        })
     }
 
     fn into_volume(self, shape: [usize; 4]) -> Result<AnyVolume, ShapeError> {

@@ -415,3 +415,29 @@ fn raw_tiff(page: &RawPage, data: &[u8]) -> Vec<u8> {
     out.extend(data);
     out
 }
+
+#[test]
+fn a_non_finite_float_sample_is_an_error_naming_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nan.tif");
+    for (bad, text) in [(f32::NAN, "NaN"), (f32::INFINITY, "inf"), (f32::NEG_INFINITY, "-inf")] {
+        // Page 2, y 3, x 4 of a 3-page 5×6 stack; one sample per pixel.
+        let mut values = volume([3, 5, 6, 1], |i| i as f32 * 0.5);
+        values.as_mut_slice()[2 * 30 + 3 * 6 + 4] = bad;
+        write_tiff(&path, &AnyVolume::F32(values), &WriteOptions::default()).unwrap();
+        let message = read_tiff(&path).unwrap_err().to_string();
+        assert_eq!(
+            message,
+            format!(
+                "`{}` has a non-finite value ({text}) at page 2, y 3, x 4, sample 0; images and predictions must be finite",
+                path.display()
+            )
+        );
+    }
+    // Channels of an ImageJ hyperstack are pages of their own (z-major): channel 1 of plane 0.
+    let mut values = volume([1, 2, 3, 3], |i| i as f32);
+    values.as_mut_slice()[(3 + 2) * 3 + 1] = f32::NAN;
+    write_tiff(&path, &AnyVolume::F32(values), &WriteOptions::default()).unwrap();
+    let message = read_tiff(&path).unwrap_err().to_string();
+    assert!(message.contains("at page 1, y 1, x 2, sample 0"), "{message}");
+}
