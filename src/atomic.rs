@@ -40,10 +40,21 @@ pub fn temporary_owner(name: &str) -> Option<u32> {
 /// Renames a finished temporary file into place; removes it if the rename (or the injected
 /// fault) fails.
 pub fn commit(tmp: &Path, path: &Path) -> io::Result<()> {
-    let size = std::fs::metadata(tmp).map(|m| m.len()).unwrap_or(0);
-    crate::fault::check_write(path, size).and_then(|()| std::fs::rename(tmp, path)).inspect_err(|_| {
+    injected_fault(tmp, path).and_then(|()| std::fs::rename(tmp, path)).inspect_err(|_| {
         let _ = std::fs::remove_file(tmp);
     })
+}
+
+/// The test-only fault for committing `tmp` to `path` (feature `fault-injection`).
+#[cfg(feature = "fault-injection")]
+fn injected_fault(tmp: &Path, path: &Path) -> io::Result<()> {
+    crate::fault::check_write(path, std::fs::metadata(tmp).map(|m| m.len()).unwrap_or(0))
+}
+
+/// Builds without the feature (every build but the tests') have no fault to inject.
+#[cfg(not(feature = "fault-injection"))]
+fn injected_fault(_tmp: &Path, _path: &Path) -> io::Result<()> {
+    Ok(())
 }
 
 /// Writes `bytes` to `path` atomically.

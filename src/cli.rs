@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use segsweep::device::DeviceKind;
 
 /// Reproducible bioimage semantic segmentation: BiaPy-compatible runs and experiment sweeps.
 #[derive(Debug, Parser)]
@@ -80,34 +81,42 @@ pub struct WhyArgs {
     pub manifest: PathBuf,
     /// The run, as `<cell>_<run_id>` (its folder name under `results/<cell>/results/`).
     pub run: String,
-    /// The device kind whose cache entries to look at.
-    #[arg(long, default_value = "flex")]
-    pub device: String,
+    /// The device the sweep ran on (`flex`, `tch`, `tch:cuda:0`, …): its kind is part of the keys.
+    #[arg(long, default_value = "flex", value_parser = parse_device_kind)]
+    pub device: DeviceKind,
 }
 
 #[derive(Debug, Args)]
 pub struct GcArgs {
-    /// Folder of manifests whose entries are kept.
+    /// Folder of manifests whose entries are kept (under every device kind the caches hold).
     #[arg(default_value = "experiments")]
     pub dir: PathBuf,
-    /// The device kind of the stage keys to keep.
-    #[arg(long, default_value = "flex")]
-    pub device: String,
+    /// List what would be removed and what is kept; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ManifestArgs {
     /// The manifest (`experiments/*.yaml`).
     pub manifest: PathBuf,
+    /// The device the sweep ran on (`flex`, `tch`, `tch:cuda:0`, …): its kind is part of the keys.
+    #[arg(long, default_value = "flex", value_parser = parse_device_kind)]
+    pub device: DeviceKind,
 }
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The manifest (`experiments/*.yaml`), whose `gate` names the baseline and tolerances.
-    pub manifest: PathBuf,
+    #[command(flatten)]
+    pub sweep: ManifestArgs,
     /// Rewrite the baseline from the current means.
     #[arg(long)]
     pub update: bool,
+}
+
+/// `--device` of the commands that only compute keys: a device name or a kind's own name.
+fn parse_device_kind(name: &str) -> Result<DeviceKind, String> {
+    DeviceKind::from_name(name).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Args)]

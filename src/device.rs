@@ -13,6 +13,10 @@ pub enum DeviceError {
     #[error("device `{name}` is not available: {reason}")]
     Unavailable { name: String, reason: String },
     #[error(
+        "`{0}` is set: it switches a backend's convolution for benchmarks only, changes the numbers and enters no stage key; unset it to run, train or sweep"
+    )]
+    MeasurementSwitch(&'static str),
+    #[error(
         "unknown device `{0}`: expected `flex` (or `cpu`), `tch`, `tch:cpu`, `tch:cuda:N`, `vulkan`, `vulkan:N`, `cuda` or `cuda:N`"
     )]
     Unknown(String),
@@ -46,15 +50,14 @@ impl Request {
         }
     }
 
-    /// The kind recorded in run records and stage keys: what changes the numbers (the backend
-    /// and, for libtorch, CPU or CUDA kernels), not which card of a kind.
-    fn kind(self) -> &'static str {
+    /// The kind recorded in run records and stage keys.
+    fn kind(self) -> DeviceKind {
         match self {
-            Self::Flex => "flex",
-            Self::TchCpu => "tch",
-            Self::TchCuda(_) => "tch-cuda",
-            Self::Vulkan(_) => "vulkan",
-            Self::Cuda(_) => "cuda",
+            Self::Flex => DeviceKind::Flex,
+            Self::TchCpu => DeviceKind::Tch,
+            Self::TchCuda(_) => DeviceKind::TchCuda,
+            Self::Vulkan(_) => DeviceKind::Vulkan,
+            Self::Cuda(_) => DeviceKind::Cuda,
         }
     }
 
@@ -69,28 +72,93 @@ impl Request {
     }
 }
 
-/// The device kinds this build can run, `flex` first.
-pub fn built_kinds() -> Vec<&'static str> {
-    let mut kinds = vec!["flex"];
-    if cfg!(feature = "tch") {
-        kinds.extend(["tch", "tch-cuda"]);
-    }
-    if cfg!(feature = "vulkan") {
-        kinds.push("vulkan");
-    }
-    if cfg!(feature = "cuda") {
-        kinds.push("cuda");
-    }
-    kinds
+/// What changes the numbers a device computes: the backend and, for libtorch, CPU or CUDA
+/// kernels — not which card of a kind. It is part of every train stage key and run record, so a
+/// cache holds entries of several kinds side by side.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeviceKind {
+    /// burn's pure-Rust CPU backend (BiaPy's `cpu`).
+    Flex,
+    /// libtorch on the CPU.
+    Tch,
+    /// libtorch on a CUDA GPU.
+    TchCuda,
+    /// burn's wgpu backend on Vulkan.
+    Vulkan,
+    /// CubeCL CUDA.
+    Cuda,
 }
 
-/// The device kind recorded in run records and stage keys (`flex`, `tch`, `tch-cuda`, `vulkan`,
-/// `cuda`); `cpu` is `flex`. A name that does not parse is returned as it is (parsing it for a
-/// run reports the error).
-pub fn kind(name: &str) -> &str {
-    match Request::parse(name) {
-        Ok(request) => request.kind(),
-        Err(_) => name,
+impl DeviceKind {
+    /// Every kind, in the order above.
+    pub const ALL: [DeviceKind; 5] = [Self::Flex, Self::Tch, Self::TchCuda, Self::Vulkan, Self::Cuda];
+
+    /// The name written in stage keys and records: `flex`, `tch`, `tch-cuda`, `vulkan`, `cuda`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Flex => "flex",
+            Self::Tch => "tch",
+            Self::TchCuda => "tch-cuda",
+            Self::Vulkan => "vulkan",
+            Self::Cuda => "cuda",
+        }
+    }
+
+    /// A kind's own name (`tch-cuda`) or any device name (`cpu`, `tch:cuda:1`, `vulkan:0`): what
+    /// the commands that only compute stage keys (`report`, `check`, `why`) accept as `--device`.
+    pub fn from_name(name: &str) -> Result<Self, DeviceError> {
+        Self::ALL.into_iter().find(|k| k.name() == name).map_or_else(|| Request::parse(name).map(Request::kind), Ok)
+    }
+
+    /// The kinds this build can run, `flex` first.
+    pub fn built() -> Vec<DeviceKind> {
+        let mut kinds = vec![Self::Flex];
+        if cfg!(feature = "tch") {
+            kinds.extend([Self::Tch, Self::TchCuda]);
+        }
+        if cfg!(feature = "vulkan") {
+            kinds.push(Self::Vulkan);
+        }
+        if cfg!(feature = "cuda") {
+            kinds.push(Self::Cuda);
+        }
+        kinds
+    }
+}
+
+impl std::fmt::Display for DeviceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for DeviceKind {
+    type Err = DeviceError;
+    fn from_str(name: &str) -> Result<Self, DeviceError> {
+        Self::from_name(name)
+    }
+}
+
+/// A device ready to run on, with its kind: what a run, a training or a sweep is handed.
+#[derive(Debug, Clone)]
+pub struct RunDevice {
+    pub device: Device,
+    pub kind: DeviceKind,
+}
+
+/// Environment switches of the vendored backends that restore upstream burn's kernels so that
+/// `cargo xtask bench` can measure the patches from one binary (`vendor/*/SEGSWEEP_PATCH.md`).
+const MEASUREMENT_SWITCHES: [&str; 2] = ["SEGSWEEP_FLEX_UPSTREAM_CONV", "SEGSWEEP_TCH_CONV_GRAD"];
+
+/// Refuses to compute results while a measurement switch is set: it changes the numbers, and a
+/// result cached or recorded under a key that does not say so would be wrong for everyone else.
+pub fn refuse_measurement_switches() -> Result<(), DeviceError> {
+    match MEASUREMENT_SWITCHES.into_iter().find(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty())) {
+        Some(name) => Err(DeviceError::MeasurementSwitch(name)),
+        None => Ok(()),
     }
 }
 
@@ -106,16 +174,14 @@ pub fn set_threads(num_cpus: i64) {
 /// Parses a device name; `cpu` (BiaPy's `SYSTEM.DEVICE` default) means `flex`. A GPU or
 /// libtorch device is tried once here, so a missing card, driver or library is one error now
 /// rather than a backend panic in the middle of a run.
-pub fn parse(name: &str) -> Result<Device, DeviceError> {
+pub fn parse(name: &str) -> Result<RunDevice, DeviceError> {
     let request = Request::parse(name)?;
-    let device = build(request).ok_or_else(|| DeviceError::NotBuilt {
-        name: name.into(),
-        feature: request.feature().expect("flex is always built"),
-    })?;
+    let device = build(request)
+        .ok_or_else(|| DeviceError::NotBuilt { name: name.into(), feature: request.feature().unwrap_or("flex") })?;
     if request != Request::Flex {
         probe(&device).map_err(|reason| DeviceError::Unavailable { name: name.into(), reason })?;
     }
-    Ok(device)
+    Ok(RunDevice { device, kind: request.kind() })
 }
 
 /// A one-element round trip on `device`. Backends report a missing adapter or library by
@@ -192,11 +258,19 @@ mod tests {
 
     #[test]
     fn kinds_are_canonical() {
-        assert_eq!(kind("cpu"), "flex");
-        assert_eq!(kind("tch:cuda:0"), "tch-cuda");
-        assert_eq!(kind("tch:cpu"), "tch");
-        assert_eq!(kind("vulkan:1"), "vulkan");
-        assert_eq!(kind("gpu"), "gpu");
+        let kind = |name: &str| DeviceKind::from_name(name).map(DeviceKind::name);
+        assert_eq!(kind("cpu").unwrap(), "flex");
+        assert_eq!(kind("tch:cuda:0").unwrap(), "tch-cuda");
+        assert_eq!(kind("tch-cuda").unwrap(), "tch-cuda");
+        assert_eq!(kind("tch:cpu").unwrap(), "tch");
+        assert_eq!(kind("vulkan:1").unwrap(), "vulkan");
+        // An unknown name is an error, never a kind of its own (`gc` once kept nothing for it).
+        assert!(kind("gpu").unwrap_err().to_string().starts_with("unknown device `gpu`"));
+        for k in DeviceKind::ALL {
+            assert_eq!(DeviceKind::from_name(k.name()).unwrap(), k);
+            assert_eq!(serde_json::to_value(k).unwrap(), k.name());
+            assert_eq!(<DeviceKind as clap::ValueEnum>::to_possible_value(&k).unwrap().get_name(), k.name());
+        }
     }
 
     #[test]
@@ -210,8 +284,8 @@ mod tests {
 
     #[test]
     fn devices_of_this_build() {
-        assert!(parse("flex").is_ok());
-        assert_eq!(built_kinds()[0], "flex");
+        assert_eq!(parse("flex").unwrap().kind, DeviceKind::Flex);
+        assert_eq!(DeviceKind::built()[0], DeviceKind::Flex);
         if !cfg!(feature = "cuda") {
             assert_eq!(
                 parse("cuda:0").unwrap_err().to_string(),

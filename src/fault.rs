@@ -1,7 +1,9 @@
 //! Test-only fault injection for file output: simulates a full disk or a read-only folder at the
 //! moment a file is committed ([`crate::atomic::commit`], which every writer of checkpoints, TIFFs,
-//! logs, charts, reports and cache records goes through). Nothing happens unless one of these
-//! environment variables is set; they exist for the robustness tests (issue 8), not for users:
+//! logs, charts, reports and cache records goes through). Compiled only with the cargo feature
+//! `fault-injection`, which the package's own dev-dependency on itself turns on for `cargo test`
+//! (so the binary the integration tests run has it, and no other build does). Nothing happens
+//! unless one of these environment variables is set; they exist for the robustness tests:
 //!
 //! - `SEGSWEEP_FAULT_WRITE_AFTER_BYTES=N`: the process may commit N bytes in all; the commit that
 //!   would go past them fails with the operating system's "no space left on device" error.

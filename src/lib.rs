@@ -13,6 +13,7 @@ pub mod bench;
 pub mod config;
 pub mod data;
 pub mod device;
+#[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod infer;
 pub mod layout;

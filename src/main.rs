@@ -38,16 +38,11 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Check(args) => commands::sweep::check(&args),
         cli::Command::Bench(args) => commands::bench::run(&args),
         cli::Command::Gc(args) => {
-            segsweep::sweep::gc::collect(&args.dir, segsweep::device::kind(&args.device), &mut std::io::stdout())?;
+            segsweep::sweep::gc::collect(&args.dir, args.dry_run, &mut std::io::stdout())?;
             Ok(std::process::ExitCode::SUCCESS)
         }
         cli::Command::Why(args) => {
-            segsweep::sweep::why::why(
-                &args.manifest,
-                &args.run,
-                segsweep::device::kind(&args.device),
-                &mut std::io::stdout(),
-            )?;
+            segsweep::sweep::why::why(&args.manifest, &args.run, args.device, &mut std::io::stdout())?;
             Ok(std::process::ExitCode::SUCCESS)
         }
     }

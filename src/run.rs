@@ -7,10 +7,11 @@ use std::io::Write;
 use burn::prelude::Device;
 
 use crate::config::Config;
+use crate::device::RunDevice;
 use crate::infer::{TestOutcome, test_job};
 use crate::layout::RunLayout;
 use crate::model::{ModelSpec, SegModel};
-use crate::train::checkpoint::{Checkpoints, load_weights};
+use crate::train::checkpoint::{load_best, load_weights};
 use crate::train::job::{hms, write_config};
 use crate::train::{TrainOutcome, train_job};
 
@@ -25,18 +26,16 @@ pub fn run_job(
     config: &Config,
     layout: &RunLayout,
     run_id: u64,
-    device: &Device,
-    device_kind: &str,
+    device: &RunDevice,
     out: &mut dyn Write,
 ) -> anyhow::Result<RunOutcome> {
     if !config.train.enable {
         write_config(config, &layout.config_file())?;
     }
-    let train =
-        if config.train.enable { Some(train_job(config, layout, run_id, device, device_kind, out)?) } else { None };
+    let train = if config.train.enable { Some(train_job(config, layout, run_id, device, out)?) } else { None };
     let test = if config.test.enable {
-        let model = trained_model(config, layout, device)?;
-        Some(test_job(config, layout, &model, device, out)?)
+        let model = trained_model(config, layout, &device.device)?;
+        Some(test_job(config, layout, &model, &device.device, out)?)
     } else {
         None
     };
@@ -48,16 +47,12 @@ pub fn run_job(
 /// The model to test: the run's best checkpoint after training, or `MODEL.LOAD_CHECKPOINT`'s
 /// (`PATHS.CHECKPOINT_FILE`, else the job's best checkpoint).
 fn trained_model(config: &Config, layout: &RunLayout, device: &Device) -> anyhow::Result<SegModel> {
-    let spec = ModelSpec::from_config(config)?;
-    let model = SegModel::try_new(&spec, device)?;
-    let checkpoints = Checkpoints { dir: layout.checkpoints(), job_id: layout.job_id.clone() };
     let file = &config.paths.checkpoint_file;
-    let path = if config.train.enable || file.is_empty() {
-        checkpoints.best()
-    } else {
-        crate::train::interop::resolve(file.as_ref())
-    };
-    Ok(load_weights(&path, model)?)
+    if config.train.enable || file.is_empty() {
+        return Ok(load_best(config, layout, device)?);
+    }
+    let model = SegModel::try_new(&ModelSpec::from_config(config)?, device)?;
+    Ok(load_weights(&crate::train::interop::resolve(file.as_ref()), model)?)
 }
 
 /// BiaPy's RESULTS block (spec §10.4); the test lines only with ground truth.

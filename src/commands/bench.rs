@@ -12,7 +12,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     if args.threads > 0 {
         segsweep::device::set_threads(args.threads as i64);
     }
-    let report = measure(&config, &device, &args.device, StepPlan { warmup: args.warmup, steps: args.steps.max(1) })?;
+    let report =
+        measure(&config, &device.device, &args.device, StepPlan { warmup: args.warmup, steps: args.steps.max(1) })?;
     println!("{}", serde_json::to_string(&report)?);
     Ok(ExitCode::SUCCESS)
 }

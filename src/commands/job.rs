@@ -1,8 +1,8 @@
 //! What `run` and `train` share: BiaPy's job arguments turned into a resolved config, a device
 //! (with `SYSTEM.NUM_CPUS` applied) and the run's results layout.
 
-use burn::prelude::Device;
 use segsweep::config::{self, Config};
+use segsweep::device::RunDevice;
 use segsweep::layout::{RunLayout, check_job_name};
 
 use crate::cli::JobArgs;
@@ -10,9 +10,7 @@ use crate::cli::JobArgs;
 /// A job ready to run.
 pub struct Job {
     pub config: Config,
-    pub device: Device,
-    /// `flex`, `tch`, … (part of the stage keys and run records).
-    pub device_kind: String,
+    pub device: RunDevice,
     pub layout: RunLayout,
 }
 
@@ -22,8 +20,9 @@ pub fn prepare(args: &JobArgs) -> anyhow::Result<Job> {
     let config = config::load(&args.config, &args.set)?.config;
     check_job_name(&args.name).map_err(anyhow::Error::msg)?;
     let device_name = args.device.clone().unwrap_or_else(|| config.system.device.clone());
+    segsweep::device::refuse_measurement_switches()?;
     let device = segsweep::device::parse(&device_name)?;
     segsweep::device::set_threads(config.system.num_cpus);
     let layout = RunLayout::new(&args.result_dir, &args.name, args.run_id);
-    Ok(Job { config, device, device_kind: segsweep::device::kind(&device_name).to_string(), layout })
+    Ok(Job { config, device, layout })
 }

@@ -11,7 +11,7 @@ use crate::cli::JobArgs;
 pub fn run(args: &JobArgs) -> anyhow::Result<ExitCode> {
     let job = prepare(args)?;
     let mut stdout = std::io::stdout();
-    segsweep::run::run_job(&job.config, &job.layout, args.run_id, &job.device, &job.device_kind, &mut stdout)
+    segsweep::run::run_job(&job.config, &job.layout, args.run_id, &job.device, &mut stdout)
         .with_context(|| format!("job `{}`", job.layout.job_id))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -17,14 +17,15 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
         ),
         None => None,
     };
+    segsweep::device::refuse_measurement_switches()?;
     let device = segsweep::device::parse(&args.device)?;
     let options = SweepOptions {
         jobs: args.jobs,
         dry_run: args.dry_run,
         cache_only: false,
         force,
-        device,
-        device_kind: segsweep::device::kind(&args.device).to_string(),
+        device_kind: device.kind,
+        device: Some(device),
     };
     let mut stdout = std::io::stdout();
     let outcome = run_sweep(&args.manifest, &options, &mut stdout)?;
@@ -43,7 +44,7 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
 
 /// `segsweep report`: rebuilds the reports from the cache alone.
 pub fn report(args: &crate::cli::ManifestArgs) -> anyhow::Result<ExitCode> {
-    let outcome = cached_sweep(&args.manifest)?;
+    let outcome = cached_sweep(args)?;
     let dir = segsweep::sweep::reports::write_reports(&outcome)?;
     println!(
         "{} runs from the cache, {} missing; reports in `{}`",
@@ -59,14 +60,15 @@ pub fn report(args: &crate::cli::ManifestArgs) -> anyhow::Result<ExitCode> {
 pub fn check(args: &crate::cli::CheckArgs) -> anyhow::Result<ExitCode> {
     use segsweep::report::gate::{Baseline, compare, table};
     use segsweep::report::tables::summarise_cells;
-    let outcome = cached_sweep(&args.manifest)?;
+    let outcome = cached_sweep(&args.sweep)?;
     let manifest = &outcome.manifest;
-    let gate = manifest.gate.clone().ok_or_else(|| anyhow!("manifest `{}` has no `gate`", args.manifest.display()))?;
+    let manifest_path = &args.sweep.manifest;
+    let gate = manifest.gate.clone().ok_or_else(|| anyhow!("manifest `{}` has no `gate`", manifest_path.display()))?;
     if outcome.n_failed() > 0 {
         anyhow::bail!(
             "{} runs are not in the cache; run `segsweep sweep {}` first",
             outcome.n_failed(),
-            args.manifest.display()
+            manifest_path.display()
         );
     }
     let rows = segsweep::sweep::reports::run_rows(&outcome);
@@ -83,7 +85,7 @@ pub fn check(args: &crate::cli::CheckArgs) -> anyhow::Result<ExitCode> {
         anyhow!(
             "baseline `{}` is missing; write it with `segsweep check {} --update`",
             gate.baseline.display(),
-            args.manifest.display()
+            manifest_path.display()
         )
     })?;
     let baseline = Baseline::parse(&text).map_err(|e| anyhow!("baseline `{}`: {e}", gate.baseline.display()))?;
@@ -103,14 +105,8 @@ pub fn check(args: &crate::cli::CheckArgs) -> anyhow::Result<ExitCode> {
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn cached_sweep(manifest: &std::path::Path) -> anyhow::Result<segsweep::sweep::driver::SweepOutcome> {
-    let options = SweepOptions {
-        jobs: 1,
-        dry_run: false,
-        cache_only: true,
-        force: None,
-        device: segsweep::device::parse("flex")?,
-        device_kind: "flex".into(),
-    };
-    run_sweep(manifest, &options, &mut std::io::sink())
+fn cached_sweep(args: &crate::cli::ManifestArgs) -> anyhow::Result<segsweep::sweep::driver::SweepOutcome> {
+    let options =
+        SweepOptions { jobs: 1, dry_run: false, cache_only: true, force: None, device: None, device_kind: args.device };
+    run_sweep(&args.manifest, &options, &mut std::io::sink())
 }

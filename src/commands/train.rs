@@ -17,7 +17,7 @@ pub fn run(args: &JobArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let mut stdout = std::io::stdout();
-    segsweep::train::train_job(&job.config, &job.layout, args.run_id, &job.device, &job.device_kind, &mut stdout)
+    segsweep::train::train_job(&job.config, &job.layout, args.run_id, &job.device, &mut stdout)
         .with_context(|| format!("training `{}`", job.layout.job_id))?;
     Ok(ExitCode::SUCCESS)
 }

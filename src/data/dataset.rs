@@ -47,14 +47,46 @@ pub enum DataError {
     Hash(#[from] HashError),
 }
 
+/// Which of a config's data splits a folder pair is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SplitRole {
+    Train,
+    Val,
+    Test,
+}
+
+impl SplitRole {
+    /// The config key of the split's image folder (`DATA.TRAIN.PATH`), for messages.
+    pub fn image_key(self) -> &'static str {
+        match self {
+            Self::Train => "DATA.TRAIN.PATH",
+            Self::Val => "DATA.VAL.PATH",
+            Self::Test => "DATA.TEST.PATH",
+        }
+    }
+
+    /// The config key of the split's mask folder (`DATA.TRAIN.GT_PATH`).
+    pub fn mask_key(self) -> &'static str {
+        match self {
+            Self::Train => "DATA.TRAIN.GT_PATH",
+            Self::Val => "DATA.VAL.GT_PATH",
+            Self::Test => "DATA.TEST.GT_PATH",
+        }
+    }
+
+    /// Whether the split is read by training (train and validation) rather than by the test phase.
+    pub fn is_training(self) -> bool {
+        self != Self::Test
+    }
+}
+
 /// How to read and check one split.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SplitSpec {
-    /// Config key of the image folder, for messages (`DATA.TRAIN.PATH`).
-    pub image_key: String,
+    pub role: SplitRole,
     pub image_dir: PathBuf,
-    /// Config key and folder of the masks, when masks are read.
-    pub mask: Option<(String, PathBuf)>,
+    /// Folder of the masks, when masks are read.
+    pub mask_dir: Option<PathBuf>,
     pub ndim: Ndim,
     pub n_channels: usize,
     pub n_classes: usize,
@@ -103,11 +135,11 @@ pub fn list_tiffs(key: &str, dir: &Path) -> Result<Vec<PathBuf>, DataError> {
 
 /// Images paired with masks by position; counts must match.
 pub fn discover(spec: &SplitSpec) -> Result<Vec<(PathBuf, Option<PathBuf>)>, DataError> {
-    let images = list_tiffs(&spec.image_key, &spec.image_dir)?;
-    let Some((mask_key, mask_dir)) = &spec.mask else {
+    let images = list_tiffs(spec.role.image_key(), &spec.image_dir)?;
+    let Some(mask_dir) = &spec.mask_dir else {
         return Ok(images.into_iter().map(|i| (i, None)).collect());
     };
-    let masks = list_tiffs(mask_key, mask_dir)?;
+    let masks = list_tiffs(spec.role.mask_key(), mask_dir)?;
     if images.len() != masks.len() {
         let n = images.len().min(masks.len());
         let unpaired = images.get(n).or_else(|| masks.get(n)).cloned().unwrap_or_default();
@@ -283,8 +315,8 @@ pub fn split_hash(spec: &SplitSpec) -> Result<String, DataError> {
     let images: Vec<PathBuf> = pairs.iter().map(|(i, _)| i.clone()).collect();
     let masks: Vec<PathBuf> = pairs.iter().filter_map(|(_, m)| m.clone()).collect();
     let image_hash = hash_files(&spec.image_dir, &images)?;
-    let mask_hash = match &spec.mask {
-        Some((_, dir)) => hash_files(dir, &masks)?,
+    let mask_hash = match &spec.mask_dir {
+        Some(dir) => hash_files(dir, &masks)?,
         None => String::new(),
     };
     Ok(super::hash::sha256_hex(format!("{image_hash}\n{mask_hash}").as_bytes()))
@@ -294,10 +326,10 @@ pub fn split_hash(spec: &SplitSpec) -> Result<String, DataError> {
 /// not carved from training) and test (if `TEST.ENABLE`, masks if `DATA.TEST.LOAD_GT`).
 pub fn config_splits(config: &Config) -> Vec<SplitSpec> {
     let data = &config.data;
-    let split = |prefix: &str, path: &str, gt: Option<&str>| SplitSpec {
-        image_key: format!("DATA.{prefix}.PATH"),
+    let split = |role: SplitRole, path: &str, gt: Option<&str>| SplitSpec {
+        role,
         image_dir: PathBuf::from(path),
-        mask: gt.map(|g| (format!("DATA.{prefix}.GT_PATH"), PathBuf::from(g))),
+        mask_dir: gt.map(PathBuf::from),
         ndim: config.problem.ndim,
         n_channels: data.patch_size.last().copied().unwrap_or(1),
         n_classes: data.n_classes,
@@ -305,14 +337,14 @@ pub fn config_splits(config: &Config) -> Vec<SplitSpec> {
     };
     let mut splits = Vec::new();
     if config.train.enable {
-        splits.push(split("TRAIN", &data.train.path, Some(&data.train.gt_path)));
+        splits.push(split(SplitRole::Train, &data.train.path, Some(&data.train.gt_path)));
         if !data.val.from_train {
-            splits.push(split("VAL", &data.val.path, Some(&data.val.gt_path)));
+            splits.push(split(SplitRole::Val, &data.val.path, Some(&data.val.gt_path)));
         }
     }
     if config.test.enable {
         let gt = data.test.load_gt.then_some(data.test.gt_path.as_str());
-        splits.push(split("TEST", &data.test.path, gt));
+        splits.push(split(SplitRole::Test, &data.test.path, gt));
     }
     splits
 }
@@ -324,7 +356,7 @@ pub fn check_config_data(config: &Config) -> Result<Vec<String>, DataError> {
     config_splits(config)
         .iter()
         .map(|spec| {
-            if by_chunks && spec.image_key == "DATA.TEST.PATH" {
+            if by_chunks && spec.role == SplitRole::Test {
                 let pairs = discover(spec)?;
                 for (image, mask) in &pairs {
                     open_stack_pair(image, mask.as_deref(), spec.n_channels)?;
@@ -332,7 +364,7 @@ pub fn check_config_data(config: &Config) -> Result<Vec<String>, DataError> {
                 let n_masks = pairs.iter().filter(|(_, m)| m.is_some()).count();
                 return Ok(format!(
                     "{}: {} images, {} masks in `{}` (headers only: `TEST.BY_CHUNKS` reads them slab by slab)",
-                    spec.image_key,
+                    spec.role.image_key(),
                     pairs.len(),
                     n_masks,
                     spec.image_dir.display()
@@ -342,7 +374,7 @@ pub fn check_config_data(config: &Config) -> Result<Vec<String>, DataError> {
             let n_masks = samples.iter().filter(|s| s.mask.is_some()).count();
             Ok(format!(
                 "{}: {} images, {} masks in `{}`",
-                spec.image_key,
+                spec.role.image_key(),
                 samples.len(),
                 n_masks,
                 spec.image_dir.display()

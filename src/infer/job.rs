@@ -20,7 +20,7 @@ use super::outputs::{stem, write_labels, write_probs};
 use super::predict::Predictor;
 use crate::config::{Binarization, Config, Ndim};
 use crate::data::Volume;
-use crate::data::dataset::{SplitSpec, config_splits, discover, load_pair, read_mask};
+use crate::data::dataset::{SplitRole, SplitSpec, config_splits, discover, load_pair, read_mask};
 use crate::data::normalize::{apply, compute_stats};
 use crate::data::patches::{complete_shape, undo_complete_shape};
 use crate::data::tiff_io::read_tiff;
@@ -61,6 +61,22 @@ pub struct TestSummary {
     pub n_empty: usize,
     /// Test voxels in all (z·y·x summed over images).
     pub n_voxels: usize,
+}
+
+impl TestSummary {
+    /// The IoU of the masks the run wrote (D4): after post-processing where a filter ran, else
+    /// of the merged patches, else of the whole images. The headline of every report and chart
+    /// (`iou.written_masks`).
+    pub fn written_masks(&self) -> Option<f64> {
+        self.as_3d_stack_post_processing.or(self.post_processing).or(self.merge_patches).or(self.full_image)
+    }
+}
+
+impl ImageResult {
+    /// This image's share of [`TestSummary::written_masks`]: the IoU of the mask written for it.
+    pub fn written_masks(&self) -> Option<f64> {
+        self.iou_post_processing.or(self.iou_merge_patches).or(self.iou_full_image)
+    }
 }
 
 /// What the test phase produced.
@@ -200,7 +216,7 @@ pub fn evaluate_stage(config: &Config, layout: &RunLayout, record: &InferRecord)
 fn test_spec(config: &Config) -> Result<SplitSpec, InferError> {
     config_splits(config)
         .into_iter()
-        .find(|s| s.image_key == "DATA.TEST.PATH")
+        .find(|s| s.role == SplitRole::Test)
         .ok_or_else(|| InferError::Setup("`TEST.ENABLE` is off: nothing to test".into()))
 }
 

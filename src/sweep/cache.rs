@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// The three cached stages of a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+/// The three cached stages of a run, ordered as a run goes through them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     Train,
@@ -22,6 +22,9 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// The stages in the order a run goes through them.
+    pub const ALL: [Stage; 3] = [Stage::Train, Stage::Infer, Stage::Evaluate];
+
     pub fn name(self) -> &'static str {
         match self {
             Stage::Train => "train",
@@ -32,7 +35,59 @@ impl Stage {
 
     /// Parses `train`, `infer` or `evaluate`.
     pub fn parse(name: &str) -> Option<Self> {
-        [Stage::Train, Stage::Infer, Stage::Evaluate].into_iter().find(|s| s.name() == name)
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One value per stage, indexed by [`Stage`] (`keys[Stage::Infer]`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PerStage<T> {
+    pub train: T,
+    pub infer: T,
+    pub evaluate: T,
+}
+
+impl<T> PerStage<T> {
+    /// The value of each stage from `f(stage)`.
+    pub fn from_fn(mut f: impl FnMut(Stage) -> T) -> Self {
+        Self { train: f(Stage::Train), infer: f(Stage::Infer), evaluate: f(Stage::Evaluate) }
+    }
+
+    /// `(stage, value)` in run order.
+    pub fn iter(&self) -> impl Iterator<Item = (Stage, &T)> {
+        Stage::ALL.into_iter().map(move |stage| (stage, &self[stage]))
+    }
+
+    /// The same stages with `f` applied to each value.
+    pub fn map<U>(&self, mut f: impl FnMut(Stage, &T) -> U) -> PerStage<U> {
+        PerStage::from_fn(|stage| f(stage, &self[stage]))
+    }
+}
+
+impl<T> std::ops::Index<Stage> for PerStage<T> {
+    type Output = T;
+    fn index(&self, stage: Stage) -> &T {
+        match stage {
+            Stage::Train => &self.train,
+            Stage::Infer => &self.infer,
+            Stage::Evaluate => &self.evaluate,
+        }
+    }
+}
+
+impl<T> std::ops::IndexMut<Stage> for PerStage<T> {
+    fn index_mut(&mut self, stage: Stage) -> &mut T {
+        match stage {
+            Stage::Train => &mut self.train,
+            Stage::Infer => &mut self.infer,
+            Stage::Evaluate => &mut self.evaluate,
+        }
     }
 }
 
@@ -69,6 +124,11 @@ impl Cache {
     /// The finished entry's folder.
     pub fn entry(&self, stage: Stage, key: &str) -> PathBuf {
         self.root.join(stage.name()).join(key)
+    }
+
+    /// Whether the entry is finished: its `record.json`, written last, exists.
+    pub fn is_finished(&self, stage: Stage, key: &str) -> bool {
+        self.entry(stage, key).join("record.json").exists()
     }
 
     /// The working folder of an unfinished entry.

@@ -9,16 +9,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use anyhow::Context;
-use burn::prelude::Device;
 
-use super::cache::{Cache, Stage};
-use super::exec::{DataHashes, RunOutcome, cached_stages, execute, materialise, stage_keys};
+use super::cache::{Cache, PerStage, Stage};
+use super::exec::{DataHashes, SweepRunOutcome, cached_stages, execute, materialise, stage_keys};
 use super::grid::{RunSpec, expand, override_arg};
 use super::manifest::{Base, DataSpec, Manifest, load_manifest, validate};
 use crate::config::raw::{RawLayer, flatten, parse_overrides, read_yaml_file};
 use crate::config::{Config, Origin, resolve::resolve};
 use crate::data::hash::sha256_hex;
 use crate::data::synth_io::write_synthetic;
+use crate::device::{DeviceKind, RunDevice};
 
 /// How to run a sweep.
 pub struct SweepOptions {
@@ -29,14 +29,16 @@ pub struct SweepOptions {
     /// a failed run, nothing is computed.
     pub cache_only: bool,
     pub force: Option<Stage>,
-    pub device: Device,
-    pub device_kind: String,
+    /// The device runs execute on. `None` for the commands that only read the cache (`report`,
+    /// `check`): they need the kind for the keys, not a device.
+    pub device: Option<RunDevice>,
+    pub device_kind: DeviceKind,
 }
 
 /// One run of the grid and how it ended.
 pub struct SweepRun {
     pub spec: RunSpec,
-    pub result: Result<RunOutcome, String>,
+    pub result: Result<SweepRunOutcome, String>,
 }
 
 /// Everything a sweep did, for the reports.
@@ -67,12 +69,16 @@ pub fn run_sweep(manifest_path: &Path, options: &SweepOptions, out: &mut dyn Wri
     let data_overrides = data_overrides(&manifest)?;
     let cache = Cache::new(&manifest.result_dir);
     let hashes = DataHashes::default();
+    if options.dry_run {
+        dry_run(&manifest, &specs, &data_overrides, &cache, &hashes, options.device_kind, out)?;
+        return Ok(SweepOutcome { manifest, runs: Vec::new(), n_trained: 0 });
+    }
     let n = specs.len();
     let jobs = options.jobs.clamp(1, n.max(1));
     let threads = (rayon::current_num_threads() / jobs).max(1);
-    let mut bar = super::progress::sweep_bar(n, !options.dry_run);
+    let mut bar = super::progress::sweep_bar(n, true);
     let next = AtomicUsize::new(0);
-    let mut results: Vec<Option<anyhow::Result<Option<RunOutcome>>>> = (0..n).map(|_| None).collect();
+    let mut results: Vec<Option<anyhow::Result<SweepRunOutcome>>> = (0..n).map(|_| None).collect();
     let (sender, receiver) = mpsc::channel();
     std::thread::scope(|scope| {
         for _ in 0..jobs {
@@ -104,7 +110,7 @@ pub fn run_sweep(manifest_path: &Path, options: &SweepOptions, out: &mut dyn Wri
                 Err(error) => format!("{label}: failed: {error:#}"),
             };
             bar.suspend(|| writeln!(out, "{line}").ok());
-            bar.record(result.as_ref().ok().and_then(|(_, o)| o.as_ref()).map(|o| o.stages.cached), result.is_err());
+            bar.record(result.as_ref().ok().map(|(_, o)| o.stages.cached), result.is_err());
             results[i] = Some(result.map(|(_, outcome)| outcome));
         }
     });
@@ -113,18 +119,63 @@ pub fn run_sweep(manifest_path: &Path, options: &SweepOptions, out: &mut dyn Wri
     let mut n_trained = 0;
     for (spec, result) in specs.into_iter().zip(results) {
         match result.unwrap_or_else(|| Err(anyhow::anyhow!("the run was not executed"))) {
-            Ok(Some(outcome)) => {
-                n_trained += usize::from(!outcome.stages.cached[0]);
+            Ok(outcome) => {
+                n_trained += usize::from(!outcome.stages.cached.train);
                 runs.push(SweepRun { spec, result: Ok(outcome) });
             }
-            Ok(None) => {}
             Err(error) => runs.push(SweepRun { spec, result: Err(format!("{error:#}")) }),
         }
     }
     Ok(SweepOutcome { manifest, runs, n_trained })
 }
 
-/// One run: its printed line and its outcome (`None` for a dry run).
+/// `--dry-run`: per run and stage, whether it is cached, runs, or is shared with an earlier run
+/// of the grid (cells that differ only in inference share their training), then the totals.
+fn dry_run(
+    manifest: &Manifest,
+    specs: &[RunSpec],
+    data: &[String],
+    cache: &Cache,
+    hashes: &DataHashes,
+    device_kind: DeviceKind,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let n = specs.len();
+    let mut first_user: PerStage<std::collections::HashMap<String, usize>> = PerStage::default();
+    let mut to_run = PerStage::<usize>::default();
+    for (i, spec) in specs.iter().enumerate() {
+        let config = run_config(manifest, spec, data)?;
+        let (_, keys) = stage_keys(&config, spec.run_id, device_kind, hashes).map_err(anyhow::Error::msg)?;
+        let cached = cached_stages(cache, &keys);
+        let words: Vec<String> = Stage::ALL
+            .into_iter()
+            .map(|stage| {
+                let state = if cached[stage] {
+                    "cached".to_string()
+                } else if let Some(&first) = first_user[stage].get(&keys[stage].key) {
+                    format!("shared with [{}/{n}]", first + 1)
+                } else {
+                    first_user[stage].insert(keys[stage].key.clone(), i);
+                    to_run[stage] += 1;
+                    "to run".to_string()
+                };
+                format!("{stage} {state}")
+            })
+            .collect();
+        writeln!(out, "[{}/{n}] {} run_id {}: {}", i + 1, spec.cell_name, spec.run_id, words.join(", "))?;
+    }
+    let plural = |count: usize, one: &str, many: &str| format!("{count} {}", if count == 1 { one } else { many });
+    writeln!(
+        out,
+        "{n} runs: {}, {}, {} to run",
+        plural(to_run.train, "training", "trainings"),
+        plural(to_run.infer, "inference", "inferences"),
+        plural(to_run.evaluate, "evaluation", "evaluations"),
+    )?;
+    Ok(())
+}
+
+/// One run: its printed line and its outcome.
 fn run_one(
     manifest: &Manifest,
     spec: &RunSpec,
@@ -133,38 +184,24 @@ fn run_one(
     hashes: &DataHashes,
     options: &SweepOptions,
     label: &str,
-) -> anyhow::Result<(String, Option<RunOutcome>)> {
+) -> anyhow::Result<(String, SweepRunOutcome)> {
     let config = run_config(manifest, spec, data)?;
-    let (seed, keys) = stage_keys(&config, spec.run_id, &options.device_kind, hashes).map_err(anyhow::Error::msg)?;
-    if options.dry_run {
-        let cached = cached_stages(cache, &keys);
-        let word = |c: bool| if c { "cached" } else { "to run" };
-        return Ok((
-            format!("{label}: train {}, infer {}, evaluate {}", word(cached[0]), word(cached[1]), word(cached[2])),
-            None,
-        ));
-    }
-    if options.cache_only {
-        if let Some(stage) = cached_stages(cache, &keys).iter().position(|c| !c) {
-            anyhow::bail!(
-                "its {} stage is not in the cache; run `segsweep sweep` first",
-                ["train", "infer", "evaluate"][stage]
-            );
+    let (seed, keys) = stage_keys(&config, spec.run_id, options.device_kind, hashes).map_err(anyhow::Error::msg)?;
+    let cached = cached_stages(cache, &keys);
+    let device = match (&options.device, options.cache_only) {
+        (Some(device), false) => device,
+        _ => {
+            if let Some(stage) = Stage::ALL.into_iter().find(|&s| !cached[s]) {
+                anyhow::bail!("its {stage} stage is not in the cache; run `segsweep sweep` first");
+            }
+            // Every stage is cached: `execute` reads records and never touches a device.
+            &RunDevice { device: burn::prelude::Device::flex(), kind: options.device_kind }
         }
-    }
+    };
     // The stages' own progress lines stay out of the sweep's output; their warnings (a corrupt
     // cache record, a skipped batch) are kept and printed after the run's line.
     let mut log = Vec::new();
-    let outcome = execute(
-        cache,
-        &config,
-        spec.run_id,
-        (seed, keys),
-        &options.device,
-        &options.device_kind,
-        options.force,
-        &mut log,
-    )?;
+    let outcome = execute(cache, &config, spec.run_id, (seed, keys), device, options.force, &mut log)?;
     let warnings: String = String::from_utf8_lossy(&log)
         .lines()
         .filter(|l| l.starts_with("warning:"))
@@ -173,16 +210,17 @@ fn run_one(
     let job_dir = sweep_dir(manifest).join(&spec.cell_name);
     materialise(cache, &outcome.stages.keys, &config, &job_dir, &format!("{}_{}", spec.cell_name, spec.run_id))?;
     let word = |c: bool| if c { "cached" } else { "ran" };
-    let [t, i, e] = outcome.stages.cached;
-    let iou = outcome.test.summary.merge_patches.or(outcome.test.summary.full_image);
+    let cached = outcome.stages.cached;
+    let iou = outcome.test.summary.written_masks();
     let line = format!(
-        "{label}: train {}, infer {}, evaluate {}; IoU {}",
-        word(t),
-        word(i),
-        word(e),
+        "{label}: train {}, infer {}, evaluate {}; {} {}",
+        word(cached.train),
+        word(cached.infer),
+        word(cached.evaluate),
+        super::reports::HEADLINE,
         iou.map_or("-".into(), |v| format!("{v:.4}"))
     );
-    Ok((line + &warnings, Some(outcome)))
+    Ok((line + &warnings, outcome))
 }
 
 /// The resolved config of one run: base ← data paths ← `set` ← the cell's values.

@@ -6,18 +6,17 @@
 use std::io::Write;
 use std::path::Path;
 
-use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 
-use super::cache::{Cache, Stage, link_file, link_tree, link_tree_renamed};
+use super::cache::{Cache, PerStage, Stage, link_file, link_tree, link_tree_renamed};
 use super::key::{StageInputs, evaluate_inputs, infer_inputs, train_inputs};
 use crate::config::Config;
 use crate::data::dataset::{config_splits, split_hash};
 use crate::data::hash::sha256_hex;
+use crate::device::{DeviceKind, RunDevice};
 use crate::infer::{TestOutcome, evaluate_stage, infer_stage};
 use crate::layout::RunLayout;
-use crate::model::{ModelSpec, SegModel};
-use crate::train::checkpoint::load_weights;
+use crate::train::checkpoint::{Checkpoints, load_best};
 use crate::train::log::EpochRow;
 use crate::train::seed::run_seed;
 use crate::train::train_job;
@@ -40,13 +39,13 @@ pub struct TrainRecord {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunStages {
     pub seed: u64,
-    pub keys: [StageInputs; 3],
-    pub cached: [bool; 3],
+    pub keys: PerStage<StageInputs>,
+    pub cached: PerStage<bool>,
 }
 
-/// The outcome of a finished run.
+/// The outcome of a finished run of a sweep.
 #[derive(Clone, Debug)]
-pub struct RunOutcome {
+pub struct SweepRunOutcome {
     pub stages: RunStages,
     pub train: TrainRecord,
     pub test: TestOutcome,
@@ -61,16 +60,15 @@ pub struct DataHashes {
 }
 
 impl DataHashes {
-    /// The hash of the training (`test == false`) or test splits of `config`.
-    fn of(&self, config: &Config, test: bool) -> Result<String, String> {
-        let splits: Vec<_> =
-            config_splits(config).into_iter().filter(|s| (s.image_key == "DATA.TEST.PATH") == test).collect();
+    /// The hash of the training (train and validation) or the test splits of `config`.
+    fn of(&self, config: &Config, training: bool) -> Result<String, String> {
+        let splits: Vec<_> = config_splits(config).into_iter().filter(|s| s.role.is_training() == training).collect();
         let folders: Vec<(String, String)> = splits
             .iter()
             .map(|s| {
                 (
                     s.image_dir.display().to_string(),
-                    s.mask.as_ref().map(|(_, d)| d.display().to_string()).unwrap_or_default(),
+                    s.mask_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default(),
                 )
             })
             .collect();
@@ -91,30 +89,19 @@ impl DataHashes {
 pub fn stage_keys(
     config: &Config,
     run_id: u64,
-    device_kind: &str,
+    device_kind: DeviceKind,
     hashes: &DataHashes,
-) -> Result<(u64, [StageInputs; 3]), String> {
+) -> Result<(u64, PerStage<StageInputs>), String> {
     let seed = run_seed(config.system.seed, run_id);
-    let train = train_inputs(config, &hashes.of(config, false)?, seed, device_kind);
-    let infer = infer_inputs(config, &train.key, &hashes.of(config, true)?);
+    let train = train_inputs(config, &hashes.of(config, true)?, seed, device_kind);
+    let infer = infer_inputs(config, &train.key, &hashes.of(config, false)?);
     let evaluate = evaluate_inputs(config, &infer.key);
-    Ok((seed, [train, infer, evaluate]))
+    Ok((seed, PerStage { train, infer, evaluate }))
 }
 
 /// Whether each stage of the keys is already in the cache.
-pub fn cached_stages(cache: &Cache, keys: &[StageInputs; 3]) -> [bool; 3] {
-    [Stage::Train, Stage::Infer, Stage::Evaluate].map(|stage| {
-        let key = &keys[stage_index(stage)].key;
-        cache.entry(stage, key).join("record.json").exists()
-    })
-}
-
-fn stage_index(stage: Stage) -> usize {
-    match stage {
-        Stage::Train => 0,
-        Stage::Infer => 1,
-        Stage::Evaluate => 2,
-    }
+pub fn cached_stages(cache: &Cache, keys: &PerStage<StageInputs>) -> PerStage<bool> {
+    keys.map(|stage, inputs| cache.is_finished(stage, &inputs.key))
 }
 
 /// Runs (or re-uses) the three stages of one run with its [`stage_keys`]; `force` re-runs that
@@ -123,18 +110,16 @@ pub fn execute(
     cache: &Cache,
     config: &Config,
     run_id: u64,
-    (seed, keys): (u64, [StageInputs; 3]),
-    device: &Device,
-    device_kind: &str,
+    (seed, keys): (u64, PerStage<StageInputs>),
+    device: &RunDevice,
     force: Option<Stage>,
     out: &mut dyn Write,
-) -> anyhow::Result<RunOutcome> {
-    let forced = |stage: Stage| force.is_some_and(|f| stage_index(f) <= stage_index(stage));
-    let mut cached = [false; 3];
+) -> anyhow::Result<SweepRunOutcome> {
+    let forced = |stage: Stage| force.is_some_and(|f| f <= stage);
+    let mut cached = PerStage::default();
     let (train, was_cached) =
-        cached_or_run(cache, Stage::Train, &keys[0], forced(Stage::Train), out, |partial, out| {
-            let layout = RunLayout { job_dir: partial.to_path_buf(), job_id: ENTRY_JOB.into() };
-            let outcome = train_job(config, &layout, run_id, device, device_kind, out)?;
+        cached_or_run(cache, Stage::Train, &keys.train, forced(Stage::Train), out, |partial, out| {
+            let outcome = train_job(config, &entry_layout(partial), run_id, device, out)?;
             Ok(TrainRecord {
                 seed,
                 best_epoch: outcome.best_epoch,
@@ -144,29 +129,28 @@ pub fn execute(
                 rows: outcome.rows,
             })
         })?;
-    cached[0] = was_cached;
-    let train_entry = cache.entry(Stage::Train, &keys[0].key);
+    cached.train = was_cached;
+    let train_entry = entry_layout(&cache.entry(Stage::Train, &keys.train.key));
     let (infer, was_cached) =
-        cached_or_run(cache, Stage::Infer, &keys[1], forced(Stage::Infer), out, |partial, out| {
-            let model = SegModel::try_new(&ModelSpec::from_config(config)?, device)?;
-            let model = load_weights(
-                &train_entry.join("checkpoints").join(format!("{ENTRY_JOB}-checkpoint-best.safetensors")),
-                model,
-            )?;
-            let layout = RunLayout { job_dir: partial.to_path_buf(), job_id: ENTRY_JOB.into() };
-            Ok(infer_stage(config, &layout, &model, device, out)?)
+        cached_or_run(cache, Stage::Infer, &keys.infer, forced(Stage::Infer), out, |partial, out| {
+            let model = load_best(config, &train_entry, &device.device)?;
+            Ok(infer_stage(config, &entry_layout(partial), &model, &device.device, out)?)
         })?;
-    cached[1] = was_cached;
-    let infer_entry = cache.entry(Stage::Infer, &keys[1].key);
+    cached.infer = was_cached;
+    let infer_entry = entry_layout(&cache.entry(Stage::Infer, &keys.infer.key));
     let (test, was_cached) =
-        cached_or_run(cache, Stage::Evaluate, &keys[2], forced(Stage::Evaluate), out, |partial, _out| {
-            let results = |dir: &Path| dir.join("results").join(ENTRY_JOB);
-            link_tree(&results(&infer_entry), &results(partial))?;
-            let layout = RunLayout { job_dir: partial.to_path_buf(), job_id: ENTRY_JOB.into() };
+        cached_or_run(cache, Stage::Evaluate, &keys.evaluate, forced(Stage::Evaluate), out, |partial, _out| {
+            let layout = entry_layout(partial);
+            link_tree(&infer_entry.results(), &layout.results())?;
             Ok(evaluate_stage(config, &layout, &infer)?)
         })?;
-    cached[2] = was_cached;
-    Ok(RunOutcome { stages: RunStages { seed, keys, cached }, train, test })
+    cached.evaluate = was_cached;
+    Ok(SweepRunOutcome { stages: RunStages { seed, keys, cached }, train, test })
+}
+
+/// The results layout inside a cache entry (or its partial folder): job id [`ENTRY_JOB`].
+fn entry_layout(dir: &Path) -> RunLayout {
+    RunLayout { job_dir: dir.to_path_buf(), job_id: ENTRY_JOB.into() }
 }
 
 /// The stage's record from the cache, or runs `work` in the partial folder under the key's lock
@@ -209,7 +193,7 @@ fn read_record<R: for<'de> Deserialize<'de>>(cache: &Cache, stage: Stage, key: &
 /// same run at once do not disturb each other.
 pub fn materialise(
     cache: &Cache,
-    keys: &[StageInputs; 3],
+    keys: &PerStage<StageInputs>,
     config: &Config,
     job_dir: &Path,
     job_id: &str,
@@ -219,12 +203,11 @@ pub fn materialise(
     }
     let layout = RunLayout { job_dir: job_dir.to_path_buf(), job_id: job_id.into() };
     crate::train::job::write_config(config, &layout.config_file())?;
-    let train = cache.entry(Stage::Train, &keys[0].key);
-    let best = train.join("checkpoints").join(format!("{ENTRY_JOB}-checkpoint-best.safetensors"));
+    let train = cache.entry(Stage::Train, &keys.train.key);
     std::fs::create_dir_all(layout.checkpoints())?;
-    link_file(&best, &layout.checkpoints().join(format!("{job_id}-checkpoint-best.safetensors")))?;
+    link_file(&Checkpoints::of(&entry_layout(&train)).best(), &Checkpoints::of(&layout).best())?;
     let results = layout.results();
-    for entry in [train, cache.entry(Stage::Evaluate, &keys[2].key)] {
+    for entry in [train, cache.entry(Stage::Evaluate, &keys.evaluate.key)] {
         link_tree_renamed(&entry.join("results").join(ENTRY_JOB), &results, |name| entry_name(name, job_id))?;
     }
     Ok(())

@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::Config;
 use crate::data::hash::sha256_hex;
+use crate::device::DeviceKind;
 
 /// Bump when the train stage's outputs change (checkpoints, logs).
 pub const TRAIN_FORMAT_VERSION: u32 = 1;
@@ -139,7 +140,7 @@ impl StageInputs {
 
 /// The train key: every config key that can change training, the training data's content hash,
 /// the effective seed, the device kind and the training code version.
-pub fn train_inputs(config: &Config, train_data_hash: &str, seed: u64, device_kind: &str) -> StageInputs {
+pub fn train_inputs(config: &Config, train_data_hash: &str, seed: u64, device_kind: DeviceKind) -> StageInputs {
     let mut remove: Vec<&str> = NEVER.to_vec();
     remove.extend_from_slice(TEST_ONLY);
     StageInputs::new(json!({
@@ -211,7 +212,7 @@ mod tests {
 
     fn keys(yaml: &str) -> (String, String, String) {
         let c = config(yaml);
-        let train = train_inputs(&c, "data", 7, "flex").key;
+        let train = train_inputs(&c, "data", 7, DeviceKind::Flex).key;
         let infer = infer_inputs(&c, &train, "test").key;
         let evaluate = evaluate_inputs(&c, &infer).key;
         (train, infer, evaluate)
@@ -283,9 +284,11 @@ mod tests {
     #[test]
     fn seed_device_and_data_are_part_of_the_train_key() {
         let c = config(BASE);
-        let a = train_inputs(&c, "data", 7, "flex").key;
-        assert_ne!(a, train_inputs(&c, "data", 8, "flex").key);
-        assert_ne!(a, train_inputs(&c, "data", 7, "tch").key);
-        assert_ne!(a, train_inputs(&c, "other", 7, "flex").key);
+        let a = train_inputs(&c, "data", 7, DeviceKind::Flex).key;
+        assert_ne!(a, train_inputs(&c, "data", 8, DeviceKind::Flex).key);
+        assert_ne!(a, train_inputs(&c, "data", 7, DeviceKind::Tch).key);
+        assert_ne!(a, train_inputs(&c, "other", 7, DeviceKind::Flex).key);
+        // The kind enters the key by the name it always had, so existing caches stay valid.
+        assert_eq!(train_inputs(&c, "data", 7, DeviceKind::TchCuda).inputs["device"], "tch-cuda");
     }
 }

@@ -5,6 +5,8 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::cache::PerStage;
+
 /// A bar over the runs of a sweep with running counts.
 pub struct SweepBar {
     bar: ProgressBar,
@@ -27,8 +29,8 @@ pub fn sweep_bar(n: usize, show: bool) -> SweepBar {
 
 impl SweepBar {
     /// Counts one finished run: its stages' cache flags, or a failure.
-    pub fn record(&mut self, cached: Option<[bool; 3]>, failed: bool) {
-        self.cached += usize::from(cached.is_some_and(|c| c.iter().all(|&c| c)));
+    pub fn record(&mut self, cached: Option<PerStage<bool>>, failed: bool) {
+        self.cached += usize::from(cached.is_some_and(|c| c.iter().all(|(_, &c)| c)));
         self.failed += usize::from(failed);
         self.bar.set_message(format!("{} fully cached, {} failed", self.cached, self.failed));
         self.bar.inc(1);

@@ -12,14 +12,16 @@ use crate::report::charts::{LossCurve, box_plot, iou_per_variant, loss_curves};
 use crate::report::markdown::report_md;
 use crate::report::tables::{RunRow, cells, metric_values, write_compare_csv, write_runs_csv, write_summary_csv};
 
+/// The metric every report leads with and every chart draws: the IoU of the masks the run
+/// wrote ([`crate::infer::job::TestSummary::written_masks`]).
+pub const HEADLINE: &str = "iou.written_masks";
+
 /// The metrics a run computed, by name (levels the run did not compute are left out, so the
 /// reports carry no empty rows).
-fn run_metrics(outcome: &super::exec::RunOutcome) -> Vec<(String, Option<f64>)> {
+fn run_metrics(outcome: &super::exec::SweepRunOutcome) -> Vec<(String, Option<f64>)> {
     let s = &outcome.test.summary;
-    // The IoU of the masks the run wrote (D4): after post-processing when it filtered.
-    let written = s.as_3d_stack_post_processing.or(s.post_processing).or(s.merge_patches).or(s.full_image);
     let all: Vec<(String, Option<f64>)> = vec![
-        ("iou.written_masks".into(), written),
+        (HEADLINE.into(), s.written_masks()),
         ("iou.per_patch".into(), s.per_patch),
         ("iou.merge_patches".into(), s.merge_patches),
         ("iou.post_processing".into(), s.post_processing),
@@ -60,8 +62,10 @@ pub fn run_rows(sweep: &SweepOutcome) -> Vec<RunRow> {
                 Ok(outcome) => {
                     let stages = &outcome.stages;
                     row.seed = stages.seed;
-                    [row.train_key, row.infer_key, row.evaluate_key] = stages.keys.clone().map(|k| k.key);
-                    [row.train_cached, row.infer_cached, row.evaluate_cached] = stages.cached;
+                    [row.train_key, row.infer_key, row.evaluate_key] =
+                        [&stages.keys.train, &stages.keys.infer, &stages.keys.evaluate].map(|k| k.key.clone());
+                    [row.train_cached, row.infer_cached, row.evaluate_cached] =
+                        [stages.cached.train, stages.cached.infer, stages.cached.evaluate];
                     row.metrics = run_metrics(outcome);
                     row.epochs = Some(outcome.train.rows.len());
                     row.best_epoch = Some(outcome.train.best_epoch);
@@ -136,7 +140,7 @@ fn write_all(sweep: &SweepOutcome, dir: &Path) -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
-    let metric = "iou.written_masks";
+    let metric = HEADLINE;
     let per_cell: Vec<(String, Vec<(u64, f64)>)> =
         cell_names.iter().map(|c| (c.clone(), metric_values(&rows, c, metric))).collect();
     iou_per_variant(&dir.join("iou_per_variant.png"), metric, &per_cell)?;
@@ -145,7 +149,7 @@ fn write_all(sweep: &SweepOutcome, dir: &Path) -> anyhow::Result<()> {
         .runs
         .iter()
         .filter_map(|run| run.result.as_ref().ok().map(|o| (run, o)))
-        .filter(|(_, o)| seen.insert(o.stages.keys[0].key.clone()))
+        .filter(|(_, o)| seen.insert(o.stages.keys.train.key.clone()))
         .map(|(run, o)| {
             (
                 format!("run_id {}", run.spec.run_id),
@@ -162,7 +166,7 @@ fn write_all(sweep: &SweepOutcome, dir: &Path) -> anyhow::Result<()> {
                 .iter()
                 .filter(|r| &r.spec.cell_name == c)
                 .filter_map(|r| r.result.as_ref().ok())
-                .flat_map(|o| o.test.images.iter().filter_map(|i| i.iou_merge_patches.or(i.iou_full_image)))
+                .flat_map(|o| o.test.images.iter().filter_map(|i| i.written_masks()))
                 .collect();
             (c.clone(), values)
         })

@@ -14,6 +14,7 @@ use super::exec::{DataHashes, stage_keys};
 use super::grid::expand;
 use super::manifest::{load_manifest, validate};
 use crate::config::raw::flatten;
+use crate::device::DeviceKind;
 
 /// Differences `key: cached → wanted` between two inputs documents.
 pub fn differences(cached: &Value, wanted: &Value) -> Vec<String> {
@@ -31,7 +32,7 @@ pub fn differences(cached: &Value, wanted: &Value) -> Vec<String> {
 }
 
 /// Explains run `run` (`<cell>_<run_id>`) of the manifest.
-pub fn why(manifest_path: &Path, run: &str, device_kind: &str, out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn why(manifest_path: &Path, run: &str, device_kind: DeviceKind, out: &mut dyn Write) -> anyhow::Result<()> {
     let manifest = load_manifest(manifest_path)?;
     validate(&manifest)?;
     let specs = expand(&manifest)?;
@@ -45,9 +46,9 @@ pub fn why(manifest_path: &Path, run: &str, device_kind: &str, out: &mut dyn Wri
     let config = run_config(&manifest, spec, &data)?;
     let (_, keys) = stage_keys(&config, spec.run_id, device_kind, &hashes).map_err(anyhow::Error::msg)?;
     let cache = Cache::new(&manifest.result_dir);
-    for (stage, inputs) in [Stage::Train, Stage::Infer, Stage::Evaluate].into_iter().zip(&keys) {
+    for (stage, inputs) in keys.iter() {
         let short = &inputs.key[..12];
-        if cache.entry(stage, &inputs.key).join("record.json").exists() {
+        if cache.is_finished(stage, &inputs.key) {
             writeln!(out, "{}: cached ({short})", stage.name())?;
             continue;
         }

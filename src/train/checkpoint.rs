@@ -53,6 +53,11 @@ pub struct Checkpoints {
 }
 
 impl Checkpoints {
+    /// The checkpoints of the job laid out at `layout`.
+    pub fn of(layout: &crate::layout::RunLayout) -> Self {
+        Self { dir: layout.checkpoints(), job_id: layout.job_id.clone() }
+    }
+
     pub fn best(&self) -> PathBuf {
         self.dir.join(format!("{}-checkpoint-best.safetensors", self.job_id))
     }
@@ -133,6 +138,17 @@ impl Checkpoints {
         }
         let _ = std::fs::remove_file(self.resume_file());
     }
+}
+
+/// The network of `config` on `device` with the best weights of the job at `layout` (the one
+/// place that knows where a job keeps them).
+pub fn load_best(
+    config: &crate::config::Config,
+    layout: &crate::layout::RunLayout,
+    device: &burn::prelude::Device,
+) -> Result<SegModel, TrainError> {
+    let model = SegModel::try_new(&crate::model::ModelSpec::from_config(config)?, device)?;
+    load_weights(&Checkpoints::of(layout).best(), model)
 }
 
 /// Loads weights into `model`: BiaPy-named or burn safetensors, a BiaPy `.pth`, or a `.bpk`

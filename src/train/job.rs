@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use burn::prelude::Device;
+use crate::device::{DeviceKind, RunDevice};
 
 use super::error::TrainError;
 use super::run::{TrainOptions, TrainOutcome, train};
@@ -26,8 +26,7 @@ pub fn train_job(
     config: &Config,
     layout: &RunLayout,
     run_id: u64,
-    device: &Device,
-    device_kind: &str,
+    device: &RunDevice,
     out: &mut dyn Write,
 ) -> Result<TrainOutcome, TrainError> {
     write_config(config, &layout.config_file())?;
@@ -45,12 +44,12 @@ pub fn train_job(
         sets.1.len()
     )
     .ok();
-    let fingerprint = fingerprint(config, seed, device_kind)?;
+    let fingerprint = fingerprint(config, seed, device.kind)?;
     draw_model(config, layout)?;
     if config.augmentor.enable && config.augmentor.aug_samples {
         super::aug_samples::write(&sets.0, config.augmentor.aug_num_samples, &layout.result("aug"))?;
     }
-    let options = TrainOptions { seed, device: device.clone().autodiff(), fingerprint, progress: true };
+    let options = TrainOptions { seed, device: device.device.clone().autodiff(), fingerprint, progress: true };
     let outcome = train(config, layout, sets, &options, out)?;
     print_summary(&outcome, out);
     Ok(outcome)
@@ -91,13 +90,13 @@ pub fn write_config(config: &Config, path: &Path) -> Result<(), TrainError> {
 
 /// sha256 of what defines a training: the config sections that can change it, the content of
 /// the training (and validation) data, the effective seed, the device kind and the code version.
-pub fn fingerprint(config: &Config, seed: u64, device_kind: &str) -> Result<String, TrainError> {
+pub fn fingerprint(config: &Config, seed: u64, device_kind: DeviceKind) -> Result<String, TrainError> {
     let sections = serde_json::json!({
         "problem": config.problem, "data": config.data, "augmentor": config.augmentor,
         "model": config.model, "loss": config.loss, "train": config.train,
     });
     let mut text = format!("v{TRAIN_CODE_VERSION}\n{seed}\n{device_kind}\n{sections}\n");
-    for spec in config_splits(config).iter().filter(|s| s.image_key != "DATA.TEST.PATH") {
+    for spec in config_splits(config).iter().filter(|s| s.role.is_training()) {
         text.push_str(&split_hash(spec)?);
         text.push('\n');
     }

@@ -62,7 +62,7 @@ pub fn train(
     let (train_set, val_set) = (Arc::new(sets.0), Arc::new(sets.1));
     let batch_size = config.train.batch_size;
     let steps_per_epoch = train_set.len().div_ceil(batch_size);
-    let checkpoints = Checkpoints { dir: layout.checkpoints(), job_id: layout.job_id.clone() };
+    let checkpoints = Checkpoints::of(layout);
     let loss_fn = LossFn::from_config(config);
     let device = &options.device;
     // burn seeds its random generator per process, not per model: seeding and initialising

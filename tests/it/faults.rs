@@ -143,3 +143,23 @@ fn a_read_only_results_folder_is_a_clear_error_and_nothing_looks_finished() {
     assert_eq!(writable.code, 0, "{}{}", writable.stdout, writable.stderr);
     assert!(results.join("ro/results/ro_1/test_results_metrics.csv").exists());
 }
+
+#[test]
+fn a_benchmark_switch_in_the_environment_refuses_run_train_and_sweep() {
+    let dir = TestDir::new();
+    let manifest = dir.join("ci.yaml");
+    std::fs::write(&manifest, ci_text()).unwrap();
+    let config = repo_root().join("experiments/demo_2d.yaml");
+    let results = dir.join("results");
+    let run_args = |command: &'static str| {
+        vec![command, "--config", config.to_str().unwrap(), "--result_dir", results.to_str().unwrap()]
+    };
+    for switch in [("SEGSWEEP_FLEX_UPSTREAM_CONV", "1"), ("SEGSWEEP_TCH_CONV_GRAD", "upstream")] {
+        for args in [vec!["sweep", manifest.to_str().unwrap()], run_args("run"), run_args("train")] {
+            let out = segsweep_with(&args, &[switch]);
+            assert_eq!(out.code, 2, "{args:?} {switch:?}: {}", out.stderr);
+            assert!(out.stderr.contains(&format!("`{}` is set", switch.0)), "{}", out.stderr);
+        }
+    }
+    assert!(!results.exists(), "nothing was computed");
+}

@@ -13,11 +13,14 @@ use segsweep::sweep::manifest::{parse_manifest, validate};
 
 use crate::util::repo_root;
 
+/// The committed inputs of one target; a missing or empty folder fails the test (a replay
+/// of nothing checks nothing).
 fn inputs(target: &str) -> Vec<PathBuf> {
     let dir = repo_root().join("tests/corpus/fuzz").join(target);
-    let mut files: Vec<PathBuf> =
-        std::fs::read_dir(&dir).map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect()).unwrap_or_default();
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("corpus `{}` is missing: {e}", dir.display()));
+    let mut files: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
     files.sort();
+    assert!(!files.is_empty(), "corpus `{}` is empty", dir.display());
     files
 }
 
@@ -28,7 +31,8 @@ fn replay_tiff(path: &Path) {
     }
 }
 
-fn replay_config(text: &str) {
+/// Whether the input loaded (and so was written back and loaded again).
+fn replay_config(text: &str) -> bool {
     let (yaml, overrides) = match text.split_once("\n--set\n") {
         Some((yaml, rest)) => (yaml, rest.lines().map(str::to_string).collect::<Vec<_>>()),
         None => (text, Vec::new()),
@@ -36,14 +40,19 @@ fn replay_config(text: &str) {
     if let Ok(loaded) = load_str(yaml, &overrides) {
         let written = to_yaml(&loaded.config);
         assert!(load_str(&written, &[]).is_ok(), "a resolved config does not load back:\n{written}");
+        return true;
     }
+    false
 }
 
-fn replay_manifest(text: &str) {
+/// Whether the input parsed as a manifest (and so went on to validation and expansion).
+fn replay_manifest(text: &str) -> bool {
     if let Ok(manifest) = parse_manifest(text, Path::new("/nonexistent/fuzz/manifest.yaml")) {
         let _ = validate(&manifest);
         let _ = expand(&manifest);
+        return true;
     }
+    false
 }
 
 #[test]
@@ -53,12 +62,17 @@ fn committed_fuzz_inputs_are_handled_without_panic() {
     for path in &tiffs {
         replay_tiff(path);
     }
-    for path in inputs("config_loader") {
-        replay_config(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
-    }
-    for path in inputs("manifest_parser") {
-        replay_manifest(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
-    }
+    let text = |path: &PathBuf| String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
+    let configs = inputs("config_loader");
+    let loaded = configs.iter().filter(|p| replay_config(&text(p))).count();
+    assert!(loaded >= 3 && loaded < configs.len(), "both loading and refused configs: {loaded} of {}", configs.len());
+    let manifests = inputs("manifest_parser");
+    let parsed = manifests.iter().filter(|p| replay_manifest(&text(p))).count();
+    assert!(
+        parsed >= 3 && parsed < manifests.len(),
+        "both parsing and refused manifests: {parsed} of {}",
+        manifests.len()
+    );
 }
 
 #[test]

@@ -15,9 +15,9 @@ fn u8_volume(shape: [usize; 4], value: u8) -> AnyVolume {
 
 fn spec(root: &Path, ndim: Ndim) -> SplitSpec {
     SplitSpec {
-        image_key: "DATA.TRAIN.PATH".into(),
+        role: SplitRole::Train,
         image_dir: root.join("x"),
-        mask: Some(("DATA.TRAIN.GT_PATH".into(), root.join("y"))),
+        mask_dir: Some(root.join("y")),
         ndim,
         n_channels: 1,
         n_classes: 2,

@@ -1,5 +1,7 @@
 //! Tests of manifest parsing, validation and their error messages.
 
+use std::path::Path;
+
 use super::*;
 use serde_json::json;
 

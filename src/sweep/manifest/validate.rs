@@ -2,7 +2,14 @@
 //! value is resolved exactly as `segsweep run --set …` would, and every problem is reported at
 //! once. Reads the base config file; runs nothing.
 
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
 use super::*;
+use crate::config::raw::{self, RawLayer};
+use crate::config::{ConfigError, Origin, Problem, keys, legacy, resolve};
+use crate::sweep::grid;
 
 /// Checks the manifest against the config schema before anything runs: every `set` key and grid
 /// axis must be a config key (legacy keys included, as `resolve` translates them; keys segsweep
