@@ -4,8 +4,7 @@
 //! [`metrics`], [`postprocess`] ← [`train`], [`infer`] ← [`run`] (and [`report`] ← sweep, in
 //! later work). Shared helpers: [`layout`] (the results tree), [`plot`] (charts), [`device`]
 //! (`--device`), [`atomic`] (temporary name + rename), [`fault`] (test-only injected write errors). Library code never prints: commands that
-//! print take a writer.
-#![deny(clippy::print_stdout, clippy::print_stderr)]
+//! print take a writer (`[lints]` in `Cargo.toml` denies `print!` outside the binary).
 
 pub mod atomic;
 pub mod augment;

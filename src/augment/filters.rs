@@ -19,7 +19,7 @@ pub(super) fn gaussian_ksize(sigma: f64) -> usize {
         2.6 * sigma
     };
     let k = k.max(5.0) as usize;
-    if k % 2 == 0 { k + 1 } else { k }
+    if k.is_multiple_of(2) { k + 1 } else { k }
 }
 
 /// Normalised 1D Gaussian of `gaussian_ksize(sigma)` taps, as `cv2.getGaussianKernel`.

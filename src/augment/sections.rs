@@ -240,7 +240,7 @@ mod tests {
         let cols_hit = (0..12).filter(|x| (0..16).any(|y| mask[y * 12 + x])).count();
         assert!(rows_hit == 16 || cols_hit == 12);
         let hit = mask.iter().filter(|&&m| m).count();
-        assert!(hit >= 3 * 12 && hit < 16 * 12, "{hit}");
+        assert!((3 * 12..16 * 12).contains(&hit), "{hit}");
     }
 
     #[test]

@@ -495,7 +495,7 @@ fn check_test(config: &Config, c: &mut Checker) {
         format!("expected {n_axes} non-negative values"),
     );
     c.require(
-        !(test.analize_2d_imgs_as_3d_stack && !is_2d),
+        !test.analize_2d_imgs_as_3d_stack || is_2d,
         "TEST.ANALIZE_2D_IMGS_AS_3D_STACK",
         "makes no sense with 3D data",
     );

@@ -333,16 +333,11 @@ impl Default for DataVal {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE", default)]
+#[derive(Default)]
 pub struct RoiMask {
     pub enable: bool,
     pub path: String,
     pub axes_order: String,
-}
-
-impl Default for RoiMask {
-    fn default() -> Self {
-        Self { enable: false, path: String::new(), axes_order: String::new() }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

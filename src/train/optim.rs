@@ -17,7 +17,8 @@ pub fn optimizer(train: &Train) -> ModuleOptimizer {
         _ => [0.9, 0.999],
     };
     let decay = train.w_decay as f32;
-    let clip = (train.gradient_clip_norm > 0.0).then(|| GradientClippingConfig::Norm(train.gradient_clip_norm as f32));
+    let clip =
+        (train.gradient_clip_norm > 0.0).then_some(GradientClippingConfig::Norm(train.gradient_clip_norm as f32));
     match train.optimizer.first().copied().unwrap_or(Optimizer::Sgd) {
         Optimizer::Sgd => SgdConfig::new()
             .with_momentum(Some(MomentumConfig::new().with_momentum(0.9).with_dampening(0.0).with_nesterov(true)))

@@ -308,7 +308,7 @@ fn end_of_epoch(
         state.bad_epochs += 1;
     }
     let freq = config.model.save_ckpt_freq;
-    if freq > 0 && (epoch % freq as usize == 0 || epoch == config.train.epochs) {
+    if freq > 0 && (epoch.is_multiple_of(freq as usize) || epoch == config.train.epochs) {
         checkpoints.save_weights(&checkpoints.periodic(epoch), model)?;
     }
     writeln!(

@@ -19,7 +19,7 @@ fn ci_manifest(dir: &TestDir, extra_overlap: bool) -> PathBuf {
     dir.write("exp/ci.yaml", &text)
 }
 
-fn sweep(manifest: &PathBuf, extra: &[&str]) -> crate::util::Output {
+fn sweep(manifest: &std::path::Path, extra: &[&str]) -> crate::util::Output {
     let mut args = vec!["sweep", manifest.to_str().unwrap()];
     args.extend_from_slice(extra);
     segsweep(&args)

@@ -409,7 +409,7 @@ impl Samples {
     /// Appends one decoded page of `n` samples stored in `planes` planes; a float page must be
     /// finite.
     fn push(&mut self, page: &DecodingResult, n: usize, planes: usize) -> Result<(), PushError> {
-        Ok(match (self, page) {
+        match (self, page) {
             (Samples::U8(dst), DecodingResult::U8(src)) => push_page(dst, src, n, planes)?,
             (Samples::U16(dst), DecodingResult::U16(src)) => push_page(dst, src, n, planes)?,
             (Samples::U32(dst), DecodingResult::U32(src)) => push_page(dst, src, n, planes)?,
@@ -418,19 +418,20 @@ impl Samples {
             (Samples::I32(dst), DecodingResult::I32(src)) => push_page(dst, src, n, planes)?,
             (Samples::F32(dst), DecodingResult::F32(src)) => {
                 check_finite(src, n)?;
-                push_page(dst, src, n, planes)?
+                push_page(dst, src, n, planes)?;
             }
             (Samples::F64(dst), DecodingResult::F64(src)) => {
                 check_finite(src, n)?;
-                push_page(dst, src, n, planes)?
+                push_page(dst, src, n, planes)?;
             }
             (Samples::F32(dst), DecodingResult::F16(src)) => {
                 let widened: Vec<f32> = src.iter().take(n).map(|&h| f32::from(h)).collect();
                 check_finite(&widened, n)?;
-                push_page(dst, &widened, n, planes)?
+                push_page(dst, &widened, n, planes)?;
             }
             _ => return Err(PushError::Layout("sample type differs from the first page".into())),
-        })
+        }
+        Ok(())
     }
 
     fn into_volume(self, shape: [usize; 4]) -> Result<AnyVolume, ShapeError> {
