@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
         None => (text, Vec::new()),
     };
     if let Ok(loaded) = load_str(yaml, &overrides) {
-        let written = to_yaml(&loaded.config);
+        let written = to_yaml(&loaded.config).expect("a resolved config is written as YAML");
         if let Err(error) = load_str(&written, &[]) {
             panic!("a resolved config does not load back: {error}\n{written}");
         }

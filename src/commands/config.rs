@@ -11,7 +11,7 @@ use crate::cli::{ConfigArgs, ConfigCheckArgs};
 /// Prints the resolved canonical config as YAML on stdout.
 pub fn show(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     let loaded = config::load_for_check(&args.config, &args.set)?;
-    print!("{}", config::to_yaml(&loaded.config));
+    print!("{}", config::to_yaml(&loaded.config)?);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -78,6 +78,9 @@ pub enum ConfigError {
     BadOverride { arg: String, message: String },
     #[error("{}", list_problems(.0))]
     Invalid(Vec<Problem>),
+    /// The resolved config could not be written as YAML (a bug: every resolved config can be).
+    #[error("cannot write the resolved config as YAML")]
+    Serialise(#[source] serde_yaml::Error),
 }
 
 impl ConfigError {

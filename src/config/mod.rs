@@ -50,7 +50,7 @@ pub fn load_str(yaml: &str, overrides: &[String]) -> Result<Loaded, ConfigError>
 }
 
 /// The resolved config as canonical YAML (what `segsweep config show` prints and what a run
-/// writes to `config_files/`).
-pub fn to_yaml(config: &Config) -> String {
-    serde_yaml::to_string(config).unwrap_or_else(|e| format!("# cannot serialise the config: {e}\n"))
+/// writes to `config_files/`). An error, never a comment in place of the config.
+pub fn to_yaml(config: &Config) -> Result<String, ConfigError> {
+    serde_yaml::to_string(config).map_err(ConfigError::Serialise)
 }

@@ -38,6 +38,12 @@ pub enum GridError {
         /// The patch length.
         patch: usize,
     },
+    /// An image smaller than the patch, without `DATA.REFLECT_TO_COMPLETE_SHAPE` to pad it.
+    #[error("image `{}` is {shape:?} (z, y, x), smaller than `DATA.PATCH_SIZE` {patch:?}; set `DATA.REFLECT_TO_COMPLETE_SHAPE: True` or use a smaller patch", path.display())]
+    TooSmall { path: std::path::PathBuf, shape: [usize; 3], patch: [usize; 3] },
+    /// No patch was predicted for an image (an image with no voxel).
+    #[error("the patch grid of an image of {shape:?} voxels (z, y, x) is empty")]
+    Empty { shape: [usize; 3] },
     /// Overlap must be a fraction in `[0, 1)`.
     #[error("overlap {overlap} along {} must be in [0, 1) (`DATA.TEST.OVERLAP`)", axis_label(*.axis))]
     Overlap {

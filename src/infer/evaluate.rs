@@ -7,11 +7,11 @@ use std::path::Path;
 
 use super::InferError;
 use super::image::Labeling;
-use crate::config::{Binarization, Config};
+use crate::config::Config;
 use crate::data::dataset::list_tiffs;
 use crate::data::tiff_io::read_tiff;
 use crate::metrics::{Counts, iou, mean_skipping};
-use crate::postprocess::otsu_threshold;
+use crate::postprocess::threshold::threshold_for;
 
 /// IoU of one prediction file.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,42 +31,34 @@ pub fn evaluate_folders(
     let preds = list_tiffs("--pred", pred_dir)?;
     let gts = list_tiffs("--gt", gt_dir)?;
     if preds.len() != gts.len() {
-        return Err(InferError::Setup(format!(
-            "{} predictions in `{}` but {} masks in `{}`",
-            preds.len(),
-            pred_dir.display(),
-            gts.len(),
-            gt_dir.display()
-        )));
+        return Err(InferError::CountMismatch {
+            n_pred: preds.len(),
+            pred_dir: pred_dir.into(),
+            n_gt: gts.len(),
+            gt_dir: gt_dir.into(),
+        });
     }
     let n_classes = config.data.n_classes;
     let ignore = u16::try_from(config.loss.ignore_index).ok();
     let mut results = Vec::new();
     for (pred_path, gt_path) in preds.iter().zip(&gts) {
-        // TIFF errors already name their file.
-        let pred = read_tiff(pred_path).map_err(|e| InferError::Setup(e.to_string()))?.volume;
-        let gt = read_tiff(gt_path).map_err(|e| InferError::Setup(e.to_string()))?.volume;
-        let truth = gt
-            .to_labels()
-            .ok_or_else(|| InferError::Setup(format!("`{}`: expected an integer label mask", gt_path.display())))?;
+        let pred = read_tiff(pred_path)?.volume;
+        let gt = read_tiff(gt_path)?.volume;
+        let truth = gt.to_labels().ok_or_else(|| InferError::NotLabels { path: gt_path.clone() })?;
         if pred.shape()[..3] != truth.shape()[..3] {
-            return Err(InferError::Setup(format!(
-                "`{}` is {:?} but `{}` is {:?} (z, y, x): the shapes must match",
-                pred_path.display(),
-                &pred.shape()[..3],
-                gt_path.display(),
-                &truth.shape()[..3]
-            )));
+            return Err(InferError::ShapeMismatch {
+                pred: pred_path.clone(),
+                pred_shape: pred.shape()[..3].to_vec(),
+                gt: gt_path.clone(),
+                gt_shape: truth.shape()[..3].to_vec(),
+            });
         }
         let truth: Vec<u16> = truth.as_slice().iter().map(|&v| v.min(u32::from(u16::MAX)) as u16).collect();
         let labels: Vec<u16> = if pred.is_integer() {
             pred.to_labels().map(|l| l.as_slice().iter().map(|&v| v as u16).collect()).unwrap_or_default()
         } else {
             let probs = pred.to_f32();
-            let threshold = match config.test.binarization {
-                Binarization::Threshold(t) => t as f32,
-                Binarization::Otsu => otsu_threshold(probs.as_slice()),
-            };
+            let threshold = threshold_for(config.test.binarization, &probs);
             let classes = if probs.n_channels() > 1 { probs.n_channels().max(3) } else { 2 };
             Labeling { n_classes: classes, threshold, ignore }.labels(&probs)
         };

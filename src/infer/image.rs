@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use crate::config::{Blend, TtaGroup, TtaMode};
 use crate::data::Volume;
 use crate::data::merge::Merger;
+use crate::data::patches::GridError;
 use crate::data::patches::PatchGrid;
 use crate::data::window::crop_reflect;
 use crate::metrics::Counts;
@@ -100,7 +101,7 @@ pub fn predict_by_patches(
             }
         }
     }
-    let probs = merger.ok_or_else(|| InferError::Setup("the patch grid is empty".into()))?.finish();
+    let probs = merger.ok_or(GridError::Empty { shape: image.spatial_shape() })?.finish();
     Ok(PatchPrediction { probs, patch_counts })
 }
 

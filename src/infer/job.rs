@@ -22,12 +22,15 @@ use crate::config::{Binarization, Config, Ndim};
 use crate::data::Volume;
 use crate::data::dataset::{SplitRole, SplitSpec, config_splits, discover, load_pair, read_mask};
 use crate::data::normalize::{apply, compute_stats};
+use crate::data::patches::GridError;
 use crate::data::patches::{complete_shape, undo_complete_shape};
 use crate::data::tiff_io::read_tiff;
 use crate::layout::RunLayout;
 use crate::metrics::{Counts, iou, mean_skipping};
 use crate::model::{ModelSpec, SegModel};
-use crate::postprocess::{apply_filters, filters_from_config, otsu_threshold};
+use crate::postprocess::threshold::threshold_for;
+use crate::postprocess::{apply_filters, filters_from_config};
+use crate::train::setup::zyx;
 
 /// Metrics of one test image (IoU values are `None` when not computed or skipped as empty).
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
@@ -214,10 +217,7 @@ pub fn evaluate_stage(config: &Config, layout: &RunLayout, record: &InferRecord)
 }
 
 fn test_spec(config: &Config) -> Result<SplitSpec, InferError> {
-    config_splits(config)
-        .into_iter()
-        .find(|s| s.role == SplitRole::Test)
-        .ok_or_else(|| InferError::Setup("`TEST.ENABLE` is off: nothing to test".into()))
+    config_splits(config).into_iter().find(|s| s.role == SplitRole::Test).ok_or(InferError::NothingToTest)
 }
 
 /// Settings shared by every test image.
@@ -235,20 +235,12 @@ struct Context<'a> {
 impl<'a> Context<'a> {
     fn new(config: &'a Config, layout: &'a RunLayout) -> Result<Self, InferError> {
         let ndim = config.problem.ndim;
-        let zyx = |v: &[usize], fill: usize| -> [usize; 3] {
-            if ndim == Ndim::D2 { [fill, v[0], v[1]] } else { [v[0], v[1], v[2]] }
-        };
         let test = &config.test;
         let data_test = &config.data.test;
-        let overlap = if ndim == Ndim::D2 {
-            [0.0, data_test.overlap[0], data_test.overlap[1]]
-        } else {
-            [data_test.overlap[0], data_test.overlap[1], data_test.overlap[2]]
-        };
         let patch = PatchOptions {
-            patch: zyx(&config.data.patch_size, 1),
-            overlap,
-            padding: zyx(&data_test.padding, 0),
+            patch: zyx(&config.data.patch_size, ndim, 1),
+            overlap: zyx(&data_test.overlap, ndim, 0.0),
+            padding: zyx(&data_test.padding, ndim, 0),
             blend: test.blend,
             batch_size: config.train.batch_size,
             tta: test.augmentation.then_some((test.augmentation_group, test.augmentation_mode)),
@@ -264,7 +256,7 @@ impl<'a> Context<'a> {
         let border = if test.eval_border_crop.is_empty() {
             [0; 3]
         } else {
-            zyx(&test.eval_border_crop.iter().map(|&v| v.max(0) as usize).collect::<Vec<_>>(), 0)
+            zyx(&test.eval_border_crop.iter().map(|&v| v.max(0) as usize).collect::<Vec<_>>(), ndim, 0)
         };
         Ok(Self {
             config,
@@ -284,10 +276,7 @@ impl<'a> Context<'a> {
     }
 
     fn threshold(&self, probs: &Volume<f32>) -> f32 {
-        match self.config.test.binarization {
-            Binarization::Threshold(t) => t as f32,
-            Binarization::Otsu => otsu_threshold(probs.as_slice()),
-        }
+        threshold_for(self.config.test.binarization, probs)
     }
 
     fn raw_dir(&self) -> &'static str {
@@ -377,7 +366,7 @@ impl<'a> Context<'a> {
         let empty_policy = config.test.empty_iou;
         let stem = inferred.stem.as_str();
         let probs_path = self.layout.result(self.raw_dir()).join(format!("{stem}.tif"));
-        let tiff = read_tiff(&probs_path).map_err(|e| InferError::Setup(e.to_string()))?;
+        let tiff = read_tiff(&probs_path)?;
         let (probs, meta) = (tiff.volume.to_f32(), tiff.meta);
         let bin_dir = if self.full_image { "full_image_binarized" } else { "per_image_binarized" };
         let threshold = self.threshold(&probs);
@@ -395,8 +384,7 @@ impl<'a> Context<'a> {
         let final_probs = filtered.as_ref().unwrap_or(&probs);
         if config.data.n_classes <= 2 || config.data.test.argmax_to_output {
             let labeling = self.labeling(self.threshold(final_probs));
-            let labels = Volume::from_vec(spatial_shape_1(final_probs), labeling.labels(final_probs))
-                .map_err(|e| InferError::Setup(e.to_string()))?;
+            let labels = Volume::from_vec(spatial_shape_1(final_probs), labeling.labels(final_probs))?;
             write_labels(&self.layout.result(bin_dir), stem, &labels, config.data.n_classes, &meta)?;
         }
         let level_iou = counts.as_ref().and_then(|c| iou(c, empty_policy));
@@ -423,7 +411,7 @@ impl<'a> Context<'a> {
             return Ok((volume.clone(), [0; 3]));
         }
         if !self.config.data.reflect_to_complete_shape {
-            return Err(InferError::TooSmall { path: path.into(), shape, patch });
+            return Err(GridError::TooSmall { path: path.into(), shape, patch }.into());
         }
         Ok(complete_shape(volume, patch))
     }
@@ -434,19 +422,15 @@ impl<'a> Context<'a> {
         let Some((first, _)) = stack.first() else { return Ok(None) };
         let [_, y, x, k] = first.shape();
         if stack.iter().any(|(p, _)| p.shape() != [1, y, x, k]) {
-            return Err(InferError::Setup(
-                "`TEST.ANALIZE_2D_IMGS_AS_3D_STACK` needs all test images to have the same shape".into(),
-            ));
+            return Err(InferError::StackShapes);
         }
         let n = stack.len();
         let probs =
-            Volume::from_vec([n, y, x, k], stack.iter().flat_map(|(p, _)| p.as_slice().iter().copied()).collect())
-                .map_err(|e| InferError::Setup(e.to_string()))?;
+            Volume::from_vec([n, y, x, k], stack.iter().flat_map(|(p, _)| p.as_slice().iter().copied()).collect())?;
         let meta = crate::data::tiff_io::TiffMeta::default();
         write_probs(&self.layout.result("as_3d_stack"), "0", &probs, &meta)?;
         let labels_of = |p: &Volume<f32>| -> Result<Volume<u16>, InferError> {
-            Volume::from_vec(spatial_shape_1(p), self.labeling(self.threshold(p)).labels(p))
-                .map_err(|e| InferError::Setup(e.to_string()))
+            Ok(Volume::from_vec(spatial_shape_1(p), self.labeling(self.threshold(p)).labels(p))?)
         };
         write_labels(
             &self.layout.result("as_3d_stack_binarized"),
@@ -463,8 +447,7 @@ impl<'a> Context<'a> {
         let truth = Volume::from_vec(
             [n, y, x, 1],
             stack.iter().flat_map(|(_, t)| t.as_ref().map(|t| t.as_slice().to_vec()).unwrap_or_default()).collect(),
-        )
-        .map_err(|e| InferError::Setup(e.to_string()))?;
+        )?;
         let labeling = self.labeling(self.threshold(&filtered));
         Ok(iou(
             &labeling.counts(&crop_border(&filtered, self.border), &crop_border(&truth, self.border)),

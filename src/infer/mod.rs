@@ -29,10 +29,24 @@ pub enum InferError {
     Model(#[from] crate::model::ModelError),
     #[error(transparent)]
     Postprocess(#[from] crate::postprocess::PostprocessError),
-    #[error("image `{}` is {shape:?} (z, y, x), smaller than `DATA.PATCH_SIZE` {patch:?}; set `DATA.REFLECT_TO_COMPLETE_SHAPE: True` or use a smaller patch", path.display())]
-    TooSmall { path: PathBuf, shape: [usize; 3], patch: [usize; 3] },
-    #[error("{0}")]
-    Setup(String),
+    #[error(transparent)]
+    Tiff(#[from] crate::data::tiff_io::TiffError),
+    #[error(transparent)]
+    Shape(#[from] crate::data::volume::ShapeError),
+    #[error("`TEST.ENABLE` is off: nothing to test")]
+    NothingToTest,
+    #[error("{n_pred} predictions in `{}` but {n_gt} masks in `{}`", pred_dir.display(), gt_dir.display())]
+    CountMismatch { n_pred: usize, pred_dir: PathBuf, n_gt: usize, gt_dir: PathBuf },
+    #[error("`{}`: expected an integer label mask", path.display())]
+    NotLabels { path: PathBuf },
+    #[error("`{}` is {pred_shape:?} but `{}` is {gt_shape:?} (z, y, x): the shapes must match", pred.display(), gt.display())]
+    ShapeMismatch { pred: PathBuf, pred_shape: Vec<usize>, gt: PathBuf, gt_shape: Vec<usize> },
+    #[error("`{}`: {message}", path.display())]
+    ZRange { path: PathBuf, message: String },
+    #[error("`TEST.ANALIZE_2D_IMGS_AS_3D_STACK` needs all test images to have the same shape")]
+    StackShapes,
+    #[error("cannot write the test metrics as JSON")]
+    Json(#[source] serde_json::Error),
     #[error("cannot write `{}`: {message}", path.display())]
     Write { path: PathBuf, message: String },
 }

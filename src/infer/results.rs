@@ -13,7 +13,7 @@ pub fn write(results: &Path, outcome: &TestOutcome) -> Result<(), InferError> {
     crate::atomic::write(&csv_path, csv_text(outcome))
         .map_err(|e| InferError::Write { path: csv_path.clone(), message: e.to_string() })?;
     let json_path = results.join("metrics.json");
-    let json = serde_json::to_string_pretty(outcome).map_err(|e| InferError::Setup(e.to_string()))?;
+    let json = serde_json::to_string_pretty(outcome).map_err(InferError::Json)?;
     crate::atomic::write(&json_path, json + "\n")
         .map_err(|e| InferError::Write { path: json_path, message: e.to_string() })
 }

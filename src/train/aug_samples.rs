@@ -53,7 +53,7 @@ pub fn write(set: &SampleSet, n: usize, dir: &Path) -> Result<(), TrainError> {
 }
 
 fn save_f32(path: &Path, volume: Volume<f32>) -> Result<(), TrainError> {
-    write_tiff(path, &AnyVolume::F32(volume), &WriteOptions::default()).map_err(|e| TrainError::Setup(e.to_string()))
+    Ok(write_tiff(path, &AnyVolume::F32(volume), &WriteOptions::default())?)
 }
 
 /// The whole image (z-slice of the patch centre) with the patch outline in blue and its centre
@@ -95,8 +95,7 @@ fn write_marks(set: &SampleSet, placement: Placement, x_path: &Path, y_path: &Pa
                 }
             }
         }
-        write_tiff(path, &AnyVolume::U8(rgb), &WriteOptions::default())
-            .map_err(|e| TrainError::Setup(e.to_string()))?;
+        write_tiff(path, &AnyVolume::U8(rgb), &WriteOptions::default())?;
     }
     Ok(())
 }

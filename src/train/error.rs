@@ -22,10 +22,24 @@ pub enum TrainError {
     Model(#[from] crate::model::ModelError),
     #[error(transparent)]
     Augment(#[from] crate::augment::AugmentError),
-    #[error("image `{}` is {shape:?} (z, y, x), smaller than `DATA.PATCH_SIZE` {patch:?}; set `DATA.REFLECT_TO_COMPLETE_SHAPE: True` or use a smaller patch", path.display())]
-    TooSmall { path: PathBuf, shape: [usize; 3], patch: [usize; 3] },
-    #[error("{0}")]
-    Setup(String),
+    #[error(transparent)]
+    Tiff(#[from] crate::data::tiff_io::TiffError),
+    #[error(transparent)]
+    Shape(#[from] crate::data::volume::ShapeError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("`TRAIN.ENABLE` is off: nothing to train")]
+    NothingToTrain,
+    #[error("`DATA.VAL.FROM_TRAIN` is False but `DATA.VAL.PATH` is not set")]
+    NoValidationData,
+    #[error("training image `{}` has no mask", path.display())]
+    NoMask { path: PathBuf },
+    #[error("the split leaves {n_train} training and {n_val} validation samples; both need at least one")]
+    EmptySplit { n_train: usize, n_val: usize },
+    #[error(
+        "one training image cannot be split into training and validation with `DATA.TRAIN.EXTRACT_RANDOM_PATCH`; add images or set `DATA.VAL.FROM_TRAIN: False`"
+    )]
+    OneImageRandomSplit,
     #[error(
         "epoch {epoch}: the loss was not finite in any of its {n_batches} batches; lower `TRAIN.LR` or check the data"
     )]

@@ -85,7 +85,7 @@ pub fn write_config(config: &Config, path: &Path) -> Result<(), TrainError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(TrainError::write(dir))?;
     }
-    crate::atomic::write(path, to_yaml(config)).map_err(TrainError::write(path))
+    crate::atomic::write(path, to_yaml(config)?).map_err(TrainError::write(path))
 }
 
 /// sha256 of what defines a training: the config sections that can change it, the content of

@@ -38,10 +38,9 @@ pub fn attach(
     for (i, (image, mask)) in images.iter_mut().zip(masks).enumerate() {
         let map = probability_map(mask, weights.0, weights.1);
         let [z, y, x] = image.shape;
-        let volume = Volume::from_vec([z, y, x, 1], map.clone()).map_err(|e| TrainError::Setup(e.to_string()))?;
+        let volume = Volume::from_vec([z, y, x, 1], map.clone())?;
         let path = dir.join(map_name(i, image));
-        write_tiff(&path, &AnyVolume::F32(volume), &WriteOptions::default())
-            .map_err(|e| TrainError::Setup(e.to_string()))?;
+        write_tiff(&path, &AnyVolume::F32(volume), &WriteOptions::default())?;
         image.set_prob_map(Some(map));
     }
     std::fs::write(&key_file, key + "\n").map_err(TrainError::write(&key_file))?;

@@ -20,6 +20,7 @@ use crate::augment::Augmenter;
 use crate::data::Volume;
 use crate::data::dataset::{Sample, SplitSpec, load_pair};
 use crate::data::normalize::{NormStats, apply, compute_stats};
+use crate::data::patches::GridError;
 use crate::data::patches::{PatchGrid, complete_shape};
 use crate::data::sampling::{CentreSampler, corner_from_centre, random_corner, unravel};
 use crate::data::window::{crop_reflect, window_start};
@@ -185,10 +186,7 @@ pub fn prepare_images(samples: Vec<Sample>, options: &ImageOptions) -> Result<Ve
         .into_iter()
         .map(|sample| {
             let image_path = sample.image_path.clone();
-            let mask_path = sample
-                .mask_path
-                .clone()
-                .ok_or_else(|| TrainError::Setup(format!("no mask for `{}`", image_path.display())))?;
+            let mask_path = sample.mask_path.clone().ok_or_else(|| TrainError::NoMask { path: image_path.clone() })?;
             let (image, mask) = complete(sample, options)?;
             let stats = compute_stats(&image, &options.normalization)?;
             let shape = image.spatial_shape();
@@ -201,12 +199,11 @@ pub fn prepare_images(samples: Vec<Sample>, options: &ImageOptions) -> Result<Ve
 /// Applies `REFLECT_TO_COMPLETE_SHAPE` (or rejects an image smaller than the patch).
 fn complete(sample: Sample, options: &ImageOptions) -> Result<PatchPair, TrainError> {
     let image = sample.image;
-    let mask =
-        sample.mask.ok_or_else(|| TrainError::Setup(format!("no mask for `{}`", sample.image_path.display())))?;
+    let mask = sample.mask.ok_or_else(|| TrainError::NoMask { path: sample.image_path.clone() })?;
     let shape = image.spatial_shape();
     if shape.iter().zip(&options.patch).any(|(s, p)| s < p) {
         if !options.reflect_to_complete {
-            return Err(TrainError::TooSmall { path: sample.image_path, shape, patch: options.patch });
+            return Err(GridError::TooSmall { path: sample.image_path, shape, patch: options.patch }.into());
         }
         return Ok((complete_shape(&image, options.patch).0, complete_shape(&mask, options.patch).0));
     }

@@ -31,8 +31,7 @@ pub fn patch_zyx(config: &Config) -> [usize; 3] {
 /// used) are kept in `prob_map_dir`.
 pub fn build_sets(config: &Config, seed: u64, prob_map_dir: &Path) -> Result<(SampleSet, SampleSet), TrainError> {
     let splits = config_splits(config);
-    let train_spec =
-        splits.first().cloned().ok_or_else(|| TrainError::Setup("`TRAIN.ENABLE` is off: nothing to train".into()))?;
+    let train_spec = splits.first().cloned().ok_or(TrainError::NothingToTrain)?;
     let options = image_options(config, train_spec);
     let mut images = prepare_images(load_split(&options.spec)?, &options)?;
     if let Some(weights) = options.prob_weights {
@@ -54,7 +53,7 @@ pub fn build_sets(config: &Config, seed: u64, prob_map_dir: &Path) -> Result<(Sa
         let (t, v) = split_from_train(config, images, overlap, padding, seed)?;
         (t.0, t.1, v.0, v.1, options.clone())
     } else {
-        let val_spec = splits.get(1).cloned().ok_or_else(|| TrainError::Setup("`DATA.VAL.PATH` is not set".into()))?;
+        let val_spec = splits.get(1).cloned().ok_or(TrainError::NoValidationData)?;
         let val_options = ImageOptions { spec: val_spec, prob_weights: None, ..options.clone() };
         let val_images = prepare_images(load_split(&val_options.spec)?, &val_options)?;
         let all: Vec<usize> = (0..images.len()).collect();
@@ -88,11 +87,7 @@ pub fn build_sets(config: &Config, seed: u64, prob_map_dir: &Path) -> Result<(Sa
         replicate: 1,
     };
     if train.is_empty() || val.is_empty() {
-        return Err(TrainError::Setup(format!(
-            "the split leaves {} training and {} validation samples; both need at least one",
-            train.len(),
-            val.len()
-        )));
+        return Err(TrainError::EmptySplit { n_train: train.len(), n_val: val.len() });
     }
     Ok((train, val))
 }
@@ -142,9 +137,7 @@ fn split_from_train(
         return Ok(((train_images, train_plan), (val_images, val_plan)));
     }
     if random {
-        return Err(TrainError::Setup(
-            "one training image cannot be split into training and validation with `DATA.TRAIN.EXTRACT_RANDOM_PATCH`; add images or set `DATA.VAL.FROM_TRAIN: False`".into(),
-        ));
+        return Err(TrainError::OneImageRandomSplit);
     }
     let patches = grid_patches(&images, &[0], patch, overlap, padding)?;
     let (train_idx, val_idx) = split_train_val(patches.len(), val.split_train, val.random, split_seed)?;

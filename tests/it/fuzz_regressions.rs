@@ -38,7 +38,7 @@ fn replay_config(text: &str) -> bool {
         None => (text, Vec::new()),
     };
     if let Ok(loaded) = load_str(yaml, &overrides) {
-        let written = to_yaml(&loaded.config);
+        let written = to_yaml(&loaded.config).expect("a resolved config is written as YAML");
         assert!(load_str(&written, &[]).is_ok(), "a resolved config does not load back:\n{written}");
         return true;
     }

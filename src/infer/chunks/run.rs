@@ -13,6 +13,7 @@ use std::path::Path;
 use crate::config::{Config, Ndim};
 use crate::data::Volume;
 use crate::data::dataset::open_stack_pair;
+use crate::data::patches::GridError;
 use crate::data::tiff_io::{PageType, TiffPageWriter};
 use crate::data::window::crop_reflect;
 use crate::layout::RunLayout;
@@ -95,10 +96,10 @@ impl Writers {
 
     fn write(&mut self, labels: &Volume<u16>, probs: Volume<f32>, n_classes: usize) -> Result<(), InferError> {
         if let Some(writer) = &mut self.labels {
-            writer.write_slab(&label_volume(labels, n_classes)).map_err(|e| InferError::Setup(e.to_string()))?;
+            writer.write_slab(&label_volume(labels, n_classes))?;
         }
         if let Some(writer) = &mut self.probs {
-            writer.write_slab(&probs.into()).map_err(|e| InferError::Setup(e.to_string()))?;
+            writer.write_slab(&probs.into())?;
         }
         Ok(())
     }
@@ -108,7 +109,7 @@ impl Writers {
         let mut most = 0;
         for writer in [self.labels, self.probs].into_iter().flatten() {
             most = most.max(writer.max_planes_at_once());
-            writer.finish().map_err(|e| InferError::Setup(e.to_string()))?;
+            writer.finish()?;
         }
         Ok(most)
     }
@@ -135,10 +136,10 @@ pub fn infer_image(
     let [depth, ny, nx, _] = image.shape();
     let by = &config.test.by_chunks;
     let range = z_range(by.z_start, by.z_end, depth)
-        .map_err(|m| InferError::Setup(format!("`{}`: {m}", image_path.display())))?;
+        .map_err(|message| InferError::ZRange { path: image_path.into(), message })?;
     let shape = [range.len(), ny, nx];
     if !config.data.reflect_to_complete_shape && shape.iter().zip(&patch).any(|(s, p)| s < p) {
-        return Err(InferError::TooSmall { path: image_path.into(), shape, patch });
+        return Err(GridError::TooSmall { path: image_path.into(), shape, patch }.into());
     }
     let classes = (config.data.n_classes, job.labeling.ignore);
     let mut mask = mask_stack.map(|stack| MaskSource::new(stack, classes, patch[0])).transpose()?;
@@ -166,8 +167,7 @@ pub fn infer_image(
                 copy_owned(&prob, &mut probs, [tz, p.0, p.1]);
             }
         }
-        let labels = Volume::from_vec([tz.own.len(), ny, nx, 1], job.labeling.labels(&probs))
-            .map_err(|e| InferError::Setup(e.to_string()))?;
+        let labels = Volume::from_vec([tz.own.len(), ny, nx, 1], job.labeling.labels(&probs))?;
         if let (Some(total), Some(truth)) = (&mut total, &truth) {
             total.merge(&slab_counts(&labels, truth, tz, &keep, job.labeling));
         }
