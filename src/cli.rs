@@ -115,8 +115,8 @@ pub struct CheckArgs {
 }
 
 /// `--device` of the commands that only compute keys: a device name or a kind's own name.
-fn parse_device_kind(name: &str) -> Result<DeviceKind, String> {
-    DeviceKind::from_name(name).map_err(|e| e.to_string())
+fn parse_device_kind(name: &str) -> Result<DeviceKind, segsweep::device::DeviceError> {
+    DeviceKind::from_name(name)
 }
 
 #[derive(Debug, Args)]

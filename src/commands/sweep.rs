@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::anyhow;
+use anyhow::{Context, anyhow};
 use segsweep::sweep::cache::Stage;
 use segsweep::sweep::driver::{SweepOptions, run_sweep};
 
@@ -88,7 +88,7 @@ pub fn check(args: &crate::cli::CheckArgs) -> anyhow::Result<ExitCode> {
             manifest_path.display()
         )
     })?;
-    let baseline = Baseline::parse(&text).map_err(|e| anyhow!("baseline `{}`: {e}", gate.baseline.display()))?;
+    let baseline = Baseline::parse(&text).with_context(|| format!("baseline `{}`", gate.baseline.display()))?;
     if baseline.manifest != manifest.name {
         anyhow::bail!(
             "baseline `{}` is for manifest `{}`, not `{}`",

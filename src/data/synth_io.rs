@@ -13,8 +13,8 @@ use super::tiff_io::{AnyVolume, TiffError, WriteOptions, write_tiff};
 pub enum SynthWriteError {
     #[error("`{}` already exists and is not empty: choose another --out or remove it", .0.display())]
     NotEmpty(PathBuf),
-    #[error("invalid synthetic parameters: {0}")]
-    Params(String),
+    #[error("invalid synthetic parameters")]
+    Params(#[from] crate::data::synth::SynthError),
     #[error("cannot write `{}`", path.display())]
     Io {
         path: PathBuf,
@@ -30,7 +30,7 @@ pub fn write_synthetic(out: &Path, params: &SynthParams) -> Result<usize, SynthW
     if out.exists() && std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(true) {
         return Err(SynthWriteError::NotEmpty(out.to_path_buf()));
     }
-    let set = generate(params).map_err(|e| SynthWriteError::Params(e.to_string()))?;
+    let set = generate(params)?;
     let partial = partial_name(out);
     let io = |path: &Path| {
         let path = path.to_path_buf();

@@ -47,14 +47,20 @@ pub enum InferError {
     StackShapes,
     #[error("cannot write the test metrics as JSON")]
     Json(#[source] serde_json::Error),
-    #[error("cannot write `{}`: {message}", path.display())]
-    Write { path: PathBuf, message: String },
+    #[error("cannot write `{}`", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl InferError {
-    /// A write error for `path`.
-    pub fn write(path: impl Into<PathBuf>) -> impl FnOnce(String) -> Self {
+    /// A write error for `path`, keeping the error that stopped it as its source.
+    pub fn write<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(E) -> Self {
         let path = path.into();
-        move |message| InferError::Write { path, message }
+        move |source| InferError::Write { path, source: source.into() }
     }
 }

@@ -12,7 +12,7 @@ use super::InferError;
 
 /// `dir/<stem>.tif`, creating `dir`.
 pub fn target(dir: &Path, stem: &str) -> Result<PathBuf, InferError> {
-    std::fs::create_dir_all(dir).map_err(|e| InferError::Write { path: dir.into(), message: e.to_string() })?;
+    std::fs::create_dir_all(dir).map_err(InferError::write(dir))?;
     Ok(dir.join(format!("{stem}.tif")))
 }
 
@@ -38,8 +38,7 @@ pub fn label_volume(labels: &Volume<u16>, n_classes: usize) -> AnyVolume {
 /// Writes probabilities `(z, y, x, k)`.
 pub fn write_probs(dir: &Path, stem: &str, probs: &Volume<f32>, meta: &TiffMeta) -> Result<(), InferError> {
     let path = target(dir, stem)?;
-    write_tiff(&path, &AnyVolume::F32(probs.clone()), &probs_options(meta))
-        .map_err(|e| InferError::Write { path, message: e.to_string() })
+    write_tiff(&path, &AnyVolume::F32(probs.clone()), &probs_options(meta)).map_err(InferError::write(path))
 }
 
 /// Writes labels `(z, y, x, 1)` as uint8, or uint16 when there are more than 255 classes.
@@ -52,7 +51,7 @@ pub fn write_labels(
 ) -> Result<(), InferError> {
     let path = target(dir, stem)?;
     write_tiff(&path, &label_volume(labels, n_classes), &labels_options(n_classes, meta))
-        .map_err(|e| InferError::Write { path, message: e.to_string() })
+        .map_err(InferError::write(path))
 }
 
 /// The file stem of an input path (`img_01.tiff` → `img_01`).

@@ -8,14 +8,12 @@ use super::job::TestOutcome;
 
 /// Writes both files into `results`.
 pub fn write(results: &Path, outcome: &TestOutcome) -> Result<(), InferError> {
-    std::fs::create_dir_all(results).map_err(|e| InferError::Write { path: results.into(), message: e.to_string() })?;
+    std::fs::create_dir_all(results).map_err(InferError::write(results))?;
     let csv_path = results.join("test_results_metrics.csv");
-    crate::atomic::write(&csv_path, csv_text(outcome))
-        .map_err(|e| InferError::Write { path: csv_path.clone(), message: e.to_string() })?;
+    crate::atomic::write(&csv_path, csv_text(outcome)).map_err(InferError::write(csv_path.clone()))?;
     let json_path = results.join("metrics.json");
     let json = serde_json::to_string_pretty(outcome).map_err(InferError::Json)?;
-    crate::atomic::write(&json_path, json + "\n")
-        .map_err(|e| InferError::Write { path: json_path, message: e.to_string() })
+    crate::atomic::write(&json_path, json + "\n").map_err(InferError::write(json_path))
 }
 
 fn csv_text(outcome: &TestOutcome) -> String {

@@ -31,8 +31,8 @@ impl Baseline {
     }
 
     /// Reads a baseline written by [`Baseline::to_yaml`].
-    pub fn parse(text: &str) -> Result<Self, String> {
-        serde_yaml::from_str(text).map_err(|e| e.to_string())
+    pub fn parse(text: &str) -> Result<Self, serde_yaml::Error> {
+        serde_yaml::from_str(text)
     }
 
     /// The snapshot text.

@@ -213,7 +213,7 @@ fn write_csv(path: &Path, records: &[Vec<String>]) -> io::Result<()> {
     for record in records {
         writer.write_record(record)?;
     }
-    let bytes = writer.into_inner().map_err(|e| io::Error::other(e.to_string()))?;
+    let bytes = writer.into_inner().map_err(|e| io::Error::other(e.into_error()))?;
     crate::atomic::write(path, bytes)
 }
 

@@ -145,7 +145,7 @@ fn dry_run(
     let mut to_run = PerStage::<usize>::default();
     for (i, spec) in specs.iter().enumerate() {
         let config = run_config(manifest, spec, data)?;
-        let (_, keys) = stage_keys(&config, spec.run_id, device_kind, hashes).map_err(anyhow::Error::msg)?;
+        let (_, keys) = stage_keys(&config, spec.run_id, device_kind, hashes)?;
         let cached = cached_stages(cache, &keys);
         let words: Vec<String> = Stage::ALL
             .into_iter()
@@ -186,7 +186,7 @@ fn run_one(
     label: &str,
 ) -> anyhow::Result<(String, SweepRunOutcome)> {
     let config = run_config(manifest, spec, data)?;
-    let (seed, keys) = stage_keys(&config, spec.run_id, options.device_kind, hashes).map_err(anyhow::Error::msg)?;
+    let (seed, keys) = stage_keys(&config, spec.run_id, options.device_kind, hashes)?;
     let cached = cached_stages(cache, &keys);
     let device = match (&options.device, options.cache_only) {
         (Some(device), false) => device,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::cache::{Cache, PerStage, Stage, link_file, link_tree, link_tree_renamed};
 use super::key::{StageInputs, evaluate_inputs, infer_inputs, train_inputs};
 use crate::config::Config;
-use crate::data::dataset::{config_splits, split_hash};
+use crate::data::dataset::{DataError, config_splits, split_hash};
 use crate::data::hash::sha256_hex;
 use crate::device::{DeviceKind, RunDevice};
 use crate::infer::{TestOutcome, evaluate_stage, infer_stage};
@@ -61,7 +61,7 @@ pub struct DataHashes {
 
 impl DataHashes {
     /// The hash of the training (train and validation) or the test splits of `config`.
-    fn of(&self, config: &Config, training: bool) -> Result<String, String> {
+    fn of(&self, config: &Config, training: bool) -> Result<String, DataError> {
         let splits: Vec<_> = config_splits(config).into_iter().filter(|s| s.role.is_training() == training).collect();
         let folders: Vec<(String, String)> = splits
             .iter()
@@ -76,8 +76,7 @@ impl DataHashes {
         if let Some(hash) = known.get(&folders) {
             return Ok(hash.clone());
         }
-        let parts: Vec<String> =
-            splits.iter().map(|s| split_hash(s).map_err(|e| e.to_string())).collect::<Result<_, _>>()?;
+        let parts: Vec<String> = splits.iter().map(split_hash).collect::<Result<_, _>>()?;
         let hash = sha256_hex(parts.join("\n").as_bytes());
         known.insert(folders, hash.clone());
         Ok(hash)
@@ -91,7 +90,7 @@ pub fn stage_keys(
     run_id: u64,
     device_kind: DeviceKind,
     hashes: &DataHashes,
-) -> Result<(u64, PerStage<StageInputs>), String> {
+) -> Result<(u64, PerStage<StageInputs>), DataError> {
     let seed = run_seed(config.system.seed, run_id);
     let train = train_inputs(config, &hashes.of(config, true)?, seed, device_kind);
     let infer = infer_inputs(config, &train.key, &hashes.of(config, false)?);

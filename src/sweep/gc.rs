@@ -50,8 +50,7 @@ pub fn referenced_keys(dir: &Path) -> anyhow::Result<BTreeMap<PathBuf, BTreeSet<
         for spec in expand(&manifest).with_context(refuse)? {
             let config = run_config(&manifest, &spec, &data).with_context(refuse)?;
             for kind in DeviceKind::ALL {
-                let (_, stages) =
-                    stage_keys(&config, spec.run_id, kind, &hashes).map_err(anyhow::Error::msg).with_context(refuse)?;
+                let (_, stages) = stage_keys(&config, spec.run_id, kind, &hashes).with_context(refuse)?;
                 keys.extend(stages.iter().map(|(_, s)| s.key.clone()));
             }
         }

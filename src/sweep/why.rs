@@ -44,7 +44,7 @@ pub fn why(manifest_path: &Path, run: &str, device_kind: DeviceKind, out: &mut d
     let hashes = DataHashes::default();
     let data = super::driver::data_overrides(&manifest)?;
     let config = run_config(&manifest, spec, &data)?;
-    let (_, keys) = stage_keys(&config, spec.run_id, device_kind, &hashes).map_err(anyhow::Error::msg)?;
+    let (_, keys) = stage_keys(&config, spec.run_id, device_kind, &hashes)?;
     let cache = Cache::new(&manifest.result_dir);
     for (stage, inputs) in keys.iter() {
         let short = &inputs.key[..12];

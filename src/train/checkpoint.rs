@@ -17,7 +17,7 @@ use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
 
-use super::error::TrainError;
+use super::error::{TrainError, WeightsError};
 use super::log::EpochRow;
 use super::schedule::LrSchedule;
 use crate::model::SegModel;
@@ -73,7 +73,7 @@ impl Checkpoints {
     /// Writes the weights as safetensors at `path`.
     pub fn save_weights(&self, path: &Path, model: &SegModel) -> Result<(), TrainError> {
         std::fs::create_dir_all(&self.dir).map_err(TrainError::write(&self.dir))?;
-        let bytes = super::weights::to_bytes(model).map_err(|e| checkpoint_error(path, e))?;
+        let bytes = super::weights::to_bytes(model).map_err(TrainError::checkpoint(path))?;
         crate::atomic::write(path, bytes).map_err(TrainError::write(path))
     }
 
@@ -92,10 +92,10 @@ impl Checkpoints {
         let model_path = self.dir.join(&state.model_file);
         let optim_path = self.dir.join(&state.optim_file);
         let tmp = crate::atomic::temporary_sibling(&model_path);
-        model.clone().save_file(&tmp).map_err(|e| checkpoint_error(&model_path, e))?;
+        model.clone().save_file(&tmp).map_err(|e| checkpoint_error(&model_path, "cannot write the weights", e))?;
         crate::atomic::commit(&tmp, &model_path).map_err(TrainError::write(&model_path))?;
         let tmp = crate::atomic::temporary_sibling(&optim_path);
-        optim.save(&tmp).map_err(|e| checkpoint_error(&optim_path, e))?;
+        optim.save(&tmp).map_err(|e| checkpoint_error(&optim_path, "cannot write the optimiser state", e))?;
         crate::atomic::commit(&tmp, &optim_path).map_err(TrainError::write(&optim_path))?;
         write_json(&self.resume_file(), state)?;
         if let Some(old) = previous.filter(|old| old.model_file != state.model_file) {
@@ -111,8 +111,8 @@ impl Checkpoints {
         if !path.exists() {
             return Ok(None);
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| checkpoint_error(&path, e))?;
-        let state: ResumeState = serde_json::from_str(&text).map_err(|e| checkpoint_error(&path, e))?;
+        let text = std::fs::read_to_string(&path).map_err(TrainError::checkpoint(&path))?;
+        let state: ResumeState = serde_json::from_str(&text).map_err(TrainError::checkpoint(&path))?;
         Ok((state.version == RESUME_VERSION).then_some(state))
     }
 
@@ -125,8 +125,11 @@ impl Checkpoints {
     ) -> Result<(SegModel, ModuleOptimizer), TrainError> {
         let model_path = self.dir.join(&state.model_file);
         let optim_path = self.dir.join(&state.optim_file);
-        let model = model.try_load_file(&model_path).map_err(|e| checkpoint_error(&model_path, e))?;
-        let optim = optim.load(&optim_path).map_err(|e| checkpoint_error(&optim_path, e))?;
+        let model = model
+            .try_load_file(&model_path)
+            .map_err(|e| checkpoint_error(&model_path, "cannot read the weights", e))?;
+        let optim =
+            optim.load(&optim_path).map_err(|e| checkpoint_error(&optim_path, "cannot read the optimiser state", e))?;
         Ok((model, optim))
     }
 
@@ -157,12 +160,12 @@ pub fn load_weights(path: &Path, model: SegModel) -> Result<SegModel, TrainError
     super::interop::load(path, model)
 }
 
-fn checkpoint_error(path: &Path, e: impl std::fmt::Display) -> TrainError {
-    TrainError::Checkpoint { path: path.into(), message: e.to_string() }
+fn checkpoint_error(path: &Path, what: &'static str, e: impl Into<super::error::BoxError>) -> TrainError {
+    TrainError::checkpoint(path)(WeightsError::store(what, e))
 }
 
 /// Writes `value` as pretty JSON, atomically.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| checkpoint_error(path, e))?;
+    let text = serde_json::to_string_pretty(value).map_err(TrainError::checkpoint(path))?;
     crate::atomic::write(path, text + "\n").map_err(TrainError::write(path))
 }

@@ -50,13 +50,69 @@ pub enum TrainError {
         #[source]
         source: std::io::Error,
     },
-    #[error("checkpoint `{}`: {message}", path.display())]
-    Checkpoint { path: PathBuf, message: String },
+    #[error("checkpoint `{}`", path.display())]
+    Checkpoint {
+        path: PathBuf,
+        #[source]
+        source: WeightsError,
+    },
     #[error(transparent)]
     Plot(#[from] crate::plot::PlotError),
 }
 
+/// A library error kept as the source of ours (burn's stores and recorders each have their own).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why weights or a resume point could not be read, written or fitted to the network; wrapped
+/// with the file's path by [`TrainError::Checkpoint`].
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    #[error("not a valid safetensors file")]
+    Safetensors(#[from] safetensors::SafeTensorError),
+    #[error("tensor `{name}` cannot be converted")]
+    Tensor {
+        name: String,
+        #[source]
+        source: safetensors::SafeTensorError,
+    },
+    #[error("not a readable PyTorch checkpoint")]
+    Pytorch(#[source] BoxError),
+    #[error("no tensors found (looked under {0} and at the top level)")]
+    NoTensors(String),
+    /// The file's tensors do not fit the network (which tensor, both shapes, how many more).
+    #[error("{0}")]
+    Mismatch(String),
+    /// A weight format or conversion direction segsweep does not do (which, and what to use).
+    #[error("{0}")]
+    Unsupported(&'static str),
+    #[error("file not found{0}")]
+    NotFound(&'static str),
+    #[error("{what}")]
+    Store {
+        what: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    #[error("cannot read the file")]
+    Io(#[from] std::io::Error),
+    #[error("not a valid resume state")]
+    Json(#[from] serde_json::Error),
+}
+
+impl WeightsError {
+    /// A store or recorder error, with what was being done.
+    pub fn store(what: &'static str, source: impl Into<BoxError>) -> Self {
+        WeightsError::Store { what, source: source.into() }
+    }
+}
+
 impl TrainError {
+    /// A checkpoint error for `path`.
+    pub fn checkpoint<E: Into<WeightsError>>(path: impl Into<PathBuf>) -> impl FnOnce(E) -> Self {
+        let path = path.into();
+        move |source| TrainError::Checkpoint { path, source: source.into() }
+    }
+
     /// A write error for `path`.
     pub fn write(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();

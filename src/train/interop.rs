@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use burn::module::Module;
 use burn::store::{BurnpackStore, ModuleSnapshot};
 
-use super::error::TrainError;
+use super::error::{TrainError, WeightsError};
 use super::{pth, weights};
 use crate::model::SegModel;
 
@@ -32,7 +32,7 @@ impl Format {
             Some("bpk") => Ok(Format::Burnpack),
             Some("safetensors") => Ok(Format::Safetensors),
             _ if pth::is_pytorch(path) => Ok(Format::Pytorch),
-            _ => Err(error(path, "unknown weight format: the name must end in .bpk, .safetensors, .pth or .pt")),
+            _ => Err(unsupported(path, "unknown weight format: the name must end in .bpk, .safetensors, .pth or .pt")),
         }
     }
 }
@@ -54,23 +54,25 @@ pub fn resolve(path: &Path) -> PathBuf {
 pub fn load(path: &Path, model: SegModel) -> Result<SegModel, TrainError> {
     if !path.exists() {
         let tried = if path.extension().is_none() { " (nor with .pth or .safetensors appended)" } else { "" };
-        return Err(error(path, format!("file not found{tried}")));
+        return Err(TrainError::checkpoint(path)(WeightsError::NotFound(tried)));
     }
     match Format::of(path)? {
         Format::Burnpack => {
             let mut model = model;
             let mut store = BurnpackStore::from_file(path).validate(false);
-            let result = model.load_from(&mut store).map_err(|e| error(path, e))?;
-            weights::check(&result, false).map_err(|e| error(path, e))?;
+            let result = model
+                .load_from(&mut store)
+                .map_err(|e| TrainError::checkpoint(path)(WeightsError::store("cannot read the tensors", e)))?;
+            weights::check(&result, false).map_err(TrainError::checkpoint(path))?;
             Ok(model)
         }
         Format::Safetensors => {
-            let bytes = std::fs::read(path).map_err(|e| error(path, e))?;
-            weights::load(bytes, model).map_err(|e| error(path, e))
+            let bytes = std::fs::read(path).map_err(TrainError::checkpoint(path))?;
+            weights::load(bytes, model).map_err(TrainError::checkpoint(path))
         }
         Format::Pytorch => {
-            let bytes = pth::to_safetensors(path).map_err(|e| error(path, e))?;
-            weights::load(bytes, model).map_err(|e| error(path, e))
+            let bytes = pth::to_safetensors(path).map_err(TrainError::checkpoint(path))?;
+            weights::load(bytes, model).map_err(TrainError::checkpoint(path))
         }
     }
 }
@@ -83,14 +85,17 @@ pub fn save(path: &Path, model: &SegModel) -> Result<(), TrainError> {
     match Format::of(path)? {
         Format::Burnpack => {
             let tmp = crate::atomic::temporary_sibling(path);
-            model.clone().save_file(&tmp).map_err(|e| error(path, e))?;
+            model
+                .clone()
+                .save_file(&tmp)
+                .map_err(|e| TrainError::checkpoint(path)(WeightsError::store("cannot write the weights", e)))?;
             crate::atomic::commit(&tmp, path).map_err(TrainError::write(path))
         }
         Format::Safetensors => {
-            let bytes = weights::to_bytes(model).map_err(|e| error(path, e))?;
+            let bytes = weights::to_bytes(model).map_err(TrainError::checkpoint(path))?;
             crate::atomic::write(path, bytes).map_err(TrainError::write(path))
         }
-        Format::Pytorch => Err(error(
+        Format::Pytorch => Err(unsupported(
             path,
             "segsweep does not write .pth; write .safetensors (PyTorch loads it with \
              `safetensors.torch.load_file`, BiaPy with `MODEL.LOAD_CHECKPOINT`)",
@@ -113,16 +118,19 @@ pub fn convert(direction: Direction, model: SegModel, from: &Path, to: &Path) ->
     let (source, target) = (Format::of(from)?, Format::of(to)?);
     match direction {
         Direction::Export if source == Format::Pytorch => {
-            return Err(error(from, "export reads segsweep's .bpk or .safetensors; use `segsweep import` for .pth"));
+            return Err(unsupported(
+                from,
+                "export reads segsweep's .bpk or .safetensors; use `segsweep import` for .pth",
+            ));
         }
         Direction::Export if target != Format::Safetensors => {
-            return Err(error(to, "export writes BiaPy-named .safetensors (the name must end in .safetensors)"));
+            return Err(unsupported(to, "export writes BiaPy-named .safetensors (the name must end in .safetensors)"));
         }
         Direction::Import if source == Format::Burnpack => {
-            return Err(error(from, "import reads .pth, .pt or .safetensors; use `segsweep export` for .bpk"));
+            return Err(unsupported(from, "import reads .pth, .pt or .safetensors; use `segsweep export` for .bpk"));
         }
         Direction::Import if target == Format::Pytorch => {
-            return Err(error(to, "import writes .bpk or .safetensors"));
+            return Err(unsupported(to, "import writes .bpk or .safetensors"));
         }
         _ => {}
     }
@@ -131,6 +139,6 @@ pub fn convert(direction: Direction, model: SegModel, from: &Path, to: &Path) ->
     Ok(model.n_params())
 }
 
-fn error(path: &Path, message: impl std::fmt::Display) -> TrainError {
-    TrainError::Checkpoint { path: path.into(), message: message.to_string() }
+fn unsupported(path: &Path, message: &'static str) -> TrainError {
+    TrainError::checkpoint(path)(WeightsError::Unsupported(message))
 }

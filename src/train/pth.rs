@@ -13,6 +13,8 @@ use burn::tensor::DType;
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
 
+use super::error::WeightsError;
+
 /// Where a checkpoint dict may keep the model's state dict, in the order tried (BiaPy's first).
 pub const STATE_DICT_KEYS: &[&str] = &["model", "model_state_dict", "state_dict"];
 
@@ -22,30 +24,31 @@ pub fn is_pytorch(path: &Path) -> bool {
 }
 
 /// The state dict of the PyTorch checkpoint at `path` as safetensors bytes (names unchanged).
-pub fn to_safetensors(path: &Path) -> Result<Vec<u8>, String> {
+pub fn to_safetensors(path: &Path) -> Result<Vec<u8>, WeightsError> {
     let tensors = match state_dict(path) {
         Err(PytorchStoreError::Reader(PytorchError::Pickle(first))) => {
             // burn's reader refuses dict subclasses such as BiaPy's `cfg`; retry on a copy that
-            // has them as plain dicts.
-            let copy = super::pth_patch::patched_copy(path)
-                .map_err(|e| format!("not a readable PyTorch checkpoint: {first} (and {e})"))?;
+            // has them as plain dicts. Either failure reports the reader's first complaint.
+            let unreadable = || WeightsError::Pytorch(format!("PyTorch reader error: pickle: {first}").into());
+            let copy = super::pth_patch::patched_copy(path).map_err(|_| unreadable())?;
             let read = state_dict(&copy);
             let _ = std::fs::remove_file(&copy);
-            read.map_err(|_| format!("not a readable PyTorch checkpoint: PyTorch reader error: pickle: {first}"))?
+            read.map_err(|_| unreadable())?
         }
-        other => other.map_err(|e| format!("not a readable PyTorch checkpoint: {e}"))?,
+        other => other.map_err(|e| WeightsError::Pytorch(e.into()))?,
     };
     if tensors.is_empty() {
-        return Err(format!("no tensors found (looked under {} and at the top level)", STATE_DICT_KEYS.join(", ")));
+        return Err(WeightsError::NoTensors(STATE_DICT_KEYS.join(", ")));
     }
     let views = tensors
         .iter()
         .map(|(name, dtype, shape, data)| {
-            let view = TensorView::new(*dtype, shape.clone(), data).map_err(|e| format!("tensor `{name}`: {e}"))?;
+            let view = TensorView::new(*dtype, shape.clone(), data)
+                .map_err(|source| WeightsError::Tensor { name: name.clone(), source })?;
             Ok((name.clone(), view))
         })
-        .collect::<Result<Vec<_>, String>>()?;
-    safetensors::serialize(views, None).map_err(|e| e.to_string())
+        .collect::<Result<Vec<_>, WeightsError>>()?;
+    Ok(safetensors::serialize(views, None)?)
 }
 
 /// The tensors under the first of [`STATE_DICT_KEYS`] the file has, else all of its tensors.
@@ -152,7 +155,8 @@ mod tests {
     #[test]
     fn a_mismatch_names_the_tensor_and_both_shapes() {
         let model = tiny_model(&["MODEL.FEATURE_MAPS=[8, 16, 32]"], 1);
-        let message = interop::load(&fixture("tiny_unet.pth"), model).unwrap_err().to_string();
+        let message =
+            format!("{:#}", anyhow::Error::from(interop::load(&fixture("tiny_unet.pth"), model).unwrap_err()));
         assert!(message.contains("tiny_unet.pth"), "{message}");
         assert!(message.contains("`down_path.0.block.0.block.0.weight`"), "{message}");
         assert!(message.contains("[4, 1, 3, 3]") && message.contains("[8, 1, 3, 3]"), "{message}");
@@ -163,7 +167,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("broken.pth");
         std::fs::write(&path, b"not a zip, not a pickle").unwrap();
-        let message = interop::load(&path, tiny_model(&[], 1)).unwrap_err().to_string();
+        let message = format!("{:#}", anyhow::Error::from(interop::load(&path, tiny_model(&[], 1)).unwrap_err()));
         assert!(message.starts_with(&format!("checkpoint `{}`: not a readable PyTorch checkpoint", path.display())));
     }
 }

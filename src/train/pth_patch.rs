@@ -105,30 +105,31 @@ pub fn dicts_for_new_objects(pickle: &[u8]) -> Result<Vec<u8>, String> {
 
 /// A temporary copy of the zip checkpoint at `path` with its `data.pkl` patched by
 /// [`dicts_for_new_objects`]. The caller removes it.
-pub fn patched_copy(path: &Path) -> Result<PathBuf, String> {
-    let file = File::open(path).map_err(|e| e.to_string())?;
-    let mut archive = ZipArchive::new(file).map_err(|e| e.to_string())?;
+pub fn patched_copy(path: &Path) -> std::io::Result<PathBuf> {
+    let file = File::open(path)?;
+    let mut archive = ZipArchive::new(file).map_err(std::io::Error::other)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     // Unique per call: threads of one process may patch the same checkpoint at once.
     static CALLS: AtomicUsize = AtomicUsize::new(0);
     let call = CALLS.fetch_add(1, Ordering::Relaxed);
     let copy = std::env::temp_dir().join(format!(".segsweep-{}-{call}-{name}", std::process::id()));
-    let written = (|| -> Result<(), String> {
-        let mut writer = ZipWriter::new(File::create(&copy).map_err(|e| e.to_string())?);
+    let written = (|| -> std::io::Result<()> {
+        let mut writer = ZipWriter::new(File::create(&copy)?);
         for i in 0..archive.len() {
-            let mut entry = archive.by_index(i).map_err(|e| e.to_string())?;
-            let entry_name = entry.name().map_err(|e| e.to_string())?.into_owned();
+            let mut entry = archive.by_index(i).map_err(std::io::Error::other)?;
+            let entry_name = entry.name().map_err(std::io::Error::other)?.into_owned();
             if entry_name.ends_with("data.pkl") {
                 let mut pickle = Vec::new();
-                entry.read_to_end(&mut pickle).map_err(|e| e.to_string())?;
+                entry.read_to_end(&mut pickle)?;
                 let options = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
-                writer.start_file(entry_name, options).map_err(|e| e.to_string())?;
-                std::io::Write::write_all(&mut writer, &dicts_for_new_objects(&pickle)?).map_err(|e| e.to_string())?;
+                writer.start_file(entry_name, options).map_err(std::io::Error::other)?;
+                let patched = dicts_for_new_objects(&pickle).map_err(std::io::Error::other)?;
+                std::io::Write::write_all(&mut writer, &patched)?;
             } else {
-                writer.raw_copy_file(entry).map_err(|e| e.to_string())?;
+                writer.raw_copy_file(entry).map_err(std::io::Error::other)?;
             }
         }
-        writer.finish().map_err(|e| e.to_string())?;
+        writer.finish().map_err(std::io::Error::other)?;
         Ok(())
     })();
     match written {

@@ -9,30 +9,31 @@ use std::collections::HashMap;
 use burn::store::{ApplyError, ApplyResult, ModuleSnapshot, SafetensorsStore};
 use safetensors::SafeTensors;
 
+use super::error::WeightsError;
 use crate::model::SegModel;
 use crate::model::biapy_names::{renaming, to_biapy};
 
 /// The burn → BiaPy renaming of `model`'s tensors, when it maps completely.
-fn model_renaming(model: &SegModel) -> Result<Option<Vec<(String, String)>>, String> {
+fn model_renaming(model: &SegModel) -> Result<Option<Vec<(String, String)>>, WeightsError> {
     let bytes = burn_bytes(model)?;
-    let tensors = SafeTensors::deserialize(&bytes).map_err(|e| e.to_string())?;
+    let tensors = SafeTensors::deserialize(&bytes)?;
     let paths: Vec<String> = tensors.names().into_iter().map(str::to_string).collect();
     let expected: Vec<String> = model.biapy_state_dict_names().into_iter().map(|(name, _)| name).collect();
     Ok(renaming(&paths, &expected))
 }
 
 /// The model's weights as safetensors bytes with burn's names.
-fn burn_bytes(model: &SegModel) -> Result<Vec<u8>, String> {
+fn burn_bytes(model: &SegModel) -> Result<Vec<u8>, WeightsError> {
     let mut store = SafetensorsStore::from_bytes(None);
-    model.save_into(&mut store).map_err(|e| e.to_string())?;
-    store.get_bytes().map_err(|e| e.to_string())
+    model.save_into(&mut store).map_err(|e| WeightsError::store("cannot take the network's tensors", e))?;
+    store.get_bytes().map_err(|e| WeightsError::store("cannot write the tensors as safetensors", e))
 }
 
 /// Safetensors bytes of `model` with BiaPy's names where the architecture maps completely.
-pub fn to_bytes(model: &SegModel) -> Result<Vec<u8>, String> {
+pub fn to_bytes(model: &SegModel) -> Result<Vec<u8>, WeightsError> {
     let bytes = burn_bytes(model)?;
     let Some(pairs) = model_renaming(model)? else { return Ok(bytes) };
-    let tensors = SafeTensors::deserialize(&bytes).map_err(|e| e.to_string())?;
+    let tensors = SafeTensors::deserialize(&bytes)?;
     let rename: HashMap<&str, &str> = pairs.iter().map(|(b, p)| (b.as_str(), p.as_str())).collect();
     let renamed: Vec<(String, _)> = tensors
         .tensors()
@@ -44,7 +45,7 @@ pub fn to_bytes(model: &SegModel) -> Result<Vec<u8>, String> {
         ("producer".to_string(), "segsweep".to_string()),
         ("names".to_string(), "biapy".to_string()),
     ]);
-    let bytes = safetensors::serialize(renamed, Some(metadata)).map_err(|e| e.to_string())?;
+    let bytes = safetensors::serialize(renamed, Some(metadata))?;
     Ok(sorted_header(bytes))
 }
 
@@ -70,10 +71,10 @@ fn sorted_header(mut bytes: Vec<u8>) -> Vec<u8> {
 
 /// `bytes` with BiaPy names turned back into `model`'s burn paths (unchanged when the file
 /// already has burn's names).
-pub fn to_burn_names(bytes: Vec<u8>, model: &SegModel) -> Result<Vec<u8>, String> {
+pub fn to_burn_names(bytes: Vec<u8>, model: &SegModel) -> Result<Vec<u8>, WeightsError> {
     let Some(pairs) = model_renaming(model)? else { return Ok(bytes) };
     let back: HashMap<&str, &str> = pairs.iter().map(|(b, p)| (p.as_str(), b.as_str())).collect();
-    let tensors = SafeTensors::deserialize(&bytes).map_err(|e| e.to_string())?;
+    let tensors = SafeTensors::deserialize(&bytes)?;
     if !tensors.names().iter().any(|n| back.contains_key(n)) {
         return Ok(bytes);
     }
@@ -82,20 +83,20 @@ pub fn to_burn_names(bytes: Vec<u8>, model: &SegModel) -> Result<Vec<u8>, String
         .into_iter()
         .map(|(name, view)| (back.get(name.as_str()).map_or(name.clone(), |n| n.to_string()), view))
         .collect();
-    safetensors::serialize(renamed, None).map_err(|e| e.to_string())
+    Ok(safetensors::serialize(renamed, None)?)
 }
 
 /// Loads safetensors `bytes` (BiaPy or burn names) into `model`'s store form. Validation is
 /// left to [`load`], whose messages use the file's names.
-pub fn store_for(bytes: Vec<u8>, model: &SegModel) -> Result<SafetensorsStore, String> {
+pub fn store_for(bytes: Vec<u8>, model: &SegModel) -> Result<SafetensorsStore, WeightsError> {
     Ok(SafetensorsStore::from_bytes(Some(to_burn_names(bytes, model)?)).validate(false))
 }
 
 /// Loads safetensors `bytes` (BiaPy or burn names) into `model`; see [`check`] for the errors.
-pub fn load(bytes: Vec<u8>, mut model: SegModel) -> Result<SegModel, String> {
+pub fn load(bytes: Vec<u8>, mut model: SegModel) -> Result<SegModel, WeightsError> {
     let biapy_file = has_biapy_names(&bytes, &model)?;
     let mut store = store_for(bytes, &model)?;
-    let result = model.load_from(&mut store).map_err(|e| e.to_string())?;
+    let result = model.load_from(&mut store).map_err(|e| WeightsError::store("cannot read the tensors", e))?;
     check(&result, biapy_file)?;
     Ok(model)
 }
@@ -103,7 +104,7 @@ pub fn load(bytes: Vec<u8>, mut model: SegModel) -> Result<SegModel, String> {
 /// One message for what went wrong loading a file: the first tensor of the wrong shape, named as
 /// in the file (BiaPy's name when `biapy_names`) with both shapes, or else the first missing
 /// tensor; with how many more there are.
-pub fn check(result: &ApplyResult, biapy_names: bool) -> Result<(), String> {
+pub fn check(result: &ApplyResult, biapy_names: bool) -> Result<(), WeightsError> {
     let shown = |path: &str| match to_biapy(path) {
         Some(name) if biapy_names => name,
         _ => path.to_string(),
@@ -119,24 +120,24 @@ pub fn check(result: &ApplyResult, biapy_names: bool) -> Result<(), String> {
             ),
             other => other.to_string(),
         };
-        return Err(format!(
+        return Err(WeightsError::Mismatch(format!(
             "{message}{} (is it a checkpoint of another architecture or class count?)",
             more(result.errors.len(), "mismatches")
-        ));
+        )));
     }
     if let Some((missing, _)) = result.missing.first() {
-        return Err(format!(
+        return Err(WeightsError::Mismatch(format!(
             "tensor `{}` is missing{} (is it a checkpoint of another architecture?)",
             shown(missing),
             more(result.missing.len(), "missing tensors")
-        ));
+        )));
     }
     Ok(())
 }
 
 /// Whether the tensors in `bytes` carry BiaPy's names for `model` (rather than burn's paths).
-fn has_biapy_names(bytes: &[u8], model: &SegModel) -> Result<bool, String> {
-    let tensors = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
+fn has_biapy_names(bytes: &[u8], model: &SegModel) -> Result<bool, WeightsError> {
+    let tensors = SafeTensors::deserialize(bytes)?;
     let expected: Vec<String> = model.biapy_state_dict_names().into_iter().map(|(name, _)| name).collect();
     Ok(tensors.names().iter().any(|n| expected.iter().any(|e| e == *n)))
 }

@@ -146,7 +146,12 @@ fn test_only_run_needs_a_checkpoint_and_bad_test_inputs() {
     args.extend(["--set", "TRAIN.ENABLE=False", "--set", "MODEL.LOAD_CHECKPOINT=True"]);
     let out = segsweep(&args);
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("x_1-checkpoint-best.safetensors`: file not found"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("checkpoint `")
+            && out.stderr.contains("x_1-checkpoint-best.safetensors`\n  caused by: file not found"),
+        "{}",
+        out.stderr
+    );
     let mut args = base.to_vec();
     args.extend(["--set", "DATA.TEST.PADDING=(16, 16)"]);
     let out = segsweep(&args);

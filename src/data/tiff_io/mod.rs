@@ -283,6 +283,14 @@ pub enum TiffError {
         /// What is wrong.
         detail: String,
     },
+    /// The decoded samples do not form the volume the pages and ImageJ description announce.
+    #[error("`{}`: the decoded pages do not form the announced volume", .path.display())]
+    Shape {
+        /// The file.
+        path: PathBuf,
+        /// What did not fit.
+        source: crate::data::volume::ShapeError,
+    },
     /// Decoding would need more memory than allowed.
     #[error("`{}` would decode to {n_bytes} bytes, over the limit of {limit} bytes", .path.display())]
     TooLarge {

@@ -308,7 +308,7 @@ pub(super) fn decode_page_range(
         })?;
     }
     let shape = [n_pages, first.height as usize, first.width as usize, first.samples() as usize];
-    samples.into_volume(shape).map_err(|e| error(e.to_string()))
+    samples.into_volume(shape).map_err(|source| TiffError::Shape { path: path.to_path_buf(), source })
 }
 
 /// Applies the ImageJ description, if any, to the `(page, y, x, sample)` volume.
@@ -327,7 +327,8 @@ fn assemble(
     let [n_pages, _, _, samples] = pages.shape();
     let layout = imagej::layout(&info, n_pages, samples).map_err(bad)?;
     let volume = if layout.page_channels > 1 {
-        map_volume!(pages, v => pages_to_channels(v, layout).map_err(|e| bad(e.to_string()))?)
+        let shape_error = |source| TiffError::Shape { path: path.to_path_buf(), source };
+        map_volume!(pages, v => pages_to_channels(v, layout).map_err(shape_error)?)
     } else {
         pages
     };

@@ -110,8 +110,8 @@ impl TiffStack {
             return Ok(pages);
         }
         let layout = PageLayout { z: z1 - z0, page_channels: pc };
-        let bad = |detail: String| TiffError::ImageJ { path: path.clone(), detail };
-        Ok(map_volume!(pages, v => pages_to_channels(v, layout).map_err(|e| bad(e.to_string()))?))
+        let shape_error = |source| TiffError::Shape { path: path.clone(), source };
+        Ok(map_volume!(pages, v => pages_to_channels(v, layout).map_err(shape_error)?))
     }
 
     /// Z planes decoded since opening.

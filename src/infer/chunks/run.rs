@@ -115,8 +115,8 @@ impl Writers {
     }
 }
 
-fn write_error(path: &Path) -> impl FnOnce(crate::data::tiff_io::TiffError) -> InferError + '_ {
-    move |e| InferError::Write { path: path.into(), message: e.to_string() }
+fn write_error(path: &Path) -> impl FnOnce(crate::data::tiff_io::TiffError) -> InferError {
+    InferError::write(path)
 }
 
 /// Predicts `image_path` by chunks and writes its outputs; `mask_path` adds the metrics.
