@@ -1,6 +1,6 @@
 //! Command-line types (clap derive) and nothing else: doc comments here are `--help`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use segsweep::device::DeviceKind;
@@ -35,7 +35,7 @@ pub enum Command {
     /// `.bpk` or BiaPy-named `.safetensors` that `PATHS.CHECKPOINT_FILE` can name.
     Import(ConvertArgs),
     /// Run an experiment manifest: its grid of runs, each stage cached by the hash of its inputs.
-    /// The exit code is the number of failed runs (0 when all succeeded, 2 on a manifest error).
+    /// Exit code 0 when every run succeeded, 2 when a run failed or the manifest is wrong.
     Sweep(SweepArgs),
     /// Rebuild a sweep's reports from the stage cache alone.
     Report(ManifestArgs),
@@ -139,13 +139,14 @@ pub struct SweepArgs {
 
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
-    /// Config whose `MODEL.*`, `PROBLEM.NDIM` and `DATA.*` keys define the network the weights
-    /// belong to.
-    pub config: PathBuf,
-    /// Weight file to read (format from the extension: .bpk, .safetensors, .pth, .pt).
-    pub from: PathBuf,
-    /// Weight file to write (format from the extension).
-    pub to: PathBuf,
+    /// `[CONFIG] FROM TO`: the config whose `MODEL.*`, `PROBLEM.NDIM` and `DATA.*` keys define the
+    /// network (here or as `--config`), the weight file to read (format from the extension:
+    /// .bpk, .safetensors, .pth, .pt) and the one to write.
+    #[arg(num_args = 2..=3, required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The config, as the other commands take it (then only FROM and TO are positional).
+    #[arg(long = "config", value_name = "CONFIG")]
+    pub config_flag: Option<PathBuf>,
     /// Override a key, e.g. `--set MODEL.FEATURE_MAPS=[16, 32, 64]` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
@@ -200,8 +201,12 @@ pub enum ConfigCommand {
 
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
-    /// BiaPy-style YAML configuration.
-    pub config: PathBuf,
+    /// BiaPy-style YAML configuration (here or as `--config CONFIG`, as `run` takes it).
+    #[arg(value_name = "CONFIG", required_unless_present = "config_flag", conflicts_with = "config_flag")]
+    pub config: Option<PathBuf>,
+    /// The config, as `run` and `train` take it.
+    #[arg(long = "config", value_name = "CONFIG", id = "config_flag")]
+    pub config_flag: Option<PathBuf>,
     /// Override a key, e.g. `--set TRAIN.EPOCHS=5` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
@@ -239,4 +244,23 @@ pub struct SynthArgs {
     /// Image size: `Y X` in 2D (default 256 256), `Z Y X` in 3D (default 32 128 128).
     #[arg(long, num_args = 2..=3, value_name = "N")]
     pub size: Option<Vec<usize>>,
+}
+
+impl ConfigArgs {
+    /// The config file, given positionally or as `--config` (clap requires exactly one).
+    pub fn path(&self) -> &Path {
+        self.config.as_deref().or(self.config_flag.as_deref()).unwrap_or(Path::new(""))
+    }
+}
+
+impl ConvertArgs {
+    /// `(config, from, to)`: the config positionally (three paths) or as `--config` (two).
+    pub fn paths(&self) -> anyhow::Result<(&Path, &Path, &Path)> {
+        match (&self.config_flag, self.paths.as_slice()) {
+            (None, [config, from, to]) => Ok((config, from, to)),
+            (Some(config), [from, to]) => Ok((config, from, to)),
+            (None, _) => anyhow::bail!("expected CONFIG FROM TO (or --config CONFIG FROM TO)"),
+            (Some(_), _) => anyhow::bail!("with --config, expected only FROM and TO"),
+        }
+    }
 }

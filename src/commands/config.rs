@@ -10,7 +10,7 @@ use crate::cli::{ConfigArgs, ConfigCheckArgs};
 
 /// Prints the resolved canonical config as YAML on stdout.
 pub fn show(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
-    let loaded = config::load_for_check(&args.config, &args.set)?;
+    let loaded = config::load_for_check(args.path(), &args.set)?;
     print!("{}", config::to_yaml(&loaded.config)?);
     Ok(ExitCode::SUCCESS)
 }
@@ -18,7 +18,7 @@ pub fn show(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
 /// Validates the config (and, with `--data`, its data folders); reports what was translated or
 /// ignored on stderr.
 pub fn check(args: &ConfigCheckArgs) -> anyhow::Result<ExitCode> {
-    let path = &args.config.config;
+    let path = args.config.path();
     let loaded = config::load_for_check(path, &args.config.set)?;
     report_notes(&loaded);
     if args.data {

@@ -13,11 +13,12 @@ use crate::cli::ConvertArgs;
 
 /// Builds the config's network, loads `from` into it and writes `to`.
 pub fn run(args: &ConvertArgs, direction: Direction) -> anyhow::Result<ExitCode> {
-    let config = config::load(&args.config, &args.set)?.config;
+    let (config_path, from, to) = args.paths()?;
+    let config = config::load(config_path, &args.set)?.config;
     let spec = ModelSpec::from_config(&config)?;
     let model = SegModel::try_new(&spec, &Device::flex())?;
-    let n_params = convert(direction, model, &args.from, &args.to)
-        .with_context(|| format!("converting `{}` to `{}`", args.from.display(), args.to.display()))?;
-    println!("wrote `{}` ({n_params} parameters)", args.to.display());
+    let n_params = convert(direction, model, from, to)
+        .with_context(|| format!("converting `{}` to `{}`", from.display(), to.display()))?;
+    println!("wrote `{}` ({n_params} parameters)", to.display());
     Ok(ExitCode::SUCCESS)
 }

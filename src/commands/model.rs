@@ -9,7 +9,7 @@ use crate::cli::ConfigArgs;
 
 /// Prints the per-block table for one patch of `DATA.PATCH_SIZE`.
 pub fn run(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
-    let config = config::load(&args.config, &args.set)?.config;
+    let config = config::load(args.path(), &args.set)?.config;
     let spec = ModelSpec::from_config(&config)?;
     let spatial = &config.data.patch_size[..config.data.patch_size.len() - 1];
     let rows = summary(&spec, spatial)?;

@@ -124,3 +124,32 @@ fn every_biapy_template_is_accepted_by_config_check() {
         }
     }
 }
+
+#[test]
+fn every_command_takes_its_config_as_config_flag_too() {
+    let template = "templates/semantic_segmentation/2d_semantic_segmentation.yaml";
+    for command in [&["config", "show"][..], &["config", "check"], &["model"]] {
+        let positional = segsweep(&[command, &[template]].concat());
+        let flag = segsweep(&[command, &["--config", template]].concat());
+        assert_eq!(positional.code, 0, "{command:?}: {}", positional.stderr);
+        assert_eq!((flag.code, &flag.stdout), (0, &positional.stdout), "{command:?}: {}", flag.stderr);
+        let both = segsweep(&[command, &[template, "--config", template]].concat());
+        assert_eq!(both.code, 2, "{command:?}: one config, not two");
+        let neither = segsweep(command);
+        assert_eq!(neither.code, 2, "{command:?}");
+        assert!(neither.stderr.contains("CONFIG"), "{command:?}: {}", neither.stderr);
+    }
+    let dir = TestDir::new();
+    let config = "tests/fixtures/biapy/tiny_unet.yaml";
+    let pth = "tests/fixtures/biapy/tiny_unet.pth";
+    // BiaPy-named safetensors: the same tensors give the same bytes (a .bpk also holds fresh
+    // parameter ids).
+    let (a, b) = (dir.join("a.safetensors"), dir.join("b.safetensors"));
+    let positional = segsweep(&["import", config, pth, a.to_str().unwrap()]);
+    let flag = segsweep(&["import", "--config", config, pth, b.to_str().unwrap()]);
+    assert_eq!((positional.code, flag.code), (0, 0), "{}{}", positional.stderr, flag.stderr);
+    assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "the same weights were written");
+    let three = segsweep(&["import", "--config", config, config, pth, b.to_str().unwrap()]);
+    assert_eq!(three.code, 2);
+    assert!(three.stderr.contains("with --config, expected only FROM and TO"), "{}", three.stderr);
+}
