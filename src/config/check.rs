@@ -10,7 +10,6 @@ mod by_chunks;
 use std::collections::BTreeMap;
 
 use super::error::{Origin, Problem};
-use super::resolve::IgnoredKey;
 use super::schema::{Binarization, Config, Ndim, NormLayer, NormalizationType, ProblemType, SchedulerName};
 
 /// Architectures BiaPy accepts for `SEMANTIC_SEG` (spec §1.7 #34).
@@ -63,7 +62,7 @@ impl Checker<'_> {
 }
 
 /// Every consistency problem of `config`.
-pub fn check(config: &Config, origins: &BTreeMap<String, Origin>, _ignored: &[IgnoredKey]) -> Vec<Problem> {
+pub fn check(config: &Config, origins: &BTreeMap<String, Origin>) -> Vec<Problem> {
     let mut c = Checker { origins, problems: Vec::new() };
     check_general(config, &mut c);
     check_loss(config, &mut c);

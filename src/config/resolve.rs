@@ -80,7 +80,7 @@ pub fn resolve_allowing_unsupported(layers: Vec<RawLayer>) -> Result<Loaded, Con
         ConfigError::Invalid(vec![Problem::new(e.path.join("."), &Origin::Derived, e.kind.to_string())])
     })?;
     fill_derived(&mut config);
-    let checked = check::check(&config, &origins, &ignored);
+    let checked = check::check(&config, &origins);
     if checked.iter().any(|p| !p.unsupported) {
         unsupported.extend(checked);
         return Err(ConfigError::Invalid(unsupported));

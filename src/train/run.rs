@@ -51,6 +51,14 @@ pub struct TrainOutcome {
     pub resumed_from: Option<usize>,
 }
 
+/// What every training and validation pass of one training shares.
+struct EpochContext<'a> {
+    loss_fn: &'a LossFn,
+    batch_size: usize,
+    device: &'a Device,
+    show_progress: bool,
+}
+
 /// Trains the model of `config` on the sets built by [`super::setup::build_sets`].
 pub fn train(
     config: &Config,
@@ -61,62 +69,14 @@ pub fn train(
 ) -> Result<TrainOutcome, TrainError> {
     let (train_set, val_set) = (Arc::new(sets.0), Arc::new(sets.1));
     let batch_size = config.train.batch_size;
-    let steps_per_epoch = train_set.len().div_ceil(batch_size);
     let checkpoints = Checkpoints::of(layout);
     let loss_fn = LossFn::from_config(config);
-    let device = &options.device;
-    // burn seeds its random generator per process, not per model: seeding and initialising
-    // happen under one lock, so trainings running side by side (`sweep --jobs`) still get
-    // exactly the weights of their own seed.
-    let spec = ModelSpec::from_config(config)?;
-    let mut model = {
-        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _guard = INIT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        device.seed(derive(options.seed, "init", &[]));
-        let model = SegModel::try_new(&spec, device)?;
-        // Parameters initialise lazily, on first use; reading them all here draws the random
-        // numbers while the lock is held (clones share the initialisation).
-        let _ = model.clone().into_record();
-        model
-    };
-    let mut optim = optimizer(&config.train);
-    let schedule = LrSchedule::from_config(&config.train, steps_per_epoch);
-    let fresh = ResumeState {
-        version: RESUME_VERSION,
-        fingerprint: options.fingerprint.clone(),
-        epochs_done: 0,
-        best_val_loss: None,
-        best_val_iou: None,
-        best_epoch: None,
-        bad_epochs: 0,
-        schedule,
-        rows: Vec::new(),
-        train_seconds: 0.0,
-        model_file: String::new(),
-        optim_file: String::new(),
-    };
-    let mut resumed_from = None;
-    let state = match checkpoints.load_resume()? {
-        Some(saved) if saved.fingerprint == options.fingerprint => {
-            (model, optim) = checkpoints.restore(&saved, model, optim)?;
-            writeln!(
-                out,
-                "Resuming training from epoch {} ({})",
-                saved.epochs_done,
-                checkpoints.resume_file().display()
-            )
-            .ok();
-            resumed_from = Some(saved.epochs_done);
-            saved
-        }
-        _ => {
-            if config.model.load_checkpoint {
-                model = load_pretrained(config, &checkpoints, model)?;
-            }
-            fresh
-        }
-    };
-    let mut state = state;
+    let context =
+        EpochContext { loss_fn: &loss_fn, batch_size, device: &options.device, show_progress: options.progress };
+    let schedule = LrSchedule::from_config(&config.train, train_set.len().div_ceil(batch_size));
+    let model = seeded_model(config, options)?;
+    let (mut model, mut optim, mut state, resumed_from) =
+        start_or_resume(config, &checkpoints, options, schedule, model, out)?;
     let epochs = config.train.epochs;
     let train_logs = layout.result("train_logs");
     let charts = layout.result("charts");
@@ -128,22 +88,12 @@ pub fn train(
     while state.epochs_done < epochs {
         let epoch = state.epochs_done;
         let epoch_start = Instant::now();
-        let (trained, train) = train_epoch(
-            model,
-            &mut optim,
-            &train_set,
-            &state.schedule,
-            &loss_fn,
-            epoch,
-            batch_size,
-            device,
-            options.progress,
-            &mut events,
-        )?;
+        let (trained, train) =
+            train_epoch(model, &mut optim, &train_set, &state.schedule, epoch, &context, &mut events)?;
         model = trained;
         let (train_loss, train_iou, lr) = (train.loss, train.iou, train.lr);
         let validation_start = Instant::now();
-        let (val_loss, val_iou) = validate(&model, &val_set, &loss_fn, batch_size, device)?;
+        let (val_loss, val_iou) = validate(&model, &val_set, &context)?;
         let validation_seconds = validation_start.elapsed().as_secs_f64();
         for (tag, value) in [("perf/val_loss", val_loss), ("perf/val_iou", val_iou)] {
             events.scalar(tag, value, epoch as i64 + 1).map_err(TrainError::write(events.path()))?;
@@ -182,6 +132,58 @@ pub fn train(
     finish(state, checkpoints, resumed_from)
 }
 
+/// The network of `config` with the initial weights of the run's seed. burn seeds its random
+/// generator per process, not per model: seeding and initialising happen under one lock, so
+/// trainings running side by side (`sweep --jobs`) still get exactly the weights of their seed.
+fn seeded_model(config: &Config, options: &TrainOptions) -> Result<SegModel, TrainError> {
+    let spec = ModelSpec::from_config(config)?;
+    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = INIT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    options.device.seed(derive(options.seed, "init", &[]));
+    let model = SegModel::try_new(&spec, &options.device)?;
+    // Parameters initialise lazily, on first use; reading them all here draws the random numbers
+    // while the lock is held (clones share the initialisation).
+    let _ = model.clone().into_record();
+    Ok(model)
+}
+
+/// The model, optimiser and state to start from: a killed training's resume point when its
+/// fingerprint matches, else a fresh state (with `MODEL.LOAD_CHECKPOINT`'s weights when set).
+/// Also returns the epoch resumed from.
+fn start_or_resume(
+    config: &Config,
+    checkpoints: &Checkpoints,
+    options: &TrainOptions,
+    schedule: LrSchedule,
+    model: SegModel,
+    out: &mut dyn Write,
+) -> Result<(SegModel, ModuleOptimizer, ResumeState, Option<usize>), TrainError> {
+    let optim = optimizer(&config.train);
+    if let Some(saved) = checkpoints.load_resume()?.filter(|saved| saved.fingerprint == options.fingerprint) {
+        let (model, optim) = checkpoints.restore(&saved, model, optim)?;
+        writeln!(out, "Resuming training from epoch {} ({})", saved.epochs_done, checkpoints.resume_file().display())
+            .ok();
+        let resumed_from = Some(saved.epochs_done);
+        return Ok((model, optim, saved, resumed_from));
+    }
+    let model = if config.model.load_checkpoint { load_pretrained(config, checkpoints, model)? } else { model };
+    let fresh = ResumeState {
+        version: RESUME_VERSION,
+        fingerprint: options.fingerprint.clone(),
+        epochs_done: 0,
+        best_val_loss: None,
+        best_val_iou: None,
+        best_epoch: None,
+        bad_epochs: 0,
+        schedule,
+        rows: Vec::new(),
+        train_seconds: 0.0,
+        model_file: String::new(),
+        optim_file: String::new(),
+    };
+    Ok((model, optim, fresh, None))
+}
+
 /// What a training pass measured.
 struct EpochStats {
     loss: f64,
@@ -197,19 +199,16 @@ struct EpochStats {
 /// One pass over the shuffled training batches; returns the model and the epoch's means.
 /// Batches whose loss is not finite are skipped (and said so); an epoch where every batch is
 /// skipped is an error.
-#[allow(clippy::too_many_arguments)]
 fn train_epoch(
     mut model: SegModel,
     optim: &mut ModuleOptimizer,
     set: &Arc<SampleSet>,
     schedule: &LrSchedule,
-    loss_fn: &LossFn,
     epoch: usize,
-    batch_size: usize,
-    device: &Device,
-    show_progress: bool,
+    context: &EpochContext,
     events: &mut EventWriter,
 ) -> Result<(SegModel, EpochStats), TrainError> {
+    let EpochContext { loss_fn, batch_size, device, show_progress } = *context;
     let order = epoch_order(set.len(), true, set.seed, epoch);
     let n_batches = order.len().div_ceil(batch_size);
     let bar = super::progress::epoch_bar(n_batches, epoch + 1, show_progress);
@@ -258,13 +257,8 @@ fn train_epoch(
 }
 
 /// Mean loss and mean IoU over the validation batches, without gradients or dropout.
-fn validate(
-    model: &SegModel,
-    set: &Arc<SampleSet>,
-    loss_fn: &LossFn,
-    batch_size: usize,
-    device: &Device,
-) -> Result<(f64, f64), TrainError> {
+fn validate(model: &SegModel, set: &Arc<SampleSet>, context: &EpochContext) -> Result<(f64, f64), TrainError> {
+    let EpochContext { loss_fn, batch_size, device, .. } = *context;
     let eval = model.valid();
     let eval_device = device.clone().without_autodiff();
     let order = epoch_order(set.len(), false, set.seed, 0);
