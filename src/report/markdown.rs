@@ -25,7 +25,10 @@ pub fn report_md(
         for (label, path) in charts {
             let link = path.to_string_lossy().replace('\\', "/").replace(' ', "%20");
             let alt = label.replace('[', "\\[").replace(']', "\\]");
-            let _ = write!(md, "\n### {label}\n\n![{alt}]({link})\n");
+            let numbers = path.with_extension("csv").to_string_lossy().replace('\\', "/");
+            let numbers_link = numbers.replace(' ', "%20");
+            let _ =
+                write!(md, "\n### {label}\n\n![{alt}]({link})\n\nThe numbers it draws: [{numbers}]({numbers_link})\n");
         }
     }
     md
@@ -170,9 +173,13 @@ interval excludes zero, i.e. the difference is larger than the run-to-run noise.
 
 ![iou.merge_patches per variant](charts/iou_merge_patches.png)
 
+The numbers it draws: [charts/iou_merge_patches.csv](charts/iou_merge_patches.csv)
+
 ### Loss curves
 
 ![Loss curves](charts/loss%20curves.png)
+
+The numbers it draws: [charts/loss curves.csv](charts/loss%20curves.csv)
 ";
         assert_eq!(report_md("Sweep `mito` | 2D", &summaries, &compare, &charts), expected);
     }

@@ -208,7 +208,7 @@ fn number(value: Option<f64>) -> String {
 }
 
 /// Serialises `records` (header first) and writes them atomically.
-fn write_csv(path: &Path, records: &[Vec<String>]) -> io::Result<()> {
+pub fn write_csv(path: &Path, records: &[Vec<String>]) -> io::Result<()> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     for record in records {
         writer.write_record(record)?;

@@ -10,7 +10,9 @@ use anyhow::Context;
 use super::driver::{SweepOutcome, sweep_dir};
 use crate::report::charts::{LossCurve, box_plot, iou_per_variant, loss_curves};
 use crate::report::markdown::report_md;
-use crate::report::tables::{RunRow, cells, metric_values, write_compare_csv, write_runs_csv, write_summary_csv};
+use crate::report::tables::{
+    RunRow, cells, metric_values, write_compare_csv, write_csv, write_runs_csv, write_summary_csv,
+};
 
 /// The metric every report leads with and every chart draws: the IoU of the masks the run
 /// wrote ([`crate::infer::job::TestSummary::written_masks`]).
@@ -125,6 +127,107 @@ fn replace_folder(parent: &Path, new: &Path, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Draws every chart of the sweep and writes, beside each, the exact numbers it draws as CSV
+/// with the same base name (so a chart can be checked and re-plotted elsewhere); returns the
+/// charts for `report.md`. Each chart and its CSV are made from one list of values.
+fn write_charts(
+    sweep: &SweepOutcome,
+    rows: &[RunRow],
+    cell_names: &[String],
+    dir: &Path,
+) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    let cannot = |path: &Path| format!("cannot write `{}`", path.display());
+    let metric = HEADLINE;
+    let per_cell: Vec<(String, Vec<(u64, f64)>)> =
+        cell_names.iter().map(|c| (c.clone(), metric_values(rows, c, metric))).collect();
+    let mut records = vec![["cell", "run_id", "metric", "value"].map(String::from).to_vec()];
+    for (cell, values) in &per_cell {
+        records.extend(
+            values.iter().map(|(run_id, v)| vec![cell.clone(), run_id.to_string(), metric.into(), v.to_string()]),
+        );
+    }
+    let csv = dir.join("iou_per_variant.csv");
+    write_csv(&csv, &records).with_context(|| cannot(&csv))?;
+    iou_per_variant(&dir.join("iou_per_variant.png"), metric, &per_cell)?;
+
+    let curves = training_curves(sweep);
+    let mut records = vec![["training", "train_key", "epoch", "train_loss", "val_loss"].map(String::from).to_vec()];
+    for (label, key, rows) in &curves {
+        records.extend(rows.iter().map(|(epoch, train, val)| {
+            vec![label.clone(), key.clone(), epoch.to_string(), train.to_string(), val.to_string()]
+        }));
+    }
+    let csv = dir.join("loss_curves.csv");
+    write_csv(&csv, &records).with_context(|| cannot(&csv))?;
+    let curves: Vec<LossCurve> = curves.into_iter().map(|(label, _, rows)| (label, rows)).collect();
+    loss_curves(&dir.join("loss_curves.png"), &curves)?;
+
+    let per_image = per_image_values(sweep);
+    let mut records = vec![["cell", "run_id", "image", "metric", "value"].map(String::from).to_vec()];
+    records.extend(
+        per_image
+            .iter()
+            .map(|v| vec![v.cell.clone(), v.run_id.to_string(), v.image.clone(), metric.into(), v.value.to_string()]),
+    );
+    let csv = dir.join("per_image_iou.csv");
+    write_csv(&csv, &records).with_context(|| cannot(&csv))?;
+    let boxes: Vec<(String, Vec<f64>)> = cell_names
+        .iter()
+        .map(|c| (c.clone(), per_image.iter().filter(|v| &v.cell == c).map(|v| v.value).collect()))
+        .collect();
+    box_plot(&dir.join("per_image_iou.png"), metric, &boxes)?;
+    Ok([
+        (format!("{metric} per variant"), "iou_per_variant.png"),
+        ("Loss curves".to_string(), "loss_curves.png"),
+        (format!("{metric} per image"), "per_image_iou.png"),
+    ]
+    .map(|(label, file)| (label, PathBuf::from(file)))
+    .to_vec())
+}
+
+/// One test image's value of the headline metric in one run.
+struct ImageValue {
+    cell: String,
+    run_id: u64,
+    image: String,
+    value: f64,
+}
+
+/// The headline metric of every test image of every finished run, in grid order: per image
+/// the same level as the run's headline ([`crate::infer::job::ImageResult::written_masks`]).
+fn per_image_values(sweep: &SweepOutcome) -> Vec<ImageValue> {
+    let mut values = Vec::new();
+    for run in &sweep.runs {
+        let Ok(outcome) = &run.result else { continue };
+        for image in &outcome.test.images {
+            if let Some(value) = image.written_masks().filter(|v| v.is_finite()) {
+                let (cell, run_id) = (run.spec.cell_name.clone(), run.spec.run_id);
+                values.push(ImageValue { cell, run_id, image: image.file.clone(), value });
+            }
+        }
+    }
+    values
+}
+
+/// Each training of the sweep once (cells that share a train key share its curves), labelled by
+/// the first cell and run_id that use it: `(label, train key, [(epoch, train loss, val loss)])`.
+fn training_curves(sweep: &SweepOutcome) -> Vec<(String, String, Vec<(usize, f64, f64)>)> {
+    let mut seen = std::collections::BTreeSet::new();
+    sweep
+        .runs
+        .iter()
+        .filter_map(|run| run.result.as_ref().ok().map(|o| (run, o)))
+        .filter(|(_, o)| seen.insert(o.stages.keys.train.key.clone()))
+        .map(|(run, o)| {
+            (
+                format!("{} run_id {}", run.spec.cell_name, run.spec.run_id),
+                o.stages.keys.train.key.clone(),
+                o.train.rows.iter().map(|r| (r.epoch, r.train_loss, r.val_loss)).collect(),
+            )
+        })
+        .collect()
+}
+
 /// Writes the reports of `sweep` into `dir`.
 fn write_all(sweep: &SweepOutcome, dir: &Path) -> anyhow::Result<()> {
     let rows = run_rows(sweep);
@@ -140,44 +243,7 @@ fn write_all(sweep: &SweepOutcome, dir: &Path) -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
-    let metric = HEADLINE;
-    let per_cell: Vec<(String, Vec<(u64, f64)>)> =
-        cell_names.iter().map(|c| (c.clone(), metric_values(&rows, c, metric))).collect();
-    iou_per_variant(&dir.join("iou_per_variant.png"), metric, &per_cell)?;
-    let mut seen = std::collections::BTreeSet::new();
-    let curves: Vec<LossCurve> = sweep
-        .runs
-        .iter()
-        .filter_map(|run| run.result.as_ref().ok().map(|o| (run, o)))
-        .filter(|(_, o)| seen.insert(o.stages.keys.train.key.clone()))
-        .map(|(run, o)| {
-            (
-                format!("run_id {}", run.spec.run_id),
-                o.train.rows.iter().map(|r| (r.epoch, r.train_loss, r.val_loss)).collect(),
-            )
-        })
-        .collect();
-    loss_curves(&dir.join("loss_curves.png"), &curves)?;
-    let per_image: Vec<(String, Vec<f64>)> = cell_names
-        .iter()
-        .map(|c| {
-            let values = sweep
-                .runs
-                .iter()
-                .filter(|r| &r.spec.cell_name == c)
-                .filter_map(|r| r.result.as_ref().ok())
-                .flat_map(|o| o.test.images.iter().filter_map(|i| i.written_masks()))
-                .collect();
-            (c.clone(), values)
-        })
-        .collect();
-    box_plot(&dir.join("per_image_iou.png"), metric, &per_image)?;
-    let charts = [
-        ("IoU per variant", "iou_per_variant.png"),
-        ("Loss curves", "loss_curves.png"),
-        ("Per-image IoU", "per_image_iou.png"),
-    ]
-    .map(|(label, file)| (label.to_string(), PathBuf::from(file)));
+    let charts = write_charts(sweep, &rows, &cell_names, dir)?;
     let title = format!("Sweep `{}`", sweep.manifest.name);
     let report = dir.join("report.md");
     crate::atomic::write(&report, report_md(&title, &summaries, &compare, &charts)).with_context(|| cannot(&report))?;

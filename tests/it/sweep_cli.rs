@@ -229,3 +229,59 @@ fn a_corrupt_record_is_a_warning_and_the_stage_runs_again() {
     let forced = sweep(&manifest, &["--force", "infer"]);
     assert_eq!(forced.stdout.matches("train cached, infer ran, evaluate ran").count(), 4, "{}", forced.stdout);
 }
+
+/// The per-image chart and its CSV draw the IoU of the masks each run wrote: after the median
+/// filter in a filtered cell (they once drew the merged patches' IoU in every cell, so the
+/// filtered boxes were copies of the unfiltered ones).
+#[test]
+fn per_image_numbers_are_the_written_masks_of_each_cell() {
+    let dir = TestDir::new();
+    let text = std::fs::read_to_string(repo_root().join("experiments/ci.yaml"))
+        .unwrap()
+        .replace("  run_id: [1, 2]\n  DATA.TEST.OVERLAP: [[0, 0], [0.5, 0.5]]\n", "  run_id: [1]\n  TEST.POST_PROCESSING.MEDIAN_FILTER: [false, true]\n")
+        .replace("data:\n", "set:\n  TEST.POST_PROCESSING.MEDIAN_FILTER_AXIS: [xy]\n  TEST.POST_PROCESSING.MEDIAN_FILTER_SIZE: [5]\ndata:\n")
+        .replace("gate:\n  baseline: ../snapshots/ci.summary.yaml\n  tolerance: {\"iou.merge_patches\": 0.02}\n", "");
+    assert!(text.contains("MEDIAN_FILTER: [false, true]") && !text.contains("gate:"), "{text}");
+    let manifest = dir.write("exp/mf.yaml", &text);
+    let out = sweep(&manifest, &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let reports = dir.join("results/ci/sweep");
+    let csv = std::fs::read_to_string(reports.join("per_image_iou.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("cell,run_id,image,metric,value"));
+    let rows: Vec<Vec<String>> = lines.map(|l| l.split(',').map(str::to_string).collect()).collect();
+    let cells: std::collections::BTreeSet<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(cells.len(), 2, "{csv}");
+    let filtered_cell =
+        *cells.iter().find(|c| c.contains("mf") || c.contains("MEDIAN")).unwrap_or_else(|| panic!("{csv}"));
+    let plain_cell = *cells.iter().find(|c| **c != filtered_cell).unwrap();
+    let metrics = |cell: &str| -> serde_json::Value {
+        let path = dir.join(&format!("results/ci/{cell}/results/{cell}_1/metrics.json"));
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+            .unwrap()
+    };
+    let values_of = |cell: &str| -> Vec<(String, f64)> {
+        rows.iter().filter(|r| r[0] == cell).map(|r| (r[2].clone(), r[4].parse().unwrap())).collect()
+    };
+    let level = |cell: &str, key: &str| -> Vec<(String, f64)> {
+        metrics(cell)["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|i| Some((i["file"].as_str()?.to_string(), i[key].as_f64()?)))
+            .collect()
+    };
+    let filtered = values_of(filtered_cell);
+    assert!(!filtered.is_empty());
+    assert_eq!(filtered, level(filtered_cell, "iou_post_processing"), "the filtered cell draws its post-processed IoU");
+    assert_eq!(values_of(plain_cell), level(plain_cell, "iou_merge_patches"), "the plain cell draws its merged IoU");
+    assert_ne!(filtered, values_of(plain_cell), "the filter changed the masks");
+    for chart in ["iou_per_variant", "loss_curves", "per_image_iou"] {
+        assert!(
+            reports.join(format!("{chart}.png")).exists() && reports.join(format!("{chart}.csv")).exists(),
+            "{chart}"
+        );
+    }
+    let report = std::fs::read_to_string(reports.join("report.md")).unwrap();
+    assert!(report.contains("### iou.written_masks per image") && report.contains("(per_image_iou.csv)"), "{report}");
+}
