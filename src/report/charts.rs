@@ -1,6 +1,7 @@
 //! The sweep's charts (PNG, drawn with [`crate::plot`]'s embedded font and atomic rename): a
 //! metric per variant (one dot per run_id, the mean and its 95 % interval), the loss curves of
-//! every training, and a per-image box plot per cell. Empty inputs give an empty chart.
+//! every training (labelled by the first cell and run_id using it), and a per-image box plot per
+//! cell. Empty inputs give an empty chart.
 
 use std::ops::Range;
 use std::path::Path;
@@ -79,7 +80,8 @@ pub fn loss_curves(path: &Path, runs: &[LossCurve]) -> Result<(), PlotError> {
 fn draw_loss_curves(root: &Area, runs: &[LossCurve]) -> DrawResult {
     let epochs = runs.iter().flat_map(|(_, rows)| rows.iter().map(|r| r.0 as f64));
     let losses = runs.iter().flat_map(|(_, rows)| rows.iter().flat_map(|r| [r.1, r.2]));
-    let title = format!("Loss of {} run(s) (solid: train; dashed: validation)", runs.len());
+    let title = format!("Loss of {} training(s) (solid: train; dashed: validation)", runs.len());
+    let n_epochs = runs.iter().flat_map(|(_, rows)| rows.iter().map(|r| r.0)).max().unwrap_or(1);
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 22))
         .margin(15)
@@ -88,7 +90,8 @@ fn draw_loss_curves(root: &Area, runs: &[LossCurve]) -> DrawResult {
         .build_cartesian_2d(padded_range(epochs), padded_range(losses))?;
     chart
         .configure_mesh()
-        .x_label_formatter(&|x| format!("{x}"))
+        .x_labels(n_epochs.clamp(2, 12))
+        .x_label_formatter(&epoch_label)
         .x_desc("Epoch")
         .y_desc("Loss")
         .label_style(("sans-serif", 14))
@@ -122,7 +125,7 @@ pub fn box_plot(path: &Path, metric: &str, cells: &[(String, Vec<f64>)]) -> Resu
 fn draw_box_plot(root: &Area, metric: &str, cells: &[(String, Vec<f64>)]) -> DrawResult {
     let names: Vec<String> = cells
         .iter()
-        .map(|(name, values)| format!("{name} (n={})", values.iter().filter(|v| v.is_finite()).count()))
+        .map(|(name, values)| format!("{name} ({} images)", values.iter().filter(|v| v.is_finite()).count()))
         .collect();
     let values = cells.iter().flat_map(|(_, values)| values.iter().copied());
     let title = format!("{metric} per image");
@@ -235,6 +238,11 @@ fn width(n_categories: usize) -> u32 {
 
 /// The range of the finite `values`, padded by 5 % (or ±0.5 around a single value); `0..1`
 /// without any.
+/// An epoch tick's label: epochs are whole numbers, so a tick between two has none.
+fn epoch_label(x: &f64) -> String {
+    if (x - x.round()).abs() < 1e-9 { format!("{}", x.round() as i64) } else { String::new() }
+}
+
 fn padded_range(values: impl Iterator<Item = f64>) -> Range<f64> {
     let (low, high) =
         values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
@@ -315,6 +323,13 @@ mod tests {
         let error = box_plot(&dir.path().join("missing/box.png"), "iou", &[("x".into(), vec![0.5])]).unwrap_err();
         assert!(error.to_string().contains("box.png"), "{error}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn epoch_ticks_are_whole_numbers() {
+        assert_eq!(epoch_label(&2.0), "2");
+        assert_eq!(epoch_label(&1.7999999999999998), "");
+        assert_eq!(epoch_label(&10.000000000001), "10");
     }
 
     #[test]

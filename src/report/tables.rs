@@ -100,12 +100,21 @@ pub fn metric_values(rows: &[RunRow], cell: &str, metric: &str) -> Vec<(u64, f64
     rows.iter().filter(|r| r.cell == cell && r.is_ok()).filter_map(|r| Some((r.run_id, r.metric(metric)?))).collect()
 }
 
-/// Summary of every cell × metric (finished runs only), cells and metrics in first-seen order.
+/// Whether `cell` reports `metric`: some finished run of it computed the metric, or none of its
+/// runs finished (then every metric shows as n = 0, so the failure is visible). A level a cell
+/// never computes (post-processing in a cell without a filter) is left out, not shown as n = 0.
+fn reports(rows: &[RunRow], cell: &str, metric: &str) -> bool {
+    let mut finished = rows.iter().filter(|r| r.cell == cell && r.is_ok()).peekable();
+    finished.peek().is_none() || finished.any(|r| r.metrics.iter().any(|(m, _)| m == metric))
+}
+
+/// Summary of every cell × metric it reports (finished runs only), cells and metrics in
+/// first-seen order.
 pub fn summarise_cells(rows: &[RunRow]) -> Vec<CellSummary> {
     let metrics = metrics(rows);
     let mut out = Vec::new();
     for cell in cells(rows) {
-        for metric in &metrics {
+        for metric in metrics.iter().filter(|m| reports(rows, &cell, m)) {
             let values: Vec<f64> = metric_values(rows, &cell, metric).into_iter().map(|(_, v)| v).collect();
             out.push(CellSummary { cell: cell.clone(), metric: metric.clone(), summary: summarise(&values) });
         }
@@ -113,12 +122,12 @@ pub fn summarise_cells(rows: &[RunRow]) -> Vec<CellSummary> {
     out
 }
 
-/// Each cell other than `reference_cell` against it, per metric (finished runs only).
+/// Each cell other than `reference_cell` against it, per metric both report (finished runs only).
 pub fn compare_cells(rows: &[RunRow], reference_cell: &str) -> Vec<CellComparison> {
     let metrics = metrics(rows);
     let mut out = Vec::new();
     for cell in cells(rows).into_iter().filter(|c| c != reference_cell) {
-        for metric in &metrics {
+        for metric in metrics.iter().filter(|m| reports(rows, &cell, m) && reports(rows, reference_cell, m)) {
             let reference = metric_values(rows, reference_cell, metric);
             let difference = paired_difference(&reference, &metric_values(rows, &cell, metric));
             out.push(CellComparison {
@@ -240,6 +249,23 @@ mod tests {
             train_seconds: iou.map(|_| 12.5),
             infer_seconds: iou.map(|_| 0.25),
         }
+    }
+
+    #[test]
+    fn a_level_a_cell_never_computes_is_left_out_but_a_failed_cell_shows() {
+        let mut rows = rows();
+        rows[0].metrics.push(("iou.post_processing".into(), Some(0.5)));
+        rows[1].metrics.push(("iou.post_processing".into(), Some(0.75)));
+        rows.push(run("c", 1, "[0.25, 0.25]", None, "failed: disk full"));
+        let pairs: Vec<(String, String, usize)> =
+            summarise_cells(&rows).into_iter().map(|s| (s.cell, s.metric, s.summary.n)).collect();
+        assert!(pairs.contains(&("a".into(), "iou.post_processing".into(), 2)));
+        assert!(!pairs.iter().any(|(c, m, _)| c == "b" && m == "iou.post_processing"), "{pairs:?}");
+        assert!(pairs.contains(&("c".into(), "iou.per_patch".into(), 0)), "a failed cell stays visible");
+        let compared: Vec<(String, String)> =
+            compare_cells(&rows, "a").into_iter().map(|c| (c.cell, c.metric)).collect();
+        assert!(!compared.contains(&("b".into(), "iou.post_processing".into())), "{compared:?}");
+        assert!(compared.contains(&("b".into(), "iou.per_patch".into())));
     }
 
     fn rows() -> Vec<RunRow> {
