@@ -152,14 +152,14 @@ fn write_charts(
 
     let curves = training_curves(sweep);
     let mut records = vec![["training", "train_key", "epoch", "train_loss", "val_loss"].map(String::from).to_vec()];
-    for (label, key, rows) in &curves {
-        records.extend(rows.iter().map(|(epoch, train, val)| {
-            vec![label.clone(), key.clone(), epoch.to_string(), train.to_string(), val.to_string()]
+    for curve in &curves {
+        records.extend(curve.rows.iter().map(|(epoch, train, val)| {
+            vec![curve.label.clone(), curve.train_key.clone(), epoch.to_string(), train.to_string(), val.to_string()]
         }));
     }
     let csv = dir.join("loss_curves.csv");
     write_csv(&csv, &records).with_context(|| cannot(&csv))?;
-    let curves: Vec<LossCurve> = curves.into_iter().map(|(label, _, rows)| (label, rows)).collect();
+    let curves: Vec<LossCurve> = curves.into_iter().map(|c| (c.label, c.rows)).collect();
     loss_curves(&dir.join("loss_curves.png"), &curves)?;
 
     let per_image = per_image_values(sweep);
@@ -209,21 +209,27 @@ fn per_image_values(sweep: &SweepOutcome) -> Vec<ImageValue> {
     values
 }
 
-/// Each training of the sweep once (cells that share a train key share its curves), labelled by
-/// the first cell and run_id that use it: `(label, train key, [(epoch, train loss, val loss)])`.
-fn training_curves(sweep: &SweepOutcome) -> Vec<(String, String, Vec<(usize, f64, f64)>)> {
+/// One training's loss curve for the chart and its CSV.
+struct TrainingCurve {
+    /// The first cell and run_id that use the training.
+    label: String,
+    train_key: String,
+    /// `(epoch, train loss, validation loss)`.
+    rows: Vec<(usize, f64, f64)>,
+}
+
+/// Each training of the sweep once (cells that share a train key share its curves).
+fn training_curves(sweep: &SweepOutcome) -> Vec<TrainingCurve> {
     let mut seen = std::collections::BTreeSet::new();
     sweep
         .runs
         .iter()
         .filter_map(|run| run.result.as_ref().ok().map(|o| (run, o)))
         .filter(|(_, o)| seen.insert(o.stages.keys.train.key.clone()))
-        .map(|(run, o)| {
-            (
-                format!("{} run_id {}", run.spec.cell_name, run.spec.run_id),
-                o.stages.keys.train.key.clone(),
-                o.train.rows.iter().map(|r| (r.epoch, r.train_loss, r.val_loss)).collect(),
-            )
+        .map(|(run, o)| TrainingCurve {
+            label: format!("{} run_id {}", run.spec.cell_name, run.spec.run_id),
+            train_key: o.stages.keys.train.key.clone(),
+            rows: o.train.rows.iter().map(|r| (r.epoch, r.train_loss, r.val_loss)).collect(),
         })
         .collect()
 }
