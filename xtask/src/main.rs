@@ -91,17 +91,31 @@ fn demo(root: &Path, dir: Option<PathBuf>) -> Result<(), String> {
 /// and runs a sweep, printing its wall time; the exit code is the sweep's.
 fn sweep(root: &Path, args: &[String]) -> Result<(), String> {
     let release = args.iter().any(|a| a == "--release");
-    let binary = bench::build_segsweep(root, release, &[], None)?.binary;
     let passed: Vec<&String> = args.iter().filter(|a| *a != "--release").collect();
+    println!("{}", build_line(release, &passed));
+    let binary = bench::build_segsweep(root, release, &[], None)?.binary;
     let started = std::time::Instant::now();
     let status =
         Command::new(&binary).current_dir(root).arg("sweep").args(passed).status().map_err(|e| e.to_string())?;
-    println!(
-        "sweep wall time: {:.0} s ({} build)",
-        started.elapsed().as_secs_f64(),
-        if release { "release" } else { "dev, dependencies at opt-level 3" }
-    );
+    println!("sweep wall time: {:.0} s ({})", started.elapsed().as_secs_f64(), profile_name(release));
     if status.success() { Ok(()) } else { Err(format!("the sweep ended with {status}")) }
+}
+
+/// The build profile in words (Cargo.toml `[profile.dev]`: optimised throughout).
+fn profile_name(release: bool) -> &'static str {
+    if release { "release profile" } else { "dev profile, optimised (opt-level 3; debug assertions in segsweep only)" }
+}
+
+/// The first line `cargo xtask sweep` prints: which profile it builds and which backend the
+/// sweep runs on (`--device`, default `flex`).
+fn build_line(release: bool, sweep_args: &[&String]) -> String {
+    let device = sweep_args
+        .iter()
+        .position(|a| *a == "--device")
+        .and_then(|i| sweep_args.get(i + 1).map(|d| d.as_str()))
+        .or_else(|| sweep_args.iter().find_map(|a| a.strip_prefix("--device=")))
+        .unwrap_or("flex");
+    format!("segsweep sweep: {}, device {device}", profile_name(release))
 }
 
 /// `KEY=PATH` overrides pointing a config's data keys at a synthetic set written by
@@ -120,4 +134,23 @@ pub(crate) fn run(cmd: &mut Command) -> Result<(), String> {
 
 fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_line_names_profile_and_device() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<String>>();
+        let line = |release: bool, a: &[String]| build_line(release, &a.iter().collect::<Vec<_>>());
+        assert_eq!(
+            line(false, &args(&["experiments/mito.yaml"])),
+            "segsweep sweep: dev profile, optimised (opt-level 3; debug assertions in segsweep only), device flex"
+        );
+        assert!(
+            line(true, &args(&["m.yaml", "--device", "tch:cuda:0"])).ends_with("release profile, device tch:cuda:0")
+        );
+        assert!(line(false, &args(&["m.yaml", "--device=vulkan"])).ends_with("device vulkan"));
+    }
 }
