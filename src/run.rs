@@ -85,6 +85,9 @@ pub fn print_results(config: &Config, train: Option<&TrainOutcome>, test: Option
         if s.post_processing.is_some() {
             lines.push(format!("Test Foreground IoU (merge patches - post-processing): {}", value(s.post_processing)));
         }
+        if s.full_post_processing.is_some() {
+            lines.push(format!("Test Foreground IoU (per image - post-processing): {}", value(s.full_post_processing)));
+        }
         if s.as_3d_stack_post_processing.is_some() {
             lines.push(format!(
                 "Test Foreground IoU (as 3D stack - post-processing): {}",

@@ -499,6 +499,13 @@ fn check_test(config: &Config, c: &mut Checker) {
         "makes no sense with 3D data",
     );
     c.require(!(test.by_chunks.enable && is_2d), "TEST.BY_CHUNKS.ENABLE", "works with 3D data only");
+    // BiaPy ignores `FULL_IMG` in 3D with a warning; an ignored switch is an error here (D14, D16).
+    // With `BY_CHUNKS` its own check says why.
+    c.require(
+        !(test.full_img && !is_2d && !test.by_chunks.enable),
+        "TEST.FULL_IMG",
+        "predicts 2D images whole; 3D stacks are predicted by patches (BiaPy ignores it in 3D); set it to False",
+    );
     if let Binarization::Threshold(t) = test.binarization {
         c.require(
             t > 0.0 && t < 1.0,

@@ -42,6 +42,9 @@ pub struct ImageResult {
     pub iou_merge_patches: Option<f64>,
     pub iou_post_processing: Option<f64>,
     pub iou_full_image: Option<f64>,
+    /// The whole image's prediction after the median filter (`TEST.FULL_IMG`, D16).
+    #[serde(default)]
+    pub iou_full_post_processing: Option<f64>,
     /// Empty truth and empty prediction (D5).
     pub empty: bool,
     pub threshold: f32,
@@ -58,6 +61,9 @@ pub struct TestSummary {
     pub merge_patches: Option<f64>,
     pub post_processing: Option<f64>,
     pub full_image: Option<f64>,
+    /// Whole images after the median filter (D16).
+    #[serde(default)]
+    pub full_post_processing: Option<f64>,
     pub as_3d_stack_post_processing: Option<f64>,
     pub n_images: usize,
     pub n_patches: usize,
@@ -71,14 +77,18 @@ impl TestSummary {
     /// of the merged patches, else of the whole images. The headline of every report and chart
     /// (`iou.written_masks`).
     pub fn written_masks(&self) -> Option<f64> {
-        self.as_3d_stack_post_processing.or(self.post_processing).or(self.merge_patches).or(self.full_image)
+        self.as_3d_stack_post_processing
+            .or(self.post_processing)
+            .or(self.full_post_processing)
+            .or(self.merge_patches)
+            .or(self.full_image)
     }
 }
 
 impl ImageResult {
     /// This image's share of [`TestSummary::written_masks`]: the IoU of the mask written for it.
     pub fn written_masks(&self) -> Option<f64> {
-        self.iou_post_processing.or(self.iou_merge_patches).or(self.iou_full_image)
+        self.iou_post_processing.or(self.iou_full_post_processing).or(self.iou_merge_patches).or(self.iou_full_image)
     }
 }
 
@@ -322,6 +332,7 @@ impl<'a> Context<'a> {
             n_patches: inferred.patch_ious.len(),
             iou_merge_patches: None,
             iou_post_processing: None,
+            iou_full_post_processing: None,
             iou_full_image: counts.as_ref().and_then(|c| iou(c, self.config.test.empty_iou)),
             empty: counts.as_ref().is_some_and(Counts::is_empty),
             threshold: self.numeric_threshold(),
@@ -374,11 +385,13 @@ impl<'a> Context<'a> {
             truth.map(|t| labeling.counts(&crop_border(p, self.border), &crop_border(t, self.border)))
         };
         let counts = measure(&probs, &self.labeling(threshold));
-        let filtered = (!self.filters.is_empty() && !self.stack_mode && !self.full_image)
-            .then(|| apply_filters(&probs, &self.filters));
+        // The median filter runs on every image's prediction, patched or whole (D16); with
+        // `ANALIZE_2D_IMGS_AS_3D_STACK` it runs on the stack instead (`stack_pass`).
+        let filtered = (!self.filters.is_empty() && !self.stack_mode).then(|| apply_filters(&probs, &self.filters));
         let mut post_iou = None;
         if let Some(filtered) = &filtered {
-            write_probs(&self.layout.result("per_image_post_processing"), stem, filtered, &meta)?;
+            let post_dir = if self.full_image { "full_post_processing" } else { "per_image_post_processing" };
+            write_probs(&self.layout.result(post_dir), stem, filtered, &meta)?;
             post_iou = measure(filtered, &self.labeling(self.threshold(filtered))).and_then(|c| iou(&c, empty_policy));
         }
         let final_probs = filtered.as_ref().unwrap_or(&probs);
@@ -393,8 +406,9 @@ impl<'a> Context<'a> {
             iou_per_patch: mean_skipping(&inferred.patch_ious).0,
             n_patches: inferred.patch_ious.len(),
             iou_merge_patches: if self.full_image { None } else { level_iou },
-            iou_post_processing: post_iou,
+            iou_post_processing: if self.full_image { None } else { post_iou },
             iou_full_image: if self.full_image { level_iou } else { None },
+            iou_full_post_processing: if self.full_image { post_iou } else { None },
             empty: counts.as_ref().is_some_and(Counts::is_empty),
             threshold,
             n_voxels: probs.spatial_shape().iter().product(),
@@ -471,6 +485,7 @@ fn summarise(images: &[ImageResult], patch_ious: &[Option<f64>], stack: Option<f
         merge_patches: level(|r| r.iou_merge_patches),
         post_processing: level(|r| r.iou_post_processing),
         full_image: level(|r| r.iou_full_image),
+        full_post_processing: level(|r| r.iou_full_post_processing),
         as_3d_stack_post_processing: stack,
         n_images: images.len(),
         n_patches: patch_ious.len(),

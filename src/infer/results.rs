@@ -18,18 +18,20 @@ pub fn write(results: &Path, outcome: &TestOutcome) -> Result<(), InferError> {
 
 fn csv_text(outcome: &TestOutcome) -> String {
     let cell = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-    let mut text =
-        String::from("file,iou_per_patch,n_patches,iou_merge_patches,iou_post_processing,iou_full_image,empty\n");
+    let mut text = String::from(
+        "file,iou_per_patch,n_patches,iou_merge_patches,iou_post_processing,iou_full_image,iou_full_post_processing,empty\n",
+    );
     for r in &outcome.images {
         let file =
             if r.file.contains([',', '"']) { format!("\"{}\"", r.file.replace('"', "\"\"")) } else { r.file.clone() };
         text.push_str(&format!(
-            "{file},{},{},{},{},{},{}\n",
+            "{file},{},{},{},{},{},{},{}\n",
             cell(r.iou_per_patch),
             r.n_patches,
             cell(r.iou_merge_patches),
             cell(r.iou_post_processing),
             cell(r.iou_full_image),
+            cell(r.iou_full_post_processing),
             r.empty
         ));
     }

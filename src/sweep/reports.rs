@@ -28,6 +28,7 @@ fn run_metrics(outcome: &super::exec::SweepRunOutcome) -> Vec<(String, Option<f6
         ("iou.merge_patches".into(), s.merge_patches),
         ("iou.post_processing".into(), s.post_processing),
         ("iou.full_image".into(), s.full_image),
+        ("iou.full_post_processing".into(), s.full_post_processing),
         ("iou.as_3d_stack_post_processing".into(), s.as_3d_stack_post_processing),
         ("val.iou".into(), Some(outcome.train.best_val_iou)),
         ("val.loss".into(), Some(outcome.train.best_val_loss)),

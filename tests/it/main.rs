@@ -16,6 +16,8 @@
 //!   what the cargo-fuzz targets call; oversized TIFFs refused before allocating.
 //! - `faults`: injected full disk and read-only results folder: clear errors, the previous good
 //!   state intact, a resume once space returns.
+//! - `post_processing_matrix`: every test mode × median filter × class count in 2D and 3D writes
+//!   its post-processing folder and IoU line or is refused with the key (D16).
 //! - `tidy`: every source file has a `//!` comment; no `dbg!`/`todo!`.
 //! - `train_cli`: `train` on tiny 2D/3D sets, determinism, resume after kill, bad inputs.
 
@@ -27,6 +29,7 @@ mod drill;
 mod drill_core;
 mod faults;
 mod fuzz_regressions;
+mod post_processing_matrix;
 mod run_cli;
 mod sweep_cli;
 mod synth_cli;

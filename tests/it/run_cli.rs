@@ -74,7 +74,7 @@ fn run_2d_writes_the_tree_metrics_and_results_block() {
     let csv = std::fs::read_to_string(results.join("tiny/results/tiny_2/test_results_metrics.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3, "header and one row per test image:\n{csv}");
     assert!(csv.starts_with(
-        "file,iou_per_patch,n_patches,iou_merge_patches,iou_post_processing,iou_full_image,empty\n0000.tif,"
+        "file,iou_per_patch,n_patches,iou_merge_patches,iou_post_processing,iou_full_image,iou_full_post_processing,empty\n0000.tif,"
     ));
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(results.join("tiny/results/tiny_2/metrics.json")).unwrap())

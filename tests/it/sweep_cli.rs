@@ -285,3 +285,25 @@ fn per_image_numbers_are_the_written_masks_of_each_cell() {
     let report = std::fs::read_to_string(reports.join("report.md")).unwrap();
     assert!(report.contains("### iou.written_masks per image") && report.contains("(per_image_iou.csv)"), "{report}");
 }
+
+/// `--dry-run` on an empty cache: cells that differ only in inference share their training, and
+/// the totals count each stage once; the real sweep then names its headline metric per run.
+#[test]
+fn a_dry_run_shows_shared_stages_and_totals() {
+    let dir = TestDir::new();
+    let manifest = ci_manifest(&dir, false);
+    let dry = sweep(&manifest, &["--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(dry.stdout.contains("[1/4] ci run_id 1: train to run, infer to run, evaluate to run"), "{}", dry.stdout);
+    assert!(
+        dry.stdout.contains("[3/4] ci-ov0.5 run_id 1: train shared with [1/4], infer to run, evaluate to run"),
+        "{}",
+        dry.stdout
+    );
+    assert!(dry.stdout.contains("4 runs: 2 trainings, 4 inferences, 4 evaluations to run"), "{}", dry.stdout);
+    let real = sweep(&manifest, &[]);
+    assert_eq!(real.code, 0, "{}", real.stderr);
+    assert_eq!(real.stdout.matches("; iou.written_masks 0.").count(), 4, "{}", real.stdout);
+    let again = sweep(&manifest, &["--dry-run"]);
+    assert!(again.stdout.contains("4 runs: 0 trainings, 0 inferences, 0 evaluations to run"), "{}", again.stdout);
+}
