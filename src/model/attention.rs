@@ -2,10 +2,11 @@
 //! "Attention U-Net"), which weights a skip connection by a map computed from it and the
 //! up-sampled decoder features before they are concatenated.
 //!
-//! It reproduces BiaPy's `AttentionBlock` exactly, including a quirk: BiaPy appends the norm
-//! meant for `W_x` to `W_g`, so `W_g` is `conv → norm → norm` and `W_x` is a bare 1×1 conv.
-//! Keeping that keeps parameter counts and state-dict names (`w_g.0`, `w_g.1`, `w_g.2`, `w_x.0`,
-//! `psi.0`, `psi.1`) identical to BiaPy's. This file must not know about levels or the decoder.
+//! It reproduces BiaPy 3.7.1's `AttentionBlock` exactly, including a quirk: BiaPy builds
+//! `W_g = Sequential(conv, norm)` before it appends the norm meant for `W_x` to the same list, so
+//! that norm is dropped: `W_g` is `conv → norm` and `W_x` a bare 1×1 conv. Parameter counts and
+//! state-dict names (`w_g.0`, `w_g.1`, `w_x.0`, `psi.0`, `psi.1`) are BiaPy's, measured from it.
+//! This file must not know about levels or the decoder.
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, activation};
@@ -18,8 +19,8 @@ use crate::config::{Ndim, NormLayer};
 pub struct AttentionBlock {
     /// `W_g`: 1×1 conv `C → C/2` on the gating signal.
     pub w_g: ConvNd,
-    /// The two norms BiaPy puts after `W_g` (see the module docs).
-    pub w_g_norms: Vec<Norm>,
+    /// The norm after `W_g` (`W_x` has none: see the module docs).
+    pub w_g_norm: Norm,
     /// `W_x`: 1×1 conv `C → C/2` on the skip connection.
     pub w_x: ConvNd,
     /// `psi`: 1×1 conv `C/2 → 1`.
@@ -36,7 +37,7 @@ impl AttentionBlock {
         let one = [1, 1, 1];
         Self {
             w_g: ConvNd::new(ndim, [channels, inter], one, device),
-            w_g_norms: vec![Norm::new(norm, ndim, inter, device), Norm::new(norm, ndim, inter, device)],
+            w_g_norm: Norm::new(norm, ndim, inter, device),
             w_x: ConvNd::new(ndim, [channels, inter], one, device),
             psi: ConvNd::new(ndim, [inter, 1], one, device),
             psi_norm: Norm::new(norm, ndim, 1, device),
@@ -47,7 +48,7 @@ impl AttentionBlock {
     /// `[batch, channels, (z,) y, x]`; returns `x` weighted by the attention map
     /// `[batch, 1, (z,) y, x]`, shape of `x`.
     pub fn forward<const D: usize>(&self, g: Tensor<D>, x: Tensor<D>) -> Tensor<D> {
-        let g1 = self.w_g_norms.iter().fold(self.w_g.forward(g), |t, norm| norm.forward(t));
+        let g1 = self.w_g_norm.forward(self.w_g.forward(g));
         let x1 = self.w_x.forward(x.clone());
         let psi = activation::relu(g1 + x1);
         let psi = activation::sigmoid(self.psi_norm.forward(self.psi.forward(psi)));
@@ -57,9 +58,7 @@ impl AttentionBlock {
     /// Appends `{prefix}.w_g.*`, `{prefix}.w_x.0.*` and `{prefix}.psi.*`.
     pub fn biapy_names(&self, prefix: &str, out: &mut NameList) {
         self.w_g.biapy_names(&format!("{prefix}.w_g.0"), out);
-        for (j, norm) in self.w_g_norms.iter().enumerate() {
-            norm.biapy_names(&format!("{prefix}.w_g.{}", j + 1), out);
-        }
+        self.w_g_norm.biapy_names(&format!("{prefix}.w_g.1"), out);
         self.w_x.biapy_names(&format!("{prefix}.w_x.0"), out);
         self.psi.biapy_names(&format!("{prefix}.psi.0"), out);
         self.psi_norm.biapy_names(&format!("{prefix}.psi.1"), out);
@@ -90,8 +89,8 @@ mod tests {
     fn counts_biapy_parameters() {
         let device = Device::flex();
         let gate = AttentionBlock::new(Ndim::D3, 16, NormLayer::In, &device);
-        // W_g 16·8+8, two norms 2·16, W_x 16·8+8, psi 8+1, psi norm 2.
-        assert_eq!(n_trainable_params(&gate), 136 + 32 + 136 + 9 + 2);
+        // W_g 16·8+8, its norm 2·8, W_x 16·8+8, psi 8+1, psi norm 2.
+        assert_eq!(n_trainable_params(&gate), 136 + 16 + 136 + 9 + 2);
         let mut names = Vec::new();
         gate.biapy_names("g", &mut names);
         let total: usize = names.iter().map(|(_, s)| s.iter().product::<usize>()).sum();

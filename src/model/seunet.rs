@@ -2,8 +2,9 @@
 //! via BiaPy's `SqExBlock`): global average pool → FC `C → C/16` → ReLU → FC `C/16 → C` →
 //! sigmoid → per-channel scale. Both FCs have no bias and Xavier-uniform weights.
 //!
-//! In the SE-U-Net every conv unit of the encoder levels and the decoder steps ends with one
-//! (not the bottleneck, not the up-sampling layers); `unet.rs` wires that. This file must not
+//! In the SE-U-Net every conv unit of the encoder levels, the bottleneck and the decoder steps
+//! ends with one (not the up-sampling layers), as in BiaPy 3.7.1's state dict; `unet.rs` wires
+//! that. This file must not
 //! know about levels. One deviation: BiaPy's hidden width `C // 16` is 0 below 16 channels;
 //! here it is at least 1.
 

@@ -78,11 +78,12 @@ fn variants_add_their_blocks_to_the_unet() {
     let device = Device::flex();
     let count = |arch| SegModel::new(&small(arch, "2D", ""), &device).n_params();
     let (unet, attention, se) = (count("unet"), count("attention_unet"), count("seunet"));
-    // Attention gates at F = 8 and 4: W_g (8·4+4) + 2 norms (16) + W_x (36) + psi (5) + norm (2),
-    // and W_g (4·2+2) + 2 norms (8) + W_x (10) + psi (3) + norm (2).
-    assert_eq!(attention - unet, (36 + 16 + 36 + 5 + 2) + (10 + 8 + 10 + 3 + 2));
-    // SE blocks (hidden width 1) after 2 units per level on 4 and 8 channels, encoder and decoder.
-    assert_eq!(se - unet, 2 * (2 * 2 * 4 + 2 * 2 * 8));
+    // Attention gates at F = 8 and 4: W_g (8·4+4) + its norm (8) + W_x (36) + psi (5) + norm (2),
+    // and W_g (4·2+2) + norm (4) + W_x (10) + psi (3) + norm (2).
+    assert_eq!(attention - unet, (36 + 8 + 36 + 5 + 2) + (10 + 4 + 10 + 3 + 2));
+    // SE blocks (hidden width 1) after 2 units per level on 4 and 8 channels, encoder and decoder,
+    // and after the 2 bottleneck units on 16 channels.
+    assert_eq!(se - unet, 2 * (2 * 2 * 4 + 2 * 2 * 8) + 2 * 2 * 16);
 }
 
 #[test]
@@ -203,4 +204,44 @@ fn adam_reduces_the_loss_of_a_small_unet() {
     let (first, last) = (losses[0], losses[losses.len() - 1]);
     assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
     assert!(last < 0.5 * first, "loss went {first} → {last}: {losses:?}");
+}
+
+/// `tests/fixtures/biapy/layouts/<arch>_<2d|3d>.txt`: BiaPy 3.7.1's state dict for its 2D and 3D
+/// templates with only `MODEL.ARCHITECTURE` changed, measured from BiaPy (`name<TAB>[shape]` per
+/// tensor, then `# total parameters: N`).
+fn biapy_layout(file: &str) -> (Vec<(String, Vec<usize>)>, usize) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/biapy/layouts").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut names = Vec::new();
+    let mut total = 0;
+    for line in text.lines() {
+        if let Some(n) = line.strip_prefix("# total parameters: ") {
+            total = n.trim().parse().expect("a count");
+        } else if !line.starts_with('#') {
+            let (name, shape) = line.split_once('\t').expect("name<TAB>[shape]");
+            let shape = shape.trim().trim_start_matches('[').trim_end_matches(']');
+            let dims = shape.split(',').filter(|d| !d.trim().is_empty()).map(|d| d.trim().parse().expect("a dim"));
+            names.push((name.to_string(), dims.collect()));
+        }
+    }
+    (names, total)
+}
+
+#[test]
+fn every_architecture_has_biapys_state_dict_name_for_name_and_shape_for_shape() {
+    let device = Device::flex();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for arch in ["unet", "attention_unet", "resunet", "seunet"] {
+        for ndim in ["2d", "3d"] {
+            let template = root.join(format!("templates/semantic_segmentation/{ndim}_semantic_segmentation.yaml"));
+            let config = crate::config::load(&template, &[format!("MODEL.ARCHITECTURE={arch}")]).unwrap().config;
+            let model = SegModel::new(&ModelSpec::from_config(&config).unwrap(), &device);
+            let (expected, total) = biapy_layout(&format!("{arch}_{ndim}.txt"));
+            let names = model.biapy_state_dict_names();
+            let first_difference = names.iter().zip(&expected).position(|(a, b)| a != b);
+            assert_eq!(first_difference, None, "{arch} {ndim}: ours {:?}", first_difference.map(|i| &names[i]));
+            assert_eq!(names.len(), expected.len(), "{arch} {ndim}");
+            assert_eq!(model.n_params(), total, "{arch} {ndim}: BiaPy's parameter count");
+        }
+    }
 }

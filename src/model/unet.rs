@@ -61,7 +61,8 @@ impl UNet {
             down_path.push(ConvStack::new(&unit, channels, spec.conv_layers[level], device));
             in_channels = spec.feature_maps[level];
         }
-        let bottom = unit_spec(spec, depth, false);
+        // BiaPy passes `se_block` to the bottleneck too (`bottleneck.block.{0,1}.block.3.excitation`).
+        let bottom = unit_spec(spec, depth, se);
         let bottleneck =
             ConvStack::new(&bottom, [in_channels, spec.feature_maps[depth]], spec.conv_layers[depth], device);
         let up_paths = (0..depth).rev().map(|level| up_block(spec, level, variant, device)).collect();
