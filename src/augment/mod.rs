@@ -5,9 +5,10 @@
 //!
 //! Data flow: the caller extracts a window of [`Augmenter::input_window`] around the sample
 //! (larger than the patch when zoom-out or random rotation is on) → z-flip (3D) → the combined
-//! rotation/`ROT90`/zoom warp and random crop back to the patch → misalignment → brightness →
-//! contrast → gamma → Gaussian noise → missing sections → cutout → elastic → shear → shift →
-//! `VFLIP` (y, D8) → `HFLIP` (x, D8) → Gaussian blur → median blur → dropout.
+//! rotation/`ROT90`/zoom warp and random crop back to the patch → grayscale → channel shuffle →
+//! misalignment → brightness → contrast → gamma → Gaussian noise → Poisson noise → salt → pepper
+//! → salt and pepper → missing sections → cutout → elastic → shear → shift → `VFLIP` (y, D8) →
+//! `HFLIP` (x, D8) → Gaussian blur → median blur → dropout.
 //!
 //! Geometric transforms move image and mask through one coordinate map (image linear, mask
 //! nearest neighbour, so no label is ever invented); intensity transforms touch the image only.
@@ -30,10 +31,12 @@
 //! assert_eq!(augmenter.suffix(), "_vflip");
 //! ```
 
+mod channels;
 mod draw;
 mod filters;
 mod geometry;
 mod intensity;
+mod noise;
 mod sample;
 mod sections;
 mod suffix;
@@ -75,21 +78,61 @@ pub enum AugmentError {
 enum Op {
     ZFlip,
     Warp(Warp),
-    Misalignment { displacement: i64, rotate_ratio: f64 },
-    Brightness { range: [f64; 2] },
-    Contrast { range: [f64; 2] },
-    GammaContrast { range: [f64; 2] },
-    GaussianNoise { mean: f64, var: f64, use_image_stats: bool },
-    MissingSections { iterations: [i64; 2], section_prob: f64 },
+    Grayscale,
+    ChannelShuffle,
+    Misalignment {
+        displacement: i64,
+        rotate_ratio: f64,
+    },
+    Brightness {
+        range: [f64; 2],
+    },
+    Contrast {
+        range: [f64; 2],
+    },
+    GammaContrast {
+        range: [f64; 2],
+    },
+    GaussianNoise {
+        mean: f64,
+        var: f64,
+        use_image_stats: bool,
+    },
+    PoissonNoise,
+    /// `SALT` (share of salt 1), `PEPPER` (0) and `SALT_AND_PEPPER` (its `_PROP`).
+    SaltAndPepper {
+        amount: f64,
+        salt_vs_pepper: f64,
+    },
+    MissingSections {
+        iterations: [i64; 2],
+        section_prob: f64,
+    },
     Cutout(Cutout),
-    Elastic { alpha: [f64; 2], sigma: f64, mode: FillMode },
-    Shear { range: [i64; 2], mode: FillMode },
-    Shift { range: [f64; 2], mode: FillMode },
+    Elastic {
+        alpha: [f64; 2],
+        sigma: f64,
+        mode: FillMode,
+    },
+    Shear {
+        range: [i64; 2],
+        mode: FillMode,
+    },
+    Shift {
+        range: [f64; 2],
+        mode: FillMode,
+    },
     VFlip,
     HFlip,
-    GaussianBlur { sigma: [f64; 2] },
-    MedianBlur { kernel: [i64; 2] },
-    Dropout { range: [f64; 2] },
+    GaussianBlur {
+        sigma: [f64; 2],
+    },
+    MedianBlur {
+        kernel: [i64; 2],
+    },
+    Dropout {
+        range: [f64; 2],
+    },
 }
 
 /// A transform and the probability it fires with (the warp has its own rolls: 1).
@@ -121,7 +164,7 @@ impl Augmenter {
             let suffix = String::new();
             return Ok(Self { steps: Vec::new(), patch, window: patch, image_interp: Interp::Linear, suffix });
         }
-        if let Some((key, _)) = unsupported_switches(aug).into_iter().find(|(_, on)| *on) {
+        if let Some((key, _)) = aug.unsupported_switches().into_iter().find(|(_, on)| *on) {
             return Err(AugmentError::Unsupported { key: key.to_string() });
         }
         validate(aug)?;
@@ -209,6 +252,10 @@ impl Augmenter {
     /// The transforms that edit the image (and, for cutout, the mask) in place.
     fn run_in_place(&self, op: &Op, img: &mut Volume<f32>, msk: &mut Cow<'_, Volume<u16>>, rng: &mut ChaCha8Rng) {
         match *op {
+            Op::Grayscale => channels::grayscale(img),
+            Op::ChannelShuffle => channels::channel_shuffle(img, rng),
+            Op::PoissonNoise => noise::poisson(img, rng),
+            Op::SaltAndPepper { amount, salt_vs_pepper } => noise::salt_and_pepper(img, amount, salt_vs_pepper, rng),
             Op::Brightness { range } => intensity::brightness(img, range, rng),
             Op::Contrast { range } => intensity::contrast(img, range, rng),
             Op::GammaContrast { range } => intensity::gamma_contrast(img, range, rng),
@@ -229,23 +276,6 @@ impl Augmenter {
 
 fn invalid(key: &str, reason: impl Into<String>) -> AugmentError {
     AugmentError::Invalid { key: key.to_string(), reason: reason.into() }
-}
-
-/// `AUGMENTOR` switches segsweep does not implement, with their values.
-fn unsupported_switches(a: &Augmentor) -> [(&'static str, bool); 11] {
-    [
-        ("AUGMENTOR.MOTION_BLUR", a.motion_blur),
-        ("AUGMENTOR.CUTBLUR", a.cutblur),
-        ("AUGMENTOR.CUTMIX", a.cutmix),
-        ("AUGMENTOR.CUTNOISE", a.cutnoise),
-        ("AUGMENTOR.GRAYSCALE", a.grayscale),
-        ("AUGMENTOR.CHANNEL_SHUFFLE", a.channel_shuffle),
-        ("AUGMENTOR.GRIDMASK", a.gridmask),
-        ("AUGMENTOR.POISSON_NOISE", a.poisson_noise),
-        ("AUGMENTOR.SALT", a.salt),
-        ("AUGMENTOR.PEPPER", a.pepper),
-        ("AUGMENTOR.SALT_AND_PEPPER", a.salt_and_pepper),
-    ]
 }
 
 /// The few parameter checks the transforms need beyond `config::check` (which callers may skip).
@@ -283,6 +313,8 @@ fn steps(a: &Augmentor, is_3d: bool) -> Vec<Step> {
     [
         on(a.zflip && is_3d, a.zflip_prob, Op::ZFlip),
         warp.map(|w| Step { prob: 1.0, op: Op::Warp(w) }),
+        on(a.grayscale, a.grayscale_prob, Op::Grayscale),
+        on(a.channel_shuffle, a.channel_shuffle_prob, Op::ChannelShuffle),
         on(
             a.misalignment,
             a.misalignment_prob,
@@ -292,6 +324,14 @@ fn steps(a: &Augmentor, is_3d: bool) -> Vec<Step> {
         on(a.contrast, a.contrast_prob, Op::Contrast { range: a.contrast_factor }),
         on(a.gamma_contrast, a.gamma_contrast_prob, Op::GammaContrast { range: a.gc_gamma }),
         on(a.gaussian_noise, a.gaussian_noise_prob, noise),
+        on(a.poisson_noise, a.poisson_noise_prob, Op::PoissonNoise),
+        on(a.salt, a.salt_prob, Op::SaltAndPepper { amount: a.salt_amount, salt_vs_pepper: 1.0 }),
+        on(a.pepper, a.pepper_prob, Op::SaltAndPepper { amount: a.pepper_amount, salt_vs_pepper: 0.0 }),
+        on(
+            a.salt_and_pepper,
+            a.salt_and_pepper_prob,
+            Op::SaltAndPepper { amount: a.salt_and_pepper_amount, salt_vs_pepper: a.salt_and_pepper_prop },
+        ),
         on(
             a.missing_sections,
             a.missing_sections_prob,

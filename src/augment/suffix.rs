@@ -6,7 +6,8 @@
 //! `_shift(0.1,0.2)` · `_vflip` · `_hflip` · `_elastic(12,16)+4+constant` · `_gblur(1.0,2.0)` ·
 //! `_mblur(3,7)` · `_gcontrast(1.25,1.75)` · `_brightness(-0.1,0.1)` · `_contrast(-0.1,0.1)` ·
 //! `_drop(0,0.2)` · `_cout(1,3)+(0.05,0.3)+0.0+False` · `_msalg16+0.5` · `_missp+(10,30)` ·
-//! `_gausnoise+0.0+0.05`.
+//! `_gausnoise+0.0+0.05` · `_gray` · `_chshuffle` · `_poisnoise` · `_salt+0.05` · `_pepper+0.05` ·
+//! `_salt_and_pepper+0.05+0.5`.
 //!
 //! BiaPy has no tag for `ZFLIP`, so neither does segsweep. Python prints a number as it was
 //! typed; segsweep stores every parameter as `f64`, so each value is printed in the style of
@@ -36,12 +37,25 @@ pub(super) fn suffix(a: &Augmentor) -> String {
         (a.brightness, format!("_brightness{}", pair(a.brightness_factor.map(float_style)))),
         (a.contrast, format!("_contrast{}", pair(a.contrast_factor.map(float_style)))),
         (a.dropout, format!("_drop{}", pair([int_style(a.drop_range[0]), float_style(a.drop_range[1])]))),
+        (a.grayscale, "_gray".to_string()),
+        (a.channel_shuffle, "_chshuffle".to_string()),
         (a.cutout, cutout_tag(a)),
         (a.misalignment, format!("_msalg{}+{}", a.ms_displacement, float_style(a.ms_rotate_ratio))),
         (a.missing_sections, format!("_missp+{}", pair(a.missp_iterations.map(|v| v.to_string())))),
         (
             a.gaussian_noise,
             format!("_gausnoise+{}+{}", float_style(a.gaussian_noise_mean), float_style(a.gaussian_noise_var)),
+        ),
+        (a.poisson_noise, "_poisnoise".to_string()),
+        (a.salt, format!("_salt+{}", float_style(a.salt_amount))),
+        (a.pepper, format!("_pepper+{}", float_style(a.pepper_amount))),
+        (
+            a.salt_and_pepper,
+            format!(
+                "_salt_and_pepper+{}+{}",
+                float_style(a.salt_and_pepper_amount),
+                float_style(a.salt_and_pepper_prop)
+            ),
         ),
     ];
     let text: String = tags.into_iter().filter(|(on, _)| *on).map(|(_, tag)| tag).collect();

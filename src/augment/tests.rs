@@ -236,8 +236,8 @@ fn suffix_and_identity() {
 fn unsupported_switch_is_an_error_naming_the_key() {
     let err = Augmenter::from_config(&config(|a| a.motion_blur = true), Ndim::D2, [1, 8, 8]).unwrap_err();
     assert_eq!(err.to_string(), "`AUGMENTOR.MOTION_BLUR` is not supported yet");
-    let err = Augmenter::from_config(&config(|a| a.salt_and_pepper = true), Ndim::D3, [2, 8, 8]).unwrap_err();
-    assert!(matches!(err, AugmentError::Unsupported { ref key } if key == "AUGMENTOR.SALT_AND_PEPPER"));
+    let err = Augmenter::from_config(&config(|a| a.gridmask = true), Ndim::D3, [2, 8, 8]).unwrap_err();
+    assert!(matches!(err, AugmentError::Unsupported { ref key } if key == "AUGMENTOR.GRIDMASK"));
     let off = Augmentor { enable: false, cutmix: true, ..Augmentor::default() };
     assert!(Augmenter::from_config(&off, Ndim::D2, [1, 8, 8]).is_ok());
     let err = Augmenter::from_config(&config(|a| a.zoom = true), Ndim::D2, [2, 8, 8]).unwrap_err();
@@ -260,4 +260,26 @@ fn draw_grid_burns_channel_max_lines() {
             }
         }
     }
+}
+
+#[test]
+fn channel_and_noise_transforms_fire_in_biapys_order_and_name_themselves() {
+    let aug = config(|a| {
+        (a.grayscale, a.grayscale_prob, a.channel_shuffle, a.channel_shuffle_prob) = (true, 1.0, true, 1.0);
+        (a.poisson_noise, a.salt, a.pepper, a.salt_and_pepper) = (true, true, true, true);
+    });
+    let augmenter = Augmenter::from_config(&aug, Ndim::D2, [1, 8, 8]).unwrap();
+    assert_eq!(augmenter.suffix(), "_gray_chshuffle_poisnoise_salt+0.05_pepper+0.05_salt_and_pepper+0.05+0.5");
+    // Grayscale then shuffle: the three channels stay equal, whatever the permutation.
+    let rgb = Volume::from_vec([1, 8, 8, 3], (0..192).map(|i| (i % 3) as f32 / 4.0 + 0.1).collect()).unwrap();
+    let mask = Volume::from_vec([1, 8, 8, 1], vec![1u16; 64]).unwrap();
+    let only_channels = config(|a| {
+        (a.grayscale, a.grayscale_prob, a.channel_shuffle, a.channel_shuffle_prob) = (true, 1.0, true, 1.0);
+    });
+    let (image, out_mask) =
+        Augmenter::from_config(&only_channels, Ndim::D2, [1, 8, 8]).unwrap().apply(&rgb, &mask, &mut rng(4));
+    assert!(image.as_slice().chunks(3).all(|v| v.iter().all(|&x| (x - 0.35).abs() < 1e-6)));
+    assert_eq!(out_mask, mask, "the mask is never touched");
+    let (noisy, _) = augmenter.apply(&rgb, &mask, &mut rng(5));
+    assert!(noisy.as_slice().iter().all(|v| (0.0..=1.0).contains(v)), "skimage clips to [0, 1]");
 }

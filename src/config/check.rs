@@ -466,19 +466,21 @@ fn check_augmentation(config: &Config, c: &mut Checker) {
         "AUGMENTOR.GRID_D_RANGE",
         "the first value must be smaller than the second",
     );
-    for (key, on) in [
-        ("AUGMENTOR.MOTION_BLUR", aug.motion_blur),
-        ("AUGMENTOR.CUTBLUR", aug.cutblur),
-        ("AUGMENTOR.CUTMIX", aug.cutmix),
-        ("AUGMENTOR.CUTNOISE", aug.cutnoise),
-        ("AUGMENTOR.GRAYSCALE", aug.grayscale),
-        ("AUGMENTOR.CHANNEL_SHUFFLE", aug.channel_shuffle),
-        ("AUGMENTOR.GRIDMASK", aug.gridmask),
-        ("AUGMENTOR.POISSON_NOISE", aug.poisson_noise),
-        ("AUGMENTOR.SALT", aug.salt),
-        ("AUGMENTOR.PEPPER", aug.pepper),
-        ("AUGMENTOR.SALT_AND_PEPPER", aug.salt_and_pepper),
+    let channels = config.data.patch_size.last().copied().unwrap_or(1);
+    c.require(
+        !aug.grayscale || channels == 3,
+        "AUGMENTOR.GRAYSCALE",
+        format!("works on RGB images: `DATA.PATCH_SIZE` must end in 3 channels, found {channels}"),
+    );
+    for (key, amount) in [
+        ("AUGMENTOR.SALT_AMOUNT", aug.salt_amount),
+        ("AUGMENTOR.PEPPER_AMOUNT", aug.pepper_amount),
+        ("AUGMENTOR.SALT_AND_PEPPER_AMOUNT", aug.salt_and_pepper_amount),
+        ("AUGMENTOR.SALT_AND_PEPPER_PROP", aug.salt_and_pepper_prop),
     ] {
+        c.require((0.0..=1.0).contains(&amount), key, format!("expected a fraction in [0, 1], found {amount}"));
+    }
+    for (key, on) in aug.unsupported_switches() {
         c.unsupported(on, key);
     }
 }
@@ -617,6 +619,27 @@ mod tests {
             problems("TRAIN: {ENABLE: True}\nMODEL: {ARCHITECTURE: unetr}\nDATA: {TRAIN: {PROBABILITY_MAP: True}}\n");
         assert!(p.iter().any(|m| m.contains("`unetr` is not implemented by segsweep yet")));
         assert!(p.iter().any(|m| m.contains("only works with `DATA.TRAIN.EXTRACT_RANDOM_PATCH: True`")));
+    }
+
+    #[test]
+    fn channel_and_noise_augmentations_check_their_inputs() {
+        let aug = |keys: &str, patch: &str| {
+            problems(&format!(
+                "TRAIN: {{ENABLE: True}}\nDATA: {{PATCH_SIZE: {patch}}}\nAUGMENTOR: {{ENABLE: True, {keys}}}\n"
+            ))
+        };
+        let p = aug("GRAYSCALE: True", "[64, 64, 1]");
+        assert!(p.len() == 1 && p[0].contains("`AUGMENTOR.GRAYSCALE`") && p[0].contains("found 1"), "{p:?}");
+        assert!(aug("GRAYSCALE: True, CHANNEL_SHUFFLE: True", "[64, 64, 3]").is_empty());
+        let p = aug("SALT: True, SALT_AMOUNT: 1.5, SALT_AND_PEPPER_PROP: -0.1", "[64, 64, 1]");
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(aug("PEPPER: True, SALT_AND_PEPPER: True", "[64, 64, 1]").is_empty());
+        // BiaPy's rule: Poisson noise assumes non-negative images, not z-scored ones.
+        let p = aug("POISSON_NOISE: True", "[64, 64, 1]");
+        assert!(p.len() == 1 && p[0].contains("zero_mean_unit_variance"), "{p:?}");
+        assert!(aug("POISSON_NOISE: True", "[64, 64, 1], NORMALIZATION: {TYPE: div}").is_empty());
+        let p = aug("GRIDMASK: True", "[64, 64, 1]");
+        assert!(p.len() == 1 && p[0].contains("`AUGMENTOR.GRIDMASK`"), "{p:?}");
     }
 
     #[test]

@@ -625,6 +625,20 @@ impl Default for Augmentor {
     }
 }
 
+impl Augmentor {
+    /// The switches segsweep does not implement, with their values: an error when on, never
+    /// ignored (D14). `config check` and the augmenter both ask this one list.
+    pub fn unsupported_switches(&self) -> [(&'static str, bool); 5] {
+        [
+            ("AUGMENTOR.MOTION_BLUR", self.motion_blur),
+            ("AUGMENTOR.CUTBLUR", self.cutblur),
+            ("AUGMENTOR.CUTMIX", self.cutmix),
+            ("AUGMENTOR.CUTNOISE", self.cutnoise),
+            ("AUGMENTOR.GRIDMASK", self.gridmask),
+        ]
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NormLayer {
