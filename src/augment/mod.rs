@@ -6,7 +6,7 @@
 //! Data flow: the caller extracts a window of [`Augmenter::input_window`] around the sample
 //! (larger than the patch when zoom-out or random rotation is on) → z-flip (3D) → the combined
 //! rotation/`ROT90`/zoom warp and random crop back to the patch → grayscale → channel shuffle →
-//! misalignment → brightness → contrast → gamma → Gaussian noise → Poisson noise → salt → pepper
+//! cutnoise → misalignment → brightness → contrast → gamma → Gaussian noise → Poisson noise → salt → pepper
 //! → salt and pepper → missing sections → cutout → elastic → shear → shift → `VFLIP` (y, D8) →
 //! `HFLIP` (x, D8) → Gaussian blur → median blur → dropout.
 //!
@@ -99,6 +99,7 @@ enum Op {
         use_image_stats: bool,
     },
     PoissonNoise,
+    CutNoise(noise::CutNoise),
     /// `SALT` (share of salt 1), `PEPPER` (0) and `SALT_AND_PEPPER` (its `_PROP`).
     SaltAndPepper {
         amount: f64,
@@ -255,6 +256,7 @@ impl Augmenter {
             Op::Grayscale => channels::grayscale(img),
             Op::ChannelShuffle => channels::channel_shuffle(img, rng),
             Op::PoissonNoise => noise::poisson(img, rng),
+            Op::CutNoise(ref p) => noise::cutnoise(img, p, rng),
             Op::SaltAndPepper { amount, salt_vs_pepper } => noise::salt_and_pepper(img, amount, salt_vs_pepper, rng),
             Op::Brightness { range } => intensity::brightness(img, range, rng),
             Op::Contrast { range } => intensity::contrast(img, range, rng),
@@ -315,6 +317,15 @@ fn steps(a: &Augmentor, is_3d: bool) -> Vec<Step> {
         warp.map(|w| Step { prob: 1.0, op: Op::Warp(w) }),
         on(a.grayscale, a.grayscale_prob, Op::Grayscale),
         on(a.channel_shuffle, a.channel_shuffle_prob, Op::ChannelShuffle),
+        on(
+            a.cutnoise,
+            a.cutnoise_prob,
+            Op::CutNoise(noise::CutNoise {
+                scale: a.cnoise_scale,
+                n_boxes: a.cnoise_nb_iterations,
+                size: a.cnoise_size,
+            }),
+        ),
         on(
             a.misalignment,
             a.misalignment_prob,

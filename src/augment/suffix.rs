@@ -7,7 +7,7 @@
 //! `_mblur(3,7)` · `_gcontrast(1.25,1.75)` · `_brightness(-0.1,0.1)` · `_contrast(-0.1,0.1)` ·
 //! `_drop(0,0.2)` · `_cout(1,3)+(0.05,0.3)+0.0+False` · `_msalg16+0.5` · `_missp+(10,30)` ·
 //! `_gausnoise+0.0+0.05` · `_gray` · `_chshuffle` · `_poisnoise` · `_salt+0.05` · `_pepper+0.05` ·
-//! `_salt_and_pepper+0.05+0.5`.
+//! `_salt_and_pepper+0.05+0.5` · `_cnoi(0.05,0.1)+(1,3)+(0.2,0.4)`.
 //!
 //! BiaPy has no tag for `ZFLIP`, so neither does segsweep. Python prints a number as it was
 //! typed; segsweep stores every parameter as `f64`, so each value is printed in the style of
@@ -40,6 +40,15 @@ pub(super) fn suffix(a: &Augmentor) -> String {
         (a.grayscale, "_gray".to_string()),
         (a.channel_shuffle, "_chshuffle".to_string()),
         (a.cutout, cutout_tag(a)),
+        (
+            a.cutnoise,
+            format!(
+                "_cnoi{}+{}+{}",
+                pair(a.cnoise_scale.map(float_style)),
+                pair(a.cnoise_nb_iterations.map(|v| v.to_string())),
+                pair(a.cnoise_size.map(float_style))
+            ),
+        ),
         (a.misalignment, format!("_msalg{}+{}", a.ms_displacement, float_style(a.ms_rotate_ratio))),
         (a.missing_sections, format!("_missp+{}", pair(a.missp_iterations.map(|v| v.to_string())))),
         (
@@ -157,14 +166,22 @@ mod tests {
             misalignment: true,
             missing_sections: true,
             gaussian_noise: true,
+            grayscale: true,
+            channel_shuffle: true,
+            cutnoise: true,
+            poisson_noise: true,
+            salt: true,
+            pepper: true,
+            salt_and_pepper: true,
             ..Augmentor::default()
         };
         assert_eq!(
             suffix(&a),
             "_rot[90,180,270]_rrot(-180,180)_shear(-20,20)_zoom(0.5,1.5)+False_shift(0.1,0.2)_vflip_hflip\
              _elastic(12,16)+4+constant_gblur(1.0,2.0)_mblur(3,7)_gcontrast(1.25,1.75)_brightness(-0.1,0.1)\
-             _contrast(-0.1,0.1)_drop(0,0.2)_cout(1,3)+(0.05,0.3)+0.0+False_msalg16+0.5_missp+(10,30)\
-             _gausnoise+0.0+0.05"
+             _contrast(-0.1,0.1)_drop(0,0.2)_gray_chshuffle_cout(1,3)+(0.05,0.3)+0.0+False\
+             _cnoi(0.05,0.1)+(1,3)+(0.2,0.4)_msalg16+0.5_missp+(10,30)_gausnoise+0.0+0.05_poisnoise\
+             _salt+0.05_pepper+0.05_salt_and_pepper+0.05+0.5"
         );
     }
 }
