@@ -134,12 +134,19 @@ impl Checkpoints {
     }
 
     /// Removes the resume point (the training finished).
+    ///
+    /// `resume.json` goes first: it is what makes a resume point exist, so a kill in the middle
+    /// leaves either a complete resume point or none, never one naming removed weights (the kill
+    /// drill found a training that could not start again after that). Then every weight file of
+    /// any resume point of this job goes, a killed predecessor's included.
     pub fn clear_resume(&self) {
-        if let Ok(Some(state)) = self.load_resume() {
-            let _ = std::fs::remove_file(self.dir.join(state.model_file));
-            let _ = std::fs::remove_file(self.dir.join(state.optim_file));
-        }
         let _ = std::fs::remove_file(self.resume_file());
+        let prefix = format!("{}-resume-e", self.job_id);
+        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().filter_map(Result::ok) {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 }
 
@@ -168,4 +175,27 @@ fn checkpoint_error(path: &Path, what: &'static str, e: impl Into<super::error::
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {
     let text = serde_json::to_string_pretty(value).map_err(TrainError::checkpoint(path))?;
     crate::atomic::write(path, text + "\n").map_err(TrainError::write(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clearing_the_resume_point_removes_it_first_and_every_resume_file_of_the_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let checkpoints = Checkpoints { dir: dir.path().to_path_buf(), job_id: "run".into() };
+        for name in
+            ["run-resume-e2.bpk", "run-resume-e2.optim.bpk", "run-resume-e1.bpk", "run-checkpoint-best.safetensors"]
+        {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        std::fs::write(checkpoints.resume_file(), "{}").unwrap();
+        checkpoints.clear_resume();
+        let left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, vec!["run-checkpoint-best.safetensors"], "a killed predecessor's e1 files go too");
+    }
 }
