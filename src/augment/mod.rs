@@ -7,7 +7,7 @@
 //! (larger than the patch when zoom-out or random rotation is on) → z-flip (3D) → the combined
 //! rotation/`ROT90`/zoom warp and random crop back to the patch → grayscale → channel shuffle →
 //! cutnoise → misalignment → brightness → contrast → gamma → Gaussian noise → Poisson noise → salt → pepper
-//! → salt and pepper → missing sections → cutout → elastic → shear → shift → `VFLIP` (y, D8) →
+//! → salt and pepper → missing sections → grid mask → cutout → elastic → shear → shift → `VFLIP` (y, D8) →
 //! `HFLIP` (x, D8) → Gaussian blur → median blur → dropout.
 //!
 //! Geometric transforms move image and mask through one coordinate map (image linear, mask
@@ -35,6 +35,7 @@ mod channels;
 mod draw;
 mod filters;
 mod geometry;
+mod gridmask;
 mod intensity;
 mod noise;
 mod sample;
@@ -109,6 +110,7 @@ enum Op {
         iterations: [i64; 2],
         section_prob: f64,
     },
+    GridMask(gridmask::GridMask),
     Cutout(Cutout),
     Elastic {
         alpha: [f64; 2],
@@ -257,6 +259,7 @@ impl Augmenter {
             Op::ChannelShuffle => channels::channel_shuffle(img, rng),
             Op::PoissonNoise => noise::poisson(img, rng),
             Op::CutNoise(ref p) => noise::cutnoise(img, p, rng),
+            Op::GridMask(ref p) => gridmask::gridmask(img, p, rng),
             Op::SaltAndPepper { amount, salt_vs_pepper } => noise::salt_and_pepper(img, amount, salt_vs_pepper, rng),
             Op::Brightness { range } => intensity::brightness(img, range, rng),
             Op::Contrast { range } => intensity::contrast(img, range, rng),
@@ -347,6 +350,16 @@ fn steps(a: &Augmentor, is_3d: bool) -> Vec<Step> {
             a.missing_sections,
             a.missing_sections_prob,
             Op::MissingSections { iterations: a.missp_iterations, section_prob: a.missp_channel_pb },
+        ),
+        on(
+            a.gridmask,
+            a.gridmask_prob,
+            Op::GridMask(gridmask::GridMask {
+                ratio: a.grid_ratio,
+                d_range: a.grid_d_range,
+                rotate: a.grid_rotate,
+                invert: a.grid_invert,
+            }),
         ),
         on(a.cutout, a.cutout_prob, Op::Cutout(cutout)),
         on(a.elastic, a.elastic_prob, Op::Elastic { alpha: a.e_alpha, sigma: a.e_sigma, mode: a.e_mode }),

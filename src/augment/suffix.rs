@@ -7,7 +7,8 @@
 //! `_mblur(3,7)` · `_gcontrast(1.25,1.75)` · `_brightness(-0.1,0.1)` · `_contrast(-0.1,0.1)` ·
 //! `_drop(0,0.2)` · `_cout(1,3)+(0.05,0.3)+0.0+False` · `_msalg16+0.5` · `_missp+(10,30)` ·
 //! `_gausnoise+0.0+0.05` · `_gray` · `_chshuffle` · `_poisnoise` · `_salt+0.05` · `_pepper+0.05` ·
-//! `_salt_and_pepper+0.05+0.5` · `_cnoi(0.05,0.1)+(1,3)+(0.2,0.4)`.
+//! `_salt_and_pepper+0.05+0.5` · `_cnoi(0.05,0.1)+(1,3)+(0.2,0.4)` ·
+//! `_gridmask0.6+(0.4,1)+1.0+False`.
 //!
 //! BiaPy has no tag for `ZFLIP`, so neither does segsweep. Python prints a number as it was
 //! typed; segsweep stores every parameter as `f64`, so each value is printed in the style of
@@ -38,6 +39,16 @@ pub(super) fn suffix(a: &Augmentor) -> String {
         (a.contrast, format!("_contrast{}", pair(a.contrast_factor.map(float_style)))),
         (a.dropout, format!("_drop{}", pair([int_style(a.drop_range[0]), float_style(a.drop_range[1])]))),
         (a.grayscale, "_gray".to_string()),
+        (
+            a.gridmask,
+            format!(
+                "_gridmask{}+{}+{}+{}",
+                float_style(a.grid_ratio),
+                pair([float_style(a.grid_d_range[0]), int_style(a.grid_d_range[1])]),
+                float_style(a.grid_rotate),
+                py_bool(a.grid_invert)
+            ),
+        ),
         (a.channel_shuffle, "_chshuffle".to_string()),
         (a.cutout, cutout_tag(a)),
         (
@@ -167,6 +178,7 @@ mod tests {
             missing_sections: true,
             gaussian_noise: true,
             grayscale: true,
+            gridmask: true,
             channel_shuffle: true,
             cutnoise: true,
             poisson_noise: true,
@@ -179,7 +191,7 @@ mod tests {
             suffix(&a),
             "_rot[90,180,270]_rrot(-180,180)_shear(-20,20)_zoom(0.5,1.5)+False_shift(0.1,0.2)_vflip_hflip\
              _elastic(12,16)+4+constant_gblur(1.0,2.0)_mblur(3,7)_gcontrast(1.25,1.75)_brightness(-0.1,0.1)\
-             _contrast(-0.1,0.1)_drop(0,0.2)_gray_chshuffle_cout(1,3)+(0.05,0.3)+0.0+False\
+             _contrast(-0.1,0.1)_drop(0,0.2)_gray_gridmask0.6+(0.4,1)+1.0+False_chshuffle_cout(1,3)+(0.05,0.3)+0.0+False\
              _cnoi(0.05,0.1)+(1,3)+(0.2,0.4)_msalg16+0.5_missp+(10,30)_gausnoise+0.0+0.05_poisnoise\
              _salt+0.05_pepper+0.05_salt_and_pepper+0.05+0.5"
         );

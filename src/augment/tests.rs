@@ -236,8 +236,8 @@ fn suffix_and_identity() {
 fn unsupported_switch_is_an_error_naming_the_key() {
     let err = Augmenter::from_config(&config(|a| a.motion_blur = true), Ndim::D2, [1, 8, 8]).unwrap_err();
     assert_eq!(err.to_string(), "`AUGMENTOR.MOTION_BLUR` is not supported yet");
-    let err = Augmenter::from_config(&config(|a| a.gridmask = true), Ndim::D3, [2, 8, 8]).unwrap_err();
-    assert!(matches!(err, AugmentError::Unsupported { ref key } if key == "AUGMENTOR.GRIDMASK"));
+    let err = Augmenter::from_config(&config(|a| a.cutmix = true), Ndim::D3, [2, 8, 8]).unwrap_err();
+    assert!(matches!(err, AugmentError::Unsupported { ref key } if key == "AUGMENTOR.CUTMIX"));
     let off = Augmentor { enable: false, cutmix: true, ..Augmentor::default() };
     assert!(Augmenter::from_config(&off, Ndim::D2, [1, 8, 8]).is_ok());
     let err = Augmenter::from_config(&config(|a| a.zoom = true), Ndim::D2, [2, 8, 8]).unwrap_err();
