@@ -6,7 +6,7 @@
 //! Data flow: the caller extracts a window of [`Augmenter::input_window`] around the sample
 //! (larger than the patch when zoom-out or random rotation is on) → z-flip (3D) → the combined
 //! rotation/`ROT90`/zoom warp and random crop back to the patch → grayscale → channel shuffle →
-//! cutnoise → misalignment → brightness → contrast → gamma → Gaussian noise → Poisson noise → salt → pepper
+//! cutblur → cutnoise → misalignment → brightness → contrast → gamma → Gaussian noise → Poisson noise → salt → pepper
 //! → salt and pepper → missing sections → grid mask → cutout → elastic → shear → shift → `VFLIP` (y, D8) →
 //! `HFLIP` (x, D8) → Gaussian blur → median blur → dropout.
 //!
@@ -32,6 +32,7 @@
 //! ```
 
 mod channels;
+mod cutblur;
 mod draw;
 mod filters;
 mod geometry;
@@ -101,6 +102,7 @@ enum Op {
     },
     PoissonNoise,
     CutNoise(noise::CutNoise),
+    CutBlur(cutblur::CutBlur),
     /// `SALT` (share of salt 1), `PEPPER` (0) and `SALT_AND_PEPPER` (its `_PROP`).
     SaltAndPepper {
         amount: f64,
@@ -259,6 +261,7 @@ impl Augmenter {
             Op::ChannelShuffle => channels::channel_shuffle(img, rng),
             Op::PoissonNoise => noise::poisson(img, rng),
             Op::CutNoise(ref p) => noise::cutnoise(img, p, rng),
+            Op::CutBlur(ref p) => cutblur::cutblur(img, p, rng),
             Op::GridMask(ref p) => gridmask::gridmask(img, p, rng),
             Op::SaltAndPepper { amount, salt_vs_pepper } => noise::salt_and_pepper(img, amount, salt_vs_pepper, rng),
             Op::Brightness { range } => intensity::brightness(img, range, rng),
@@ -320,6 +323,15 @@ fn steps(a: &Augmentor, is_3d: bool) -> Vec<Step> {
         warp.map(|w| Step { prob: 1.0, op: Op::Warp(w) }),
         on(a.grayscale, a.grayscale_prob, Op::Grayscale),
         on(a.channel_shuffle, a.channel_shuffle_prob, Op::ChannelShuffle),
+        on(
+            a.cutblur,
+            a.cutblur_prob,
+            Op::CutBlur(cutblur::CutBlur {
+                size: a.cblur_size,
+                down_range: a.cblur_down_range.map(|v| v as i64),
+                inside: a.cblur_inside,
+            }),
+        ),
         on(
             a.cutnoise,
             a.cutnoise_prob,
