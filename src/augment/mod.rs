@@ -6,7 +6,7 @@
 //! Data flow: the caller extracts a window of [`Augmenter::input_window`] around the sample
 //! (larger than the patch when zoom-out or random rotation is on) → z-flip (3D) → the combined
 //! rotation/`ROT90`/zoom warp and random crop back to the patch → grayscale → channel shuffle →
-//! cutblur → cutnoise → misalignment → brightness → contrast → gamma → Gaussian noise → Poisson noise → salt → pepper
+//! cutblur → cutmix → cutnoise → misalignment → brightness → contrast → gamma → Gaussian noise → Poisson noise → salt → pepper
 //! → salt and pepper → missing sections → grid mask → cutout → elastic → shear → shift → `VFLIP` (y, D8) →
 //! `HFLIP` (x, D8) → Gaussian blur → median blur → dropout.
 //!
@@ -103,6 +103,10 @@ enum Op {
     PoissonNoise,
     CutNoise(noise::CutNoise),
     CutBlur(cutblur::CutBlur),
+    /// Handled in `apply_with_partner` (it needs the partner sample).
+    CutMix {
+        size: [f64; 2],
+    },
     /// `SALT` (share of salt 1), `PEPPER` (0) and `SALT_AND_PEPPER` (its `_PROP`).
     SaltAndPepper {
         amount: f64,
@@ -206,11 +210,41 @@ impl Augmenter {
     /// # Panics
     /// If the image or mask spatial shape is not the input window.
     pub fn apply(&self, image: &Volume<f32>, mask: &Volume<u16>, rng: &mut ChaCha8Rng) -> (Volume<f32>, Volume<u16>) {
+        debug_assert!(!self.needs_partner(), "with CUTMIX, call `apply_with_partner`");
+        self.apply_with_partner(image, mask, None, rng)
+    }
+
+    /// True when `CUTMIX` is on: [`apply_with_partner`](Augmenter::apply_with_partner) then needs
+    /// a second training sample of patch size to paste from.
+    pub fn needs_partner(&self) -> bool {
+        self.steps.iter().any(|s| matches!(s.op, Op::CutMix { .. }))
+    }
+
+    /// [`apply`](Augmenter::apply) with `partner`, the `(image, mask)` patch of another training
+    /// sample that `CUTMIX` pastes a box from (BiaPy loads one at random; the caller does).
+    ///
+    /// # Panics
+    /// If the image or mask spatial shape is not the input window, or the partner's is not the
+    /// patch.
+    pub fn apply_with_partner(
+        &self,
+        image: &Volume<f32>,
+        mask: &Volume<u16>,
+        partner: Option<(&Volume<f32>, &Volume<u16>)>,
+        rng: &mut ChaCha8Rng,
+    ) -> (Volume<f32>, Volume<u16>) {
         assert_eq!(image.spatial_shape(), self.window, "image must have the augmenter's input window shape");
         assert_eq!(mask.spatial_shape(), self.window, "mask must have the augmenter's input window shape");
+        if let Some((p_image, p_mask)) = partner {
+            assert_eq!((p_image.spatial_shape(), p_mask.spatial_shape()), (self.patch, self.patch), "partner patch");
+        }
         let (mut image, mut mask) = (Cow::Borrowed(image), Cow::Borrowed(mask));
         for step in &self.steps {
             if draw::roll(rng, step.prob) {
+                if let (Op::CutMix { size }, Some((p_image, p_mask))) = (&step.op, partner) {
+                    sections::cutmix((image.to_mut(), mask.to_mut()), (p_image, p_mask), *size, rng);
+                    continue;
+                }
                 (image, mask) = self.run(&step.op, image, mask, rng);
             }
         }
@@ -262,6 +296,7 @@ impl Augmenter {
             Op::PoissonNoise => noise::poisson(img, rng),
             Op::CutNoise(ref p) => noise::cutnoise(img, p, rng),
             Op::CutBlur(ref p) => cutblur::cutblur(img, p, rng),
+            Op::CutMix { .. } => {}
             Op::GridMask(ref p) => gridmask::gridmask(img, p, rng),
             Op::SaltAndPepper { amount, salt_vs_pepper } => noise::salt_and_pepper(img, amount, salt_vs_pepper, rng),
             Op::Brightness { range } => intensity::brightness(img, range, rng),
@@ -332,6 +367,7 @@ fn steps(a: &Augmentor, is_3d: bool) -> Vec<Step> {
                 inside: a.cblur_inside,
             }),
         ),
+        on(a.cutmix, a.cutmix_prob, Op::CutMix { size: a.cmix_size }),
         on(
             a.cutnoise,
             a.cutnoise_prob,

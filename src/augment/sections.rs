@@ -1,5 +1,5 @@
 //! Section-level transforms modelled on EM artefacts and occlusion: `CUTOUT` (boxes filled with a
-//! constant), `MISSING_SECTIONS` (a dilated line blanked in some planes, image only) and
+//! constant), `CUTMIX` (a box of another training sample, image and mask, pasted in), `MISSING_SECTIONS` (a dilated line blanked in some planes, image only) and
 //! `MISALIGNMENT` (part of the sample shifted or rotated against the rest, image and mask
 //! together). Pure computation, no I/O.
 
@@ -43,6 +43,48 @@ pub(super) fn cutout(image: &mut Volume<f32>, mut mask: Option<&mut Volume<u16>>
         fill_box(image, [z0, y0, x0], [sz, sy, sx], p.cval);
         if let Some(mask) = mask.as_mut() {
             fill_box(mask, [z0, y0, x0], [sz, sy, sx], 0);
+        }
+    }
+}
+
+/// `CUTMIX`, as BiaPy's `cutmix`: one fraction f uniform in `size` gives a box of
+/// `max(1, round(n·f))` along y and x (all z-slices); its corner in the sample and, drawn after,
+/// its corner in the partner are uniform where the box fits; the partner's box (image and mask)
+/// replaces the sample's.
+pub(super) fn cutmix(
+    (image, mask): (&mut Volume<f32>, &mut Volume<u16>),
+    (p_image, p_mask): (&Volume<f32>, &Volume<u16>),
+    size: [f64; 2],
+    rng: &mut ChaCha8Rng,
+) {
+    let [nz, h, w] = image.spatial_shape();
+    let frac = uniform(rng, size);
+    let side = |n: usize| ((n as f64 * frac).round_ties_even() as usize).clamp(1, n.max(1));
+    let (ys, xs) = (side(h), side(w));
+    let corner = |rng: &mut ChaCha8Rng, n: usize, s: usize| {
+        if n == s { 0 } else { randint_exclusive(rng, 0, (n - s + 1) as i64) as usize }
+    };
+    let (y1, x1) = (corner(rng, h, ys), corner(rng, w, xs));
+    let (y2, x2) = (corner(rng, h, ys), corner(rng, w, xs));
+    copy_box(image, p_image, nz, [y1, x1], [y2, x2], [ys, xs]);
+    copy_box(mask, p_mask, nz, [y1, x1], [y2, x2], [ys, xs]);
+}
+
+/// Copies the `size` box at `from` of every z-slice of `src` to `to` in `dst`.
+fn copy_box<T: Copy>(
+    dst: &mut Volume<T>,
+    src: &Volume<T>,
+    nz: usize,
+    to: [usize; 2],
+    from: [usize; 2],
+    size: [usize; 2],
+) {
+    let nc = dst.n_channels();
+    for z in 0..nz {
+        for dy in 0..size[0] {
+            let (d, s) = (dst.index(z, to[0] + dy, to[1], 0), src.index(z, from[0] + dy, from[1], 0));
+            let row = src.as_slice()[s..s + size[1] * nc].to_vec();
+            dst.as_mut_slice()[d..d + size[1] * nc].copy_from_slice(&row);
         }
     }
 }

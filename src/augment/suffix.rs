@@ -8,7 +8,8 @@
 //! `_drop(0,0.2)` · `_cout(1,3)+(0.05,0.3)+0.0+False` · `_msalg16+0.5` · `_missp+(10,30)` ·
 //! `_gausnoise+0.0+0.05` · `_gray` · `_chshuffle` · `_poisnoise` · `_salt+0.05` · `_pepper+0.05` ·
 //! `_salt_and_pepper+0.05+0.5` · `_cnoi(0.05,0.1)+(1,3)+(0.2,0.4)` ·
-//! `_gridmask0.6+(0.4,1)+1.0+False` · `_cblur(0.2,0.4)+(2,8)+True`.
+//! `_gridmask0.6+(0.4,1)+1.0+False` · `_cblur(0.2,0.4)+(2,8)+True` ·
+//! `_cmix(0.2,0.4)`.
 //!
 //! BiaPy has no tag for `ZFLIP`, so neither does segsweep. Python prints a number as it was
 //! typed; segsweep stores every parameter as `f64`, so each value is printed in the style of
@@ -60,6 +61,7 @@ pub(super) fn suffix(a: &Augmentor) -> String {
                 py_bool(a.cblur_inside)
             ),
         ),
+        (a.cutmix, format!("_cmix{}", pair(a.cmix_size.map(float_style)))),
         (
             a.cutnoise,
             format!(
@@ -191,6 +193,7 @@ mod tests {
             channel_shuffle: true,
             cutnoise: true,
             cutblur: true,
+            cutmix: true,
             poisson_noise: true,
             salt: true,
             pepper: true,
@@ -202,7 +205,7 @@ mod tests {
             "_rot[90,180,270]_rrot(-180,180)_shear(-20,20)_zoom(0.5,1.5)+False_shift(0.1,0.2)_vflip_hflip\
              _elastic(12,16)+4+constant_gblur(1.0,2.0)_mblur(3,7)_gcontrast(1.25,1.75)_brightness(-0.1,0.1)\
              _contrast(-0.1,0.1)_drop(0,0.2)_gray_gridmask0.6+(0.4,1)+1.0+False_chshuffle_cout(1,3)+(0.05,0.3)+0.0+False\
-             _cblur(0.2,0.4)+(2,8)+True_cnoi(0.05,0.1)+(1,3)+(0.2,0.4)_msalg16+0.5_missp+(10,30)_gausnoise+0.0+0.05_poisnoise\
+             _cblur(0.2,0.4)+(2,8)+True_cmix(0.2,0.4)_cnoi(0.05,0.1)+(1,3)+(0.2,0.4)_msalg16+0.5_missp+(10,30)_gausnoise+0.0+0.05_poisnoise\
              _salt+0.05_pepper+0.05_salt_and_pepper+0.05+0.5"
         );
     }

@@ -236,8 +236,8 @@ fn suffix_and_identity() {
 fn unsupported_switch_is_an_error_naming_the_key() {
     let err = Augmenter::from_config(&config(|a| a.motion_blur = true), Ndim::D2, [1, 8, 8]).unwrap_err();
     assert_eq!(err.to_string(), "`AUGMENTOR.MOTION_BLUR` is not supported yet");
-    let err = Augmenter::from_config(&config(|a| a.cutmix = true), Ndim::D3, [2, 8, 8]).unwrap_err();
-    assert!(matches!(err, AugmentError::Unsupported { ref key } if key == "AUGMENTOR.CUTMIX"));
+    let err = Augmenter::from_config(&config(|a| a.motion_blur = true), Ndim::D3, [2, 8, 8]).unwrap_err();
+    assert!(matches!(err, AugmentError::Unsupported { ref key } if key == "AUGMENTOR.MOTION_BLUR"));
     let off = Augmentor { enable: false, cutmix: true, ..Augmentor::default() };
     assert!(Augmenter::from_config(&off, Ndim::D2, [1, 8, 8]).is_ok());
     let err = Augmenter::from_config(&config(|a| a.zoom = true), Ndim::D2, [2, 8, 8]).unwrap_err();
@@ -282,4 +282,23 @@ fn channel_and_noise_transforms_fire_in_biapys_order_and_name_themselves() {
     assert_eq!(out_mask, mask, "the mask is never touched");
     let (noisy, _) = augmenter.apply(&rgb, &mask, &mut rng(5));
     assert!(noisy.as_slice().iter().all(|v| (0.0..=1.0).contains(v)), "skimage clips to [0, 1]");
+}
+
+#[test]
+fn cutmix_pastes_one_box_of_the_partner_into_image_and_mask() {
+    let aug = config(|a| (a.cutmix, a.cutmix_prob, a.cmix_size) = (true, 1.0, [0.25, 0.25]));
+    let augmenter = Augmenter::from_config(&aug, Ndim::D3, [2, 16, 16]).unwrap();
+    assert!(augmenter.needs_partner());
+    assert_eq!(augmenter.suffix(), "_cmix(0.25,0.25)");
+    let image = Volume::from_vec([2, 16, 16, 1], vec![0.0f32; 512]).unwrap();
+    let mask = Volume::from_vec([2, 16, 16, 1], vec![0u16; 512]).unwrap();
+    let p_image = Volume::from_vec([2, 16, 16, 1], vec![1.0f32; 512]).unwrap();
+    let p_mask = Volume::from_vec([2, 16, 16, 1], vec![1u16; 512]).unwrap();
+    let (out, out_mask) = augmenter.apply_with_partner(&image, &mask, Some((&p_image, &p_mask)), &mut rng(3));
+    for z in 0..2 {
+        let pasted = out.as_slice()[z * 256..(z + 1) * 256].iter().filter(|&&v| v == 1.0).count();
+        assert_eq!(pasted, 4 * 4, "a round(16 · 0.25)² box on every slice");
+    }
+    let labels: Vec<f32> = out_mask.as_slice().iter().map(|&v| f32::from(v)).collect();
+    assert_eq!(labels, out.as_slice(), "the mask's box is the partner's too, in the same place");
 }

@@ -638,8 +638,8 @@ mod tests {
         let p = aug("POISSON_NOISE: True", "[64, 64, 1]");
         assert!(p.len() == 1 && p[0].contains("zero_mean_unit_variance"), "{p:?}");
         assert!(aug("POISSON_NOISE: True", "[64, 64, 1], NORMALIZATION: {TYPE: div}").is_empty());
-        let p = aug("CUTMIX: True", "[64, 64, 1]");
-        assert!(p.len() == 1 && p[0].contains("`AUGMENTOR.CUTMIX`"), "{p:?}");
+        let p = aug("MOTION_BLUR: True", "[64, 64, 1]");
+        assert!(p.len() == 1 && p[0].contains("`AUGMENTOR.MOTION_BLUR`"), "{p:?}");
     }
 
     #[test]

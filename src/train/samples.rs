@@ -123,10 +123,26 @@ impl SampleSet {
         Ok(match &self.augmenter {
             Some(aug) if !aug.is_identity() => {
                 let mut rng = ChaCha8Rng::seed_from_u64(derive(self.seed, "augment", &[epoch as u64, index as u64]));
-                aug.apply(&image, &mask, &mut rng)
+                let partner = self.cutmix_partner(aug, &[epoch as u64, index as u64])?;
+                aug.apply_with_partner(&image, &mask, partner.as_ref().map(|(i, m)| (i, m)), &mut rng)
             }
             _ => (image, mask),
         })
+    }
+
+    /// With `CUTMIX`, the un-augmented patch of another sample (uniform over the set, from its
+    /// own seeded stream) that the augmenter pastes a box from, as BiaPy loads one; else `None`.
+    pub fn cutmix_partner(&self, aug: &Augmenter, stream: &[u64]) -> Result<Option<PatchPair>, TrainError> {
+        if !aug.needs_partner() || self.is_empty() {
+            return Ok(None);
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(derive(self.seed, "cutmix", stream));
+        let other = rand::RngExt::random_range(&mut rng, 0..self.len());
+        let ((image, mask), _) = self.window(other, stream.first().copied().unwrap_or(0) as usize)?;
+        let patch = self.options.patch;
+        let window = image.spatial_shape();
+        let inset: [isize; 3] = std::array::from_fn(|a| ((window[a] - patch[a]) / 2) as isize);
+        Ok(Some((crop_reflect(&image, inset, patch), crop_reflect(&mask, inset, patch))))
     }
 
     /// The normalised window of sample `index` before augmentation (`Augmenter::input_window`
