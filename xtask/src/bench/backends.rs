@@ -141,11 +141,12 @@ pub fn choose_features(asked: Option<&str>, torch: Option<&Torch>) -> Vec<String
     }
 }
 
-/// Builds segsweep with `features`. `--tests` unifies features as `cargo test` does, so a
-/// featureless build re-uses the test build's dependencies instead of compiling burn again.
+/// Builds segsweep with `features`, as a user's build: without the tests' `fault-injection`
+/// feature. The dependencies (burn) are the test build's, shared in the one `dev` profile; only
+/// segsweep itself is compiled a second time, once.
 pub fn build(root: &Path, release: bool, features: &[String], torch: Option<&Torch>) -> Result<Build, String> {
     let mut cargo = Command::new(env!("CARGO"));
-    cargo.current_dir(root).args(["build", "--quiet", "--package", "segsweep", "--tests"]);
+    cargo.current_dir(root).args(["build", "--quiet", "--package", "segsweep"]);
     if release {
         cargo.arg("--release");
     }
