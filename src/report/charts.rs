@@ -123,12 +123,19 @@ pub fn box_plot(path: &Path, metric: &str, cells: &[(String, Vec<f64>)]) -> Resu
 }
 
 fn draw_box_plot(root: &Area, metric: &str, cells: &[(String, Vec<f64>)]) -> DrawResult {
+    let counts: Vec<usize> = cells.iter().map(|(_, values)| values.iter().filter(|v| v.is_finite()).count()).collect();
+    // One count for all cells goes in the title, so long cell names keep their room.
+    let same = counts.windows(2).all(|w| w[0] == w[1]);
     let names: Vec<String> = cells
         .iter()
-        .map(|(name, values)| format!("{name} ({} images)", values.iter().filter(|v| v.is_finite()).count()))
+        .zip(&counts)
+        .map(|((name, _), n)| if same { name.clone() } else { format!("{name} ({n} images)") })
         .collect();
     let values = cells.iter().flat_map(|(_, values)| values.iter().copied());
-    let title = format!("{metric} per image");
+    let title = match counts.first() {
+        Some(n) if same => format!("{metric} per image ({n} images per cell)"),
+        _ => format!("{metric} per image"),
+    };
     let mut chart = category_chart(root, &title, &names, metric, padded_range(values))?;
     for (i, (_, values)) in cells.iter().enumerate() {
         let Some(b) = box_stats(values) else { continue };
@@ -236,13 +243,13 @@ fn width(n_categories: usize) -> u32 {
     (200 + 160 * n_categories as u32).max(800)
 }
 
-/// The range of the finite `values`, padded by 5 % (or ±0.5 around a single value); `0..1`
-/// without any.
 /// An epoch tick's label: epochs are whole numbers, so a tick between two has none.
 fn epoch_label(x: &f64) -> String {
     if (x - x.round()).abs() < 1e-9 { format!("{}", x.round() as i64) } else { String::new() }
 }
 
+/// The range of the finite `values`, padded by 5 % (or ±0.5 around a single value); `0..1`
+/// without any.
 fn padded_range(values: impl Iterator<Item = f64>) -> Range<f64> {
     let (low, high) =
         values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
