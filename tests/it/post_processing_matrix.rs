@@ -59,26 +59,7 @@ fn trained(dir: &TestDir, ndim: u8, classes: u8) -> (PathBuf, PathBuf) {
     args.extend_from_slice(size);
     let out = segsweep(&args);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let (patch, pad, down) =
-        if ndim == 2 { ("(32, 32, 1)", "(4, 4)", "[2, 2]") } else { ("(16, 32, 32, 1)", "(2, 4, 4)", "[1, 1]") };
-    let loss = if classes > 2 { "LOSS: {TYPE: CE}\n" } else { "" };
-    let config = dir.write(
-        "run.yaml",
-        &format!(
-            "PROBLEM: {{NDIM: {ndim}D}}
-DATA:
-  N_CLASSES: {classes}
-  PATCH_SIZE: '{patch}'
-  TRAIN: {{PATH: {d}/train/x, GT_PATH: {d}/train/y}}
-  VAL: {{SPLIT_TRAIN: 0.34}}
-  TEST: {{PATH: {d}/test/x, GT_PATH: {d}/test/y, LOAD_GT: True, PADDING: '{pad}'}}
-MODEL: {{FEATURE_MAPS: [4, 8, 16], Z_DOWN: {down}}}
-{loss}TRAIN: {{ENABLE: True, OPTIMIZER: ADAMW, LR: 1.E-2, BATCH_SIZE: 2, EPOCHS: 1}}
-TEST: {{ENABLE: False}}
-",
-            d = data.display()
-        ),
-    );
+    let config = dir.write("run.yaml", &crate::util::tiny_run_yaml(&data, ndim, classes, "ENABLE: False"));
     let results = dir.join("trained");
     let out = segsweep(&[
         "run",

@@ -6,24 +6,7 @@ use crate::util::{TestDir, segsweep};
 
 fn tiny_run_config(dir: &TestDir, ndim: u8, test_keys: &str) -> std::path::PathBuf {
     let data = crate::util::tiny_synthetic_set(dir, ndim, 3, 2);
-    let (patch, pad, down) =
-        if ndim == 2 { ("(32, 32, 1)", "(4, 4)", "[2, 2]") } else { ("(16, 32, 32, 1)", "(2, 4, 4)", "[1, 1]") };
-    dir.write(
-        "run.yaml",
-        &format!(
-            "PROBLEM: {{NDIM: {ndim}D}}
-DATA:
-  PATCH_SIZE: '{patch}'
-  TRAIN: {{PATH: {d}/train/x, GT_PATH: {d}/train/y}}
-  VAL: {{SPLIT_TRAIN: 0.34}}
-  TEST: {{PATH: {d}/test/x, GT_PATH: {d}/test/y, LOAD_GT: True, PADDING: '{pad}'}}
-MODEL: {{FEATURE_MAPS: [4, 8, 16], Z_DOWN: {down}}}
-TRAIN: {{ENABLE: True, OPTIMIZER: ADAMW, LR: 1.E-2, BATCH_SIZE: 2, EPOCHS: 1}}
-TEST: {{ENABLE: True{test_keys}}}
-",
-            d = data.display()
-        ),
-    )
+    dir.write("run.yaml", &crate::util::tiny_run_yaml(&data, ndim, 2, &format!("ENABLE: True{test_keys}")))
 }
 
 /// Replaces every number with `N`.

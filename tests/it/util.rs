@@ -77,3 +77,25 @@ pub fn tiny_synthetic_set(dir: &TestDir, ndim: u8, n_train: usize, n_test: usize
     assert_eq!(out.code, 0, "{}", out.stderr);
     data
 }
+
+/// The tiny run config the run tests share: a small U-Net on the synthetic set at `data`, one
+/// epoch, `classes` classes (cross-entropy beyond two) and `test` as the `TEST` mapping's content.
+pub fn tiny_run_yaml(data: &std::path::Path, ndim: u8, classes: u8, test: &str) -> String {
+    let (patch, pad, down) =
+        if ndim == 2 { ("(32, 32, 1)", "(4, 4)", "[2, 2]") } else { ("(16, 32, 32, 1)", "(2, 4, 4)", "[1, 1]") };
+    let loss = if classes > 2 { "LOSS: {TYPE: CE}\n" } else { "" };
+    format!(
+        "PROBLEM: {{NDIM: {ndim}D}}
+DATA:
+  N_CLASSES: {classes}
+  PATCH_SIZE: '{patch}'
+  TRAIN: {{PATH: {d}/train/x, GT_PATH: {d}/train/y}}
+  VAL: {{SPLIT_TRAIN: 0.34}}
+  TEST: {{PATH: {d}/test/x, GT_PATH: {d}/test/y, LOAD_GT: True, PADDING: '{pad}'}}
+MODEL: {{FEATURE_MAPS: [4, 8, 16], Z_DOWN: {down}}}
+{loss}TRAIN: {{ENABLE: True, OPTIMIZER: ADAMW, LR: 1.E-2, BATCH_SIZE: 2, EPOCHS: 1}}
+TEST: {{{test}}}
+",
+        d = data.display()
+    )
+}
