@@ -82,7 +82,7 @@ pub struct WhyArgs {
     /// The run, as `<cell>_<run_id>` (its folder name under `results/<cell>/results/`).
     pub run: String,
     /// The device the sweep ran on (`flex`, `tch`, `tch:cuda:0`, …): its kind is part of the keys.
-    #[arg(long, default_value = "flex", value_parser = parse_device_kind)]
+    #[arg(long, default_value = "flex", value_parser = DeviceKind::from_name)]
     pub device: DeviceKind,
 }
 
@@ -101,7 +101,7 @@ pub struct ManifestArgs {
     /// The manifest (`experiments/*.yaml`).
     pub manifest: PathBuf,
     /// The device the sweep ran on (`flex`, `tch`, `tch:cuda:0`, …): its kind is part of the keys.
-    #[arg(long, default_value = "flex", value_parser = parse_device_kind)]
+    #[arg(long, default_value = "flex", value_parser = DeviceKind::from_name)]
     pub device: DeviceKind,
 }
 
@@ -112,11 +112,6 @@ pub struct CheckArgs {
     /// Rewrite the baseline from the current means.
     #[arg(long)]
     pub update: bool,
-}
-
-/// `--device` of the commands that only compute keys: a device name or a kind's own name.
-fn parse_device_kind(name: &str) -> Result<DeviceKind, segsweep::device::DeviceError> {
-    DeviceKind::from_name(name)
 }
 
 #[derive(Debug, Args)]

@@ -61,7 +61,7 @@ pub(super) fn gaussian_noise(
         (mean, var)
     };
     let std = var.max(0.0).sqrt();
-    let low = if data.iter().any(|&v| v < 0.0) { -1.0 } else { 0.0 };
+    let low = f64::from(super::noise::low_clip(data));
     for pair in data.chunks_mut(2) {
         for (v, n) in pair.iter_mut().zip(standard_normal_pair(rng)) {
             *v = (f64::from(*v) + mean + std * n).clamp(low, 1.0) as f32;

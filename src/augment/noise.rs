@@ -13,7 +13,7 @@ use crate::data::Volume;
 use super::draw::{randint_exclusive, randint_inclusive, standard_normal_pair, uniform};
 
 /// skimage's lower clip: −1 for an image with negative values, else 0.
-fn low_clip(data: &[f32]) -> f32 {
+pub(super) fn low_clip(data: &[f32]) -> f32 {
     if data.iter().any(|&v| v < 0.0) { -1.0 } else { 0.0 }
 }
 
@@ -93,8 +93,8 @@ pub(super) fn cutnoise(image: &mut Volume<f32>, p: &CutNoise, rng: &mut ChaCha8R
         let corner = |rng: &mut ChaCha8Rng, n: usize, s: usize| randint_exclusive(rng, 0, (n - s + 1) as i64) as usize;
         let (y0, x0) = (corner(rng, ny, sy), corner(rng, nx, sx));
         let std = (uniform(rng, p.scale) * f64::from(max)).max(0.0);
-        let (sz, z0) = if nz > 1 { (side(nz), 0) } else { (1, 0) };
-        let z0 = if nz > 1 { corner(rng, nz, sz) } else { z0 };
+        let sz = side(nz);
+        let z0 = if nz > 1 { corner(rng, nz, sz) } else { 0 };
         let mut normals = Vec::with_capacity(sz * sy * sx + 1);
         while normals.len() < sz * sy * sx {
             normals.extend(standard_normal_pair(rng));

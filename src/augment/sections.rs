@@ -83,8 +83,7 @@ fn copy_box<T: Copy>(
     for z in 0..nz {
         for dy in 0..size[0] {
             let (d, s) = (dst.index(z, to[0] + dy, to[1], 0), src.index(z, from[0] + dy, from[1], 0));
-            let row = src.as_slice()[s..s + size[1] * nc].to_vec();
-            dst.as_mut_slice()[d..d + size[1] * nc].copy_from_slice(&row);
+            dst.as_mut_slice()[d..d + size[1] * nc].copy_from_slice(&src.as_slice()[s..s + size[1] * nc]);
         }
     }
 }

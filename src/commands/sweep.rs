@@ -19,14 +19,8 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
     };
     segsweep::device::refuse_measurement_switches()?;
     let device = segsweep::device::parse(&args.device)?;
-    let options = SweepOptions {
-        jobs: args.jobs,
-        dry_run: args.dry_run,
-        cache_only: false,
-        force,
-        device_kind: device.kind,
-        device: Some(device),
-    };
+    let options =
+        SweepOptions { jobs: args.jobs, dry_run: args.dry_run, force, device_kind: device.kind, device: Some(device) };
     let mut stdout = std::io::stdout();
     let outcome = run_sweep(&args.manifest, &options, &mut stdout)?;
     let n_runs = outcome.runs.len();
@@ -106,7 +100,6 @@ pub fn check(args: &crate::cli::CheckArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn cached_sweep(args: &crate::cli::ManifestArgs) -> anyhow::Result<segsweep::sweep::driver::SweepOutcome> {
-    let options =
-        SweepOptions { jobs: 1, dry_run: false, cache_only: true, force: None, device: None, device_kind: args.device };
+    let options = SweepOptions { jobs: 1, dry_run: false, force: None, device: None, device_kind: args.device };
     run_sweep(&args.manifest, &options, &mut std::io::sink())
 }

@@ -25,12 +25,10 @@ pub struct SweepOptions {
     /// Runs executed at the same time (each with its share of the cores).
     pub jobs: usize,
     pub dry_run: bool,
-    /// Use the cache only (`segsweep report`, `segsweep check`): a stage that is not cached is
-    /// a failed run, nothing is computed.
-    pub cache_only: bool,
     pub force: Option<Stage>,
     /// The device runs execute on. `None` for the commands that only read the cache (`report`,
-    /// `check`): they need the kind for the keys, not a device.
+    /// `check`): they need the kind for the keys, not a device, and a stage that is not cached
+    /// is a failed run.
     pub device: Option<RunDevice>,
     pub device_kind: DeviceKind,
 }
@@ -187,21 +185,17 @@ fn run_one(
 ) -> anyhow::Result<(String, SweepRunOutcome)> {
     let config = run_config(manifest, spec, data)?;
     let (seed, keys) = stage_keys(&config, spec.run_id, options.device_kind, hashes)?;
-    let cached = cached_stages(cache, &keys);
-    let device = match (&options.device, options.cache_only) {
-        (Some(device), false) => device,
-        _ => {
-            if let Some(stage) = Stage::ALL.into_iter().find(|&s| !cached[s]) {
-                anyhow::bail!("its {stage} stage is not in the cache; run `segsweep sweep` first");
-            }
-            // Every stage is cached: `execute` reads records and never touches a device.
-            &RunDevice { device: burn::prelude::Device::flex(), kind: options.device_kind }
+    if options.device.is_none() {
+        // Cache only: refuse before `execute` would lock and prepare an entry to compute.
+        let cached = cached_stages(cache, &keys);
+        if let Some(stage) = Stage::ALL.into_iter().find(|&s| !cached[s]) {
+            return Err(super::exec::not_cached(stage));
         }
-    };
+    }
     // The stages' own progress lines stay out of the sweep's output; their warnings (a corrupt
     // cache record, a skipped batch) are kept and printed after the run's line.
     let mut log = Vec::new();
-    let outcome = execute(cache, &config, spec.run_id, (seed, keys), device, options.force, &mut log)?;
+    let outcome = execute(cache, &config, spec.run_id, (seed, keys), options.device.as_ref(), options.force, &mut log)?;
     let warnings: String = String::from_utf8_lossy(&log)
         .lines()
         .filter(|l| l.starts_with("warning:"))

@@ -104,21 +104,23 @@ pub fn cached_stages(cache: &Cache, keys: &PerStage<StageInputs>) -> PerStage<bo
 }
 
 /// Runs (or re-uses) the three stages of one run with its [`stage_keys`]; `force` re-runs that
-/// stage and the later ones.
+/// stage and the later ones. Without a device (`report`, `check`) only cached stages can be had:
+/// the caller checks they all are, and a stage that would still run is an error.
 pub fn execute(
     cache: &Cache,
     config: &Config,
     run_id: u64,
     (seed, keys): (u64, PerStage<StageInputs>),
-    device: &RunDevice,
+    device: Option<&RunDevice>,
     force: Option<Stage>,
     out: &mut dyn Write,
 ) -> anyhow::Result<SweepRunOutcome> {
     let forced = |stage: Stage| force.is_some_and(|f| f <= stage);
+    let device = |stage: Stage| device.ok_or_else(|| not_cached(stage));
     let mut cached = PerStage::default();
     let (train, was_cached) =
         cached_or_run(cache, Stage::Train, &keys.train, forced(Stage::Train), out, |partial, out| {
-            let outcome = train_job(config, &entry_layout(partial), run_id, device, out)?;
+            let outcome = train_job(config, &entry_layout(partial), run_id, device(Stage::Train)?, out)?;
             Ok(TrainRecord {
                 seed,
                 best_epoch: outcome.best_epoch,
@@ -132,8 +134,9 @@ pub fn execute(
     let train_entry = entry_layout(&cache.entry(Stage::Train, &keys.train.key));
     let (infer, was_cached) =
         cached_or_run(cache, Stage::Infer, &keys.infer, forced(Stage::Infer), out, |partial, out| {
-            let model = load_best(config, &train_entry, &device.device)?;
-            Ok(infer_stage(config, &entry_layout(partial), &model, &device.device, out)?)
+            let device = &device(Stage::Infer)?.device;
+            let model = load_best(config, &train_entry, device)?;
+            Ok(infer_stage(config, &entry_layout(partial), &model, device, out)?)
         })?;
     cached.infer = was_cached;
     let infer_entry = entry_layout(&cache.entry(Stage::Infer, &keys.infer.key));
@@ -145,6 +148,11 @@ pub fn execute(
         })?;
     cached.evaluate = was_cached;
     Ok(SweepRunOutcome { stages: RunStages { seed, keys, cached }, train, test })
+}
+
+/// The error for a stage that is not in the cache when nothing may be computed.
+pub fn not_cached(stage: Stage) -> anyhow::Error {
+    anyhow::anyhow!("its {stage} stage is not in the cache; run `segsweep sweep` first")
 }
 
 /// The results layout inside a cache entry (or its partial folder): job id [`ENTRY_JOB`].

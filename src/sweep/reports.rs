@@ -137,41 +137,30 @@ fn write_charts(
     cell_names: &[String],
     dir: &Path,
 ) -> anyhow::Result<Vec<(String, PathBuf)>> {
-    let cannot = |path: &Path| format!("cannot write `{}`", path.display());
     let metric = HEADLINE;
     let per_cell: Vec<(String, Vec<(u64, f64)>)> =
         cell_names.iter().map(|c| (c.clone(), metric_values(rows, c, metric))).collect();
-    let mut records = vec![["cell", "run_id", "metric", "value"].map(String::from).to_vec()];
-    for (cell, values) in &per_cell {
-        records.extend(
-            values.iter().map(|(run_id, v)| vec![cell.clone(), run_id.to_string(), metric.into(), v.to_string()]),
-        );
-    }
-    let csv = dir.join("iou_per_variant.csv");
-    write_csv(&csv, &records).with_context(|| cannot(&csv))?;
+    let numbers = per_cell.iter().flat_map(|(cell, values)| {
+        values.iter().map(move |(run_id, v)| vec![cell.clone(), run_id.to_string(), metric.into(), v.to_string()])
+    });
+    write_numbers(dir, "iou_per_variant", &["cell", "run_id", "metric", "value"], numbers)?;
     iou_per_variant(&dir.join("iou_per_variant.png"), metric, &per_cell)?;
 
     let curves = training_curves(sweep);
-    let mut records = vec![["training", "train_key", "epoch", "train_loss", "val_loss"].map(String::from).to_vec()];
-    for curve in &curves {
-        records.extend(curve.rows.iter().map(|(epoch, train, val)| {
+    let numbers = curves.iter().flat_map(|curve| {
+        curve.rows.iter().map(|(epoch, train, val)| {
             vec![curve.label.clone(), curve.train_key.clone(), epoch.to_string(), train.to_string(), val.to_string()]
-        }));
-    }
-    let csv = dir.join("loss_curves.csv");
-    write_csv(&csv, &records).with_context(|| cannot(&csv))?;
+        })
+    });
+    write_numbers(dir, "loss_curves", &["training", "train_key", "epoch", "train_loss", "val_loss"], numbers)?;
     let curves: Vec<LossCurve> = curves.into_iter().map(|c| (c.label, c.rows)).collect();
     loss_curves(&dir.join("loss_curves.png"), &curves)?;
 
     let per_image = per_image_values(sweep);
-    let mut records = vec![["cell", "run_id", "image", "metric", "value"].map(String::from).to_vec()];
-    records.extend(
-        per_image
-            .iter()
-            .map(|v| vec![v.cell.clone(), v.run_id.to_string(), v.image.clone(), metric.into(), v.value.to_string()]),
-    );
-    let csv = dir.join("per_image_iou.csv");
-    write_csv(&csv, &records).with_context(|| cannot(&csv))?;
+    let numbers = per_image
+        .iter()
+        .map(|v| vec![v.cell.clone(), v.run_id.to_string(), v.image.clone(), metric.into(), v.value.to_string()]);
+    write_numbers(dir, "per_image_iou", &["cell", "run_id", "image", "metric", "value"], numbers)?;
     let boxes: Vec<(String, Vec<f64>)> = cell_names
         .iter()
         .map(|c| (c.clone(), per_image.iter().filter(|v| &v.cell == c).map(|v| v.value).collect()))
@@ -184,6 +173,19 @@ fn write_charts(
     ]
     .map(|(label, file)| (label, PathBuf::from(file)))
     .to_vec())
+}
+
+/// Writes `<stem>.csv` in `dir`: the header, then one record per item of `rows`.
+fn write_numbers(
+    dir: &Path,
+    stem: &str,
+    header: &[&str],
+    rows: impl Iterator<Item = Vec<String>>,
+) -> anyhow::Result<()> {
+    let path = dir.join(format!("{stem}.csv"));
+    let records: Vec<Vec<String>> =
+        std::iter::once(header.iter().map(|h| h.to_string()).collect()).chain(rows).collect();
+    write_csv(&path, &records).with_context(|| format!("cannot write `{}`", path.display()))
 }
 
 /// One test image's value of the headline metric in one run.

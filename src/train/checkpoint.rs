@@ -17,7 +17,7 @@ use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
 
-use super::error::{TrainError, WeightsError};
+use super::error::TrainError;
 use super::log::EpochRow;
 use super::schedule::LrSchedule;
 use crate::model::SegModel;
@@ -92,10 +92,10 @@ impl Checkpoints {
         let model_path = self.dir.join(&state.model_file);
         let optim_path = self.dir.join(&state.optim_file);
         let tmp = crate::atomic::temporary_sibling(&model_path);
-        model.clone().save_file(&tmp).map_err(|e| checkpoint_error(&model_path, "cannot write the weights", e))?;
+        model.clone().save_file(&tmp).map_err(|e| TrainError::store(&model_path, "cannot write the weights", e))?;
         crate::atomic::commit(&tmp, &model_path).map_err(TrainError::write(&model_path))?;
         let tmp = crate::atomic::temporary_sibling(&optim_path);
-        optim.save(&tmp).map_err(|e| checkpoint_error(&optim_path, "cannot write the optimiser state", e))?;
+        optim.save(&tmp).map_err(|e| TrainError::store(&optim_path, "cannot write the optimiser state", e))?;
         crate::atomic::commit(&tmp, &optim_path).map_err(TrainError::write(&optim_path))?;
         write_json(&self.resume_file(), state)?;
         if let Some(old) = previous.filter(|old| old.model_file != state.model_file) {
@@ -127,9 +127,10 @@ impl Checkpoints {
         let optim_path = self.dir.join(&state.optim_file);
         let model = model
             .try_load_file(&model_path)
-            .map_err(|e| checkpoint_error(&model_path, "cannot read the weights", e))?;
-        let optim =
-            optim.load(&optim_path).map_err(|e| checkpoint_error(&optim_path, "cannot read the optimiser state", e))?;
+            .map_err(|e| TrainError::store(&model_path, "cannot read the weights", e))?;
+        let optim = optim
+            .load(&optim_path)
+            .map_err(|e| TrainError::store(&optim_path, "cannot read the optimiser state", e))?;
         Ok((model, optim))
     }
 
@@ -165,10 +166,6 @@ pub fn load_best(
 /// (see [`super::interop`]); a missing or mis-shaped tensor is an error naming it.
 pub fn load_weights(path: &Path, model: SegModel) -> Result<SegModel, TrainError> {
     super::interop::load(path, model)
-}
-
-fn checkpoint_error(path: &Path, what: &'static str, e: impl Into<super::error::BoxError>) -> TrainError {
-    TrainError::checkpoint(path)(WeightsError::store(what, e))
 }
 
 /// Writes `value` as pretty JSON, atomically.

@@ -107,6 +107,11 @@ impl WeightsError {
 }
 
 impl TrainError {
+    /// A checkpoint error for `path` from a store or recorder error, with what was being done.
+    pub fn store(path: impl Into<PathBuf>, what: &'static str, source: impl Into<BoxError>) -> Self {
+        TrainError::Checkpoint { path: path.into(), source: WeightsError::store(what, source) }
+    }
+
     /// A checkpoint error for `path`.
     pub fn checkpoint<E: Into<WeightsError>>(path: impl Into<PathBuf>) -> impl FnOnce(E) -> Self {
         let path = path.into();

@@ -60,9 +60,8 @@ pub fn load(path: &Path, model: SegModel) -> Result<SegModel, TrainError> {
         Format::Burnpack => {
             let mut model = model;
             let mut store = BurnpackStore::from_file(path).validate(false);
-            let result = model
-                .load_from(&mut store)
-                .map_err(|e| TrainError::checkpoint(path)(WeightsError::store("cannot read the tensors", e)))?;
+            let result =
+                model.load_from(&mut store).map_err(|e| TrainError::store(path, "cannot read the tensors", e))?;
             weights::check(&result, false).map_err(TrainError::checkpoint(path))?;
             Ok(model)
         }
@@ -85,10 +84,7 @@ pub fn save(path: &Path, model: &SegModel) -> Result<(), TrainError> {
     match Format::of(path)? {
         Format::Burnpack => {
             let tmp = crate::atomic::temporary_sibling(path);
-            model
-                .clone()
-                .save_file(&tmp)
-                .map_err(|e| TrainError::checkpoint(path)(WeightsError::store("cannot write the weights", e)))?;
+            model.clone().save_file(&tmp).map_err(|e| TrainError::store(path, "cannot write the weights", e))?;
             crate::atomic::commit(&tmp, path).map_err(TrainError::write(path))
         }
         Format::Safetensors => {

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{TestDir, segsweep};
+use crate::util::{TestDir, run_job, segsweep};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Mode {
@@ -51,25 +51,10 @@ fn expected(ndim: u8, mode: Mode, filter: Option<&str>, n_test: usize) -> Expect
 
 /// A synthetic set and a model trained on it for one epoch: the config and its checkpoint.
 fn trained(dir: &TestDir, ndim: u8, classes: u8) -> (PathBuf, PathBuf) {
-    let data = dir.join("data");
-    let size: &[&str] = if ndim == 2 { &["64", "64"] } else { &["16", "32", "32"] };
-    let (nd, nc) = (ndim.to_string(), classes.to_string());
-    let mut args = vec!["synth", "--out", data.to_str().unwrap(), "--ndim", &nd, "--classes", &nc];
-    args.extend(["--n-train", "3", "--n-test", "2", "--size"]);
-    args.extend_from_slice(size);
-    let out = segsweep(&args);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let data = crate::util::tiny_synthetic_set_of(dir, ndim, classes, 3, 2);
     let config = dir.write("run.yaml", &crate::util::tiny_run_yaml(&data, ndim, classes, "ENABLE: False"));
     let results = dir.join("trained");
-    let out = segsweep(&[
-        "run",
-        "--config",
-        config.to_str().unwrap(),
-        "--result_dir",
-        results.to_str().unwrap(),
-        "--name",
-        "m",
-    ]);
+    let out = run_job(&config, &results, "m", &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     (config, results.join("m/checkpoints/m_1-checkpoint-best.safetensors"))
 }
@@ -110,8 +95,7 @@ fn every_test_mode_and_filter_writes_its_output_or_is_refused() {
                     let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
                     let check = segsweep(&[&["config", "check", config.to_str().unwrap()][..], &sets].concat());
                     let results = dir.join(&format!("r-{mode:?}-{}", filter.unwrap_or("none")));
-                    let base = ["run", "--config", config.to_str().unwrap(), "--result_dir", results.to_str().unwrap()];
-                    let run = segsweep(&[&base[..], &["--name", "t"], &sets].concat());
+                    let run = run_job(&config, &results, "t", &sets);
                     let job = results.join("t/results/t_1");
                     match expected(ndim, mode, filter, 2) {
                         Expect::Refused { key } => {

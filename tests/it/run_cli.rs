@@ -88,15 +88,7 @@ fn run_2d_full_image_and_3d_with_a_z_filter() {
     let dir = TestDir::new();
     let config = tiny_run_config(&dir, 2, ", FULL_IMG: True");
     let results = dir.join("full");
-    let out = segsweep(&[
-        "run",
-        "--config",
-        config.to_str().unwrap(),
-        "--result_dir",
-        results.to_str().unwrap(),
-        "--name",
-        "f",
-    ]);
+    let out = crate::util::run_job(&config, &results, "f", &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(results.join("f/results/f_1/full_image_binarized/0001.tif").exists());
     assert!(out.stdout.contains("Test Foreground IoU (per image): "), "{}", out.stdout);
@@ -105,15 +97,7 @@ fn run_2d_full_image_and_3d_with_a_z_filter() {
     let keys = ", POST_PROCESSING: {MEDIAN_FILTER: True, MEDIAN_FILTER_AXIS: [z], MEDIAN_FILTER_SIZE: [3]}";
     let config = tiny_run_config(&dir, 3, keys);
     let results = dir.join("three");
-    let out = segsweep(&[
-        "run",
-        "--config",
-        config.to_str().unwrap(),
-        "--result_dir",
-        results.to_str().unwrap(),
-        "--name",
-        "t",
-    ]);
+    let out = crate::util::run_job(&config, &results, "t", &[]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(results.join("t/results/t_1/per_image_post_processing/0000.tif").exists());
     assert!(out.stdout.contains("Test Foreground IoU (merge patches - post-processing): "));
@@ -176,15 +160,7 @@ fn run_with_tta_and_the_2d_images_as_a_3d_stack() {
     let keys = ", AUGMENTATION: True, AUGMENTATION_GROUP: flips, ANALIZE_2D_IMGS_AS_3D_STACK: True, POST_PROCESSING: {MEDIAN_FILTER: True, MEDIAN_FILTER_AXIS: [z], MEDIAN_FILTER_SIZE: [3]}";
     let config = tiny_run_config(&dir, 2, keys);
     let results = dir.join("stack");
-    let out = segsweep(&[
-        "run",
-        "--config",
-        config.to_str().unwrap(),
-        "--result_dir",
-        results.to_str().unwrap(),
-        "--name",
-        "s",
-    ]);
+    let out = crate::util::run_job(&config, &results, "s", &[]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     for path in
         ["as_3d_stack/0.tif", "as_3d_stack_binarized/0.tif", "as_3d_stack_post_processing/0.tif", "per_image/0001.tif"]

@@ -53,19 +53,26 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Writes a tiny synthetic set (`64×64` images in 2D, `16×32×32` stacks in 3D) into `dir/data`
-/// and returns that folder.
+/// Writes a tiny synthetic set (`64×64` images in 2D, `16×32×32` stacks in 3D, two classes)
+/// into `dir/data` and returns that folder.
 pub fn tiny_synthetic_set(dir: &TestDir, ndim: u8, n_train: usize, n_test: usize) -> PathBuf {
+    tiny_synthetic_set_of(dir, ndim, 2, n_train, n_test)
+}
+
+/// [`tiny_synthetic_set`] with `classes` classes (2 or 3).
+pub fn tiny_synthetic_set_of(dir: &TestDir, ndim: u8, classes: u8, n_train: usize, n_test: usize) -> PathBuf {
     let data = dir.join("data");
     let size: &[&str] = if ndim == 2 { &["64", "64"] } else { &["16", "32", "32"] };
     let (n_train, n_test) = (n_train.to_string(), n_test.to_string());
-    let ndim = ndim.to_string();
+    let (ndim, classes) = (ndim.to_string(), classes.to_string());
     let mut args = vec![
         "synth",
         "--out",
         data.to_str().unwrap(),
         "--ndim",
         &ndim,
+        "--classes",
+        &classes,
         "--n-train",
         &n_train,
         "--n-test",
@@ -98,4 +105,10 @@ TEST: {{{test}}}
 ",
         d = data.display()
     )
+}
+
+/// `segsweep run --config CONFIG --result_dir RESULTS --name NAME` with `extra` arguments.
+pub fn run_job(config: &std::path::Path, results: &std::path::Path, name: &str, extra: &[&str]) -> Output {
+    let (config, results) = (config.to_str().unwrap(), results.to_str().unwrap());
+    segsweep(&[&["run", "--config", config, "--result_dir", results, "--name", name][..], extra].concat())
 }
