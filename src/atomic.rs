@@ -3,8 +3,8 @@
 //! results tree and the cache. Temporary names carry the writer's process id, so the leftovers of
 //! a killed process can be told apart from a living writer's and removed
 //! ([`remove_stale_temporaries`]). Every commit passes [`crate::fault`], the test-only switch that
-//! simulates a full disk or a read-only folder. Also the exclusive lock files that let two
-//! processes share a folder ([`lock_exclusive`]).
+//! simulates a full disk or a read-only folder. (Who may write a shared folder is decided by
+//! claims, `crate::sweep::claim`, not here.)
 //!
 //! ```
 //! use std::path::Path;
@@ -64,14 +64,6 @@ pub fn write(path: &Path, bytes: impl AsRef<[u8]>) -> io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     })?;
     commit(&tmp, path)
-}
-
-/// Opens (creating it if needed) and exclusively locks the file `path`, waiting for another
-/// holder; the lock lasts as long as the returned file is open.
-pub fn lock_exclusive(path: &Path) -> io::Result<std::fs::File> {
-    let file = std::fs::File::options().create(true).truncate(false).write(true).open(path)?;
-    file.lock()?;
-    Ok(file)
 }
 
 /// Removes, anywhere under `dir`, the temporary files of processes that no longer run (a killed

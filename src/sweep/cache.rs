@@ -1,8 +1,10 @@
 //! The stage cache (harness.md): `<result_dir>/.cache/<stage>/<key>/` holding `inputs.json`
 //! (everything hashed, readable), the stage's outputs and `record.json` (its numbers), written
-//! last. A stage works in `<key>.partial/` (stable, so a killed training resumes there) under an
-//! exclusive lock `<key>.lock`, and the finished folder is renamed into place: an entry counts
-//! only when its `record.json` exists, and two sweeps on one cache never run a stage twice.
+//! last. A stage works in `<key>.partial/` (stable, so a killed training resumes there) under the
+//! key's claim `<key>.claim` (safe on shared filesystems, [`super::claim`]), and the finished
+//! folder is renamed into place: an entry counts only when its `record.json` exists, two sweeps
+//! (or Slurm tasks on different nodes) on one cache never run a stage twice, and a finished
+//! entry is never rewritten but by `--force` or because its record is corrupt.
 //! Every commit appends one line to `completions.log` (append-only: stage, key, process id, unix
 //! time), so the robustness drills can tell that no stage ran twice to completion.
 
@@ -10,6 +12,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+
+use super::claim::{Claim, ClaimPolicy};
 use serde::de::DeserializeOwned;
 
 /// The three cached stages of a run, ordered as a run goes through them.
@@ -111,11 +115,6 @@ pub struct Cache {
     pub root: PathBuf,
 }
 
-/// Holds the exclusive lock of one key until dropped.
-pub struct KeyLock {
-    _file: File,
-}
-
 impl Cache {
     pub fn new(result_dir: &Path) -> Self {
         Self { root: result_dir.join(".cache") }
@@ -151,19 +150,23 @@ impl Cache {
         self.root.join("completions.log")
     }
 
-    /// Waits for and takes the exclusive lock of `key`.
-    pub fn lock(&self, stage: Stage, key: &str) -> Result<KeyLock, CacheError> {
+    /// The claim file of `key`.
+    pub fn claim_path(&self, stage: Stage, key: &str) -> PathBuf {
+        self.root.join(stage.name()).join(format!("{key}.claim"))
+    }
+
+    /// Waits for and takes the claim of `key` (see [`super::claim`] for why it is not a lock).
+    pub fn claim(&self, stage: Stage, key: &str) -> Result<Claim, CacheError> {
         let dir = self.root.join(stage.name());
         std::fs::create_dir_all(&dir).map_err(|e| CacheError::new(&dir, e))?;
-        let path = dir.join(format!("{key}.lock"));
-        let file = crate::atomic::lock_exclusive(&path).map_err(|e| CacheError::new(&path, e))?;
-        Ok(KeyLock { _file: file })
+        let path = self.claim_path(stage, key);
+        Claim::acquire(&path, &ClaimPolicy::default()).map_err(|e| CacheError::new(&path, e))
     }
 
     /// Readies the partial folder of a locked key: a killed predecessor's temporary files and a
     /// half-replaced old entry (`<key>.stale-<pid>`) are removed; its finished files stay (a
     /// training resumes from them).
-    pub fn prepare_partial(&self, stage: Stage, key: &str, _lock: &KeyLock) -> Result<PathBuf, CacheError> {
+    pub fn prepare_partial(&self, stage: Stage, key: &str, _claim: &Claim) -> Result<PathBuf, CacheError> {
         let partial = self.partial(stage, key);
         std::fs::create_dir_all(&partial).map_err(|e| CacheError::new(&partial, e))?;
         crate::atomic::remove_stale_temporaries(&partial);
@@ -178,17 +181,31 @@ impl Cache {
     }
 
     /// Finishes an entry: writes `inputs.json` and then `record.json` into the partial folder,
-    /// renames it into place and logs the completion. An old entry (corrupt, or `--force`) is
-    /// first renamed aside and removed afterwards, so a kill never leaves a half-deleted entry
-    /// that still has its `record.json`.
+    /// renames it into place and logs the completion. The claim must still be held (a holder
+    /// whose claim was taken over discards its work). A finished entry is replaced only when
+    /// `replace` says so (`--force`, or a corrupt record): it is first renamed aside and removed
+    /// afterwards, so a kill never leaves a half-deleted entry that still has its `record.json`.
+    /// Otherwise a finished entry found here (committed by a process that took over a claim it
+    /// judged stale) is kept, and this work is discarded.
     pub fn commit<R: Serialize>(
         &self,
         stage: Stage,
         key: &str,
-        inputs: &serde_json::Value,
-        record: &R,
+        (inputs, record): (&serde_json::Value, &R),
+        claim: &Claim,
+        replace: bool,
     ) -> Result<PathBuf, CacheError> {
         let partial = self.partial(stage, key);
+        if !claim.held() {
+            return Err(CacheError::new(
+                &self.claim_path(stage, key),
+                "another process took this claim over (it judged this one dead); this work is discarded",
+            ));
+        }
+        if !replace && self.is_finished(stage, key) {
+            std::fs::remove_dir_all(&partial).map_err(|e| CacheError::new(&partial, e))?;
+            return Ok(self.entry(stage, key));
+        }
         std::fs::create_dir_all(&partial).map_err(|e| CacheError::new(&partial, e))?;
         let inputs_text = serde_json::to_string_pretty(inputs).map_err(|e| CacheError::new(&partial, e))?;
         let inputs_path = partial.join("inputs.json");
@@ -204,7 +221,7 @@ impl Cache {
         let log_path = self.completions_log();
         let mut log =
             File::options().create(true).append(true).open(&log_path).map_err(|e| CacheError::new(&log_path, e))?;
-        if entry.exists() {
+        if entry.exists() && (replace || !self.is_finished(stage, key)) {
             std::fs::rename(&entry, &stale).map_err(|e| CacheError::new(&entry, e))?;
         }
         std::fs::rename(&partial, &entry).map_err(|e| CacheError::new(&entry, e))?;
@@ -287,38 +304,45 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path());
         assert_eq!(cache.record::<u32>(Stage::Train, "k").unwrap(), None);
-        let _lock = cache.lock(Stage::Train, "k").unwrap();
+        let claim = cache.claim(Stage::Train, "k").unwrap();
         std::fs::create_dir_all(cache.partial(Stage::Train, "k")).unwrap();
         std::fs::write(cache.partial(Stage::Train, "k").join("weights.bin"), b"w").unwrap();
         assert_eq!(cache.record::<u32>(Stage::Train, "k").unwrap(), None, "a partial entry is not finished");
-        let entry = cache.commit(Stage::Train, "k", &serde_json::json!({"a": 1}), &7u32).unwrap();
+        let entry = cache.commit(Stage::Train, "k", (&serde_json::json!({"a": 1}), &7u32), &claim, false).unwrap();
         assert_eq!(cache.record::<u32>(Stage::Train, "k").unwrap(), Some(7));
         assert_eq!(cache.completions(), vec![("train".to_string(), "k".to_string())]);
         assert!(entry.join("weights.bin").exists() && entry.join("inputs.json").exists());
         std::fs::write(entry.join("record.json"), b"{not json").unwrap();
         assert!(cache.record::<u32>(Stage::Train, "k").unwrap_err().contains("is corrupt"));
         // Replacing the corrupt entry leaves no old folder aside and logs the second completion.
-        cache.commit(Stage::Train, "k", &serde_json::json!({"a": 1}), &8u32).unwrap();
+        cache.commit(Stage::Train, "k", (&serde_json::json!({"a": 1}), &8u32), &claim, true).unwrap();
         assert_eq!(cache.record::<u32>(Stage::Train, "k").unwrap(), Some(8));
         let names: Vec<String> = std::fs::read_dir(cache.root.join("train"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert!(names.iter().all(|n| n == "k" || n == "k.lock"), "{names:?}");
+        assert!(names.iter().all(|n| n == "k" || n == "k.claim"), "{names:?}");
         assert_eq!(cache.completions().len(), 2);
+        // Without `replace`, a finished entry stays as it is and the new work is discarded.
+        std::fs::create_dir_all(cache.partial(Stage::Train, "k")).unwrap();
+        cache.commit(Stage::Train, "k", (&serde_json::json!({"a": 1}), &9u32), &claim, false).unwrap();
+        assert_eq!(cache.record::<u32>(Stage::Train, "k").unwrap(), Some(8));
+        assert!(!cache.partial(Stage::Train, "k").exists());
+        drop(claim);
+        assert!(!cache.claim_path(Stage::Train, "k").exists());
     }
 
     #[test]
     fn a_killed_writers_leftovers_are_cleared_from_the_partial_folder() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path());
-        let lock = cache.lock(Stage::Infer, "k").unwrap();
+        let claim = cache.claim(Stage::Infer, "k").unwrap();
         let partial = cache.partial(Stage::Infer, "k");
         std::fs::create_dir_all(partial.join("results")).unwrap();
         std::fs::create_dir_all(cache.root.join("infer/k.stale-99999999")).unwrap();
         std::fs::write(partial.join("results/.0000.tmp-99999999.tif"), b"half").unwrap();
         std::fs::write(partial.join("results/0001.tif"), b"whole").unwrap();
-        assert_eq!(cache.prepare_partial(Stage::Infer, "k", &lock).unwrap(), partial);
+        assert_eq!(cache.prepare_partial(Stage::Infer, "k", &claim).unwrap(), partial);
         assert!(!partial.join("results/.0000.tmp-99999999.tif").exists());
         assert!(partial.join("results/0001.tif").exists());
         assert!(!cache.root.join("infer/k.stale-99999999").exists());

@@ -234,15 +234,15 @@ pub fn run_config(manifest: &Manifest, spec: &RunSpec, data: &[String]) -> anyho
     Ok(resolve(vec![base, set])?.config)
 }
 
-/// Generates the synthetic set at `dir` under the lock `<dir>.lock`, unless another sweep did
+/// Generates the synthetic set at `dir` under the claim `<dir>.claim`, unless another sweep did
 /// while we waited; a killed generation's partial folders (`.<name>.partial-<pid>`) go first.
 fn make_synthetic(dir: &Path, params: &crate::data::SynthParams) -> anyhow::Result<()> {
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let lock_path = parent.join(format!("{name}.lock"));
-    let lock =
-        crate::atomic::lock_exclusive(&lock_path).with_context(|| format!("cannot lock `{}`", lock_path.display()))?;
+    let claim_path = parent.join(format!("{name}.claim"));
+    let claim = super::claim::Claim::acquire(&claim_path, &Default::default())
+        .with_context(|| format!("cannot claim `{}`", claim_path.display()))?;
     if !dir.join("synth.json").exists() {
         let prefix = format!(".{name}.partial-");
         for entry in std::fs::read_dir(parent).into_iter().flatten().filter_map(Result::ok) {
@@ -257,7 +257,7 @@ fn make_synthetic(dir: &Path, params: &crate::data::SynthParams) -> anyhow::Resu
         }
         write_synthetic(dir, params)?;
     }
-    drop(lock);
+    drop(claim);
     Ok(())
 }
 

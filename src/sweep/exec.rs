@@ -1,5 +1,5 @@
 //! Executing one run of a grid as three cached stages — train, infer, evaluate — each skipped
-//! when its key's entry is finished, each run under its key's lock in the key's partial folder
+//! when its key's entry is finished, each run under its key's claim in the key's partial folder
 //! (a killed training resumes there), and the run's BiaPy results tree materialised from the
 //! entries with hard links.
 
@@ -173,14 +173,15 @@ fn cached_or_run<R: Serialize + for<'de> Deserialize<'de>>(
     if !force && let Some(record) = read_record(cache, stage, &inputs.key, out) {
         return Ok((record, true));
     }
-    let lock = cache.lock(stage, &inputs.key)?;
-    // Another sweep may have finished this entry while we waited for the lock.
+    let claim = cache.claim(stage, &inputs.key)?;
+    // Another sweep may have finished this entry while we waited for the claim.
     if !force && let Some(record) = read_record(cache, stage, &inputs.key, out) {
         return Ok((record, true));
     }
-    let partial = cache.prepare_partial(stage, &inputs.key, &lock)?;
+    // What is there now is unfinished, corrupt, or forced away: the commit may replace it.
+    let partial = cache.prepare_partial(stage, &inputs.key, &claim)?;
     let record = work(&partial, out)?;
-    cache.commit(stage, &inputs.key, &inputs.inputs, &record)?;
+    cache.commit(stage, &inputs.key, (&inputs.inputs, &record), &claim, true)?;
     Ok((record, false))
 }
 

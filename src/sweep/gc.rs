@@ -81,8 +81,10 @@ pub fn collect(dir: &Path, dry_run: bool, out: &mut dyn Write) -> anyhow::Result
                 let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 let key = name.split('.').next().unwrap_or_default();
                 let size = size_of(&path);
-                if keys.contains(key) || unknown_device(stage, &path) {
-                    summary.kept += usize::from(!name.ends_with(".lock"));
+                // A key with a claim is being computed right now (maybe on another machine).
+                let claimed = root.join(stage.name()).join(format!("{key}.claim")).exists();
+                if keys.contains(key) || unknown_device(stage, &path) || claimed {
+                    summary.kept += usize::from(!name.ends_with(".lock") && !name.ends_with(".claim"));
                     summary.kept_bytes += size;
                     continue;
                 }

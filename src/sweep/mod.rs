@@ -4,6 +4,7 @@
 //! the sweep's reports ([`reports`]), `segsweep why` ([`why`]) and `segsweep gc` ([`gc`]).
 
 pub mod cache;
+pub mod claim;
 pub mod driver;
 pub mod exec;
 pub mod gc;

@@ -112,13 +112,13 @@ fn remove_stale_folders(parent: &Path) {
     }
 }
 
-/// Puts the folder `new` in the place of `dir` under the lock `.sweep.lock` (two sweeps of one
-/// manifest may finish at once): the old folder is renamed aside, the new one into place, then
-/// the old one removed.
+/// Puts the folder `new` in the place of `dir` under the claim `.sweep.claim` (two sweeps of one
+/// manifest may finish at once, on different machines): the old folder is renamed aside, the new
+/// one into place, then the old one removed.
 fn replace_folder(parent: &Path, new: &Path, dir: &Path) -> anyhow::Result<()> {
-    let lock_path = parent.join(".sweep.lock");
-    let _lock =
-        crate::atomic::lock_exclusive(&lock_path).with_context(|| format!("cannot lock `{}`", lock_path.display()))?;
+    let claim_path = parent.join(".sweep.claim");
+    let _claim = crate::sweep::claim::Claim::acquire(&claim_path, &Default::default())
+        .with_context(|| format!("cannot claim `{}`", claim_path.display()))?;
     let old = parent.join(format!(".sweep-old-{}", std::process::id()));
     if dir.exists() {
         std::fs::rename(dir, &old).with_context(|| format!("cannot move `{}` aside", dir.display()))?;

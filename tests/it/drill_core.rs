@@ -153,7 +153,7 @@ fn cache_entries(root: &Path) -> (BTreeSet<String>, Vec<String>) {
         let Ok(entries) = std::fs::read_dir(root.join("results/.cache").join(stage)) else { continue };
         for entry in entries.filter_map(Result::ok) {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".lock") {
+            if name.ends_with(".lock") || name.ends_with(".claim") {
                 continue;
             }
             let is_key = name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit());
