@@ -43,6 +43,8 @@ pub struct Manifest {
     pub exclude: Vec<BTreeMap<String, Value>>,
     /// The optional regression gate.
     pub gate: Option<Gate>,
+    /// What each stage asks of a Slurm cluster (`--executor slurm`); ignored by local sweeps.
+    pub resources: Resources,
 }
 
 impl Manifest {
@@ -145,6 +147,8 @@ fn list_problems(problems: &[String]) -> String {
 
 mod parse;
 pub use parse::{YamlFile, classify, load_manifest, parse_manifest};
+mod resources;
+pub use resources::{Resources, StageResources};
 mod validate;
 
 pub use validate::validate;

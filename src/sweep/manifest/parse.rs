@@ -17,7 +17,7 @@ use crate::data::synth::{SynthError, SynthParams};
 use crate::sweep::grid::same_value;
 
 /// The top-level keys a manifest may have.
-const TOP_KEYS: &[&str] = &["name", "result_dir", "base", "data", "set", "grid", "zip", "exclude", "gate"];
+const TOP_KEYS: &[&str] = &["name", "result_dir", "base", "data", "set", "grid", "zip", "exclude", "gate", "resources"];
 
 /// What a YAML file in an experiments folder is, by its top-level keys.
 #[derive(Debug)]
@@ -97,7 +97,7 @@ fn folder_of(path: &Path) -> PathBuf {
 }
 
 /// `" (did you mean `X`?)"` for the candidate closest to `word`, or nothing.
-fn did_you_mean(word: &str, candidates: &[&str]) -> String {
+pub(super) fn did_you_mean(word: &str, candidates: &[&str]) -> String {
     let best = candidates.iter().map(|c| (*c, strsim::levenshtein(word, c))).min_by_key(|&(_, d)| d);
     match best {
         Some((c, d)) if d <= (word.len() / 3).max(2) => format!(" (did you mean `{c}`?)"),
@@ -105,7 +105,7 @@ fn did_you_mean(word: &str, candidates: &[&str]) -> String {
     }
 }
 
-fn yaml_kind(value: &Yaml) -> &'static str {
+pub(super) fn yaml_kind(value: &Yaml) -> &'static str {
     match value {
         Yaml::Null => "null",
         Yaml::Bool(_) => "a boolean",
@@ -124,14 +124,14 @@ fn to_json(yaml: Yaml) -> Result<Value, String> {
 
 /// Collects structural problems while building a [`Manifest`]; each field parser returns a
 /// fallback after recording a problem, so one pass reports everything.
-struct Parser {
+pub(super) struct Parser {
     path: PathBuf,
     dir: PathBuf,
     problems: Vec<String>,
 }
 
 impl Parser {
-    fn fail(&mut self, key: &str, message: impl AsRef<str>) {
+    pub(super) fn fail(&mut self, key: &str, message: impl AsRef<str>) {
         self.problems.push(format!("manifest `{}`: `{key}`: {}", self.path.display(), message.as_ref()));
     }
 
@@ -151,10 +151,11 @@ impl Parser {
         let zip = fields.remove("zip").map(|v| self.zip(v, &grid)).unwrap_or_default();
         let exclude = fields.remove("exclude").map(|v| self.exclude(v, &grid)).unwrap_or_default();
         let gate = fields.remove("gate").and_then(|v| self.gate(v));
+        let resources = fields.remove("resources").map(|v| self.resources(v)).unwrap_or_default();
         for key in set.keys().filter(|k| grid.iter().any(|(axis, _)| axis == *k)) {
             self.fail(&format!("set.{key}"), "is also a grid axis; keep it in one place");
         }
-        Manifest { path: self.path.clone(), name, result_dir, base, data, set, grid, zip, exclude, gate }
+        Manifest { path: self.path.clone(), name, result_dir, base, data, set, grid, zip, exclude, gate, resources }
     }
 
     fn name(&mut self, value: Option<Yaml>) -> String {

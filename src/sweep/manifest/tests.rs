@@ -308,3 +308,31 @@ fn an_empty_grid_is_an_error() {
     let text = with_grid("  TRAIN.EPOCHS: [5]\n") + "exclude: [{TRAIN.EPOCHS: 5}]\n";
     assert_eq!(problems(&text), ["manifest `m.yaml`: `grid`: the grid expands to zero runs"]);
 }
+
+#[test]
+fn resources_are_parsed_per_stage_and_every_mistake_is_named() {
+    let text = format!(
+        "{}resources:\n  train: {{gpus: 1, cpus: 8, mem: 32G, time: \"04:00:00\", partition: gpu, requeue: true}}\n  all: {{account: mylab, extra: [\"--constraint=a100\"], setup: [\"module load cuda\"]}}\n",
+        with_grid("  run_id: [1]\n")
+    );
+    let manifest = parse(&text).unwrap();
+    let train = manifest.resources.of(crate::sweep::cache::Stage::Train);
+    assert_eq!((train.gpus, train.cpus, train.mem.as_deref()), (Some(1), Some(8), Some("32G")));
+    assert_eq!((train.account.as_deref(), train.requeue), (Some("mylab"), Some(true)));
+    assert_eq!(manifest.resources.of(crate::sweep::cache::Stage::Infer).extra, ["--constraint=a100"]);
+    let bad = format!(
+        "{}resources:\n  trian: {{cpus: 2}}\n  infer: {{cpu: 2, mem: 16GB, time: 1h, gpus: -1, extra: [constraint=a100]}}\n",
+        with_grid("  run_id: [1]\n")
+    );
+    let found = problems(&bad).join("\n");
+    for expected in [
+        "`resources.trian`: unknown stage (did you mean `train`?)",
+        "`resources.infer.cpu`: unknown resource (did you mean `cpus`?)",
+        "`resources.infer.mem`: expected a memory size such as `16G`",
+        "`resources.infer.time`: expected a Slurm time",
+        "`resources.infer.gpus`: expected a whole number ≥ 0, found `-1`",
+        "`resources.infer.extra`: expected sbatch options such as `--constraint=a100`, found `constraint=a100`",
+    ] {
+        assert!(found.contains(expected), "{expected}\nnot in:\n{found}");
+    }
+}
