@@ -39,6 +39,12 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Rebuild a sweep's reports from the stage cache alone.
     Report(ManifestArgs),
+    /// Per run and stage of a sweep submitted to Slurm: cached, queued, running, failed (with
+    /// Slurm's reason and the task's log) or missing. Exit 0 when every stage is cached.
+    Status(StatusArgs),
+    /// Run one stage of one run of a sweep submitted to Slurm: what each array task runs.
+    #[command(hide = true)]
+    Stage(StageArgs),
     /// For each stage of one run (`<cell>_<run_id>`), whether it is cached, and if not which
     /// inputs differ from the nearest cached entry.
     Why(WhyArgs),
@@ -130,6 +136,41 @@ pub struct SweepArgs {
     /// `flex` (default), or `tch`, `vulkan:N`, `cuda:N` in builds with that feature.
     #[arg(long, default_value = "flex")]
     pub device: String,
+    /// Where the stages run: here (`local`), or as job arrays on a Slurm cluster (`slurm`:
+    /// submits the stages that are not cached and returns; see `segsweep status`).
+    #[arg(long, value_enum, default_value = "local")]
+    pub executor: Executor,
+    /// With `--executor slurm`: wait for the submitted stages (polling the queue with
+    /// back-off), then write the reports.
+    #[arg(long)]
+    pub watch: bool,
+    /// With `--executor slurm`: submit the arrays held; they start after `scontrol release`.
+    #[arg(long)]
+    pub hold: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Executor {
+    Local,
+    Slurm,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub sweep: ManifestArgs,
+    /// Poll until nothing is queued or running (back-off), then write the reports.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StageArgs {
+    /// The task file the submission wrote (`<result_dir>/.slurm/<name>/tasks/*.json`).
+    pub tasks: PathBuf,
+    /// The task to run (default: `SLURM_ARRAY_TASK_ID`).
+    #[arg(long)]
+    pub task: Option<usize>,
 }
 
 #[derive(Debug, Args)]

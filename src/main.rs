@@ -37,6 +37,8 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Import(args) => commands::convert::run(&args, segsweep::train::interop::Direction::Import),
         cli::Command::Sweep(args) => commands::sweep::run(&args),
         cli::Command::Report(args) => commands::sweep::report(&args),
+        cli::Command::Status(args) => commands::slurm::status(&args),
+        cli::Command::Stage(args) => commands::slurm::stage(&args),
         cli::Command::Check(args) => commands::sweep::check(&args),
         cli::Command::Bench(args) => commands::bench::run(&args),
         cli::Command::Gc(args) => {

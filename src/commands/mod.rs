@@ -8,6 +8,7 @@ pub mod evaluate;
 pub mod job;
 pub mod model;
 pub mod run;
+pub mod slurm;
 pub mod sweep;
 pub mod synth;
 pub mod train;

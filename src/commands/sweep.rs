@@ -11,6 +11,12 @@ use crate::cli::SweepArgs;
 /// Runs the sweep; exit 0 when every run succeeded, 2 when one failed (the README's contract:
 /// 1 is kept for a failed check).
 pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
+    if args.executor == crate::cli::Executor::Slurm && !args.dry_run {
+        return super::slurm::submit(args);
+    }
+    if args.watch || args.hold {
+        anyhow::bail!("--watch and --hold are for `--executor slurm`");
+    }
     let force = match &args.force {
         Some(name) => Some(
             Stage::parse(name).ok_or_else(|| anyhow!("--force `{name}`: expected `train`, `infer` or `evaluate`"))?,

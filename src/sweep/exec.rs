@@ -116,38 +116,99 @@ pub fn execute(
     out: &mut dyn Write,
 ) -> anyhow::Result<SweepRunOutcome> {
     let forced = |stage: Stage| force.is_some_and(|f| f <= stage);
-    let device = |stage: Stage| device.ok_or_else(|| not_cached(stage));
+    let run = StageRun { cache, config, run_id, seed, keys: &keys, device };
     let mut cached = PerStage::default();
-    let (train, was_cached) =
-        cached_or_run(cache, Stage::Train, &keys.train, forced(Stage::Train), out, |partial, out| {
-            let outcome = train_job(config, &entry_layout(partial), run_id, device(Stage::Train)?, out)?;
+    let (train, was_cached) = run.train(forced(Stage::Train), out)?;
+    cached.train = was_cached;
+    let (infer, was_cached) = run.infer(forced(Stage::Infer), out)?;
+    cached.infer = was_cached;
+    let (test, was_cached) = run.evaluate(&infer, forced(Stage::Evaluate), out)?;
+    cached.evaluate = was_cached;
+    Ok(SweepRunOutcome { stages: RunStages { seed, keys, cached }, train, test })
+}
+
+/// Runs exactly one stage of a run (a Slurm task, `segsweep stage`) and commits it; the stages
+/// before it must be finished in the cache (the task's dependency waited for them; if they
+/// failed, this says so and computes nothing). Returns whether the stage was already cached.
+pub fn execute_stage(
+    cache: &Cache,
+    config: &Config,
+    run_id: u64,
+    (seed, keys): (u64, PerStage<StageInputs>),
+    device: &RunDevice,
+    stage: Stage,
+    out: &mut dyn Write,
+) -> anyhow::Result<bool> {
+    if let Some(before) =
+        Stage::ALL.into_iter().take_while(|&s| s < stage).find(|&s| !cache.is_finished(s, &keys[s].key))
+    {
+        anyhow::bail!(
+            "its {before} stage (key {}) has not finished: its task failed or was cancelled (`segsweep status` says why); nothing was computed",
+            &keys[before].key[..12]
+        );
+    }
+    let run = StageRun { cache, config, run_id, seed, keys: &keys, device: Some(device) };
+    Ok(match stage {
+        Stage::Train => run.train(false, out)?.1,
+        Stage::Infer => run.infer(false, out)?.1,
+        Stage::Evaluate => {
+            let (infer, _) = run.infer(false, out)?;
+            run.evaluate(&infer, false, out)?.1
+        }
+    })
+}
+
+/// One run's stages, each from the cache or computed and committed.
+struct StageRun<'a> {
+    cache: &'a Cache,
+    config: &'a Config,
+    run_id: u64,
+    seed: u64,
+    keys: &'a PerStage<StageInputs>,
+    device: Option<&'a RunDevice>,
+}
+
+impl StageRun<'_> {
+    fn device(&self, stage: Stage) -> anyhow::Result<&RunDevice> {
+        self.device.ok_or_else(|| not_cached(stage))
+    }
+
+    fn train(&self, force: bool, out: &mut dyn Write) -> anyhow::Result<(TrainRecord, bool)> {
+        cached_or_run(self.cache, Stage::Train, &self.keys.train, force, out, |partial, out| {
+            let outcome = train_job(self.config, &entry_layout(partial), self.run_id, self.device(Stage::Train)?, out)?;
             Ok(TrainRecord {
-                seed,
+                seed: self.seed,
                 best_epoch: outcome.best_epoch,
                 best_val_loss: outcome.best_val_loss,
                 best_val_iou: outcome.best_val_iou,
                 seconds: outcome.seconds,
                 rows: outcome.rows,
             })
-        })?;
-    cached.train = was_cached;
-    let train_entry = entry_layout(&cache.entry(Stage::Train, &keys.train.key));
-    let (infer, was_cached) =
-        cached_or_run(cache, Stage::Infer, &keys.infer, forced(Stage::Infer), out, |partial, out| {
-            let device = &device(Stage::Infer)?.device;
-            let model = load_best(config, &train_entry, device)?;
-            Ok(infer_stage(config, &entry_layout(partial), &model, device, out)?)
-        })?;
-    cached.infer = was_cached;
-    let infer_entry = entry_layout(&cache.entry(Stage::Infer, &keys.infer.key));
-    let (test, was_cached) =
-        cached_or_run(cache, Stage::Evaluate, &keys.evaluate, forced(Stage::Evaluate), out, |partial, _out| {
+        })
+    }
+
+    fn infer(&self, force: bool, out: &mut dyn Write) -> anyhow::Result<(crate::infer::InferRecord, bool)> {
+        let train_entry = entry_layout(&self.cache.entry(Stage::Train, &self.keys.train.key));
+        cached_or_run(self.cache, Stage::Infer, &self.keys.infer, force, out, |partial, out| {
+            let device = &self.device(Stage::Infer)?.device;
+            let model = load_best(self.config, &train_entry, device)?;
+            Ok(infer_stage(self.config, &entry_layout(partial), &model, device, out)?)
+        })
+    }
+
+    fn evaluate(
+        &self,
+        infer: &crate::infer::InferRecord,
+        force: bool,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<(TestOutcome, bool)> {
+        let infer_entry = entry_layout(&self.cache.entry(Stage::Infer, &self.keys.infer.key));
+        cached_or_run(self.cache, Stage::Evaluate, &self.keys.evaluate, force, out, |partial, _out| {
             let layout = entry_layout(partial);
             link_tree(&infer_entry.results(), &layout.results())?;
-            Ok(evaluate_stage(config, &layout, &infer)?)
-        })?;
-    cached.evaluate = was_cached;
-    Ok(SweepRunOutcome { stages: RunStages { seed, keys, cached }, train, test })
+            Ok(evaluate_stage(self.config, &layout, infer)?)
+        })
+    }
 }
 
 /// The error for a stage that is not in the cache when nothing may be computed.

@@ -13,4 +13,5 @@ pub mod key;
 pub mod manifest;
 pub mod progress;
 pub mod reports;
+pub mod slurm;
 pub mod why;

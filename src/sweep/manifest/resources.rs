@@ -75,7 +75,10 @@ impl Parser {
     pub(super) fn resources(&mut self, value: Yaml) -> Resources {
         let mut resources = Resources::default();
         let Yaml::Mapping(map) = value else {
-            self.fail("resources", format!("expected a mapping of `train`, `infer`, `evaluate`, `all`, found {}", yaml_kind(&value)));
+            self.fail(
+                "resources",
+                format!("expected a mapping of `train`, `infer`, `evaluate`, `all`, found {}", yaml_kind(&value)),
+            );
             return resources;
         };
         for (key, value) in map {
@@ -85,7 +88,13 @@ impl Parser {
                 stage => match Stage::parse(stage) {
                     Some(stage) => &mut resources.stages[stage],
                     None => {
-                        self.fail(&format!("resources.{name}"), format!("unknown stage{}; expected one of train, infer, evaluate, all", did_you_mean(&name, SECTIONS)));
+                        self.fail(
+                            &format!("resources.{name}"),
+                            format!(
+                                "unknown stage{}; expected one of train, infer, evaluate, all",
+                                did_you_mean(&name, SECTIONS)
+                            ),
+                        );
                         continue;
                     }
                 },
@@ -98,7 +107,13 @@ impl Parser {
     fn stage_resources(&mut self, at: &str, value: Yaml) -> StageResources {
         let mut out = StageResources::default();
         let Yaml::Mapping(map) = value else {
-            self.fail(at, format!("expected a mapping such as `{{cpus: 4, mem: 16G, time: \"01:00:00\"}}`, found {}", yaml_kind(&value)));
+            self.fail(
+                at,
+                format!(
+                    "expected a mapping such as `{{cpus: 4, mem: 16G, time: \"01:00:00\"}}`, found {}",
+                    yaml_kind(&value)
+                ),
+            );
             return out;
         };
         let fields: BTreeMap<String, Yaml> =
@@ -108,8 +123,18 @@ impl Parser {
             match key.as_str() {
                 "cpus" => out.cpus = self.count(&here, value, 1),
                 "gpus" => out.gpus = self.count(&here, value, 0),
-                "mem" => out.mem = self.checked(&here, value, is_memory, "a memory size such as `16G`, `500M` or `4000` (MB)"),
-                "time" => out.time = self.checked(&here, value, is_time, "a Slurm time such as `30` (minutes), `04:00:00` or `1-12:00:00`"),
+                "mem" => {
+                    out.mem =
+                        self.checked(&here, value, is_memory, "a memory size such as `16G`, `500M` or `4000` (MB)")
+                }
+                "time" => {
+                    out.time = self.checked(
+                        &here,
+                        value,
+                        is_time,
+                        "a Slurm time such as `30` (minutes), `04:00:00` or `1-12:00:00`",
+                    )
+                }
                 "partition" | "account" | "qos" => {
                     let word = self.checked(&here, value, is_word, "a name without spaces");
                     match key.as_str() {
@@ -122,9 +147,26 @@ impl Parser {
                     Yaml::Bool(b) => out.requeue = Some(b),
                     other => self.fail(&here, format!("expected true or false, found {}", yaml_kind(&other))),
                 },
-                "extra" => out.extra = self.lines(&here, value, |s| s.starts_with("--") && !s.contains('\n'), "sbatch options such as `--constraint=a100`"),
-                "setup" => out.setup = self.lines(&here, value, |s| !s.trim().is_empty() && !s.contains('\n'), "shell lines such as `module load cuda`"),
-                other => self.fail(&here, format!("unknown resource{}; expected one of {}", did_you_mean(other, KEYS), KEYS.join(", "))),
+                "extra" => {
+                    out.extra = self.lines(
+                        &here,
+                        value,
+                        |s| s.starts_with("--") && !s.contains('\n'),
+                        "sbatch options such as `--constraint=a100`",
+                    )
+                }
+                "setup" => {
+                    out.setup = self.lines(
+                        &here,
+                        value,
+                        |s| !s.trim().is_empty() && !s.contains('\n'),
+                        "shell lines such as `module load cuda`",
+                    )
+                }
+                other => self.fail(
+                    &here,
+                    format!("unknown resource{}; expected one of {}", did_you_mean(other, KEYS), KEYS.join(", ")),
+                ),
             }
         }
         out
@@ -232,7 +274,8 @@ mod tests {
             setup: vec!["module load cuda".into()],
             ..Default::default()
         };
-        let train = StageResources { cpus: Some(8), gpus: Some(1), setup: vec!["echo hi".into()], ..Default::default() };
+        let train =
+            StageResources { cpus: Some(8), gpus: Some(1), setup: vec!["echo hi".into()], ..Default::default() };
         let resources = Resources { all, stages: PerStage { train, ..Default::default() } };
         let merged = resources.of(Stage::Train);
         assert_eq!((merged.cpus, merged.gpus, merged.account.as_deref()), (Some(8), Some(1), Some("lab")));
