@@ -9,6 +9,9 @@
 //!   would go past them fails with the operating system's "no space left on device" error.
 //! - `SEGSWEEP_FAULT_READ_ONLY=DIR`: every commit of a file under DIR fails with "read-only file
 //!   system".
+//! - `SEGSWEEP_FAULT_FAIL_STAGE=STAGE:RUN_ID`: `segsweep stage` (a Slurm array task) fails that
+//!   stage of every run with that `run_id` before computing anything (the Slurm tests' failing
+//!   task; the variable reaches the tasks because `sbatch` exports the submitter's environment).
 //!
 //! The temporary file is removed on failure, so the file under its final name keeps its previous
 //! content, as after a real write error.
@@ -30,6 +33,16 @@ fn faults() -> &'static Faults {
         write_after_bytes: std::env::var("SEGSWEEP_FAULT_WRITE_AFTER_BYTES").ok().and_then(|v| v.trim().parse().ok()),
         read_only: std::env::var_os("SEGSWEEP_FAULT_READ_ONLY").filter(|v| !v.is_empty()).map(PathBuf::from),
     })
+}
+
+/// The injected failure of a Slurm task running `stage` of a run with `run_id`, if asked.
+pub fn check_stage(stage: &str, run_id: u64) -> io::Result<()> {
+    match std::env::var("SEGSWEEP_FAULT_FAIL_STAGE") {
+        Ok(value) if value == format!("{stage}:{run_id}") => Err(io::Error::other(format!(
+            "injected failure of the {stage} stage of run_id {run_id} (SEGSWEEP_FAULT_FAIL_STAGE)"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Bytes committed so far by this process.

@@ -6,6 +6,8 @@
 //! - `config_cli`: `config show|check` on BiaPy's templates (snapshots) and on bad configs.
 //! - `convert_cli`: `import`/`export` between `.pth`, `.bpk` and safetensors; a `.pth` as checkpoint.
 //! - `run_cli`: `run` (train + test) in 2D/3D, full image, post-processing, `evaluate`.
+//! - `slurm`: `sweep --executor slurm` on a real one-node Slurm (`.ci/slurm-up`): equal to the
+//!   local sweep, submitted once, a failing task and resubmission, `status`, refused resources.
 //! - `sweep_cli`: `sweep` on the CI manifest: stage cache, identical reports, dry run.
 //! - `synth_cli`: `synth` output layout, determinism, and `config check --data` on it.
 //! - `corpus`: every case under `tests/corpus/bad/` fails with its exit code and message.
@@ -31,6 +33,7 @@ mod faults;
 mod fuzz_regressions;
 mod post_processing_matrix;
 mod run_cli;
+mod slurm;
 mod sweep_cli;
 mod synth_cli;
 mod tidy;

@@ -65,7 +65,9 @@ pub struct SlurmDir {
 
 impl SlurmDir {
     pub fn of(manifest: &Manifest) -> Self {
-        Self { root: manifest.result_dir.join(".slurm").join(&manifest.name), name: manifest.name.clone() }
+        // Canonical where it exists, so paths shown by `status` have no `..` in them.
+        let results = std::fs::canonicalize(&manifest.result_dir).unwrap_or_else(|_| manifest.result_dir.clone());
+        Self { root: results.join(".slurm").join(&manifest.name), name: manifest.name.clone() }
     }
 
     pub fn submissions(&self) -> PathBuf {

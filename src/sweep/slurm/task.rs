@@ -66,10 +66,23 @@ pub fn run_task(tasks_file: &Path, task: Option<usize>, out: &mut dyn Write) -> 
         );
     }
     writeln!(out, "{} of {} run_id {} (key {})", file.stage, spec.cell_name, spec.run_id, &task.key[..12])?;
+    injected_fault(file.stage, spec.run_id)?;
     let cache = Cache::new(&manifest.result_dir);
     let cached = execute_stage(&cache, &config, spec.run_id, (seed, keys), &device, file.stage, out)?;
     writeln!(out, "{} {}", file.stage, if cached { "was already cached" } else { "finished and committed" })?;
     Ok(cached)
+}
+
+/// The Slurm tests' failing task (feature `fault-injection`).
+#[cfg(feature = "fault-injection")]
+fn injected_fault(stage: crate::sweep::cache::Stage, run_id: u64) -> std::io::Result<()> {
+    crate::fault::check_stage(stage.name(), run_id)
+}
+
+/// Builds without the feature have no fault to inject.
+#[cfg(not(feature = "fault-injection"))]
+fn injected_fault(_stage: crate::sweep::cache::Stage, _run_id: u64) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// Rayon's threads follow `SLURM_CPUS_PER_TASK` when Slurm set it.

@@ -1,0 +1,262 @@
+//! `--executor slurm` against a real Slurm (the one-node cluster `.ci/slurm-up` starts): the CI
+//! sweep through Slurm equals the local one and is submitted once; a failing task stops only its
+//! own dependents and resubmission runs exactly what is missing; `status` is a snapshot; a
+//! refused `resources` value and a missing Slurm are one error each and leave nothing recorded.
+//!
+//! Without a Slurm controller these tests say they are skipped; with `SEGSWEEP_REQUIRE_SLURM=1`
+//! (set by `.ci/run` once its cluster is up) a missing controller fails them instead.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::{Output, TestDir, repo_root, segsweep};
+
+/// Whether a Slurm controller answers; otherwise says the test is skipped (or fails in CI).
+fn slurm_ready(test: &str) -> bool {
+    let answers = Command::new("sinfo").arg("-h").output().is_ok_and(|o| o.status.success());
+    if !answers {
+        assert!(
+            std::env::var("SEGSWEEP_REQUIRE_SLURM").is_err(),
+            "{test}: SEGSWEEP_REQUIRE_SLURM is set but no Slurm controller answers `sinfo`"
+        );
+        #[allow(clippy::print_stderr)] // the visible skip message the test is about
+        eprintln!("skipped {test}: no Slurm controller answers `sinfo` (`.ci/slurm-up` starts one)");
+    }
+    answers
+}
+
+/// The CI manifest, without its gate, in `dir/exp/ci.yaml` (results in `dir/results`), with
+/// `resources` appended when given.
+fn ci_manifest(dir: &TestDir, resources: &str) -> PathBuf {
+    let text = std::fs::read_to_string(repo_root().join("experiments/ci.yaml")).unwrap();
+    let text = text.split("\ngate:").next().unwrap().to_string();
+    dir.write("exp/ci.yaml", &format!("{text}\n{resources}"))
+}
+
+/// `segsweep ARGS` with extra environment variables.
+fn segsweep_with(env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_segsweep"));
+    command.args(args).current_dir(repo_root());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("run segsweep");
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn reports(dir: &TestDir) -> (String, String) {
+    let read = |name: &str| std::fs::read_to_string(dir.join("results/ci/sweep").join(name)).unwrap();
+    (read("summary.csv"), read("compare.csv"))
+}
+
+#[test]
+fn a_sweep_through_slurm_equals_the_local_one_and_is_submitted_once() {
+    if !slurm_ready("a_sweep_through_slurm_equals_the_local_one_and_is_submitted_once") {
+        return;
+    }
+    let local_dir = TestDir::new();
+    let local = segsweep(&["sweep", path(&ci_manifest(&local_dir, ""))]);
+    assert_eq!(local.code, 0, "{}\n{}", local.stdout, local.stderr);
+
+    let dir = TestDir::new();
+    let manifest = ci_manifest(&dir, "");
+    let first = segsweep(&["sweep", path(&manifest), "--executor", "slurm"]);
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    for line in
+        ["submitted train: 2 tasks as job", "submitted infer: 4 tasks as job", "submitted evaluate: 4 tasks as job"]
+    {
+        assert!(first.stdout.contains(line), "{line}\n{}", first.stdout);
+    }
+    let again = segsweep(&["sweep", path(&manifest), "--executor", "slurm"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stdout.contains("nothing to submit"), "queued stages are not submitted twice:\n{}", again.stdout);
+
+    let watched = segsweep(&["status", path(&manifest), "--watch"]);
+    assert_eq!(watched.code, 0, "{}\n{}", watched.stdout, watched.stderr);
+    assert!(watched.stdout.contains("4 runs, 12 stages: 12 cached, 0 queued, 0 running, 0 failed, 0 missing"));
+    assert_eq!(reports(&dir), reports(&local_dir), "summary.csv and compare.csv as the local executor's");
+    assert!(dir.join("results/ci/ci-ov0.5/results/ci-ov0.5_2/per_image_binarized/0000.tif").exists());
+    let logs = std::fs::read_dir(dir.join("results/.slurm/ci")).unwrap().filter_map(Result::ok);
+    assert_eq!(logs.filter(|e| e.file_name().to_string_lossy().ends_with(".log")).count(), 10);
+
+    let third = segsweep(&["sweep", path(&manifest), "--executor", "slurm"]);
+    assert!(third.stdout.contains("nothing to submit: 10 stages cached, 0 waiting or running"), "{}", third.stdout);
+}
+
+#[test]
+fn a_failed_task_stops_only_its_dependents_and_resubmission_runs_what_is_missing() {
+    if !slurm_ready("a_failed_task_stops_only_its_dependents_and_resubmission_runs_what_is_missing") {
+        return;
+    }
+    let dir = TestDir::new();
+    let manifest = ci_manifest(&dir, "");
+    let fault = [("SEGSWEEP_FAULT_FAIL_STAGE", "train:2")];
+    let failed = segsweep_with(&fault, &["sweep", path(&manifest), "--executor", "slurm", "--watch"]);
+    assert_eq!(failed.code, 2, "{}\n{}", failed.stdout, failed.stderr);
+    assert!(failed.stdout.contains("reports not written"), "{}", failed.stdout);
+
+    let status = segsweep(&["status", path(&manifest)]);
+    assert_eq!(status.code, 2);
+    let shown = redact(&status.stdout, &dir);
+    insta::with_settings!({snapshot_path => repo_root().join("snapshots"), prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("slurm_status_after_a_failed_training", shown);
+    });
+
+    let again = segsweep(&["sweep", path(&manifest), "--executor", "slurm", "--watch"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    for line in
+        ["submitted train: 1 task as job", "submitted infer: 2 tasks as job", "submitted evaluate: 2 tasks as job"]
+    {
+        assert!(again.stdout.contains(line), "exactly the missing stages: {line}\n{}", again.stdout);
+    }
+    assert!(again.stdout.contains("12 cached, 0 queued, 0 running, 0 failed, 0 missing"), "{}", again.stdout);
+    assert!(dir.join("results/ci/sweep/summary.csv").exists());
+}
+
+/// Job ids, stage keys and the temporary folder out of `status` output.
+fn redact(text: &str, dir: &TestDir) -> String {
+    let root = dir.join("").display().to_string();
+    let mut out = String::new();
+    for word in text.replace(root.trim_end_matches('/'), "<dir>").split_inclusive([' ', '(', ')', '\n', '-', ',']) {
+        let (body, tail) = word.split_at(word.trim_end_matches([' ', '(', ')', '\n', '-', ',']).len());
+        let is_job = body.split_once('_').is_some_and(|(a, b)| {
+            [a, b.trim_end_matches(".log")].iter().all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()))
+        });
+        let is_key = body.len() == 12 && body.bytes().all(|c| c.is_ascii_hexdigit());
+        if is_job {
+            out.push_str(if body.ends_with(".log") { "<job>.log" } else { "<job>" });
+        } else if is_key {
+            out.push_str("<key>");
+        } else {
+            out.push_str(body);
+        }
+        out.push_str(tail);
+    }
+    out
+}
+
+#[test]
+fn a_partition_slurm_refuses_is_its_error_with_the_stage_named_and_nothing_recorded() {
+    if !slurm_ready("a_partition_slurm_refuses_is_its_error_with_the_stage_named_and_nothing_recorded") {
+        return;
+    }
+    let dir = TestDir::new();
+    let manifest = ci_manifest(&dir, "resources:\n  evaluate: {partition: nosuchpartition}\n");
+    let refused = segsweep(&["sweep", path(&manifest), "--executor", "slurm"]);
+    assert_eq!(refused.code, 2, "{}", refused.stdout);
+    assert!(refused.stderr.contains("submitting the evaluate stage (4 tasks)"), "{}", refused.stderr);
+    assert!(refused.stderr.to_lowercase().contains("invalid partition"), "sbatch's own words: {}", refused.stderr);
+    assert!(refused.stderr.contains("were cancelled"), "{}", refused.stderr);
+    assert!(!dir.join("results/.slurm/ci/submissions.jsonl").exists(), "nothing half-submitted is recorded");
+    let status = segsweep(&["status", path(&manifest)]);
+    assert!(status.stdout.contains("0 cached, 0 queued, 0 running, 0 failed, 12 missing"), "{}", status.stdout);
+}
+
+#[test]
+fn without_slurms_commands_the_error_names_the_command() {
+    let dir = TestDir::new();
+    let manifest = ci_manifest(&dir, "");
+    let empty = dir.join("no-slurm-here");
+    std::fs::create_dir_all(&empty).unwrap();
+    let refused = segsweep_with(&[("PATH", path(&empty))], &["sweep", path(&manifest), "--executor", "slurm"]);
+    assert_eq!(refused.code, 2);
+    assert!(refused.stderr.contains("`squeue` was not found on PATH"), "{}", refused.stderr);
+    assert!(!dir.join("results/.slurm/ci/submissions.jsonl").exists());
+}
+
+/// A one-training manifest of `epochs` epochs whose training is preemptible.
+fn preemptible_manifest(dir: &TestDir, epochs: usize) -> PathBuf {
+    let text = std::fs::read_to_string(repo_root().join("experiments/ci.yaml")).unwrap();
+    let text = text.split("\ngrid:").next().unwrap().replace("EPOCHS: 2", &format!("EPOCHS: {epochs}"));
+    dir.write("exp/ci.yaml", &format!("{text}\ngrid:\n  run_id: [1]\nresources:\n  train: {{requeue: true}}\n"))
+}
+
+#[test]
+fn a_training_preempted_mid_run_is_requeued_and_ends_with_the_uninterrupted_numbers() {
+    if !slurm_ready("a_training_preempted_mid_run_is_requeued_and_ends_with_the_uninterrupted_numbers") {
+        return;
+    }
+    // About 25 ms an epoch here: long enough to be signalled in the middle.
+    let epochs = 300;
+    let local_dir = TestDir::new();
+    let local = segsweep(&["sweep", path(&preemptible_manifest(&local_dir, epochs))]);
+    assert_eq!(local.code, 0, "{}\n{}", local.stdout, local.stderr);
+
+    let dir = TestDir::new();
+    let manifest = preemptible_manifest(&dir, epochs);
+    let submitted = segsweep(&["sweep", path(&manifest), "--executor", "slurm"]);
+    assert_eq!(submitted.code, 0, "{}", submitted.stderr);
+    let job =
+        submitted.stdout.split("submitted train: 1 task as job ").nth(1).unwrap().split_whitespace().next().unwrap();
+    let task = format!("{job}_0");
+    // Wait until two epochs are done, then send the preemption warning to the batch step.
+    let resume = find_resume(&dir.join("results/.cache/train"), 2);
+    assert!(resume.is_some(), "the training never finished two epochs");
+    let signal = Command::new("scancel").args(["--batch", "--signal=USR2", &task]).output().unwrap();
+    assert!(signal.status.success(), "{}", String::from_utf8_lossy(&signal.stderr));
+    // Slurm holds a requeued job back for a while: start it now.
+    let mut released = false;
+    for _ in 0..300 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let queue = Command::new("squeue").args(["-h", "-r", "-j", job, "-o", "%T|%r"]).output().unwrap();
+        let state = String::from_utf8_lossy(&queue.stdout).trim().to_string();
+        if state.starts_with("PENDING") {
+            let update = Command::new("scontrol").args(["update", &format!("JobId={task}"), "StartTime=now"]).output();
+            released = update.is_ok_and(|o| o.status.success());
+            break;
+        }
+    }
+    assert!(released, "the task was not requeued");
+    let watched = segsweep(&["status", path(&manifest), "--watch"]);
+    assert_eq!(watched.code, 0, "{}\n{}", watched.stdout, watched.stderr);
+    assert!(watched.stdout.contains("reports in"), "{}", watched.stdout);
+    let log = std::fs::read_to_string(dir.join(&format!("results/.slurm/ci/train-{task}.log"))).unwrap();
+    assert!(log.contains("preemption signal: requeueing"), "{log}");
+    assert!(log.contains("Resuming training from epoch"), "{log}");
+    let record = |d: &TestDir| {
+        let train = d.join("results/.cache/train");
+        let entry = std::fs::read_dir(&train)
+            .unwrap()
+            .filter_map(Result::ok)
+            .find(|e| e.path().join("record.json").exists())
+            .unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(entry.path().join("record.json")).unwrap()).unwrap();
+        let mut rows = json["rows"].clone();
+        for row in rows.as_array_mut().unwrap() {
+            for timing in ["seconds", "data_wait_seconds", "validation_seconds"] {
+                row.as_object_mut().unwrap().remove(timing);
+            }
+        }
+        (rows, json["best_epoch"].clone(), json["best_val_loss"].clone())
+    };
+    assert_eq!(record(&dir), record(&local_dir), "every epoch's numbers as the uninterrupted training's");
+    let summary = |d: &TestDir| std::fs::read_to_string(d.join("results/ci/sweep/summary.csv")).unwrap();
+    assert_eq!(summary(&dir), summary(&local_dir));
+}
+
+/// Waits (up to two minutes) for a training's resume point with at least `epochs` epochs done.
+fn find_resume(train: &Path, epochs: u64) -> Option<PathBuf> {
+    for _ in 0..1200 {
+        for entry in std::fs::read_dir(train).into_iter().flatten().filter_map(Result::ok) {
+            let file = entry.path().join("checkpoints/run-resume.json");
+            let done = std::fs::read_to_string(&file)
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v["epochs_done"].as_u64());
+            if done.is_some_and(|d| d >= epochs) {
+                return Some(file);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    None
+}
