@@ -12,6 +12,7 @@ use std::process::Command;
 use crate::util::{Output, TestDir, repo_root, segsweep};
 
 /// Whether a Slurm controller answers; otherwise says the test is skipped (or fails in CI).
+#[allow(clippy::print_stderr)] // the visible skip message
 fn slurm_ready(test: &str) -> bool {
     let answers = Command::new("sinfo").arg("-h").output().is_ok_and(|o| o.status.success());
     if !answers {
@@ -19,7 +20,6 @@ fn slurm_ready(test: &str) -> bool {
             std::env::var("SEGSWEEP_REQUIRE_SLURM").is_err(),
             "{test}: SEGSWEEP_REQUIRE_SLURM is set but no Slurm controller answers `sinfo`"
         );
-        #[allow(clippy::print_stderr)] // the visible skip message the test is about
         eprintln!("skipped {test}: no Slurm controller answers `sinfo` (`.ci/slurm-up` starts one)");
     }
     answers
