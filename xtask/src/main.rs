@@ -3,7 +3,7 @@
 //!
 //! - `cargo xtask demo [DIR]`: the quick start's main job (`segsweep run`) on the built-in
 //!   synthetic data.
-//! - `cargo xtask bench [all|steps|epoch|test|train] [FLAGS]`: benchmark tables — model steps
+//! - `cargo xtask bench [all|steps|epoch|test|train|slurm] [FLAGS]`: benchmark tables — model steps
 //!   per backend against PyTorch, a real epoch against its bare steps, the test phase per
 //!   megavoxel, convergence (see `bench/mod.rs` for the flags).
 //! - `cargo xtask sweep MANIFEST [--release] [FLAGS…]`: builds segsweep and runs
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask demo [DIR] | cargo xtask sweep MANIFEST [--release] [segsweep sweep flags] | cargo xtask bench [all|steps|epoch|test|train] [--release] [--features F] [--devices D] [--steps N] | cargo xtask drill [--kills N] [--seed S] | cargo xtask fuzz [--seconds N] [--target NAME] | cargo xtask ci"
+                "usage: cargo xtask demo [DIR] | cargo xtask sweep MANIFEST [--release] [segsweep sweep flags] | cargo xtask bench [all|steps|epoch|test|train|slurm] [--release] [--features F] [--devices D] [--steps N] | cargo xtask drill [--kills N] [--seed S] | cargo xtask fuzz [--seconds N] [--target NAME] | cargo xtask ci"
             );
             return ExitCode::from(2);
         }

@@ -24,18 +24,22 @@ pub struct KeyedSweep {
 }
 
 /// Loads, validates, expands and keys the manifest at `path` for `device_kind` (the data are
-/// hashed once).
+/// hashed once, each cell's config resolved once for all its run_ids).
 pub fn key_sweep(path: &Path, device_kind: DeviceKind) -> anyhow::Result<KeyedSweep> {
     let manifest = load_manifest(path)?;
     validate(&manifest)?;
     let specs = expand(&manifest)?;
     let data = data_overrides(&manifest)?;
     let hashes = DataHashes::default();
+    let mut configs = std::collections::HashMap::new();
     let keys = specs
         .iter()
         .map(|spec| {
-            let config = run_config(&manifest, spec, &data)?;
-            let (_, keys) = stage_keys(&config, spec.run_id, device_kind, &hashes)?;
+            let config = match configs.entry(spec.cell_name.clone()) {
+                std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+                std::collections::hash_map::Entry::Vacant(slot) => slot.insert(run_config(&manifest, spec, &data)?),
+            };
+            let (_, keys) = stage_keys(config, spec.run_id, device_kind, &hashes)?;
             Ok(keys.map(|_, inputs| inputs.key.clone()))
         })
         .collect::<anyhow::Result<_>>()?;

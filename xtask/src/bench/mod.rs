@@ -2,7 +2,8 @@
 //!
 //! WHAT is `all` (default: `steps`, `epoch`, `test`), `steps` (model math per backend against
 //! PyTorch), `epoch` (a real training epoch against its bare steps), `test` (test phase per
-//! megavoxel and its share outside the model) or `train` (convergence over a whole training).
+//! megavoxel and its share outside the model), `train` (convergence over a whole training) or
+//! `slurm` (submission and status of `--executor slurm` on grids up to 2,000 runs).
 //! Flags: `--release`, `--features a,b` (default: `tch` when a PyTorch 2.9 is found),
 //! `--devices flex,tch,…` (default: every backend of the build), `--steps N`, `--warmup N`,
 //! `--threads N` (default: all cores), `--ndim 2|3`, `--torch-device cpu|cuda`, `--no-python`,
@@ -12,6 +13,7 @@ mod backends;
 mod convergence;
 mod epoch;
 mod measure;
+mod slurm;
 mod steps;
 mod test_phase;
 
@@ -69,7 +71,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
         "epoch" => epoch::run(root, &build, &options),
         "test" | "infer" => test_phase::run(root, &build, &options),
         "train" => convergence::run(root, &build, &options, flag(args, "--epochs")),
-        other => Err(format!("unknown benchmark `{other}`: expected all, steps, epoch, test or train")),
+        "slurm" => slurm::run(root, &build),
+        other => Err(format!("unknown benchmark `{other}`: expected all, steps, epoch, test, train or slurm")),
     }
 }
 
