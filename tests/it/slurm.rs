@@ -260,3 +260,41 @@ fn find_resume(train: &Path, epochs: u64) -> Option<PathBuf> {
     }
     None
 }
+
+#[test]
+fn two_processes_running_one_task_at_once_compute_it_once() {
+    if !slurm_ready("two_processes_running_one_task_at_once_compute_it_once") {
+        return;
+    }
+    let dir = TestDir::new();
+    let manifest = ci_manifest(&dir, "");
+    let held = segsweep(&["sweep", path(&manifest), "--executor", "slurm", "--hold"]);
+    assert_eq!(held.code, 0, "{}", held.stderr);
+    let jobs: Vec<&str> =
+        held.stdout.lines().filter_map(|l| l.split(" as job ").nth(1)?.split_whitespace().next()).collect();
+    let tasks = std::fs::read_dir(dir.join("results/.slurm/ci/tasks")).unwrap().filter_map(Result::ok);
+    let train = tasks.map(|e| e.path()).find(|p| p.to_string_lossy().ends_with("-train.json")).unwrap();
+    // Two processes (no lock table between them: the claim file decides) run the same task.
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_segsweep"))
+            .args(["stage", path(&train), "--task", "0"])
+            .output()
+            .expect("run segsweep stage")
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(spawn);
+        let b = s.spawn(spawn);
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let _ = Command::new("scancel").args(&jobs).status();
+    let said: Vec<String> = [&a, &b].iter().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).collect();
+    assert!(a.status.success() && b.status.success(), "{said:?}\n{}", String::from_utf8_lossy(&b.stderr));
+    assert_eq!(said.iter().filter(|s| s.contains("train finished and committed")).count(), 1, "{said:?}");
+    assert_eq!(said.iter().filter(|s| s.contains("train was already cached")).count(), 1, "{said:?}");
+    let log = std::fs::read_to_string(dir.join("results/.cache/completions.log")).unwrap();
+    assert_eq!(log.lines().count(), 1, "one completion: {log}");
+    assert!(!std::fs::read_dir(dir.join("results/.cache/train")).unwrap().any(|e| {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        name.ends_with(".claim") || name.ends_with(".partial")
+    }));
+}
