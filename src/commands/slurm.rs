@@ -43,15 +43,21 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     Ok(exit_code(&now))
 }
 
-/// Waits for the sweep, prints where every stage ended, and writes the reports when all are
-/// cached.
+/// Waits for the sweep, prints where every stage ended, and writes the reports: a run that did
+/// not finish is a failed run there, with Slurm's reason and its task's log.
 fn finish(manifest: &std::path::Path, device: segsweep::device::DeviceKind) -> anyhow::Result<ExitCode> {
     let end = watch(manifest, device, &mut std::io::stdout())?;
     end.write(&mut std::io::stdout())?;
-    if end.all_cached() {
-        super::sweep::report(&ManifestArgs { manifest: manifest.to_path_buf(), device })?;
-    } else {
-        println!("not every stage finished: reports not written; fix the failures above and submit again");
+    let mut outcome = super::sweep::cached_sweep(&ManifestArgs { manifest: manifest.to_path_buf(), device })?;
+    for (i, run) in outcome.runs.iter_mut().enumerate() {
+        if let Some(failure) = end.failure(i) {
+            run.result = Err(failure);
+        }
+    }
+    let dir = segsweep::sweep::reports::write_reports(&outcome)?;
+    println!("{} runs, {} failed; reports in `{}`", outcome.runs.len(), outcome.n_failed(), dir.display());
+    if !end.all_cached() {
+        println!("fix the failures above and submit again: only the missing stages are submitted");
     }
     Ok(exit_code(&end))
 }

@@ -105,7 +105,7 @@ pub fn check(args: &crate::cli::CheckArgs) -> anyhow::Result<ExitCode> {
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn cached_sweep(args: &crate::cli::ManifestArgs) -> anyhow::Result<segsweep::sweep::driver::SweepOutcome> {
+pub(crate) fn cached_sweep(args: &crate::cli::ManifestArgs) -> anyhow::Result<segsweep::sweep::driver::SweepOutcome> {
     let options = SweepOptions { jobs: 1, dry_run: false, force: None, device: None, device_kind: args.device };
     run_sweep(&args.manifest, &options, &mut std::io::sink())
 }

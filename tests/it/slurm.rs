@@ -101,7 +101,10 @@ fn a_failed_task_stops_only_its_dependents_and_resubmission_runs_what_is_missing
     let fault = [("SEGSWEEP_FAULT_FAIL_STAGE", "train:2")];
     let failed = segsweep_with(&fault, &["sweep", path(&manifest), "--executor", "slurm", "--watch"]);
     assert_eq!(failed.code, 2, "{}\n{}", failed.stdout, failed.stderr);
-    assert!(failed.stdout.contains("reports not written"), "{}", failed.stdout);
+    assert!(failed.stdout.contains("4 runs, 2 failed; reports in"), "{}", failed.stdout);
+    let runs = std::fs::read_to_string(dir.join("results/ci/sweep/runs.csv")).unwrap();
+    assert_eq!(runs.matches("train failed under Slurm").count(), 2, "{runs}");
+    assert!(runs.contains("injected failure") && runs.contains(".slurm/ci/train-"), "the reason and the log: {runs}");
 
     let status = segsweep(&["status", path(&manifest)]);
     assert_eq!(status.code, 2);

@@ -76,6 +76,17 @@ impl SweepStatus {
         self.states.iter().flat_map(|s| s.iter().map(|(_, s)| s)).filter(|s| s.is_live()).count()
     }
 
+    /// Why run `run` (grid index) did not finish under Slurm: its first failed stage, Slurm's
+    /// reason and the log's path; `None` when no stage of it failed.
+    pub fn failure(&self, run: usize) -> Option<String> {
+        self.states.get(run)?.iter().find_map(|(stage, state)| match state {
+            StageState::Failed { job, why, log } => {
+                Some(format!("{stage} failed under Slurm ({job}): {why}; log `{}`", log.display()))
+            }
+            _ => None,
+        })
+    }
+
     pub fn all_cached(&self) -> bool {
         self.states.iter().all(|s| s.iter().all(|(_, s)| *s == StageState::Cached))
     }
