@@ -6,23 +6,12 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
 use crate::drill_core::{check_completions, compare, snapshot, temporaries, write_manifest};
-use crate::util::{Output, TestDir, repo_root};
+use crate::util::{TestDir, repo_root, segsweep_with};
 
 fn ci_text() -> String {
     std::fs::read_to_string(repo_root().join("experiments/ci.yaml")).unwrap()
-}
-
-/// `segsweep ARGS` with the environment variables `env`.
-fn segsweep_with(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_segsweep")).args(args).envs(env.iter().copied()).output().unwrap();
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
 }
 
 /// The finished entries of the cache under `root` (`stage/key`); each must have its record.

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{Output, TestDir, repo_root, segsweep};
+use crate::util::{TestDir, repo_root, segsweep, segsweep_with};
 
 /// Whether a Slurm controller answers; otherwise says the test is skipped (or fails in CI).
 #[allow(clippy::print_stderr)] // the visible skip message
@@ -31,21 +31,6 @@ fn ci_manifest(dir: &TestDir, resources: &str) -> PathBuf {
     let text = std::fs::read_to_string(repo_root().join("experiments/ci.yaml")).unwrap();
     let text = text.split("\ngate:").next().unwrap().to_string();
     dir.write("exp/ci.yaml", &format!("{text}\n{resources}"))
-}
-
-/// `segsweep ARGS` with extra environment variables.
-fn segsweep_with(env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_segsweep"));
-    command.args(args).current_dir(repo_root());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let output = command.output().expect("run segsweep");
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
 }
 
 fn path(p: &Path) -> &str {
@@ -99,7 +84,7 @@ fn a_failed_task_stops_only_its_dependents_and_resubmission_runs_what_is_missing
     let dir = TestDir::new();
     let manifest = ci_manifest(&dir, "");
     let fault = [("SEGSWEEP_FAULT_FAIL_STAGE", "train:2")];
-    let failed = segsweep_with(&fault, &["sweep", path(&manifest), "--executor", "slurm", "--watch"]);
+    let failed = segsweep_with(&["sweep", path(&manifest), "--executor", "slurm", "--watch"], &fault);
     assert_eq!(failed.code, 2, "{}\n{}", failed.stdout, failed.stderr);
     assert!(failed.stdout.contains("4 runs, 2 failed; reports in"), "{}", failed.stdout);
     let runs = std::fs::read_to_string(dir.join("results/ci/sweep/runs.csv")).unwrap();
@@ -169,7 +154,7 @@ fn without_slurms_commands_the_error_names_the_command() {
     let manifest = ci_manifest(&dir, "");
     let empty = dir.join("no-slurm-here");
     std::fs::create_dir_all(&empty).unwrap();
-    let refused = segsweep_with(&[("PATH", path(&empty))], &["sweep", path(&manifest), "--executor", "slurm"]);
+    let refused = segsweep_with(&["sweep", path(&manifest), "--executor", "slurm"], &[("PATH", path(&empty))]);
     assert_eq!(refused.code, 2);
     assert!(refused.stderr.contains("`squeue` was not found on PATH"), "{}", refused.stderr);
     assert!(!dir.join("results/.slurm/ci/submissions.jsonl").exists());

@@ -36,8 +36,14 @@ pub struct Output {
 
 /// Runs `segsweep ARGS` from the repository root.
 pub fn segsweep(args: &[&str]) -> Output {
+    segsweep_with(args, &[])
+}
+
+/// Runs `segsweep ARGS` from the repository root with extra environment variables.
+pub fn segsweep_with(args: &[&str], env: &[(&str, &str)]) -> Output {
     let output = Command::new(env!("CARGO_BIN_EXE_segsweep"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(repo_root())
         .output()
         .expect("run segsweep");
