@@ -239,10 +239,12 @@ fn cached_or_run<R: Serialize + for<'de> Deserialize<'de>>(
     if !force && let Some(record) = read_record(cache, stage, &inputs.key, out) {
         return Ok((record, true));
     }
-    // What is there now is unfinished, corrupt, or forced away: the commit may replace it.
+    // An entry there now is corrupt or forced away: the commit replaces it. One that appears
+    // only while we work was committed by a process that judged our claim dead: it stays.
+    let replace = force || cache.entry(stage, &inputs.key).exists();
     let partial = cache.prepare_partial(stage, &inputs.key, &claim)?;
     let record = work(&partial, out)?;
-    cache.commit(stage, &inputs.key, (&inputs.inputs, &record), &claim, true)?;
+    cache.commit(stage, &inputs.key, (&inputs.inputs, &record), &claim, replace)?;
     Ok((record, false))
 }
 
