@@ -52,7 +52,10 @@ fn a_sweep_through_slurm_equals_the_local_one_and_is_submitted_once() {
     assert_eq!(local.code, 0, "{}\n{}", local.stdout, local.stderr);
 
     let dir = TestDir::new();
-    let manifest = ci_manifest(&dir, "");
+    // Resources change no key: the trainings ask for one of the cluster's (fake) GPUs.
+    let resources =
+        "resources:\n  train: {gpus: 1, cpus: 1, mem: 500M, time: \"10:00\"}\n  all: {setup: [\"echo setup ran\"]}\n";
+    let manifest = ci_manifest(&dir, resources);
     let first = segsweep(&["sweep", path(&manifest), "--executor", "slurm"]);
     assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
     for line in
@@ -72,6 +75,17 @@ fn a_sweep_through_slurm_equals_the_local_one_and_is_submitted_once() {
     let logs = std::fs::read_dir(dir.join("results/.slurm/ci")).unwrap().filter_map(Result::ok);
     assert_eq!(logs.filter(|e| e.file_name().to_string_lossy().ends_with(".log")).count(), 10);
 
+    let train_log = std::fs::read_dir(dir.join("results/.slurm/ci"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().starts_with("train-"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .unwrap();
+    assert!(train_log.starts_with("setup ran\n"), "{train_log}");
+    assert!(
+        train_log.contains("on flex, 1 threads, CUDA_VISIBLE_DEVICES="),
+        "Slurm's CPUs and GPU reach the task: {train_log}"
+    );
     let third = segsweep(&["sweep", path(&manifest), "--executor", "slurm"]);
     assert!(third.stdout.contains("nothing to submit: 10 stages cached, 0 waiting or running"), "{}", third.stdout);
 }

@@ -65,7 +65,17 @@ pub fn run_task(tasks_file: &Path, task: Option<usize>, out: &mut dyn Write) -> 
             &task.key[..task.key.len().min(12)]
         );
     }
-    writeln!(out, "{} of {} run_id {} (key {})", file.stage, spec.cell_name, spec.run_id, &task.key[..12])?;
+    let gpus = std::env::var("CUDA_VISIBLE_DEVICES").map(|g| format!(", CUDA_VISIBLE_DEVICES={g}")).unwrap_or_default();
+    writeln!(
+        out,
+        "{} of {} run_id {} (key {}) on {}, {} threads{gpus}",
+        file.stage,
+        spec.cell_name,
+        spec.run_id,
+        &task.key[..12],
+        file.device,
+        rayon::current_num_threads()
+    )?;
     injected_fault(file.stage, spec.run_id)?;
     let cache = Cache::new(&manifest.result_dir);
     let cached = execute_stage(&cache, &config, spec.run_id, (seed, keys), &device, file.stage, out)?;
