@@ -188,7 +188,7 @@ pub fn evaluate_stage(config: &Config, layout: &RunLayout, record: &InferRecord)
     let mut images = Vec::new();
     let mut patch_ious = Vec::new();
     let mut stack: Vec<(Volume<f32>, Option<Volume<u16>>)> = Vec::new();
-    for (inferred, (_, mask_path)) in record.images.iter().zip(pairs) {
+    for (inferred, (image_path, mask_path)) in record.images.iter().zip(pairs) {
         if let Some(chunked) = &inferred.chunked {
             patch_ious.extend(inferred.patch_ious.iter().copied());
             images.push(context.chunked_result(inferred, chunked));
@@ -203,7 +203,7 @@ pub fn evaluate_stage(config: &Config, layout: &RunLayout, record: &InferRecord)
             )?),
             None => None,
         };
-        let (result, probs) = context.evaluate_one(inferred, truth.as_ref())?;
+        let (result, probs) = context.evaluate_one(inferred, &image_path, truth.as_ref())?;
         patch_ious.extend(inferred.patch_ious.iter().copied());
         if context.stack_mode {
             stack.push((probs, truth));
@@ -371,6 +371,7 @@ impl<'a> Context<'a> {
     fn evaluate_one(
         &self,
         inferred: &InferredImage,
+        image_path: &Path,
         truth: Option<&Volume<u16>>,
     ) -> Result<(ImageResult, Volume<f32>), InferError> {
         let config = self.config;
@@ -395,9 +396,11 @@ impl<'a> Context<'a> {
             post_iou = measure(filtered, &self.labeling(self.threshold(filtered))).and_then(|c| iou(&c, empty_policy));
         }
         let final_probs = filtered.as_ref().unwrap_or(&probs);
+        let labels = Volume::from_vec(
+            spatial_shape_1(final_probs),
+            self.labeling(self.threshold(final_probs)).labels(final_probs),
+        )?;
         if config.data.n_classes <= 2 || config.data.test.argmax_to_output {
-            let labeling = self.labeling(self.threshold(final_probs));
-            let labels = Volume::from_vec(spatial_shape_1(final_probs), labeling.labels(final_probs))?;
             write_labels(&self.layout.result(bin_dir), stem, &labels, config.data.n_classes, &meta)?;
         }
         let level_iou = counts.as_ref().and_then(|c| iou(c, empty_policy));
@@ -414,6 +417,20 @@ impl<'a> Context<'a> {
             n_voxels: probs.spatial_shape().iter().product(),
             counts,
         };
+        let input = read_tiff(image_path)?.volume.to_f32();
+        super::overlays::write(
+            &self.layout.result("overlays"),
+            &super::overlays::ImageOverlay {
+                file: &inferred.file,
+                stem,
+                input: &input,
+                truth,
+                labels: labels.as_slice(),
+                iou: result.written_masks(),
+                n_classes: config.data.n_classes,
+                ignore: u16::try_from(config.loss.ignore_index).ok(),
+            },
+        )?;
         Ok((result, probs))
     }
 

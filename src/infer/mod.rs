@@ -8,6 +8,7 @@ pub mod evaluate;
 pub mod image;
 pub mod job;
 pub mod outputs;
+pub mod overlays;
 pub mod predict;
 pub mod results;
 pub mod tta;

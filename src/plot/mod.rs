@@ -5,6 +5,7 @@
 
 pub mod diagram;
 pub mod lines;
+pub mod overlay;
 
 use std::path::{Path, PathBuf};
 

@@ -25,7 +25,7 @@ pub const TRAIN_FORMAT_VERSION: u32 = 1;
 /// Bump when the infer stage's outputs change (probability maps).
 pub const INFER_FORMAT_VERSION: u32 = 1;
 /// Bump when the evaluate stage's outputs change (masks, metrics).
-pub const EVALUATE_FORMAT_VERSION: u32 = 2;
+pub const EVALUATE_FORMAT_VERSION: u32 = 3;
 
 /// Config keys that never change a stage's result.
 const NEVER: &[&str] = &[

@@ -54,6 +54,9 @@ fn run_2d_writes_the_tree_metrics_and_results_block() {
     }
     assert!(results.join("tiny/results/tiny_2/per_image/0000.tif").exists());
     assert!(!results.join("tiny/results/tiny_2/full_image").exists(), "folders only for what the run produced (D12)");
+    for overlay in ["0000.png", "0001.png"] {
+        assert!(results.join("tiny/results/tiny_2/overlays").join(overlay).exists(), "{overlay} missing");
+    }
     let csv = std::fs::read_to_string(results.join("tiny/results/tiny_2/test_results_metrics.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3, "header and one row per test image:\n{csv}");
     assert!(csv.starts_with(
@@ -101,6 +104,13 @@ fn run_2d_full_image_and_3d_with_a_z_filter() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(results.join("t/results/t_1/per_image_post_processing/0000.tif").exists());
     assert!(out.stdout.contains("Test Foreground IoU (merge patches - post-processing): "));
+    // A 16-slice stack gets overlays of three z slices.
+    let overlays: Vec<String> = std::fs::read_dir(results.join("t/results/t_1/overlays"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("0000_"))
+        .collect();
+    assert_eq!(overlays.len(), 3, "{overlays:?}");
 }
 
 #[test]
