@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use segsweep::sweep::cache::Stage;
 use segsweep::sweep::driver::{SweepOptions, run_sweep};
 
@@ -58,7 +58,7 @@ pub fn report(args: &crate::cli::ManifestArgs) -> anyhow::Result<ExitCode> {
 /// `segsweep check`: the regression gate of the manifest (from the cache), or `--update` to
 /// rewrite its baseline. Exit 1 when a gated mean moved beyond its tolerance.
 pub fn check(args: &crate::cli::CheckArgs) -> anyhow::Result<ExitCode> {
-    use segsweep::report::gate::{Baseline, compare, table};
+    use segsweep::report::gate::{Baseline, table};
     use segsweep::report::tables::summarise_cells;
     let outcome = cached_sweep(&args.sweep)?;
     let manifest = &outcome.manifest;
@@ -81,24 +81,7 @@ pub fn check(args: &crate::cli::CheckArgs) -> anyhow::Result<ExitCode> {
         println!("baseline written to `{}`", gate.baseline.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let text = std::fs::read_to_string(&gate.baseline).map_err(|_| {
-        anyhow!(
-            "baseline `{}` is missing; write it with `segsweep check {} --update`",
-            gate.baseline.display(),
-            manifest_path.display()
-        )
-    })?;
-    let baseline = Baseline::parse(&text).with_context(|| format!("baseline `{}`", gate.baseline.display()))?;
-    if baseline.manifest != manifest.name {
-        anyhow::bail!(
-            "baseline `{}` is for manifest `{}`, not `{}`",
-            gate.baseline.display(),
-            baseline.manifest,
-            manifest.name
-        );
-    }
-    let tolerances: Vec<(String, f64)> = gate.tolerance.into_iter().collect();
-    let gate_rows = compare(&baseline, &means, &tolerances);
+    let gate_rows = segsweep::sweep::reports::gate_rows(manifest, &means)?.unwrap_or_default();
     print!("{}", table(&gate_rows));
     let failed = gate_rows.iter().filter(|r| !r.passed).count();
     println!("{failed} of {} gated means moved beyond their tolerance", gate_rows.len());

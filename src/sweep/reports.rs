@@ -1,6 +1,7 @@
 //! A sweep's reports in `<result_dir>/<name>/sweep/`: `runs.csv`, `summary.csv` (mean, std, 95 %
 //! CI over run_ids per cell), `compare.csv` (paired differences against the reference cell, the
-//! first value of every axis), the charts and `report.md`. Turns the sweep's outcome into
+//! first value of every axis), the charts, `report.md` and `report.html` (with the gate's
+//! verdict). Turns the sweep's outcome into
 //! [`RunRow`]s; the statistics and drawing live in [`crate::report`].
 
 use std::path::{Path, PathBuf};
@@ -8,7 +9,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::driver::{SweepOutcome, sweep_dir};
+use super::manifest::Manifest;
 use crate::report::charts::{LossCurve, box_plot, iou_per_variant, loss_curves};
+use crate::report::gate::{Baseline, GateRow, compare};
+use crate::report::html::{GateView, HtmlChart, HtmlReport, report_html};
 use crate::report::markdown::report_md;
 use crate::report::tables::{
     RunRow, cells, metric_values, write_compare_csv, write_csv, write_runs_csv, write_summary_csv,
@@ -256,5 +260,55 @@ fn write_all(sweep: &SweepOutcome, dir: &Path) -> anyhow::Result<()> {
     let title = format!("Sweep `{}`", sweep.manifest.name);
     let report = dir.join("report.md");
     crate::atomic::write(&report, report_md(&title, &summaries, &compare, &charts)).with_context(|| cannot(&report))?;
+    let means: Vec<(String, String, f64)> =
+        summaries.iter().map(|s| (s.cell.clone(), s.metric.clone(), s.summary.mean)).collect();
+    let gate = match gate_rows(&sweep.manifest, &means) {
+        Ok(None) => GateView::None,
+        Ok(Some(rows)) => GateView::Rows(rows),
+        Err(why) => GateView::Unchecked(format!("{why:#}")),
+    };
+    let charts = charts
+        .iter()
+        .map(|(label, file)| {
+            let png = std::fs::read(dir.join(file)).with_context(|| format!("cannot read `{}`", file.display()))?;
+            let csv = file.with_extension("csv").to_string_lossy().into_owned();
+            Ok(HtmlChart { label: label.clone(), png, csv })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let page = HtmlReport {
+        title: &title,
+        headline: HEADLINE,
+        summaries: &summaries,
+        compare: &compare,
+        runs: &rows,
+        charts: &charts,
+        gate: &gate,
+    };
+    let html = dir.join("report.html");
+    crate::atomic::write(&html, report_html(&page)).with_context(|| cannot(&html))?;
     Ok(())
+}
+
+/// The gate of `manifest` against the cell means `(cell, metric, mean)`: `None` when it has no
+/// gate; an error naming the baseline when that is missing, unreadable or another manifest's.
+pub fn gate_rows(manifest: &Manifest, means: &[(String, String, f64)]) -> anyhow::Result<Option<Vec<GateRow>>> {
+    let Some(gate) = &manifest.gate else { return Ok(None) };
+    let text = std::fs::read_to_string(&gate.baseline).map_err(|_| {
+        anyhow::anyhow!(
+            "baseline `{}` is missing; write it with `segsweep check {} --update`",
+            gate.baseline.display(),
+            manifest.path.display()
+        )
+    })?;
+    let baseline = Baseline::parse(&text).with_context(|| format!("baseline `{}`", gate.baseline.display()))?;
+    if baseline.manifest != manifest.name {
+        anyhow::bail!(
+            "baseline `{}` is for manifest `{}`, not `{}`",
+            gate.baseline.display(),
+            baseline.manifest,
+            manifest.name
+        );
+    }
+    let tolerances: Vec<(String, f64)> = gate.tolerance.clone().into_iter().collect();
+    Ok(Some(compare(&baseline, means, &tolerances)))
 }

@@ -5,6 +5,8 @@
 //! - `by_chunks_cli`: `TEST.BY_CHUNKS` 3D train + test, its TIFFs equal to the normal path's.
 //! - `config_cli`: `config show|check` on BiaPy's templates (snapshots) and on bad configs.
 //! - `convert_cli`: `import`/`export` between `.pth`, `.bpk` and safetensors; a `.pth` as checkpoint.
+//! - `report_html`: the sweep's `report.html` rendered in headless Chromium: verdict, tables,
+//!   charts, a sorted view from the address, a screenshot.
 //! - `run_cli`: `run` (train + test) in 2D/3D, full image, post-processing, `evaluate`.
 //! - `slurm`: `sweep --executor slurm` on a real one-node Slurm (`.ci/slurm-up`): equal to the
 //!   local sweep, submitted once, a failing task and resubmission, `status`, refused resources.
@@ -32,6 +34,7 @@ mod drill_core;
 mod faults;
 mod fuzz_regressions;
 mod post_processing_matrix;
+mod report_html;
 mod run_cli;
 mod slurm;
 mod sweep_cli;
