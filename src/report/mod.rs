@@ -10,9 +10,11 @@
 //! - [`charts`]: a metric per variant (dots per run_id, mean ± CI), loss curves, per-image box plot.
 //! - [`markdown`]: the text of `report.md`. Pure.
 //! - [`html`]: the text of `report.html`, self-contained, sortable tables. Pure.
+//! - [`hparams`]: TensorBoard's HParams experiment and one session per run (event files).
 
 pub mod charts;
 pub mod gate;
+pub mod hparams;
 pub mod html;
 pub mod markdown;
 pub mod stats;

@@ -1,7 +1,7 @@
 //! A sweep's reports in `<result_dir>/<name>/sweep/`: `runs.csv`, `summary.csv` (mean, std, 95 %
 //! CI over run_ids per cell), `compare.csv` (paired differences against the reference cell, the
 //! first value of every axis), the charts, `report.md` and `report.html` (with the gate's
-//! verdict). Turns the sweep's outcome into
+//! verdict), and TensorBoard's HParams view of the grid (`tensorboard/`). Turns the sweep's outcome into
 //! [`RunRow`]s; the statistics and drawing live in [`crate::report`].
 
 use std::path::{Path, PathBuf};
@@ -286,6 +286,8 @@ fn write_all(sweep: &SweepOutcome, dir: &Path) -> anyhow::Result<()> {
     };
     let html = dir.join("report.html");
     crate::atomic::write(&html, report_html(&page)).with_context(|| cannot(&html))?;
+    let board = dir.join("tensorboard");
+    crate::report::hparams::write_hparams(&board, sweep.manifest.axes(), &rows).with_context(|| cannot(&board))?;
     Ok(())
 }
 
@@ -293,11 +295,12 @@ fn write_all(sweep: &SweepOutcome, dir: &Path) -> anyhow::Result<()> {
 /// gate; an error naming the baseline when that is missing, unreadable or another manifest's.
 pub fn gate_rows(manifest: &Manifest, means: &[(String, String, f64)]) -> anyhow::Result<Option<Vec<GateRow>>> {
     let Some(gate) = &manifest.gate else { return Ok(None) };
+    // The manifest's own path stays out of the message: the reports of one sweep are the same
+    // whichever file it was run from.
     let text = std::fs::read_to_string(&gate.baseline).map_err(|_| {
         anyhow::anyhow!(
-            "baseline `{}` is missing; write it with `segsweep check {} --update`",
-            gate.baseline.display(),
-            manifest.path.display()
+            "baseline `{}` is missing; write it with `segsweep check <manifest> --update`",
+            gate.baseline.display()
         )
     })?;
     let baseline = Baseline::parse(&text).with_context(|| format!("baseline `{}`", gate.baseline.display()))?;

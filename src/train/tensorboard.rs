@@ -33,13 +33,32 @@ pub struct Summary {
     pub value: Vec<SummaryValue>,
 }
 
-/// `tensorflow.Summary.Value` (scalars only).
+/// `tensorflow.Summary.Value`: a scalar, or a plugin's data in its metadata (the HParams
+/// summaries of a sweep, `crate::report::hparams`).
 #[derive(Clone, PartialEq, Message)]
 pub struct SummaryValue {
     #[prost(string, tag = "1")]
     pub tag: String,
     #[prost(float, optional, tag = "2")]
     pub simple_value: Option<f32>,
+    #[prost(message, optional, tag = "9")]
+    pub metadata: Option<SummaryMetadata>,
+}
+
+/// `tensorflow.SummaryMetadata`: which plugin the value is for, and that plugin's data.
+#[derive(Clone, PartialEq, Message)]
+pub struct SummaryMetadata {
+    #[prost(message, optional, tag = "1")]
+    pub plugin_data: Option<PluginData>,
+}
+
+/// `tensorflow.SummaryMetadata.PluginData`.
+#[derive(Clone, PartialEq, Message)]
+pub struct PluginData {
+    #[prost(string, tag = "1")]
+    pub plugin_name: String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub content: Vec<u8>,
 }
 
 /// TensorFlow's masked CRC-32C.
@@ -77,22 +96,40 @@ impl EventWriter {
 
     /// Writes scalar `value` under `tag` at `step` and flushes.
     pub fn scalar(&mut self, tag: &str, value: f64, step: i64) -> std::io::Result<()> {
-        let summary = Summary { value: vec![SummaryValue { tag: tag.into(), simple_value: Some(value as f32) }] };
-        self.write_event(&Event { wall_time: wall_time(), step, file_version: None, summary: Some(summary) })
+        self.write_event(&Event { wall_time: wall_time(), step, file_version: None, summary: Some(scalar(tag, value)) })
     }
 
     fn write_event(&mut self, event: &Event) -> std::io::Result<()> {
-        let data = event.encode_to_vec();
-        let length = (data.len() as u64).to_le_bytes();
-        self.out.write_all(&length)?;
-        self.out.write_all(&masked_crc32c(&length).to_le_bytes())?;
-        self.out.write_all(&data)?;
-        self.out.write_all(&masked_crc32c(&data).to_le_bytes())?;
+        self.out.write_all(&record(event))?;
         self.out.flush()
     }
 }
 
-fn wall_time() -> f64 {
+/// A summary of one scalar.
+pub fn scalar(tag: &str, value: f64) -> Summary {
+    Summary { value: vec![SummaryValue { tag: tag.into(), simple_value: Some(value as f32), metadata: None }] }
+}
+
+/// The bytes of a whole event file: the file-version record, then `events`.
+pub fn event_file(events: &[Event]) -> Vec<u8> {
+    let version = Event { wall_time: wall_time(), step: 0, file_version: Some("brain.Event:2".into()), summary: None };
+    std::iter::once(&version).chain(events).flat_map(record).collect()
+}
+
+/// One record: `[u64 length][u32 masked crc32c(length)][Event bytes][u32 masked crc32c(bytes)]`.
+fn record(event: &Event) -> Vec<u8> {
+    let data = event.encode_to_vec();
+    let length = (data.len() as u64).to_le_bytes();
+    let mut out = Vec::with_capacity(data.len() + 16);
+    out.extend_from_slice(&length);
+    out.extend_from_slice(&masked_crc32c(&length).to_le_bytes());
+    out.extend_from_slice(&data);
+    out.extend_from_slice(&masked_crc32c(&data).to_le_bytes());
+    out
+}
+
+/// Seconds since the Unix epoch.
+pub fn wall_time() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 

@@ -293,7 +293,7 @@ pub fn snapshot(root: &Path, name: &str) -> Result<BTreeMap<String, Vec<u8>>, St
 }
 
 fn normalise(rel: &str, bytes: Vec<u8>, root: &str) -> Vec<u8> {
-    let is_text = [".csv", ".json", ".md", ".yaml"].iter().any(|ext| rel.ends_with(ext));
+    let is_text = [".csv", ".json", ".md", ".yaml", ".html"].iter().any(|ext| rel.ends_with(ext));
     let Ok(text) = String::from_utf8(bytes.clone()) else { return bytes };
     if !is_text {
         return bytes;
@@ -353,7 +353,8 @@ pub fn compare(expected: &BTreeMap<String, Vec<u8>>, got: &BTreeMap<String, Vec<
     }
     for (rel, bytes) in expected {
         if got[rel] != *bytes {
-            let show = |b: &[u8]| String::from_utf8_lossy(&b[..b.len().min(600)]).into_owned();
+            let at = bytes.iter().zip(&got[rel]).position(|(a, b)| a != b).unwrap_or(0).saturating_sub(200);
+            let show = |b: &[u8]| String::from_utf8_lossy(&b[at.min(b.len())..b.len().min(at + 600)]).into_owned();
             return Err(format!(
                 "`{rel}` differs from the uninterrupted sweep's\n--- expected\n{}\n--- got\n{}",
                 show(bytes),

@@ -86,7 +86,7 @@ fn a_failed_write_keeps_the_previous_reports_and_entries() {
     assert_eq!(finished_entries(&root), entries, "no entry is added, none is lost");
     let after = snapshot(&root, "ci").unwrap();
     let reports: Vec<&String> = before.keys().filter(|k| k.starts_with("sweep/")).collect();
-    assert_eq!(reports.len(), 10, "{reports:?}");
+    assert_eq!(reports.len(), 11, "{reports:?}");
     for report in reports {
         assert_eq!(before[report], after[report], "`{report}` is the previous complete report");
     }

@@ -11,6 +11,8 @@
 //! - `slurm`: `sweep --executor slurm` on a real one-node Slurm (`.ci/slurm-up`): equal to the
 //!   local sweep, submitted once, a failing task and resubmission, `status`, refused resources.
 //! - `sweep_cli`: `sweep` on the CI manifest: stage cache, identical reports, dry run.
+//! - `tensorboard_hparams`: the sweep's HParams summaries read back by TensorBoard's own reader
+//!   (`tests/python/check_hparams.py`).
 //! - `synth_cli`: `synth` output layout, determinism, and `config check --data` on it.
 //! - `corpus`: every case under `tests/corpus/bad/` fails with its exit code and message.
 //! - `tiff_outputs`: every output TIFF kind read back: ImageJ layout, display range, pixel size.
@@ -39,6 +41,7 @@ mod run_cli;
 mod slurm;
 mod sweep_cli;
 mod synth_cli;
+mod tensorboard_hparams;
 mod tidy;
 mod tiff_outputs;
 mod train_cli;
