@@ -9,20 +9,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{TestDir, repo_root, segsweep, segsweep_with};
+use crate::util::{TestDir, available_or_skip, repo_root, segsweep, segsweep_with};
 
-/// Whether a Slurm controller answers; otherwise says the test is skipped (or fails in CI).
-#[allow(clippy::print_stderr)] // the visible skip message
+/// Whether a Slurm controller answers (else the test is skipped, or fails in CI).
 fn slurm_ready(test: &str) -> bool {
     let answers = Command::new("sinfo").arg("-h").output().is_ok_and(|o| o.status.success());
-    if !answers {
-        assert!(
-            std::env::var("SEGSWEEP_REQUIRE_SLURM").is_err(),
-            "{test}: SEGSWEEP_REQUIRE_SLURM is set but no Slurm controller answers `sinfo`"
-        );
-        eprintln!("skipped {test}: no Slurm controller answers `sinfo` (`.ci/slurm-up` starts one)");
-    }
-    answers
+    let missing = "no Slurm controller answers `sinfo` (`.ci/slurm-up` starts one)";
+    available_or_skip(test, answers, "SEGSWEEP_REQUIRE_SLURM", missing)
 }
 
 /// The CI manifest, without its gate, in `dir/exp/ci.yaml` (results in `dir/results`), with

@@ -6,21 +6,14 @@
 
 use std::process::Command;
 
-use crate::util::{TestDir, repo_root, segsweep};
+use crate::util::{TestDir, available_or_skip, repo_root, segsweep};
 
-#[allow(clippy::print_stderr)] // the visible skip message
+/// The Python with TensorBoard (else the test is skipped, or fails in CI).
 fn python_with_tensorboard() -> Option<String> {
     let python = std::env::var("SEGSWEEP_PYTHON").unwrap_or_else(|_| "python3".into());
     let works = Command::new(&python).args(["-c", "import tensorboard"]).output().is_ok_and(|o| o.status.success());
-    if !works {
-        assert!(
-            std::env::var("SEGSWEEP_REQUIRE_PYTHON").is_err(),
-            "SEGSWEEP_REQUIRE_PYTHON is set but `{python}` cannot import tensorboard"
-        );
-        eprintln!("skipped tensorboard_hparams: `{python}` has no tensorboard (set SEGSWEEP_PYTHON to a venv with it)");
-        return None;
-    }
-    Some(python)
+    let missing = format!("`{python}` has no tensorboard (set SEGSWEEP_PYTHON to a venv with it)");
+    available_or_skip("tensorboard_hparams", works, "SEGSWEEP_REQUIRE_PYTHON", &missing).then_some(python)
 }
 
 #[test]

@@ -118,3 +118,15 @@ pub fn run_job(config: &std::path::Path, results: &std::path::Path, name: &str, 
     let (config, results) = (config.to_str().unwrap(), results.to_str().unwrap());
     segsweep(&[&["run", "--config", config, "--result_dir", results, "--name", name][..], extra].concat())
 }
+
+/// Whether an outside component a test needs (a Slurm controller, a browser, a Python package)
+/// is `available`. When it is not, the test says it is skipped (`missing` says what and how to
+/// get it), or fails where CI set `require` (`.ci/run` sets it once it has the component up).
+#[allow(clippy::print_stderr)] // the visible skip message
+pub fn available_or_skip(test: &str, available: bool, require: &str, missing: &str) -> bool {
+    if !available {
+        assert!(std::env::var(require).is_err(), "{test}: {require} is set but {missing}");
+        eprintln!("skipped {test}: {missing}");
+    }
+    available
+}
