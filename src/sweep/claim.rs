@@ -72,6 +72,9 @@ pub struct Holder {
     pub pid: u32,
     /// `<job>_<task>` (or `<job>`) when the holder is a Slurm task.
     pub job: Option<String>,
+    /// How often Slurm had requeued that task (`SLURM_RESTART_COUNT`) when it claimed.
+    #[serde(default)]
+    pub restart: u32,
 }
 
 impl Holder {
@@ -80,7 +83,7 @@ impl Holder {
         let pid = std::process::id();
         let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
-        Self { id: format!("{host}-{pid}-{nanos}-{serial}"), host, pid, job: slurm_task() }
+        Self { id: format!("{host}-{pid}-{nanos}-{serial}"), host, pid, job: slurm_task(), restart: slurm_restarts() }
     }
 }
 
@@ -104,6 +107,11 @@ pub fn slurm_task() -> Option<String> {
         (Some(job), Some(task)) => Some(format!("{job}_{task}")),
         _ => var("SLURM_JOB_ID"),
     }
+}
+
+/// How often Slurm has requeued this task (`SLURM_RESTART_COUNT`, 0 outside Slurm).
+pub fn slurm_restarts() -> u32 {
+    std::env::var("SLURM_RESTART_COUNT").ok().and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 /// A held claim: released (its file removed) when dropped.
@@ -141,11 +149,7 @@ impl Claim {
                 }
             };
             let stale = match &current {
-                Some(other) => {
-                    (other.host == holder.host && !crate::atomic::process_alive(other.pid))
-                        || (other.job.is_some() && other.job == holder.job && other.pid != holder.pid)
-                        || unchanged_since.elapsed() >= policy.stale_after
-                }
+                Some(other) => is_stale(other, &holder, unchanged_since.elapsed(), policy),
                 // Unreadable: being written just now, or garbage that never changes.
                 None => unchanged_since.elapsed() >= policy.stale_after,
             };
@@ -208,6 +212,16 @@ impl Drop for Claim {
             let _ = std::fs::remove_file(&self.path);
         }
     }
+}
+
+/// Whether `other`'s claim, unchanged for `silent` on `me`'s clock, is to be taken over.
+fn is_stale(other: &Holder, me: &Holder, silent: Duration, policy: &ClaimPolicy) -> bool {
+    // A process of this machine that is gone.
+    (other.host == me.host && !crate::atomic::process_alive(other.pid))
+        // An earlier incarnation of this requeued Slurm task (two processes of one incarnation,
+        // `srun -n2`, wait for each other as usual).
+        || (other.job.is_some() && other.job == me.job && other.restart < me.restart)
+        || silent >= policy.stale_after
 }
 
 /// What tells a waiter that a claim file changed: its inode, size and modification time.
@@ -299,7 +313,7 @@ mod tests {
     fn a_silent_claim_of_another_machine_is_taken_over_after_the_stale_time() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.claim");
-        let ghost = Holder { id: "node7-1-1-0".into(), host: "node7".into(), pid: 1, job: None };
+        let ghost = Holder { id: "node7-1-1-0".into(), host: "node7".into(), pid: 1, job: None, restart: 0 };
         std::fs::write(&path, serde_json::to_string(&ghost).unwrap()).unwrap();
         let start = Instant::now();
         let claim = Claim::acquire(&path, &quick()).unwrap();
@@ -315,7 +329,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.claim");
         // Process ids above the kernel's maximum (4 194 304) never run.
-        let dead = Holder { id: "x".into(), host: host_name(), pid: 99_999_999, job: None };
+        let dead = Holder { id: "x".into(), host: host_name(), pid: 99_999_999, job: None, restart: 0 };
         std::fs::write(&path, serde_json::to_string(&dead).unwrap()).unwrap();
         let policy = ClaimPolicy { stale_after: Duration::from_secs(3600), ..quick() };
         let start = Instant::now();
@@ -325,11 +339,29 @@ mod tests {
     }
 
     #[test]
+    fn only_an_earlier_incarnation_of_the_same_slurm_task_is_stale_at_once() {
+        let holder = |host: &str, job: Option<&str>, restart| Holder {
+            id: String::new(),
+            host: host.into(),
+            pid: 1,
+            job: job.map(String::from),
+            restart,
+        };
+        let me = holder("node2", Some("40_3"), 1);
+        let fresh = Duration::ZERO;
+        assert!(is_stale(&holder("node1", Some("40_3"), 0), &me, fresh, &quick()), "requeued: take it");
+        assert!(!is_stale(&holder("node1", Some("40_3"), 1), &me, fresh, &quick()), "same incarnation: wait");
+        assert!(!is_stale(&holder("node1", Some("40_4"), 0), &me, fresh, &quick()), "another task: wait");
+        assert!(!is_stale(&holder("node1", None, 0), &holder("node2", None, 0), fresh, &quick()));
+        assert!(is_stale(&holder("node1", None, 0), &me, quick().stale_after, &quick()), "silent too long");
+    }
+
+    #[test]
     fn a_holder_whose_claim_was_taken_over_knows_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.claim");
         let claim = Claim::acquire(&path, &quick()).unwrap();
-        let usurper = Holder { id: "other".into(), host: "node2".into(), pid: 5, job: None };
+        let usurper = Holder { id: "other".into(), host: "node2".into(), pid: 5, job: None, restart: 0 };
         std::fs::write(&path, serde_json::to_string(&usurper).unwrap()).unwrap();
         assert!(!claim.held());
         std::thread::sleep(Duration::from_millis(150));
@@ -342,7 +374,7 @@ mod tests {
     fn of_many_takers_of_one_stale_claim_exactly_one_holds_it_at_a_time() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.claim");
-        let ghost = Holder { id: "ghost".into(), host: "node9".into(), pid: 1, job: None };
+        let ghost = Holder { id: "ghost".into(), host: "node9".into(), pid: 1, job: None, restart: 0 };
         std::fs::write(&path, serde_json::to_string(&ghost).unwrap()).unwrap();
         let inside = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));

@@ -216,6 +216,7 @@ fn a_training_preempted_mid_run_is_requeued_and_ends_with_the_uninterrupted_numb
     let log = std::fs::read_to_string(dir.join(&format!("results/.slurm/ci/train-{task}.log"))).unwrap();
     assert!(log.contains("preemption signal: requeueing"), "{log}");
     assert!(log.contains("Resuming training from epoch"), "{log}");
+    assert!(log.contains("requeued 1×"), "the requeued incarnation knows it (SLURM_RESTART_COUNT): {log}");
     let record = |d: &TestDir| {
         let train = d.join("results/.cache/train");
         let entry = std::fs::read_dir(&train)

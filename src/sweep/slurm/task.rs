@@ -6,7 +6,8 @@
 //! (CUDA numbers the devices in `CUDA_VISIBLE_DEVICES` from 0, so `tch:cuda` is the task's GPU).
 //! On the preemption warning (`--signal=B:USR2@90`, asked by `resources.*.requeue`) it requeues
 //! itself: the training's last finished epoch is already on disk in the key's partial folder,
-//! and the requeued task takes the claim over at once (same job and task) and resumes there.
+//! and the requeued task takes the claim over at once (same job and task, a higher
+//! `SLURM_RESTART_COUNT`) and resumes there.
 //!
 //! Must not: submit anything or write outside the cache entry it computes.
 
@@ -66,6 +67,8 @@ pub fn run_task(tasks_file: &Path, task: Option<usize>, out: &mut dyn Write) -> 
         );
     }
     let gpus = std::env::var("CUDA_VISIBLE_DEVICES").map(|g| format!(", CUDA_VISIBLE_DEVICES={g}")).unwrap_or_default();
+    let restarts = crate::sweep::claim::slurm_restarts();
+    let gpus = if restarts > 0 { format!("{gpus}, requeued {restarts}×") } else { gpus };
     writeln!(
         out,
         "{} of {} run_id {} (key {}) on {}, {} threads{gpus}",
