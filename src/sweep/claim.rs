@@ -5,9 +5,12 @@
 //! decide what is finished (that is the entry's `record.json`, [`super::cache`]) or run stages.
 //!
 //! # The argument
-//! 1. **Acquire** is `open(O_CREAT | O_EXCL)` of the claim file, which NFSv3+, Lustre and GPFS
-//!    perform atomically on the server: of several processes on any machines, exactly one
-//!    creates the file. It writes its [`Holder`] (a unique id, host, process id, Slurm job).
+//! 1. **Acquire** writes its [`Holder`] (a unique id, host, process id, Slurm job) into a draft
+//!    file and hard-links the draft to the claim's name. `link` fails when the name exists and
+//!    NFSv3+, Lustre and GPFS perform it atomically on the server: of several processes on any
+//!    machines, exactly one creates the claim, and a claim is never seen half written (a kill
+//!    between an exclusive create and its write would leave an empty claim that blocks for the
+//!    whole stale time). Without hard links, an exclusive create (`O_EXCL`) and a write.
 //! 2. **Heartbeat**: while it holds the claim, a thread of the holder touches the file's
 //!    modification time every [`ClaimPolicy::heartbeat`]. A waiter never compares that time with
 //!    its own clock (machines' clocks differ); it only notices whether the file *changed*, and
@@ -129,15 +132,11 @@ impl Claim {
         let holder = Holder::of_this_process();
         let mut watched: Option<(Signature, Instant)> = None;
         let mut poll = Duration::from_millis(20);
+        remove_dead_drafts(path);
+        let text = serde_json::to_string(&holder).map_err(io::Error::other)?;
         loop {
-            match File::options().write(true).create_new(true).open(path) {
-                Ok(mut file) => {
-                    file.write_all(serde_json::to_string(&holder).map_err(io::Error::other)?.as_bytes())?;
-                    file.sync_all()?;
-                    return Ok(Claim::start(path, holder, file, policy));
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e),
+            if let Some(file) = create_whole(path, &text)? {
+                return Ok(Claim::start(path, holder, file, policy));
             }
             let Some(signature) = Signature::of(path) else { continue };
             let current = read_holder(path);
@@ -222,6 +221,48 @@ fn is_stale(other: &Holder, me: &Holder, silent: Duration, policy: &ClaimPolicy)
         // `srun -n2`, wait for each other as usual).
         || (other.job.is_some() && other.job == me.job && other.restart < me.restart)
         || silent >= policy.stale_after
+}
+
+/// Creates the claim file `path` holding `text` if no claim is there, never leaving it half
+/// written: the text goes into a draft (named after this process) that is then hard-linked to
+/// `path` — `link` fails if `path` exists, atomically, on NFS and Lustre too. Where the
+/// filesystem has no hard links, an exclusive create and a write. `None` when a claim exists.
+fn create_whole(path: &Path, text: &str) -> io::Result<Option<File>> {
+    // Named after this process (so a killed one's draft can be told) and this attempt (threads
+    // of one process may claim at once).
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
+    let draft = path.with_file_name(format!(".{stem}.tmp-{}.{serial}.claim", std::process::id()));
+    std::fs::write(&draft, text)?;
+    File::open(&draft)?.sync_all()?;
+    let linked = std::fs::hard_link(&draft, path);
+    let _ = std::fs::remove_file(&draft);
+    match linked {
+        Ok(()) => File::options().write(true).open(path).map(Some),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
+        Err(_) => match File::options().write(true).create_new(true).open(path) {
+            Ok(mut file) => {
+                file.write_all(text.as_bytes())?;
+                file.sync_all()?;
+                Ok(Some(file))
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
+            Err(e) => Err(e),
+        },
+    }
+}
+
+/// Removes the drafts of `path`'s claims left by killed processes of this machine.
+fn remove_dead_drafts(path: &Path) {
+    let (Some(dir), Some(stem)) = (path.parent(), path.file_stem()) else { return };
+    let prefix = format!(".{}.tmp-", stem.to_string_lossy());
+    for entry in std::fs::read_dir(dir).into_iter().flatten().filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let owner = name.starts_with(&prefix).then(|| crate::atomic::temporary_owner(&name)).flatten();
+        if owner.is_some_and(|pid| !crate::atomic::process_alive(pid)) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// What tells a waiter that a claim file changed: its inode, size and modification time.
@@ -331,11 +372,17 @@ mod tests {
         // Process ids above the kernel's maximum (4 194 304) never run.
         let dead = Holder { id: "x".into(), host: host_name(), pid: 99_999_999, job: None, restart: 0 };
         std::fs::write(&path, serde_json::to_string(&dead).unwrap()).unwrap();
+        // A draft the dead process never linked goes too.
+        let draft = dir.path().join(".k.tmp-99999999.claim");
+        std::fs::write(&draft, "{").unwrap();
         let policy = ClaimPolicy { stale_after: Duration::from_secs(3600), ..quick() };
         let start = Instant::now();
         let claim = Claim::acquire(&path, &policy).unwrap();
         assert!(start.elapsed() < Duration::from_secs(60));
         assert!(claim.held());
+        assert!(!draft.exists());
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["k.claim"], "no draft of this process is left either");
     }
 
     #[test]
