@@ -98,6 +98,18 @@ fn a_failed_task_stops_only_its_dependents_and_resubmission_runs_what_is_missing
     assert_eq!(runs.matches("train failed under Slurm").count(), 2, "{runs}");
     assert!(runs.contains("injected failure") && runs.contains(".slurm/ci/train-"), "the reason and the log: {runs}");
 
+    // The failed training cancelled exactly its own dependents: they never ran (no log).
+    let logs: Vec<(String, String)> = std::fs::read_dir(dir.join("results/.slurm/ci"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read_to_string(e.path()).unwrap_or_default()))
+        .filter(|(name, _)| name.ends_with(".log"))
+        .collect();
+    let failed_log = &logs.iter().find(|(_, text)| text.contains("injected failure")).unwrap().1;
+    let cancelled = failed_log.split("cancelled the tasks that needed this entry: ").nth(1).unwrap();
+    assert_eq!(cancelled.lines().next().unwrap().split(' ').count(), 4, "2 inferences and 2 evaluations: {failed_log}");
+    let ran = |stage: &str| logs.iter().filter(|(name, _)| name.starts_with(stage)).count();
+    assert_eq!((ran("train-"), ran("infer-"), ran("evaluate-")), (2, 2, 2), "{logs:?}");
     let status = segsweep(&["status", path(&manifest)]);
     assert_eq!(status.code, 2);
     let shown = redact(&status.stdout, &dir);

@@ -108,7 +108,9 @@ impl SweepStatus {
             for (stage, state) in states.iter() {
                 if let StageState::Failed { why, log, .. } = state {
                     writeln!(out, "  {stage}: {why}")?;
-                    writeln!(out, "  log: {}", log.display())?;
+                    if log.exists() {
+                        writeln!(out, "  log: {}", log.display())?;
+                    }
                 }
             }
         }
@@ -142,7 +144,7 @@ pub fn status(manifest_path: &Path, device_kind: DeviceKind) -> anyhow::Result<S
         .map(|(job, task, _)| format!("{job}_{task}"))
         .collect();
     let accounts = if forgotten.is_empty() { Some(HashMap::new()) } else { sacct(&forgotten) };
-    let states = sweep
+    let states: Vec<PerStage<StageState>> = sweep
         .keys
         .iter()
         .map(|keys| {
@@ -176,6 +178,7 @@ pub fn status(manifest_path: &Path, device_kind: DeviceKind) -> anyhow::Result<S
             })
         })
         .collect();
+    let states = states.into_iter().map(name_cancelled_dependents).collect();
     Ok(SweepStatus { sweep, states })
 }
 
@@ -203,6 +206,24 @@ pub fn watch(manifest_path: &Path, device_kind: DeviceKind, out: &mut dyn Write)
         std::thread::sleep(pause);
         pause = (pause + pause / 2).min(std::time::Duration::from_secs(60));
     }
+}
+
+/// A stage that ended without running because an earlier stage of its run failed (its task was
+/// cancelled by the failing one, or failed its own upstream check) says so.
+fn name_cancelled_dependents(mut states: PerStage<StageState>) -> PerStage<StageState> {
+    let mut failed_before: Option<Stage> = None;
+    for stage in Stage::ALL {
+        if let StageState::Failed { why, log, .. } = &mut states[stage] {
+            match failed_before {
+                Some(earlier) if !log.exists() || why.contains("has not finished") => {
+                    *why = format!("not run: its {earlier} stage failed (its task was cancelled or stopped at once)");
+                }
+                Some(_) => {}
+                None => failed_before = Some(stage),
+            }
+        }
+    }
+    states
 }
 
 /// Per stage key, the newest task that was submitted for it: `(job, task index, stage)`.

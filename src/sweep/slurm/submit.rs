@@ -1,10 +1,11 @@
 //! Submitting a sweep to Slurm: the stages whose key is neither finished nor already waiting or
 //! running, one job array per stage, submitted at once so the graph runs without the submitting
 //! shell. An array depends (`afterany`) on the arrays of the earlier stages — this submission's
-//! and earlier ones' still in the queue — and each task checks that its own earlier stages
-//! finished before it computes anything: Slurm's arrays cannot say "task 7 waits for task 3",
-//! so a failed training makes exactly its own inferences and evaluations fail at once, and the
-//! others run. The number of `sbatch` calls is at most three, whatever the size of the grid.
+//! and earlier ones' still in the queue. Slurm's arrays cannot say "task 7 waits for task 3",
+//! so a failing task cancels the waiting tasks that need its entry itself (`task.rs`), and each
+//! task checks that its own earlier stages finished before it computes anything: a failed
+//! training stops exactly its own inferences and evaluations, and the others run. The number of
+//! `sbatch` calls is at most three, whatever the size of the grid.
 //!
 //! Owns: the arrays' `sbatch` arguments, batch scripts, task files and the submission records.
 //! Must not: key runs (that is [`super::plan`]) or parse Slurm's output (that is [`super::queue`]).

@@ -9,6 +9,9 @@
 //! and the requeued task takes the claim over at once (same job and task, a higher
 //! `SLURM_RESTART_COUNT`) and resumes there.
 //!
+//! When its stage fails, it cancels the waiting tasks of the later stages that needed its entry
+//! (from the submission records), so only its own dependents are stopped.
+//!
 //! Must not: submit anything or write outside the cache entry it computes.
 
 use std::io::Write;
@@ -79,11 +82,49 @@ pub fn run_task(tasks_file: &Path, task: Option<usize>, out: &mut dyn Write) -> 
         file.device,
         rayon::current_num_threads()
     )?;
-    injected_fault(file.stage, spec.run_id)?;
     let cache = Cache::new(&manifest.result_dir);
-    let cached = execute_stage(&cache, &config, spec.run_id, (seed, keys), &device, file.stage, out)?;
-    writeln!(out, "{} {}", file.stage, if cached { "was already cached" } else { "finished and committed" })?;
-    Ok(cached)
+    let ran = injected_fault(file.stage, spec.run_id)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| execute_stage(&cache, &config, spec.run_id, (seed, keys), &device, file.stage, out));
+    match ran {
+        Ok(cached) => {
+            writeln!(out, "{} {}", file.stage, if cached { "was already cached" } else { "finished and committed" })?;
+            Ok(cached)
+        }
+        Err(error) => {
+            cancel_dependents(&file, &task.key, device.kind, out);
+            Err(error)
+        }
+    }
+}
+
+/// After this stage failed: cancels the waiting tasks of the later stages that need its entry
+/// (the runs sharing this key), so they never start; the rest of the sweep runs on. Best
+/// effort: a dependent that already ended, or a `scancel` that fails, is left to its own
+/// upstream check (it fails at once without computing).
+fn cancel_dependents(file: &TaskFile, key: &str, kind: crate::device::DeviceKind, out: &mut dyn Write) {
+    let Ok(sweep) = super::plan::key_sweep(&file.manifest, kind) else { return };
+    let dir = super::SlurmDir::of(&sweep.manifest);
+    let Ok(records) = dir.read_submissions() else { return };
+    let later: std::collections::HashSet<(crate::sweep::cache::Stage, &String)> = sweep
+        .keys
+        .iter()
+        .filter(|keys| keys[file.stage] == key)
+        .flat_map(|keys| keys.iter().filter(|(stage, _)| *stage > file.stage))
+        .collect();
+    let mut newest = std::collections::HashMap::new();
+    for record in &records {
+        for (i, task) in record.tasks.iter().enumerate() {
+            if later.contains(&(record.stage, &task.key)) {
+                newest.insert((record.stage, task.key.clone()), format!("{}_{i}", record.job));
+            }
+        }
+    }
+    let mut tasks: Vec<String> = newest.into_values().collect();
+    tasks.sort();
+    if !tasks.is_empty() && super::queue::scancel(&tasks).is_ok() {
+        writeln!(out, "cancelled the tasks that needed this entry: {}", tasks.join(" ")).ok();
+    }
 }
 
 /// The Slurm tests' failing task (feature `fault-injection`).
