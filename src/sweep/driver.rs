@@ -141,19 +141,17 @@ fn dry_run(
     let n = specs.len();
     let mut first_user: PerStage<std::collections::HashMap<String, usize>> = PerStage::default();
     let mut to_run = PerStage::<usize>::default();
-    for (i, spec) in specs.iter().enumerate() {
-        let config = run_config(manifest, spec, data)?;
-        let (_, keys) = stage_keys(&config, spec.run_id, device_kind, hashes)?;
-        let cached = cached_stages(cache, &keys);
+    let all_keys = run_keys(manifest, specs, data, device_kind, hashes)?;
+    for (i, (spec, keys)) in specs.iter().zip(&all_keys).enumerate() {
         let words: Vec<String> = Stage::ALL
             .into_iter()
             .map(|stage| {
-                let state = if cached[stage] {
+                let state = if cache.is_finished(stage, &keys[stage]) {
                     "cached".to_string()
-                } else if let Some(&first) = first_user[stage].get(&keys[stage].key) {
+                } else if let Some(&first) = first_user[stage].get(&keys[stage]) {
                     format!("shared with [{}/{n}]", first + 1)
                 } else {
-                    first_user[stage].insert(keys[stage].key.clone(), i);
+                    first_user[stage].insert(keys[stage].clone(), i);
                     to_run[stage] += 1;
                     "to run".to_string()
                 };
@@ -215,6 +213,29 @@ fn run_one(
         iou.map_or("-".into(), |v| format!("{v:.4}"))
     );
     Ok((line + &warnings, outcome))
+}
+
+/// The three stage keys of every run of `specs` (`data`: the data overrides), each cell's config
+/// resolved once for all its run_ids and the data hashed once per `hashes`.
+pub fn run_keys(
+    manifest: &Manifest,
+    specs: &[RunSpec],
+    data: &[String],
+    device_kind: DeviceKind,
+    hashes: &DataHashes,
+) -> anyhow::Result<Vec<PerStage<String>>> {
+    let mut configs = std::collections::HashMap::new();
+    specs
+        .iter()
+        .map(|spec| {
+            let config = match configs.entry(spec.cell_name.clone()) {
+                std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+                std::collections::hash_map::Entry::Vacant(slot) => slot.insert(run_config(manifest, spec, data)?),
+            };
+            let (_, keys) = stage_keys(config, spec.run_id, device_kind, hashes)?;
+            Ok(keys.map(|_, inputs| inputs.key.clone()))
+        })
+        .collect()
 }
 
 /// The resolved config of one run: base ← data paths ← `set` ← the cell's values.

@@ -11,8 +11,8 @@ use std::path::Path;
 use super::Task;
 use crate::device::DeviceKind;
 use crate::sweep::cache::{PerStage, Stage};
-use crate::sweep::driver::{data_overrides, run_config};
-use crate::sweep::exec::{DataHashes, stage_keys};
+use crate::sweep::driver::{data_overrides, run_keys};
+use crate::sweep::exec::DataHashes;
 use crate::sweep::grid::{RunSpec, expand};
 use crate::sweep::manifest::{Manifest, load_manifest, validate};
 
@@ -30,19 +30,7 @@ pub fn key_sweep(path: &Path, device_kind: DeviceKind) -> anyhow::Result<KeyedSw
     validate(&manifest)?;
     let specs = expand(&manifest)?;
     let data = data_overrides(&manifest)?;
-    let hashes = DataHashes::default();
-    let mut configs = std::collections::HashMap::new();
-    let keys = specs
-        .iter()
-        .map(|spec| {
-            let config = match configs.entry(spec.cell_name.clone()) {
-                std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
-                std::collections::hash_map::Entry::Vacant(slot) => slot.insert(run_config(&manifest, spec, &data)?),
-            };
-            let (_, keys) = stage_keys(config, spec.run_id, device_kind, &hashes)?;
-            Ok(keys.map(|_, inputs| inputs.key.clone()))
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let keys = run_keys(&manifest, &specs, &data, device_kind, &DataHashes::default())?;
     Ok(KeyedSweep { manifest, specs, keys })
 }
 

@@ -140,8 +140,8 @@ pub fn status(manifest_path: &Path, device_kind: DeviceKind) -> anyhow::Result<S
     // Accounting is asked only about tasks the queue has forgotten.
     let forgotten: Vec<String> = latest
         .values()
-        .filter(|(job, task, _)| !queue.contains_key(&(job.as_str(), Some(*task))))
-        .map(|(job, task, _)| format!("{job}_{task}"))
+        .filter(|(job, task)| !queue.contains_key(&(job.as_str(), Some(*task))))
+        .map(|(job, task)| format!("{job}_{task}"))
         .collect();
     let accounts = if forgotten.is_empty() { Some(HashMap::new()) } else { sacct(&forgotten) };
     let states: Vec<PerStage<StageState>> = sweep
@@ -152,7 +152,7 @@ pub fn status(manifest_path: &Path, device_kind: DeviceKind) -> anyhow::Result<S
                 if cache.is_finished(stage, key) {
                     return StageState::Cached;
                 }
-                let Some((job, task, _)) = latest.get(&(stage, key.clone())) else { return StageState::Missing };
+                let Some((job, task)) = latest.get(&(stage, key.clone())) else { return StageState::Missing };
                 let log = dir.log(stage, job, *task);
                 let shown = format!("{job}_{task}");
                 let account = accounts.as_ref().and_then(|a| a.get(&(job.clone(), Some(*task))));
@@ -226,12 +226,12 @@ fn name_cancelled_dependents(mut states: PerStage<StageState>) -> PerStage<Stage
     states
 }
 
-/// Per stage key, the newest task that was submitted for it: `(job, task index, stage)`.
-fn latest_tasks(records: &[Submission]) -> HashMap<(Stage, String), (String, usize, Stage)> {
+/// Per stage key, the newest task that was submitted for it: `(job, task index)`.
+pub(super) fn latest_tasks(records: &[Submission]) -> HashMap<(Stage, String), (String, usize)> {
     let mut latest = HashMap::new();
     for record in records {
         for (i, task) in record.tasks.iter().enumerate() {
-            latest.insert((record.stage, task.key.clone()), (record.job.clone(), i, record.stage));
+            latest.insert((record.stage, task.key.clone()), (record.job.clone(), i));
         }
     }
     latest

@@ -106,21 +106,17 @@ fn cancel_dependents(file: &TaskFile, key: &str, kind: crate::device::DeviceKind
     let Ok(sweep) = super::plan::key_sweep(&file.manifest, kind) else { return };
     let dir = super::SlurmDir::of(&sweep.manifest);
     let Ok(records) = dir.read_submissions() else { return };
-    let later: std::collections::HashSet<(crate::sweep::cache::Stage, &String)> = sweep
+    let later: std::collections::HashSet<(crate::sweep::cache::Stage, String)> = sweep
         .keys
         .iter()
         .filter(|keys| keys[file.stage] == key)
-        .flat_map(|keys| keys.iter().filter(|(stage, _)| *stage > file.stage))
+        .flat_map(|keys| keys.iter().filter(|(stage, _)| *stage > file.stage).map(|(stage, k)| (stage, k.clone())))
         .collect();
-    let mut newest = std::collections::HashMap::new();
-    for record in &records {
-        for (i, task) in record.tasks.iter().enumerate() {
-            if later.contains(&(record.stage, &task.key)) {
-                newest.insert((record.stage, task.key.clone()), format!("{}_{i}", record.job));
-            }
-        }
-    }
-    let mut tasks: Vec<String> = newest.into_values().collect();
+    let mut tasks: Vec<String> = super::status::latest_tasks(&records)
+        .into_iter()
+        .filter(|(stage_key, _)| later.contains(stage_key))
+        .map(|(_, (job, i))| format!("{job}_{i}"))
+        .collect();
     tasks.sort();
     if !tasks.is_empty() && super::queue::scancel(&tasks).is_ok() {
         writeln!(out, "cancelled the tasks that needed this entry: {}", tasks.join(" ")).ok();
