@@ -29,7 +29,8 @@ pub enum Command {
     /// IoU of existing prediction files (probabilities or masks) against ground-truth masks.
     Evaluate(EvaluateArgs),
     /// Convert weights out of segsweep: a `.bpk` (or `.safetensors`) into BiaPy-named
-    /// `.safetensors`, which BiaPy and PyTorch load as they are.
+    /// `.safetensors`, a BiaPy `.pth` checkpoint, an `.onnx` graph, or (with `--bmz OUT.zip`) a
+    /// BioImage Model Zoo package described by the config's `MODEL.BMZ.EXPORT.*` keys.
     Export(ConvertArgs),
     /// Convert weights into segsweep: a BiaPy/PyTorch `.pth`, `.pt` or `.safetensors` into a
     /// `.bpk` or BiaPy-named `.safetensors` that `PATHS.CHECKPOINT_FILE` can name.
@@ -178,11 +179,14 @@ pub struct ConvertArgs {
     /// `[CONFIG] FROM TO`: the config whose `MODEL.*`, `PROBLEM.NDIM` and `DATA.*` keys define the
     /// network (here or as `--config`), the weight file to read (format from the extension:
     /// .bpk, .safetensors, .pth, .pt) and the one to write.
-    #[arg(num_args = 2..=3, required = true, value_name = "PATH")]
+    #[arg(num_args = 1..=3, required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// The config, as the other commands take it (then only FROM and TO are positional).
     #[arg(long = "config", value_name = "CONFIG")]
     pub config_flag: Option<PathBuf>,
+    /// `export` only: write a BioImage Model Zoo package (`.zip`) here instead of TO.
+    #[arg(long = "bmz", value_name = "OUT.zip")]
+    pub bmz: Option<PathBuf>,
     /// Override a key, e.g. `--set MODEL.FEATURE_MAPS=[16, 32, 64]` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
@@ -290,13 +294,17 @@ impl ConfigArgs {
 }
 
 impl ConvertArgs {
-    /// `(config, from, to)`: the config positionally (three paths) or as `--config` (two).
+    /// `(config, from, to)`: the config positionally (three paths) or as `--config` (two); with
+    /// `--bmz`, `to` is that package.
     pub fn paths(&self) -> anyhow::Result<(&Path, &Path, &Path)> {
-        match (&self.config_flag, self.paths.as_slice()) {
-            (None, [config, from, to]) => Ok((config, from, to)),
-            (Some(config), [from, to]) => Ok((config, from, to)),
-            (None, _) => anyhow::bail!("expected CONFIG FROM TO (or --config CONFIG FROM TO)"),
-            (Some(_), _) => anyhow::bail!("with --config, expected only FROM and TO"),
+        match (&self.config_flag, self.paths.as_slice(), &self.bmz) {
+            (None, [config, from], Some(to)) => Ok((config, from, to)),
+            (Some(config), [from], Some(to)) => Ok((config, from, to)),
+            (_, _, Some(_)) => anyhow::bail!("with --bmz, expected CONFIG FROM (or --config CONFIG FROM)"),
+            (None, [config, from, to], None) => Ok((config, from, to)),
+            (Some(config), [from, to], None) => Ok((config, from, to)),
+            (None, _, None) => anyhow::bail!("expected CONFIG FROM TO (or --config CONFIG FROM TO)"),
+            (Some(_), _, None) => anyhow::bail!("with --config, expected only FROM and TO"),
         }
     }
 }

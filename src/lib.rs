@@ -12,6 +12,7 @@ pub mod bench;
 pub mod config;
 pub mod data;
 pub mod device;
+pub mod export;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod infer;

@@ -37,7 +37,6 @@ const FOREIGN: &[(&str, &str)] = &[
     ("DATA.TRAIN.INPUT_", "Zarr/H5 inputs"),
     ("DATA.VAL.INPUT_", "Zarr/H5 inputs"),
     ("DATA.TEST.INPUT_", "Zarr/H5 inputs"),
-    ("MODEL.BMZ.", "BioImage Model Zoo models"),
     ("MODEL.HRNET.", "the hrnet architecture"),
     ("MODEL.STUNET.", "the stunet architecture"),
     ("MODEL.UNETR_", "the unetr architecture"),

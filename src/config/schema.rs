@@ -6,6 +6,8 @@
 //! their types is read off `Config::default()` (see `keys.rs`), so a key added here is known
 //! everywhere. It must not validate (see `check.rs`) or read files.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// The resolved configuration of one run, in BiaPy's key layout.
@@ -712,6 +714,7 @@ pub struct Model {
     pub save_ckpt_freq: i64,
     pub freeze_layers_matching: Vec<String>,
     pub torchvision_model_name: String,
+    pub bmz: Bmz,
 }
 
 impl Default for Model {
@@ -740,8 +743,82 @@ impl Default for Model {
             save_ckpt_freq: -1,
             freeze_layers_matching: Vec::new(),
             torchvision_model_name: String::new(),
+            bmz: Bmz::default(),
         }
     }
+}
+
+/// `MODEL.BMZ`: a BioImage Model Zoo package to run (`MODEL.SOURCE: bmz`) and the metadata of
+/// the package a run or `segsweep export --bmz` writes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", default)]
+pub struct Bmz {
+    /// BiaPy: a model's DOI or nickname on bioimage.io; segsweep: the path of a package (`.zip`
+    /// or folder with `rdf.yaml`) — nothing is downloaded.
+    pub source_model_id: String,
+    pub export: BmzExport,
+}
+
+/// `MODEL.BMZ.EXPORT` (BiaPy's keys and defaults).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", default)]
+pub struct BmzExport {
+    pub enable: bool,
+    pub model_name: String,
+    pub description: String,
+    pub authors: Vec<BmzAuthor>,
+    pub license: String,
+    /// A Markdown file; empty: segsweep writes one from the config and the results.
+    pub documentation: String,
+    pub tags: Vec<String>,
+    pub cite: Vec<BmzCite>,
+    /// One dict with `name`, `doi`, `image_modality` (and optionally `dataset_id`).
+    pub dataset_info: Vec<BTreeMap<String, String>>,
+    pub model_version: String,
+    pub reuse_bmz_config: bool,
+}
+
+impl Default for BmzExport {
+    fn default() -> Self {
+        Self {
+            enable: false,
+            model_name: String::new(),
+            description: String::new(),
+            authors: Vec::new(),
+            license: "CC-BY-4.0".into(),
+            documentation: String::new(),
+            tags: Vec::new(),
+            cite: Vec::new(),
+            dataset_info: vec![BTreeMap::new()],
+            model_version: "0.1.0".into(),
+            reuse_bmz_config: false,
+        }
+    }
+}
+
+/// An author of an exported model (BiaPy requires `name` and `github_user`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BmzAuthor {
+    pub name: String,
+    pub github_user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affiliation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orcid: Option<String>,
+}
+
+/// A citation: `text` and a `doi` or `url`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BmzCite {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doi: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

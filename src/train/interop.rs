@@ -3,7 +3,8 @@
 //!
 //! - `.bpk`: segsweep's own burnpack (burn's paths and parameter ids; the resume points' format);
 //! - `.safetensors`: BiaPy's state-dict names (D9, [`super::weights`]), or burn's paths;
-//! - `.pth` / `.pt`: a BiaPy/PyTorch checkpoint, read only ([`super::pth`]).
+//! - `.pth` / `.pt`: a BiaPy/PyTorch checkpoint: read ([`super::pth`]), and written as BiaPy's
+//!   checkpoint dict ([`super::pth_write`]) where the architecture has BiaPy's names.
 //!
 //! The architecture comes from the caller's config (as BiaPy's `MODEL.*` keys do); a file that
 //! does not fit it is an error naming the tensor and both shapes. Writes are atomic.
@@ -14,7 +15,10 @@ use burn::module::Module;
 use burn::store::{BurnpackStore, ModuleSnapshot};
 
 use super::error::{TrainError, WeightsError};
-use super::{pth, weights};
+use super::pickle::PyValue;
+use super::pth_write::Contents;
+use super::{pth, pth_write, weights};
+use crate::config::Config;
 use crate::model::SegModel;
 
 /// A weight file's format, from its extension.
@@ -76,8 +80,9 @@ pub fn load(path: &Path, model: SegModel) -> Result<SegModel, TrainError> {
     }
 }
 
-/// Writes `model`'s weights to `path` as `.bpk` or BiaPy-named `.safetensors`, atomically.
-pub fn save(path: &Path, model: &SegModel) -> Result<(), TrainError> {
+/// Writes `model`'s weights to `path` as `.bpk`, BiaPy-named `.safetensors` or BiaPy's `.pth`
+/// checkpoint dict (with `config`, the one the model was built from), atomically.
+pub fn save(path: &Path, model: &SegModel, config: &Config) -> Result<(), TrainError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(TrainError::write(dir))?;
     }
@@ -91,18 +96,17 @@ pub fn save(path: &Path, model: &SegModel) -> Result<(), TrainError> {
             let bytes = weights::to_bytes(model).map_err(TrainError::checkpoint(path))?;
             crate::atomic::write(path, bytes).map_err(TrainError::write(path))
         }
-        Format::Pytorch => Err(unsupported(
-            path,
-            "segsweep does not write .pth; write .safetensors (PyTorch loads it with \
-             `safetensors.torch.load_file`, BiaPy with `MODEL.LOAD_CHECKPOINT`)",
-        )),
+        Format::Pytorch => {
+            let contents = Contents::Checkpoint { config, epoch: PyValue::Str("best".into()) };
+            pth_write::write(path, model, contents).map_err(TrainError::checkpoint(path))
+        }
     }
 }
 
 /// Which way a conversion goes: out of segsweep (to the PyTorch world) or into it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
-    /// `.bpk` or `.safetensors` → BiaPy-named `.safetensors`.
+    /// `.bpk` or `.safetensors` → BiaPy-named `.safetensors` or BiaPy's `.pth` checkpoint.
     Export,
     /// `.pth`, `.pt` or `.safetensors` → `.bpk` or `.safetensors`.
     Import,
@@ -110,7 +114,13 @@ pub enum Direction {
 
 /// Loads `from` into `model` and writes it to `to`; both formats must suit `direction`. Returns
 /// the number of values written.
-pub fn convert(direction: Direction, model: SegModel, from: &Path, to: &Path) -> Result<usize, TrainError> {
+pub fn convert(
+    direction: Direction,
+    model: SegModel,
+    config: &Config,
+    from: &Path,
+    to: &Path,
+) -> Result<usize, TrainError> {
     let (source, target) = (Format::of(from)?, Format::of(to)?);
     match direction {
         Direction::Export if source == Format::Pytorch => {
@@ -119,8 +129,8 @@ pub fn convert(direction: Direction, model: SegModel, from: &Path, to: &Path) ->
                 "export reads segsweep's .bpk or .safetensors; use `segsweep import` for .pth",
             ));
         }
-        Direction::Export if target != Format::Safetensors => {
-            return Err(unsupported(to, "export writes BiaPy-named .safetensors (the name must end in .safetensors)"));
+        Direction::Export if target == Format::Burnpack => {
+            return Err(unsupported(to, "export writes BiaPy-named .safetensors or a BiaPy .pth checkpoint"));
         }
         Direction::Import if source == Format::Burnpack => {
             return Err(unsupported(from, "import reads .pth, .pt or .safetensors; use `segsweep export` for .bpk"));
@@ -131,7 +141,7 @@ pub fn convert(direction: Direction, model: SegModel, from: &Path, to: &Path) ->
         _ => {}
     }
     let model = load(from, model)?;
-    save(to, &model)?;
+    save(to, &model, config)?;
     Ok(model.n_params())
 }
 

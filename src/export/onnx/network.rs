@@ -1,0 +1,160 @@
+//! The networks of [`crate::model`] as ONNX graphs, block by block in the order their `forward`
+//! runs: the U-Net skeleton (encoder levels, max-pooling, bottleneck, decoder steps with their
+//! skip connections, head) with its three variants' units, and the residual U-Net. Nodes and
+//! initializers are named after BiaPy's modules (`down_path.0.block.1.conv.weight`). Inference
+//! only: dropout is the identity and batch norm uses its running statistics.
+
+use super::graph::{Attr, Graph};
+use crate::config::ConvBlockOrder;
+use crate::model::attention::AttentionBlock;
+use crate::model::blocks::{ConvBlock, ConvStack, UpBlock, Upsampler};
+use crate::model::resunet::{ResConvBlock, ResUNet, ResUpBlock};
+use crate::model::seunet::SqExBlock;
+use crate::model::{SegModel, UNet};
+
+/// Adds `model`'s forward pass from the value `input` (`[batch, c, (z,) y, x]`); returns the
+/// logits' value name.
+pub fn emit(model: &SegModel, g: &mut Graph, input: &str) -> String {
+    let ndim = model.ndim().n_axes();
+    match model {
+        SegModel::Unet(net) | SegModel::AttentionUnet(net) | SegModel::Seunet(net) => unet(g, net, input, ndim),
+        SegModel::Resunet(net) => resunet(g, net, input, ndim),
+    }
+}
+
+fn unet(g: &mut Graph, net: &UNet, input: &str, ndim: usize) -> String {
+    let mut x = input.to_string();
+    let mut skips = Vec::new();
+    for (i, level) in net.down_path.iter().enumerate() {
+        let features = conv_stack(g, &x, level, &format!("down_path.{i}"), ndim);
+        x = g.max_pool(&features, net.geometry.pools[i], ndim, &format!("down_path.{i}.pool"));
+        skips.push(features);
+    }
+    x = conv_stack(g, &x, &net.bottleneck, "bottleneck", ndim);
+    for (d, up) in net.up_paths.iter().enumerate() {
+        let skip = skips.pop().expect("one skip connection per decoder step");
+        x = up_block(g, &x, &skip, up, &format!("up_paths.0.{d}"), ndim);
+    }
+    g.conv(&x, &net.heads[0], "heads.0")
+}
+
+fn conv_stack(g: &mut Graph, x: &str, stack: &ConvStack, name: &str, ndim: usize) -> String {
+    let mut x = x.to_string();
+    for (j, unit) in stack.block.iter().enumerate() {
+        x = conv_unit(g, &x, unit, &format!("{name}.block.{j}"), ndim);
+    }
+    x
+}
+
+fn conv_unit(g: &mut Graph, x: &str, unit: &ConvBlock, name: &str, ndim: usize) -> String {
+    let norm_act = |g: &mut Graph, x: String| {
+        let x = match &unit.norm {
+            Some(norm) => g.norm(&x, norm, &format!("{name}.norm"), ndim),
+            None => x,
+        };
+        match unit.act {
+            Some(act) => g.activation(&x, act, &format!("{name}.act")),
+            None => x,
+        }
+    };
+    let x = match unit.order {
+        ConvBlockOrder::ConvNormAct => {
+            let conv = g.conv(x, &unit.conv, &format!("{name}.conv"));
+            norm_act(g, conv)
+        }
+        ConvBlockOrder::NormActConv => {
+            let pre = norm_act(g, x.to_string());
+            g.conv(&pre, &unit.conv, &format!("{name}.conv"))
+        }
+    };
+    match &unit.se {
+        Some(se) => squeeze_excite(g, &x, se, &format!("{name}.se"), ndim),
+        None => x,
+    }
+}
+
+/// `x · sigmoid(fc2(relu(fc1(mean over space of x))))`, per sample and channel.
+fn squeeze_excite(g: &mut Graph, x: &str, se: &SqExBlock, name: &str, ndim: usize) -> String {
+    let pooled = g.node("GlobalAveragePool", format!("{name}.squeeze"), &[x], vec![]);
+    let flat = g.node("Flatten", format!("{name}.flat"), &[&pooled], vec![("axis", Attr::Int(1))]);
+    let w1 = g.param(format!("{name}.fc1.weight"), &se.fc1.weight);
+    let hidden = g.node("MatMul", format!("{name}.fc1"), &[&flat, &w1], vec![]);
+    let hidden = g.node("Relu", format!("{name}.relu"), &[&hidden], vec![]);
+    let w2 = g.param(format!("{name}.fc2.weight"), &se.fc2.weight);
+    let weights = g.node("MatMul", format!("{name}.fc2"), &[&hidden, &w2], vec![]);
+    let weights = g.node("Sigmoid", format!("{name}.excite"), &[&weights], vec![]);
+    let spatial: Vec<i64> = (2..2 + ndim as i64).collect();
+    let axes = g.int64(format!("{name}.axes"), &spatial);
+    let weights = g.node("Unsqueeze", format!("{name}.weights"), &[&weights, &axes], vec![]);
+    g.node("Mul", name.to_string(), &[x, &weights], vec![])
+}
+
+fn up_block(g: &mut Graph, x: &str, bridge: &str, up: &UpBlock, name: &str, ndim: usize) -> String {
+    let upsampled = match &up.up {
+        Upsampler::Transpose(conv) => g.conv_transpose(x, conv, &format!("{name}.up")),
+        Upsampler::Resize(conv) => {
+            let resized = g.upsample(x, up.factors, ndim, &format!("{name}.resize"));
+            g.conv(&resized, conv, &format!("{name}.up"))
+        }
+    };
+    let normed = g.norm(&upsampled, &up.up_norm, &format!("{name}.up_norm"), ndim);
+    let upsampled = g.activation(&normed, up.act, &format!("{name}.up_act"));
+    let bridge = match &up.attention_gate {
+        Some(gate) => attention_gate(g, &upsampled, bridge, gate, &format!("{name}.attention_gate"), ndim),
+        None => bridge.to_string(),
+    };
+    let joined = g.node("Concat", format!("{name}.concat"), &[&upsampled, &bridge], vec![("axis", Attr::Int(1))]);
+    conv_stack(g, &joined, &up.conv_block, &format!("{name}.conv_block"), ndim)
+}
+
+/// `x · sigmoid(norm(psi(relu(norm(w_g(g)) + w_x(x)))))`.
+fn attention_gate(g: &mut Graph, gating: &str, x: &str, gate: &AttentionBlock, name: &str, ndim: usize) -> String {
+    let g1 = g.conv(gating, &gate.w_g, &format!("{name}.w_g"));
+    let g1 = g.norm(&g1, &gate.w_g_norm, &format!("{name}.w_g_norm"), ndim);
+    let x1 = g.conv(x, &gate.w_x, &format!("{name}.w_x"));
+    let sum = g.node("Add", format!("{name}.sum"), &[&g1, &x1], vec![]);
+    let relu = g.node("Relu", format!("{name}.relu"), &[&sum], vec![]);
+    let psi = g.conv(&relu, &gate.psi, &format!("{name}.psi"));
+    let psi = g.norm(&psi, &gate.psi_norm, &format!("{name}.psi_norm"), ndim);
+    let psi = g.node("Sigmoid", format!("{name}.sigmoid"), &[&psi], vec![]);
+    g.node("Mul", name.to_string(), &[x, &psi], vec![])
+}
+
+fn resunet(g: &mut Graph, net: &ResUNet, input: &str, ndim: usize) -> String {
+    let mut x = input.to_string();
+    let mut skips = Vec::new();
+    for (i, level) in net.down_path.iter().enumerate() {
+        let features = res_block(g, &x, level, &format!("down_path.{i}"), ndim);
+        x = g.max_pool(&features, net.geometry.pools[i], ndim, &format!("down_path.{i}.pool"));
+        skips.push(features);
+    }
+    x = res_block(g, &x, &net.bottleneck, "bottleneck", ndim);
+    for (d, up) in net.up_paths.iter().enumerate() {
+        let skip = skips.pop().expect("one skip connection per decoder step");
+        x = res_up_block(g, &x, &skip, up, &format!("up_paths.{d}"), ndim);
+    }
+    g.conv(&x, &net.heads[0], "heads.0")
+}
+
+fn res_block(g: &mut Graph, x: &str, block: &ResConvBlock, name: &str, ndim: usize) -> String {
+    let mut y = x.to_string();
+    if let Some(norm) = &block.pre_norm {
+        y = g.norm(&y, norm, &format!("{name}.pre_norm"), ndim);
+    }
+    if let Some(act) = block.pre_act {
+        y = g.activation(&y, act, &format!("{name}.pre_act"));
+    }
+    let y = conv_unit(g, &y, &block.conv1, &format!("{name}.conv1"), ndim);
+    let y = conv_unit(g, &y, &block.conv2, &format!("{name}.conv2"), ndim);
+    let shortcut = g.conv(x, &block.shortcut, &format!("{name}.shortcut"));
+    g.node("Add", name.to_string(), &[&y, &shortcut], vec![])
+}
+
+fn res_up_block(g: &mut Graph, x: &str, bridge: &str, up: &ResUpBlock, name: &str, ndim: usize) -> String {
+    let upsampled = match &up.up {
+        Some(conv) => g.conv_transpose(x, conv, &format!("{name}.up")),
+        None => g.upsample(x, up.factors, ndim, &format!("{name}.resize")),
+    };
+    let joined = g.node("Concat", format!("{name}.concat"), &[&upsampled, bridge], vec![("axis", Attr::Int(1))]);
+    res_block(g, &joined, &up.conv_block, &format!("{name}.conv_block"), ndim)
+}

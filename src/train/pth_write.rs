@@ -1,0 +1,220 @@
+//! Writing BiaPy `.pth` checkpoints (spec §8.6): PyTorch's zip format (`torch.save`) holding the
+//! dict BiaPy's workflow loads with `MODEL.LOAD_CHECKPOINT` — `model` (the state dict with
+//! BiaPy's names), `cfg` (the resolved config as plain nested dicts), `model_build_kwargs` (BiaPy's
+//! constructor arguments), `epoch` and `biapy_version` — or a bare state dict (what a BioImage
+//! Model Zoo package's `pytorch_state_dict` weights are). Only architectures whose tensors carry
+//! BiaPy's names are written: any other file would not load into BiaPy's class.
+
+use std::io::Write;
+use std::path::Path;
+
+use safetensors::{Dtype, SafeTensors};
+use zip::write::SimpleFileOptions;
+
+use super::error::WeightsError;
+use super::pickle::{PyValue, StorageType, TensorRef, dumps};
+use super::weights;
+use crate::config::Config;
+use crate::model::SegModel;
+
+/// The BiaPy release whose checkpoint layout and constructors segsweep follows.
+pub const BIAPY_VERSION: &str = "3.7.1";
+
+/// The folder every record of the archive lives in (`torch.save` names it after the file; any
+/// name loads).
+const ARCHIVE: &str = "archive";
+
+/// What goes into the file.
+pub enum Contents<'a> {
+    /// BiaPy's checkpoint dict, with the config the model was built from.
+    Checkpoint { config: &'a Config, epoch: PyValue },
+    /// The state dict alone (`torch.save(model.state_dict())`).
+    StateDict,
+}
+
+/// The bytes of a `.pth` file with `model`'s weights.
+pub fn to_bytes(model: &SegModel, contents: Contents<'_>) -> Result<Vec<u8>, WeightsError> {
+    let safetensors = weights::to_bytes(model)?;
+    let tensors = SafeTensors::deserialize(&safetensors)?;
+    let (_, metadata) = SafeTensors::read_metadata(&safetensors)?;
+    let biapy_names = metadata.metadata().as_ref().and_then(|m| m.get("names")).is_some_and(|n| n == "biapy");
+    if !biapy_names {
+        return Err(WeightsError::Unsupported(
+            "this architecture's tensors have no BiaPy state-dict names yet (only `unet`'s map), so \
+             BiaPy's class could not load a .pth of it; write .safetensors instead",
+        ));
+    }
+    let mut records = Vec::new();
+    let mut state_dict = Vec::new();
+    let mut names: Vec<&str> = tensors.names();
+    // The order BiaPy's own state dict has is the model's module order, which the names' order
+    // in `biapy_state_dict_names` gives; buffers follow their layer's parameters.
+    let order = module_order(model);
+    names.sort_by_key(|name| order.iter().position(|n| n == name).unwrap_or(usize::MAX));
+    for name in names {
+        let view = tensors.tensor(name).map_err(|source| WeightsError::Tensor { name: name.to_string(), source })?;
+        let storage = match view.dtype() {
+            Dtype::F32 => StorageType::Float,
+            Dtype::I64 => StorageType::Long,
+            _ => return Err(WeightsError::Unsupported("only f32 and i64 tensors can be written to .pth")),
+        };
+        let key = records.len().to_string();
+        records.push((key.clone(), view.data().to_vec()));
+        state_dict.push((name.to_string(), PyValue::Tensor(TensorRef { key, storage, shape: view.shape().to_vec() })));
+    }
+    let state_dict = PyValue::OrderedDict(state_dict);
+    let root = match contents {
+        Contents::StateDict => state_dict,
+        Contents::Checkpoint { config, epoch } => {
+            let cfg = serde_json::to_value(config)?;
+            let str_key = |k: &str| PyValue::Str(k.to_string());
+            PyValue::Dict(vec![
+                (str_key("model_build_kwargs"), PyValue::from_json(&model_build_kwargs(config))),
+                (str_key("model"), state_dict),
+                (str_key("optimizer"), PyValue::List(Vec::new())),
+                (str_key("epoch"), epoch),
+                (str_key("cfg"), PyValue::from_json(&cfg)),
+                (str_key("biapy_version"), PyValue::Str(BIAPY_VERSION.to_string())),
+            ])
+        }
+    };
+    archive(&dumps(&root), &records).map_err(|e| WeightsError::store("cannot write the zip archive", e))
+}
+
+/// Writes `model` to `path` as a `.pth` file, atomically.
+pub fn write(path: &Path, model: &SegModel, contents: Contents<'_>) -> Result<(), WeightsError> {
+    let bytes = to_bytes(model, contents)?;
+    crate::atomic::write(path, bytes).map_err(WeightsError::Io)
+}
+
+/// BiaPy's names in its state dict's order: parameters as `biapy_state_dict_names` lists them,
+/// each norm's running statistics right after its bias.
+fn module_order(model: &SegModel) -> Vec<String> {
+    let mut order = Vec::new();
+    for (name, _) in model.biapy_state_dict_names() {
+        let buffers = name
+            .strip_suffix(".bias")
+            .map(|layer| ["running_mean", "running_var", "num_batches_tracked"].map(|b| format!("{layer}.{b}")));
+        order.push(name);
+        order.extend(buffers.into_iter().flatten());
+    }
+    order
+}
+
+/// The constructor arguments BiaPy's `build_model` passes to the U-Net family's classes for a
+/// semantic-segmentation run (`biapy/models/__init__.py`), as JSON.
+pub fn model_build_kwargs(config: &Config) -> serde_json::Value {
+    let model = &config.model;
+    let n_classes = config.data.n_classes;
+    let out_channels = if n_classes <= 2 { 1 } else { n_classes };
+    let head = if n_classes > 2 { "ce_softmax" } else { "ce_sigmoid" };
+    serde_json::json!({
+        "image_shape": config.data.patch_size,
+        "activation": json(&model.activation),
+        "feature_maps": model.feature_maps,
+        "drop_values": model.dropout_values,
+        "normalization": json(&model.normalization),
+        "k_size": model.kernel_size,
+        "upsample_layer": json(&model.upsample_layer),
+        "yx_down": model.yx_down,
+        "z_down": model.z_down,
+        "output_channels": [out_channels],
+        "output_channel_info": ["pred0"],
+        "head_activations": vec![head; out_channels],
+        "explicit_activations": false,
+        "contrast": config.loss.contrast.enable,
+        "contrast_proj_dim": config.loss.contrast.proj_dim,
+        "separated_decoders": false,
+        "divide_decoder_feature_maps": false,
+        "isotropy": model.isotropy,
+        "larger_io": model.larger_io,
+        "conv_layers": model.conv_layers,
+        "conv_block_order": json(&model.conv_block_order),
+        "return_one_tensor": false,
+    })
+}
+
+fn json<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+/// The zip archive `torch.load` reads: `data.pkl`, one record per storage under `data/`,
+/// `byteorder` and `version`, stored uncompressed and aligned to 64 bytes as `torch.save` does.
+fn archive(pickle: &[u8], records: &[(String, Vec<u8>)]) -> zip::result::ZipResult<Vec<u8>> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .last_modified_time(zip::DateTime::default())
+        .with_alignment(64);
+    zip.start_file(format!("{ARCHIVE}/data.pkl"), options)?;
+    zip.write_all(pickle)?;
+    zip.start_file(format!("{ARCHIVE}/byteorder"), options)?;
+    zip.write_all(b"little")?;
+    for (key, bytes) in records {
+        zip.start_file(format!("{ARCHIVE}/data/{key}"), options)?;
+        zip.write_all(bytes)?;
+    }
+    zip.start_file(format!("{ARCHIVE}/version"), options)?;
+    zip.write_all(b"3\n")?;
+    Ok(zip.finish()?.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ModelSpec;
+    use burn::tensor::Device;
+
+    fn tiny(yaml: &str) -> (Config, SegModel) {
+        let config = crate::config::load_str(&format!("TRAIN: {{ENABLE: True}}\n{yaml}"), &[]).expect("config").config;
+        let spec = ModelSpec::from_config(&config).expect("spec");
+        let model = SegModel::new(&spec, &Device::flex());
+        (config, model)
+    }
+
+    #[test]
+    fn reads_back_with_segsweeps_pth_reader() {
+        let (config, model) = tiny("MODEL: {FEATURE_MAPS: [4, 8, 16]}\nDATA: {PATCH_SIZE: [16, 16, 1]}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("m.pth");
+        write(&path, &model, Contents::Checkpoint { config: &config, epoch: PyValue::Str("best".into()) })
+            .expect("written");
+        let (_, fresh) = tiny("MODEL: {FEATURE_MAPS: [4, 8, 16]}\nDATA: {PATCH_SIZE: [16, 16, 1]}");
+        let loaded = super::super::interop::load(&path, fresh).expect("loads");
+        assert_eq!(weights::to_bytes(&loaded).expect("bytes"), weights::to_bytes(&model).expect("bytes"));
+    }
+
+    #[test]
+    fn records_are_aligned_and_stored() {
+        let (_, model) = tiny("MODEL: {FEATURE_MAPS: [4, 8, 16]}\nDATA: {PATCH_SIZE: [16, 16, 1]}");
+        let bytes = to_bytes(&model, Contents::StateDict).expect("bytes");
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
+        let n = zip.len();
+        for i in 0..n {
+            let file = zip.by_index(i).expect("entry");
+            assert_eq!(file.compression(), zip::CompressionMethod::Stored);
+            let name = file.name().expect("utf-8 name").to_string();
+            if name.contains("/data/") {
+                assert_eq!(file.data_start().expect("data offset") % 64, 0, "{name}");
+            }
+        }
+        assert!(zip.by_name("archive/data.pkl").is_ok());
+    }
+
+    #[test]
+    fn refuses_names_biapy_does_not_have() {
+        let (_, model) =
+            tiny("MODEL: {ARCHITECTURE: resunet, FEATURE_MAPS: [4, 8, 16]}\nDATA: {PATCH_SIZE: [16, 16, 1]}");
+        assert!(matches!(to_bytes(&model, Contents::StateDict), Err(WeightsError::Unsupported(_))));
+    }
+
+    #[test]
+    fn build_kwargs_follow_the_class_count() {
+        let (config, _) = tiny("DATA: {N_CLASSES: 3}");
+        let kwargs = model_build_kwargs(&config);
+        assert_eq!(kwargs["output_channels"], serde_json::json!([3]));
+        assert_eq!(kwargs["head_activations"], serde_json::json!(["ce_softmax", "ce_softmax", "ce_softmax"]));
+        assert_eq!(kwargs["activation"], serde_json::json!("elu"));
+        assert_eq!(kwargs["upsample_layer"], serde_json::json!("convtranspose"));
+    }
+}
