@@ -1,8 +1,12 @@
 //! `segsweep run`, BiaPy's job: train (if `TRAIN.ENABLE`), reload the best checkpoint, test (if
 //! `TEST.ENABLE`), print the RESULTS block of spec §10.4 with BiaPy's line texts, and
-//! `FINISHED JOB <name>_<run_id> !!`. Composes the `train` and `infer` stages; owns no algorithm.
+//! `FINISHED JOB <name>_<run_id> !!`; with `MODEL.BMZ.EXPORT.ENABLE`, the BioImage Model Zoo
+//! package of the trained model in `results/<job>/BMZ_files/`. Composes the `train`, `infer` and
+//! `export` stages; owns no algorithm.
 
 use std::io::Write;
+
+use anyhow::Context;
 
 use burn::prelude::Device;
 
@@ -29,6 +33,21 @@ pub fn run_job(
     device: &RunDevice,
     out: &mut dyn Write,
 ) -> anyhow::Result<RunOutcome> {
+    let imported;
+    let config = if config.model.source == "bmz" {
+        imported = import_bmz(config, layout, out)?;
+        &imported
+    } else {
+        config
+    };
+    let bmz = config.model.bmz.export.enable;
+    if bmz {
+        // Before hours of training, not after.
+        let missing = crate::export::bmz::metadata::missing_fields(&config.model.bmz.export);
+        if !missing.is_empty() {
+            return Err(crate::export::bmz::ExportError::Metadata(missing).into());
+        }
+    }
     if !config.train.enable {
         write_config(config, &layout.config_file())?;
     }
@@ -40,8 +59,50 @@ pub fn run_job(
         None
     };
     print_results(config, train.as_ref(), test.as_ref(), out);
+    if bmz {
+        export_bmz(config, layout, out)?;
+    }
     writeln!(out, "FINISHED JOB {} !!", layout.job_id).ok();
     Ok(RunOutcome { train, test })
+}
+
+/// `MODEL.SOURCE: bmz`: the package's network, normalisation and weights (written to
+/// `results/<job>/bmz_source/weights.pth`) in place of the config's.
+fn import_bmz(config: &Config, layout: &RunLayout, out: &mut dyn Write) -> anyhow::Result<Config> {
+    use crate::export::bmz::import;
+    let package = std::path::Path::new(&config.model.bmz.source_model_id);
+    let imported = import::open(package, config)?;
+    let weights = layout.result("bmz_source").join("weights.pth");
+    if let Some(dir) = weights.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating `{}`", dir.display()))?;
+    }
+    crate::atomic::write(&weights, &imported.weights).with_context(|| format!("writing `{}`", weights.display()))?;
+    let keys: Vec<String> = imported.overrides.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    writeln!(out, "[BMZ] `{}` from `{}`: {}", imported.name, package.display(), keys.join(", ")).ok();
+    Ok(import::apply(config, &imported, &weights)?)
+}
+
+/// Writes the run's BioImage Model Zoo package to `results/<job>/BMZ_files/<MODEL_NAME>.zip`.
+fn export_bmz(config: &Config, layout: &RunLayout, out: &mut dyn Write) -> anyhow::Result<()> {
+    use crate::export::bmz;
+    let name: String = config
+        .model
+        .bmz
+        .export
+        .model_name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .collect();
+    let path = layout.result("BMZ_files").join(format!("{name}.zip"));
+    // The sample is predicted on the CPU (flex), whatever device trained the model.
+    let model = trained_model(config, layout, &Device::flex())?;
+    let sample = bmz::sample::make(config, &model)?;
+    let written = bmz::write_package(&path, config, &model, &sample)?;
+    writeln!(out, "BioImage Model Zoo package: {} ({})", path.display(), written.files.join(", ")).ok();
+    if let Some(why) = written.no_torch {
+        writeln!(out, "No PyTorch weights in the package (ONNX only): {why}").ok();
+    }
+    Ok(())
 }
 
 /// The model to test: the run's best checkpoint after training, or `MODEL.LOAD_CHECKPOINT`'s

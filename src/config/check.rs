@@ -87,12 +87,32 @@ fn check_general(config: &Config, c: &mut Checker) {
     );
     match config.model.source.as_str() {
         "biapy" => {}
-        "bmz" | "torchvision" => c.not_implemented(
-            "MODEL.SOURCE",
-            format!("`{}` models are not supported by segsweep yet", config.model.source),
-        ),
+        "bmz" => {
+            c.require(
+                !config.model.bmz.source_model_id.is_empty(),
+                "MODEL.BMZ.SOURCE_MODEL_ID",
+                "`MODEL.SOURCE: bmz` needs the package: the path of a bioimage.io model `.zip` or of a folder with its `rdf.yaml`",
+            );
+            let id = &config.model.bmz.source_model_id;
+            let nickname = id.split('-').count() == 2 && id.chars().all(|ch| ch.is_ascii_lowercase() || ch == '-');
+            if id.starts_with("10.") || id.starts_with("http") || nickname {
+                c.not_implemented(
+                    "MODEL.BMZ.SOURCE_MODEL_ID",
+                    format!("`{id}` is a bioimage.io id, and segsweep downloads nothing: download the package and give its path"),
+                );
+            }
+            if config.train.enable {
+                c.not_implemented("MODEL.SOURCE", "training (fine-tuning) a BioImage Model Zoo model is not supported yet; test it with `TRAIN.ENABLE: False`");
+            }
+        }
+        "torchvision" => c.not_implemented("MODEL.SOURCE", "`torchvision` models are not supported by segsweep yet"),
         other => c.fail("MODEL.SOURCE", format!("expected one of `biapy`, `bmz`, `torchvision`, found `{other}`")),
     }
+    c.require(
+        !config.model.bmz.export.reuse_bmz_config || config.model.source == "bmz",
+        "MODEL.BMZ.EXPORT.REUSE_BMZ_CONFIG",
+        "reuses the metadata of the package the model came from, so it needs `MODEL.SOURCE: bmz`",
+    );
     // BiaPy rule #11 concerns its own models; a BMZ or torchvision model comes trained.
     let tests_untrained =
         config.model.source == "biapy" && !config.model.load_checkpoint && !config.train.enable && config.test.enable;

@@ -27,6 +27,7 @@
 //! - `tidy`: every source file has a `//!` comment; no `dbg!`/`todo!`.
 //! - `train_cli`: `train` on tiny 2D/3D sets, determinism, resume after kill, bad inputs.
 
+mod bmz_export;
 mod by_chunks_cli;
 mod config_cli;
 mod convert_cli;

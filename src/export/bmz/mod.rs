@@ -7,6 +7,7 @@
 //! Data flow: config + trained model → [`sample::make`] → [`write_package`]. Must not train, or
 //! download anything.
 
+pub mod import;
 pub mod metadata;
 pub mod npy;
 pub mod rdf;

@@ -92,7 +92,18 @@ pub fn describe(d: &Description<'_>) -> Result<Value, String> {
             "doi": "10.1038/s41592-025-02699-y",
         }));
     }
-    let authors: Vec<Value> = export.authors.iter().map(|a| serde_json::to_value(a).unwrap_or(Value::Null)).collect();
+    let authors: Vec<Value> = export
+        .authors
+        .iter()
+        .map(|a| {
+            let mut author = serde_json::to_value(a).unwrap_or(Value::Null);
+            if a.github_user.is_empty() {
+                // A package's authors need no GitHub account (a reused package's may have none).
+                author.as_object_mut().map(|o| o.remove("github_user"));
+            }
+            author
+        })
+        .collect();
     let mut weights = serde_json::Map::new();
     if let Some(torch) = &d.torch {
         weights.insert(

@@ -124,6 +124,17 @@ impl Validator<'_> {
     /// each problem (a failure that is not about one key comes with an empty key).
     fn check(&mut self, base: &RawLayer, args: &[String], line: impl Fn(&Problem) -> String) {
         let problems = match raw::parse_overrides(args).and_then(|layer| resolve::resolve(vec![base.clone(), layer])) {
+            Ok(loaded) if loaded.config.model.bmz.export.enable => vec![Problem::new(
+                "MODEL.BMZ.EXPORT.ENABLE",
+                &Origin::Override,
+                "packages one run's model, which a sweep does not do: export a cell's checkpoint with \
+                 `segsweep export CONFIG CHECKPOINT --bmz OUT.zip` (or set it in a `segsweep run` config)",
+            )],
+            Ok(loaded) if loaded.config.model.source == "bmz" => vec![Problem::new(
+                "MODEL.SOURCE",
+                &Origin::Override,
+                "`bmz` runs a BioImage Model Zoo package with `segsweep run`; a sweep's cached stages do not take one yet",
+            )],
             Ok(_) => return,
             Err(ConfigError::Invalid(problems)) => problems,
             Err(other) => vec![Problem::new("", &Origin::Override, error_chain(&other))],

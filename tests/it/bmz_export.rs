@@ -1,0 +1,227 @@
+//! `segsweep export … --bmz`, `.pth` and `.onnx`, `MODEL.BMZ.EXPORT.ENABLE` in a run and
+//! `MODEL.SOURCE: bmz`, checked by the tools that consume them: bioimageio.core's `test_model`,
+//! onnxruntime, `torch.load` and BiaPy 3.7.1 itself (`tests/python/check_bmz.py`, and BiaPy's
+//! own test phase), in the Python of `SEGSWEEP_PYTHON` (the venv `.ci/run` makes from the
+//! registry). Without those packages the tests that need them say they are skipped; with
+//! `SEGSWEEP_REQUIRE_PYTHON=1` a missing one fails them instead.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::{TestDir, available_or_skip, repo_root, run_job, segsweep, tiny_synthetic_set_of};
+
+const METADATA: &str = "  BMZ:
+    EXPORT:
+      MODEL_NAME: tiny mito
+      DESCRIPTION: Mitochondria in synthetic electron microscopy
+      AUTHORS: [{name: Ada Lovelace, github_user: ada}]
+      TAGS: [electron-microscopy, mitochondria]
+      CITE: [{text: segsweep test, url: 'https://example.org/segsweep'}]";
+
+/// The Python with BiaPy, bioimageio.core, onnxruntime and torch (else the test is skipped, or
+/// fails in CI).
+fn python_with_biapy(test: &str) -> Option<String> {
+    let python = std::env::var("SEGSWEEP_PYTHON").unwrap_or_else(|_| "python3".into());
+    let import = "import biapy, bioimageio.core, onnxruntime, torch, yaml";
+    let works = Command::new(&python).args(["-c", import]).output().is_ok_and(|o| o.status.success());
+    let missing = format!("`{python}` lacks biapy/bioimageio.core/onnxruntime/torch (tests/python/requirements.txt)");
+    available_or_skip(test, works, "SEGSWEEP_REQUIRE_PYTHON", &missing).then_some(python)
+}
+
+/// A tiny job config on a synthetic set with `model` under `MODEL:` and the BMZ metadata (with
+/// `MODEL.BMZ.EXPORT.ENABLE` when `export`).
+fn job(dir: &TestDir, ndim: u8, classes: u8, model: &str, export: bool) -> PathBuf {
+    let data = tiny_synthetic_set_of(dir, ndim, classes, 2, 1);
+    let patch = if ndim == 2 { "(32, 32, 1)" } else { "(16, 32, 32, 1)" };
+    let loss = if classes > 2 { "LOSS: {TYPE: CE}\n" } else { "" };
+    dir.write(
+        "job.yaml",
+        &format!(
+            "PROBLEM: {{NDIM: {ndim}D}}
+DATA:
+  N_CLASSES: {classes}
+  PATCH_SIZE: '{patch}'
+  TRAIN: {{PATH: {d}/train/x, GT_PATH: {d}/train/y}}
+  VAL: {{SPLIT_TRAIN: 0.5}}
+  TEST: {{PATH: {d}/test/x, GT_PATH: {d}/test/y, LOAD_GT: True}}
+MODEL:
+  FEATURE_MAPS: [4, 8, 16]
+{model}
+{metadata}
+{loss}TRAIN: {{ENABLE: True, OPTIMIZER: ADAMW, LR: 1.E-2, BATCH_SIZE: 2, EPOCHS: 1}}
+TEST: {{ENABLE: True}}
+",
+            d = data.display(),
+            metadata =
+                if export { METADATA.replace("EXPORT:\n", "EXPORT:\n      ENABLE: True\n") } else { METADATA.into() }
+        ),
+    )
+}
+
+fn check(python: &str, args: &[&Path]) -> serde_json::Value {
+    let out = Command::new(python)
+        .arg(repo_root().join("tests/python/check_bmz.py"))
+        .args(args)
+        .output()
+        .expect("run python");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn best(results: &Path) -> String {
+    results.join("tiny/checkpoints/tiny_1-checkpoint-best.safetensors").display().to_string()
+}
+
+/// The `Test Foreground IoU (merge patches)` line's value in a run's output.
+fn merge_patches_iou(stdout: &str) -> f64 {
+    let line = stdout.lines().find(|l| l.contains("Test Foreground IoU (merge patches): ")).expect("the IoU line");
+    line.rsplit(": ").next().unwrap().trim().parse().unwrap()
+}
+
+#[test]
+fn a_run_exports_a_package_that_bioimageio_onnxruntime_torch_and_biapy_run() {
+    let Some(python) = python_with_biapy("bmz_export") else { return };
+    let dir = TestDir::new();
+    let config = job(&dir, 2, 2, "", true);
+    let results = dir.join("results");
+    let run = run_job(&config, &results, "tiny", &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let package = results.join("tiny/results/tiny_1/BMZ_files/tiny_mito.zip");
+    assert!(run.stdout.contains(&format!("BioImage Model Zoo package: {}", package.display())), "{}", run.stdout);
+    let pth = dir.join("out/tiny.pth");
+    let export = segsweep(&["export", config.to_str().unwrap(), &best(&results), pth.to_str().unwrap()]);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+
+    let seen = check(&python, &[&package, &pth]);
+    assert_eq!(seen["bioimageio_status"], "passed", "{seen}");
+    assert_eq!(seen["bioimageio_failed"], serde_json::json!([]));
+    assert!(seen["bioimageio_checks"].as_u64().unwrap() >= 10, "{seen}");
+    assert_eq!(seen["weights"], serde_json::json!(["onnx", "pytorch_state_dict"]));
+    assert_eq!(seen["sha256_ok"], true);
+    assert_eq!(seen["onnx_shape"], serde_json::json!([1, 1, 32, 32]));
+    assert!(seen["onnx_max_abs"].as_f64().unwrap() <= 1e-4, "{seen}");
+    assert!(seen["pth_max_abs"].as_f64().unwrap() <= 1e-4, "{seen}");
+    assert_eq!(
+        seen["pth_keys"],
+        serde_json::json!(["biapy_version", "cfg", "epoch", "model", "model_build_kwargs", "optimizer"])
+    );
+    assert_eq!(seen["pth_tensors"], 50);
+    assert_eq!(seen["pth_cfg_architecture"], "unet");
+
+    // BiaPy's own test phase on the .pth segsweep wrote gives segsweep's IoU.
+    let biapy = Path::new(&python).with_file_name("biapy");
+    let d = dir.join("data");
+    let biapy_yaml = dir.write(
+        "biapy.yaml",
+        &format!(
+            "SYSTEM: {{NUM_CPUS: 1, NUM_WORKERS: 0}}
+PROBLEM: {{TYPE: SEMANTIC_SEG, NDIM: 2D}}
+DATA:
+  PATCH_SIZE: (32, 32, 1)
+  TEST: {{PATH: {d}/test/x, GT_PATH: {d}/test/y, LOAD_GT: True, IN_MEMORY: True}}
+MODEL: {{ARCHITECTURE: unet, FEATURE_MAPS: [4, 8, 16], LOAD_CHECKPOINT: True}}
+PATHS: {{CHECKPOINT_FILE: {pth}}}
+TRAIN: {{ENABLE: False}}
+TEST: {{ENABLE: True}}
+",
+            d = d.display(),
+            pth = pth.display()
+        ),
+    );
+    let out = Command::new(&biapy)
+        .args(["--config", biapy_yaml.to_str().unwrap(), "--result_dir", dir.join("biapy").to_str().unwrap()])
+        .args(["--name", "tiny", "--run_id", "1"])
+        .output()
+        .expect("run biapy");
+    let biapy_stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{biapy_stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let ours = merge_patches_iou(&run.stdout);
+    let theirs = merge_patches_iou(&biapy_stdout);
+    assert!((ours - theirs).abs() < 1e-6, "segsweep {ours} vs BiaPy {theirs}");
+
+    // And the package runs in segsweep as `MODEL.SOURCE: bmz`, with the same IoU.
+    let imported = dir.write(
+        "imported.yaml",
+        &format!(
+            "PROBLEM: {{NDIM: 2D}}
+DATA:
+  PATCH_SIZE: '(32, 32, 1)'
+  TEST: {{PATH: {d}/test/x, GT_PATH: {d}/test/y, LOAD_GT: True}}
+MODEL: {{SOURCE: bmz, BMZ: {{SOURCE_MODEL_ID: {p}, EXPORT: {{ENABLE: True, REUSE_BMZ_CONFIG: True}}}}}}
+TRAIN: {{ENABLE: False}}
+TEST: {{ENABLE: True}}
+",
+            d = d.display(),
+            p = package.display()
+        ),
+    );
+    let again = run_job(&imported, &dir.join("imported"), "tiny", &[]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(again.stdout.contains("[BMZ] `tiny mito`"), "{}", again.stdout);
+    assert_eq!(merge_patches_iou(&again.stdout), ours);
+    // Re-exported with the source package's own metadata (`REUSE_BMZ_CONFIG`).
+    let reexported = dir.join("imported/tiny/results/tiny_1/BMZ_files/tiny_mito.zip");
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&reexported).unwrap()).unwrap();
+    let rdf: serde_json::Value = serde_yaml::from_reader(zip.by_name("rdf.yaml").unwrap()).unwrap();
+    assert_eq!(rdf["name"], "tiny mito");
+    assert_eq!(rdf["authors"], serde_json::json!([{"name": "Ada Lovelace", "github_user": "ada"}]));
+    assert_eq!(rdf["weights"]["pytorch_state_dict"]["architecture"]["callable"], "U_Net");
+}
+
+#[test]
+fn a_3d_multiclass_attention_unet_package_runs_from_its_onnx_weights() {
+    let Some(python) = python_with_biapy("bmz_export_3d") else { return };
+    let dir = TestDir::new();
+    let config = job(&dir, 3, 3, "  ARCHITECTURE: attention_unet\n  NORMALIZATION: bn\n  Z_DOWN: [1, 1]", false);
+    let results = dir.join("results");
+    let run = run_job(&config, &results, "tiny", &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let package = dir.join("out/attention.zip");
+    let export = segsweep(&["export", config.to_str().unwrap(), &best(&results), "--bmz", package.to_str().unwrap()]);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    assert!(export.stdout.contains("no PyTorch weights in the package (ONNX only)"), "{}", export.stdout);
+    let seen = check(&python, &[&package]);
+    assert_eq!(seen["bioimageio_status"], "passed", "{seen}");
+    assert_eq!(seen["weights"], serde_json::json!(["onnx"]));
+    assert_eq!(seen["onnx_shape"], serde_json::json!([1, 3, 16, 32, 32]));
+    assert!(seen["onnx_max_abs"].as_f64().unwrap() <= 1e-4, "{seen}");
+}
+
+#[test]
+fn missing_metadata_is_one_error_listing_every_field_before_training() {
+    let dir = TestDir::new();
+    let config = job(&dir, 2, 2, "", false);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let bare = dir.write("bare.yaml", &text.replace(METADATA, "  BMZ: {EXPORT: {ENABLE: True, LICENSE: ''}}"));
+    let run = run_job(&bare, &dir.join("r"), "tiny", &[]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    for key in ["MODEL_NAME", "DESCRIPTION", "AUTHORS", "LICENSE"] {
+        assert!(run.stderr.contains(&format!("`MODEL.BMZ.EXPORT.{key}`")), "{key}: {}", run.stderr);
+    }
+    assert!(!dir.join("r/tiny/checkpoints").exists(), "nothing was trained");
+    // The same from `export --bmz`, and a package of the wrong kind is named for what it is.
+    let untrained = dir.join("none.safetensors");
+    let export = segsweep(&["export", bare.to_str().unwrap(), untrained.to_str().unwrap(), "--bmz", "x.zip"]);
+    assert_eq!(export.code, 2);
+    assert!(export.stderr.contains("`MODEL.BMZ.EXPORT.AUTHORS`"), "{}", export.stderr);
+    let not_a_model = dir.join("dataset.zip");
+    {
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&not_a_model).unwrap());
+        zip.start_file("rdf.yaml", zip::write::SimpleFileOptions::default()).unwrap();
+        std::io::Write::write_all(&mut zip, b"type: dataset\nname: cells\n").unwrap();
+        zip.finish().unwrap();
+    }
+    let import = dir.write(
+        "import.yaml",
+        &text
+            .replace(
+                "MODEL:\n",
+                &format!("MODEL:\n  SOURCE: bmz\n  BMZ: {{SOURCE_MODEL_ID: {}}}\n", not_a_model.display()),
+            )
+            .replace("TRAIN: {ENABLE: True", "TRAIN: {ENABLE: False")
+            .replace(METADATA, ""),
+    );
+    let run = run_job(&import, &dir.join("r2"), "tiny", &[]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run.stderr.contains("the package is a `dataset`, not a `model`"), "{}", run.stderr);
+}
