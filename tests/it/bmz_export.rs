@@ -225,3 +225,49 @@ fn missing_metadata_is_one_error_listing_every_field_before_training() {
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(run.stderr.contains("the package is a `dataset`, not a `model`"), "{}", run.stderr);
 }
+
+/// BiaPy's test IoU with its own fixture model (`tests/fixtures/biapy/make_biapy_fixtures.py`).
+fn biapy_fixture_iou() -> f64 {
+    let text =
+        std::fs::read_to_string(repo_root().join("tests/fixtures/biapy/biapy_unet_test_results_metrics.csv")).unwrap();
+    text.lines().nth(1).and_then(|l| l.split(',').nth(1)).unwrap().parse().unwrap()
+}
+
+#[test]
+fn biapys_own_checkpoint_and_package_run_here_with_biapys_iou() {
+    let dir = TestDir::new();
+    // The data the fixtures were made on (`segsweep synth` is deterministic).
+    let d = tiny_synthetic_set_of(&dir, 2, 2, 2, 1);
+    let fixture = |name: &str| repo_root().join("tests/fixtures/biapy").join(name).display().to_string();
+    let base = format!(
+        "PROBLEM: {{NDIM: 2D}}
+DATA:
+  PATCH_SIZE: '(32, 32, 1)'
+  TEST: {{PATH: {d}/test/x, GT_PATH: {d}/test/y, LOAD_GT: True}}
+TRAIN: {{ENABLE: False}}
+TEST: {{ENABLE: True}}
+",
+        d = d.display()
+    );
+    // A checkpoint as BiaPy's training saved it (206 zip entries, a zip64 end record).
+    let checkpoint = dir.write(
+        "checkpoint.yaml",
+        &format!(
+            "{base}MODEL: {{FEATURE_MAPS: [4, 8, 16], LOAD_CHECKPOINT: True}}\nPATHS: {{CHECKPOINT_FILE: {}}}\n",
+            fixture("biapy_unet-checkpoint-best.pth")
+        ),
+    );
+    let run = run_job(&checkpoint, &dir.join("a"), "tiny", &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let expected = biapy_fixture_iou();
+    assert!((merge_patches_iou(&run.stdout) - expected).abs() < 1e-6, "{} vs BiaPy {expected}", run.stdout);
+    // The package BiaPy's BMZ export wrote (its own model.py, `explicit_activations`, ensure_dtype).
+    let package = dir.write(
+        "package.yaml",
+        &format!("{base}MODEL: {{SOURCE: bmz, BMZ: {{SOURCE_MODEL_ID: {}}}}}\n", fixture("biapy_unet_bmz.zip")),
+    );
+    let run = run_job(&package, &dir.join("b"), "tiny", &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("[BMZ] `biapy tiny unet`"), "{}", run.stdout);
+    assert!((merge_patches_iou(&run.stdout) - expected).abs() < 1e-6, "{} vs BiaPy {expected}", run.stdout);
+}
