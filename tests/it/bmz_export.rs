@@ -271,3 +271,54 @@ TEST: {{ENABLE: True}}
     assert!(run.stdout.contains("[BMZ] `biapy tiny unet`"), "{}", run.stdout);
     assert!((merge_patches_iou(&run.stdout) - expected).abs() < 1e-6, "{} vs BiaPy {expected}", run.stdout);
 }
+
+#[test]
+fn every_layer_kind_runs_in_onnxruntime_as_segsweep_computes_it() {
+    let Some(python) = python_with_biapy("onnx_variants") else { return };
+    // Each variant trained one epoch (batch norm's running statistics move), packaged, and its
+    // ONNX graph run by onnxruntime on the test input against segsweep's prediction.
+    let variants = [
+        (
+            "seunet-gn-gelu-resize",
+            2,
+            2,
+            "  ARCHITECTURE: seunet\n  FEATURE_MAPS: [16, 16, 32]\n  NORMALIZATION: gn\n  ACTIVATION: gelu\n  UPSAMPLE_LAYER: upsampling",
+        ),
+        (
+            "resunet-bn-silu-resize",
+            2,
+            2,
+            "  ARCHITECTURE: resunet\n  NORMALIZATION: bn\n  ACTIVATION: silu\n  UPSAMPLE_LAYER: upsampling",
+        ),
+        (
+            "unet-norm-act-conv-3-classes",
+            2,
+            3,
+            "  CONV_BLOCK_ORDER: norm_act_conv\n  ACTIVATION: leaky_relu\n  KERNEL_SIZE: 5",
+        ),
+        (
+            "resunet-3d-trilinear",
+            3,
+            2,
+            "  ARCHITECTURE: resunet\n  UPSAMPLE_LAYER: upsampling\n  Z_DOWN: [2, 1]\n  ACTIVATION: relu",
+        ),
+    ];
+    for (name, ndim, classes, model) in variants {
+        let dir = TestDir::new();
+        let mut config = job(&dir, ndim, classes, model, false);
+        if model.contains("FEATURE_MAPS") {
+            let text = std::fs::read_to_string(&config).unwrap().replace("  FEATURE_MAPS: [4, 8, 16]\n", "");
+            config = dir.write("job.yaml", &text);
+        }
+        let results = dir.join("results");
+        let run = run_job(&config, &results, "tiny", &["--set", "TEST.ENABLE=False"]);
+        assert_eq!(run.code, 0, "{name}: {}\n{}", run.stdout, run.stderr);
+        let package = dir.join(&format!("{name}.zip"));
+        let export =
+            segsweep(&["export", config.to_str().unwrap(), &best(&results), "--bmz", package.to_str().unwrap()]);
+        assert_eq!(export.code, 0, "{name}: {}", export.stderr);
+        let seen = check(&python, &[Path::new("--onnx-only"), &package]);
+        assert!(seen["onnx_max_abs"].as_f64().unwrap() <= 1e-4, "{name}: {seen}");
+        assert_eq!(seen["onnx_shape"][1], if classes == 2 { 1 } else { 3 }, "{name}: {seen}");
+    }
+}

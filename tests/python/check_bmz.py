@@ -12,6 +12,7 @@ Offline: the one network look-up bioimageio.spec makes (does the author's GitHub
 is answered "yes" for the package's own authors; any other connection attempt fails the check.
 
 Usage: python check_bmz.py PACKAGE.zip [CHECKPOINT.pth]
+       python check_bmz.py --onnx-only PACKAGE.zip   (onnxruntime against segsweep only)
 """
 
 import contextlib
@@ -64,6 +65,10 @@ def postprocess(y, steps):
 
 
 def main(package, checkpoint=None):
+    onnx_only = package == "--onnx-only"
+    if onnx_only:
+        package = checkpoint
+        checkpoint = None
     seen = {}
     with zipfile.ZipFile(package) as z:
         files = {name: z.read(name) for name in z.namelist()}
@@ -75,6 +80,14 @@ def main(package, checkpoint=None):
     )
     seen["weights"] = sorted(rdf["weights"])
 
+    if not onnx_only:
+        seen.update(bioimageio_test(package, rdf))
+    seen.update(onnx_and_torch(files, rdf, checkpoint))
+    return seen
+
+
+def bioimageio_test(package, rdf):
+    seen = {}
     from bioimageio.spec._internal import field_validation
 
     for person in rdf.get("authors", []) + rdf.get("maintainers", []):
@@ -86,7 +99,11 @@ def main(package, checkpoint=None):
     seen["bioimageio_status"] = summary.status
     seen["bioimageio_checks"] = len(summary.details)
     seen["bioimageio_failed"] = [d.name + ": " + str(d.errors) for d in summary.details if d.status == "failed"]
+    return seen
 
+
+def onnx_and_torch(files, rdf, checkpoint):
+    seen = {}
     x = np.load(io.BytesIO(files["test-input.npy"]))
     expected = np.load(io.BytesIO(files["test-output.npy"]))
     normed = preprocess(x, rdf["inputs"][0]["preprocessing"])

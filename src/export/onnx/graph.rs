@@ -84,19 +84,22 @@ impl Graph {
         self.float(name, &dims, &values)
     }
 
+    /// A layer's `weight` and optional `bias` as initializers `{name}.weight`, `{name}.bias`.
+    fn weight_bias<const D: usize>(
+        &mut self,
+        name: &str,
+        weight: &Param<Tensor<D>>,
+        bias: Option<&Param<Tensor<1>>>,
+    ) -> (String, Option<String>) {
+        let weight = self.param(format!("{name}.weight"), weight);
+        (weight, bias.map(|b| self.param(format!("{name}.bias"), b)))
+    }
+
     /// `ConvNd` (stride 1, "same" zero padding, bias).
     pub fn conv(&mut self, x: &str, conv: &ConvNd, name: &str) -> String {
-        let (weight, bias, kernel) = match conv {
-            ConvNd::D2(c) => (
-                self.param(format!("{name}.weight"), &c.weight),
-                c.bias.as_ref().map(|b| self.param(format!("{name}.bias"), b)),
-                c.kernel_size.to_vec(),
-            ),
-            ConvNd::D3(c) => (
-                self.param(format!("{name}.weight"), &c.weight),
-                c.bias.as_ref().map(|b| self.param(format!("{name}.bias"), b)),
-                c.kernel_size.to_vec(),
-            ),
+        let ((weight, bias), kernel) = match conv {
+            ConvNd::D2(c) => (self.weight_bias(name, &c.weight, c.bias.as_ref()), c.kernel_size.to_vec()),
+            ConvNd::D3(c) => (self.weight_bias(name, &c.weight, c.bias.as_ref()), c.kernel_size.to_vec()),
         };
         let begin: Vec<i64> = kernel.iter().map(|&k| ((k - 1) / 2) as i64).collect();
         let end: Vec<i64> = kernel.iter().map(|&k| (k - 1 - (k - 1) / 2) as i64).collect();
@@ -111,17 +114,9 @@ impl Graph {
 
     /// `ConvTransposeNd` with kernel = stride (no overlap, no padding).
     pub fn conv_transpose(&mut self, x: &str, conv: &ConvTransposeNd, name: &str) -> String {
-        let (weight, bias, kernel) = match conv {
-            ConvTransposeNd::D2(c) => (
-                self.param(format!("{name}.weight"), &c.weight),
-                c.bias.as_ref().map(|b| self.param(format!("{name}.bias"), b)),
-                c.kernel_size.to_vec(),
-            ),
-            ConvTransposeNd::D3(c) => (
-                self.param(format!("{name}.weight"), &c.weight),
-                c.bias.as_ref().map(|b| self.param(format!("{name}.bias"), b)),
-                c.kernel_size.to_vec(),
-            ),
+        let ((weight, bias), kernel) = match conv {
+            ConvTransposeNd::D2(c) => (self.weight_bias(name, &c.weight, c.bias.as_ref()), c.kernel_size.to_vec()),
+            ConvTransposeNd::D3(c) => (self.weight_bias(name, &c.weight, c.bias.as_ref()), c.kernel_size.to_vec()),
         };
         let strides = match conv {
             ConvTransposeNd::D2(c) => c.stride.to_vec(),

@@ -23,19 +23,45 @@ pub fn emit(model: &SegModel, g: &mut Graph, input: &str) -> String {
 }
 
 fn unet(g: &mut Graph, net: &UNet, input: &str, ndim: usize) -> String {
-    let mut x = input.to_string();
-    let mut skips = Vec::new();
-    for (i, level) in net.down_path.iter().enumerate() {
-        let features = conv_stack(g, &x, level, &format!("down_path.{i}"), ndim);
-        x = g.max_pool(&features, net.geometry.pools[i], ndim, &format!("down_path.{i}.pool"));
-        skips.push(features);
-    }
-    x = conv_stack(g, &x, &net.bottleneck, "bottleneck", ndim);
-    for (d, up) in net.up_paths.iter().enumerate() {
-        let skip = skips.pop().expect("one skip connection per decoder step");
-        x = up_block(g, &x, &skip, up, &format!("up_paths.0.{d}"), ndim);
-    }
+    let shape = UShape { down_path: &net.down_path, bottleneck: &net.bottleneck, up_paths: &net.up_paths };
+    let x = shape.emit(g, input, &net.geometry.pools, ndim, conv_stack, |g, x, skip, up, name| {
+        up_block(g, x, skip, up, &format!("up_paths.0.{name}"), ndim)
+    });
     g.conv(&x, &net.heads[0], "heads.0")
+}
+
+/// The encoder–bottleneck–decoder walk both networks share (as `crate::model::skeleton` does
+/// for their `forward`): each level's output is kept for its decoder step, then max-pooled.
+struct UShape<'a, E, U> {
+    down_path: &'a [E],
+    bottleneck: &'a E,
+    up_paths: &'a [U],
+}
+
+impl<E, U> UShape<'_, E, U> {
+    fn emit(
+        &self,
+        g: &mut Graph,
+        input: &str,
+        pools: &[[usize; 3]],
+        ndim: usize,
+        level: impl Fn(&mut Graph, &str, &E, &str, usize) -> String,
+        up: impl Fn(&mut Graph, &str, &str, &U, usize) -> String,
+    ) -> String {
+        let mut x = input.to_string();
+        let mut skips = Vec::new();
+        for (i, block) in self.down_path.iter().enumerate() {
+            let features = level(g, &x, block, &format!("down_path.{i}"), ndim);
+            x = g.max_pool(&features, pools[i], ndim, &format!("down_path.{i}.pool"));
+            skips.push(features);
+        }
+        x = level(g, &x, self.bottleneck, "bottleneck", ndim);
+        for (d, block) in self.up_paths.iter().enumerate() {
+            let skip = skips.pop().expect("one skip connection per decoder step");
+            x = up(g, &x, &skip, block, d);
+        }
+        x
+    }
 }
 
 fn conv_stack(g: &mut Graph, x: &str, stack: &ConvStack, name: &str, ndim: usize) -> String {
@@ -121,18 +147,10 @@ fn attention_gate(g: &mut Graph, gating: &str, x: &str, gate: &AttentionBlock, n
 }
 
 fn resunet(g: &mut Graph, net: &ResUNet, input: &str, ndim: usize) -> String {
-    let mut x = input.to_string();
-    let mut skips = Vec::new();
-    for (i, level) in net.down_path.iter().enumerate() {
-        let features = res_block(g, &x, level, &format!("down_path.{i}"), ndim);
-        x = g.max_pool(&features, net.geometry.pools[i], ndim, &format!("down_path.{i}.pool"));
-        skips.push(features);
-    }
-    x = res_block(g, &x, &net.bottleneck, "bottleneck", ndim);
-    for (d, up) in net.up_paths.iter().enumerate() {
-        let skip = skips.pop().expect("one skip connection per decoder step");
-        x = res_up_block(g, &x, &skip, up, &format!("up_paths.{d}"), ndim);
-    }
+    let shape = UShape { down_path: &net.down_path, bottleneck: &net.bottleneck, up_paths: &net.up_paths };
+    let x = shape.emit(g, input, &net.geometry.pools, ndim, res_block, |g, x, skip, up, d| {
+        res_up_block(g, x, skip, up, &format!("up_paths.{d}"), ndim)
+    });
     g.conv(&x, &net.heads[0], "heads.0")
 }
 
