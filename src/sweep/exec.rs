@@ -276,7 +276,7 @@ pub fn materialise(
     crate::train::job::write_config(config, &layout.config_file())?;
     let train = cache.entry(Stage::Train, &keys.train.key);
     std::fs::create_dir_all(layout.checkpoints())?;
-    link_file(&Checkpoints::of(&entry_layout(&train)).best(), &Checkpoints::of(&layout).best())?;
+    link_file(&Checkpoints::of(&entry_layout(&train), config).best(), &Checkpoints::of(&layout, config).best())?;
     let results = layout.results();
     for entry in [train, cache.entry(Stage::Evaluate, &keys.evaluate.key)] {
         link_tree_renamed(&entry.join("results").join(ENTRY_JOB), &results, |name| entry_name(name, job_id))?;

@@ -2,7 +2,9 @@
 //!
 //! - `<job_id>-checkpoint-best.safetensors`: the weights with the lowest validation loss, with
 //!   BiaPy's state-dict names (D9, see `weights.rs`);
-//!   `<job_id>-checkpoint-<epoch>.safetensors` every `MODEL.SAVE_CKPT_FREQ` epochs.
+//!   `<job_id>-checkpoint-<epoch>.safetensors` every `MODEL.SAVE_CKPT_FREQ` epochs. With
+//!   `MODEL.OUT_CHECKPOINT_FORMAT: pth` the same as `.pth` files holding BiaPy's checkpoint dict
+//!   (`pth_write.rs`), which BiaPy's own workflow loads.
 //! - `<job_id>-resume.json` + `<job_id>-resume-e<epoch>.bpk` (weights with their parameter ids) +
 //!   `<job_id>-resume-e<epoch>.optim.bpk` (optimiser state): everything a killed training needs to
 //!   continue where it stopped — epoch, best loss, patience counter, schedule state, log rows.
@@ -19,7 +21,10 @@ use serde::{Deserialize, Serialize};
 
 use super::error::TrainError;
 use super::log::EpochRow;
+use super::pickle::PyValue;
+use super::pth_write::Contents;
 use super::schedule::LrSchedule;
+use crate::config::{CheckpointFormat, Config};
 use crate::model::SegModel;
 
 /// Bump when the resume format changes.
@@ -50,31 +55,53 @@ pub struct ResumeState {
 pub struct Checkpoints {
     pub dir: PathBuf,
     pub job_id: String,
+    /// `MODEL.OUT_CHECKPOINT_FORMAT`.
+    pub format: CheckpointFormat,
 }
 
 impl Checkpoints {
-    /// The checkpoints of the job laid out at `layout`.
-    pub fn of(layout: &crate::layout::RunLayout) -> Self {
-        Self { dir: layout.checkpoints(), job_id: layout.job_id.clone() }
+    /// The checkpoints of the job laid out at `layout`, in `config`'s output format.
+    pub fn of(layout: &crate::layout::RunLayout, config: &Config) -> Self {
+        Self { dir: layout.checkpoints(), job_id: layout.job_id.clone(), format: config.model.out_checkpoint_format }
+    }
+
+    fn extension(&self) -> &'static str {
+        match self.format {
+            CheckpointFormat::Safetensors => "safetensors",
+            CheckpointFormat::Pth => "pth",
+        }
     }
 
     pub fn best(&self) -> PathBuf {
-        self.dir.join(format!("{}-checkpoint-best.safetensors", self.job_id))
+        self.dir.join(format!("{}-checkpoint-best.{}", self.job_id, self.extension()))
     }
 
     pub fn periodic(&self, epoch: usize) -> PathBuf {
-        self.dir.join(format!("{}-checkpoint-{epoch}.safetensors", self.job_id))
+        self.dir.join(format!("{}-checkpoint-{epoch}.{}", self.job_id, self.extension()))
     }
 
     pub fn resume_file(&self) -> PathBuf {
         self.dir.join(format!("{}-resume.json", self.job_id))
     }
 
-    /// Writes the weights as safetensors at `path`.
-    pub fn save_weights(&self, path: &Path, model: &SegModel) -> Result<(), TrainError> {
+    /// Writes the weights at `path` in the checkpoints' format; `epoch` is what a `.pth` records
+    /// (`None`: BiaPy's `"best"`).
+    pub fn save_weights(
+        &self,
+        path: &Path,
+        model: &SegModel,
+        config: &Config,
+        epoch: Option<usize>,
+    ) -> Result<(), TrainError> {
         std::fs::create_dir_all(&self.dir).map_err(TrainError::write(&self.dir))?;
-        let bytes = super::weights::to_bytes(model).map_err(TrainError::checkpoint(path))?;
-        crate::atomic::write(path, bytes).map_err(TrainError::write(path))
+        let bytes = match self.format {
+            CheckpointFormat::Safetensors => super::weights::to_bytes(model),
+            CheckpointFormat::Pth => {
+                let epoch = epoch.map_or(PyValue::Str("best".into()), |e| PyValue::Int(e as i64));
+                super::pth_write::to_bytes(model, Contents::Checkpoint { config, epoch })
+            }
+        };
+        crate::atomic::write(path, bytes.map_err(TrainError::checkpoint(path))?).map_err(TrainError::write(path))
     }
 
     /// Writes a resume point after epoch `state.epochs_done` and removes the previous one.
@@ -159,7 +186,7 @@ pub fn load_best(
     device: &burn::prelude::Device,
 ) -> Result<SegModel, TrainError> {
     let model = SegModel::try_new(&crate::model::ModelSpec::from_config(config)?, device)?;
-    load_weights(&Checkpoints::of(layout).best(), model)
+    load_weights(&Checkpoints::of(layout, config).best(), model)
 }
 
 /// Loads weights into `model`: BiaPy-named or burn safetensors, a BiaPy `.pth`, or a `.bpk`
@@ -181,7 +208,8 @@ mod tests {
     #[test]
     fn clearing_the_resume_point_removes_it_first_and_every_resume_file_of_the_job() {
         let dir = tempfile::tempdir().unwrap();
-        let checkpoints = Checkpoints { dir: dir.path().to_path_buf(), job_id: "run".into() };
+        let checkpoints =
+            Checkpoints { dir: dir.path().to_path_buf(), job_id: "run".into(), format: CheckpointFormat::Safetensors };
         for name in
             ["run-resume-e2.bpk", "run-resume-e2.optim.bpk", "run-resume-e1.bpk", "run-checkpoint-best.safetensors"]
         {

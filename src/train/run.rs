@@ -69,7 +69,7 @@ pub fn train(
 ) -> Result<TrainOutcome, TrainError> {
     let (train_set, val_set) = (Arc::new(sets.0), Arc::new(sets.1));
     let batch_size = config.train.batch_size;
-    let checkpoints = Checkpoints::of(layout);
+    let checkpoints = Checkpoints::of(layout, config);
     let loss_fn = LossFn::from_config(config);
     let context =
         EpochContext { loss_fn: &loss_fn, batch_size, device: &options.device, show_progress: options.progress };
@@ -295,7 +295,7 @@ fn end_of_epoch(
             .ok(),
             None => writeln!(out, "Val loss {:.6}, saving model to {}", row.val_loss, best.display()).ok(),
         };
-        checkpoints.save_weights(&best, model)?;
+        checkpoints.save_weights(&best, model, config, None)?;
         (state.best_val_loss, state.best_val_iou, state.best_epoch, state.bad_epochs) =
             (Some(row.val_loss), Some(row.val_iou), Some(epoch), 0);
     } else {
@@ -303,7 +303,7 @@ fn end_of_epoch(
     }
     let freq = config.model.save_ckpt_freq;
     if freq > 0 && (epoch.is_multiple_of(freq as usize) || epoch == config.train.epochs) {
-        checkpoints.save_weights(&checkpoints.periodic(epoch), model)?;
+        checkpoints.save_weights(&checkpoints.periodic(epoch), model, config, Some(epoch))?;
     }
     writeln!(
         out,

@@ -322,3 +322,29 @@ fn every_layer_kind_runs_in_onnxruntime_as_segsweep_computes_it() {
         assert_eq!(seen["onnx_shape"][1], if classes == 2 { 1 } else { 3 }, "{name}: {seen}");
     }
 }
+
+#[test]
+fn out_checkpoint_format_pth_writes_biapys_checkpoints_and_tests_from_them() {
+    let dir = TestDir::new();
+    let config = job(&dir, 2, 2, "  OUT_CHECKPOINT_FORMAT: pth\n  SAVE_CKPT_FREQ: 1", false);
+    let results = dir.join("results");
+    let run = run_job(&config, &results, "tiny", &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let checkpoints = results.join("tiny/checkpoints");
+    let mut names: Vec<String> = std::fs::read_dir(&checkpoints)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("-checkpoint-"))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["tiny_1-checkpoint-1.pth", "tiny_1-checkpoint-best.pth"]);
+    assert!(run.stdout.contains("Test Foreground IoU (merge patches): "), "{}", run.stdout);
+    // The zip entries are PyTorch's: `archive/data.pkl`, one record per tensor, `version`.
+    let mut zip =
+        zip::ZipArchive::new(std::fs::File::open(checkpoints.join("tiny_1-checkpoint-best.pth")).unwrap()).unwrap();
+    assert!(zip.by_name("archive/data.pkl").is_ok() && zip.by_name("archive/version").is_ok());
+    assert_eq!(zip.len(), 3 + 50, "data.pkl, byteorder, version and the 50 tensors");
+    // Refused, with the reason, where BiaPy's names are not mapped.
+    let check = segsweep(&["config", "check", config.to_str().unwrap(), "--set", "MODEL.ARCHITECTURE=resunet"]);
+    assert!(check.stderr.contains("`MODEL.OUT_CHECKPOINT_FORMAT`"), "{}", check.stderr);
+}
