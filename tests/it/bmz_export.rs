@@ -224,6 +224,22 @@ fn missing_metadata_is_one_error_listing_every_field_before_training() {
     let run = run_job(&import, &dir.join("r2"), "tiny", &[]);
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(run.stderr.contains("the package is a `dataset`, not a `model`"), "{}", run.stderr);
+    for (rdf, expected) in [
+        ("type: model\ntags: [2d, instance-segmentation]\nweights: {}\n", "tagged `instance-segmentation`"),
+        ("type: model\nweights: {onnx: {source: m.onnx}}\n", "it has onnx weights; segsweep runs"),
+        (
+            "type: model\nweights: {pytorch_state_dict: {source: w.pt, architecture: {callable: UNETR}}}\n",
+            "its network is `UNETR`",
+        ),
+    ] {
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&not_a_model).unwrap());
+        zip.start_file("rdf.yaml", zip::write::SimpleFileOptions::default()).unwrap();
+        std::io::Write::write_all(&mut zip, rdf.as_bytes()).unwrap();
+        zip.finish().unwrap();
+        let run = run_job(&import, &dir.join("r3"), "tiny", &[]);
+        assert_eq!(run.code, 2, "{}", run.stdout);
+        assert!(run.stderr.contains(expected), "{expected}: {}", run.stderr);
+    }
 }
 
 /// BiaPy's test IoU with its own fixture model (`tests/fixtures/biapy/make_biapy_fixtures.py`).

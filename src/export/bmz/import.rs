@@ -65,6 +65,21 @@ pub fn open(path: &Path, config: &Config) -> Result<Imported, ExportError> {
     if rdf["type"] != "model" {
         return Err(wrong(format!("the package is a `{}`, not a `model`", rdf["type"].as_str().unwrap_or("?"))));
     }
+    const OTHER_WORKFLOWS: &[&str] = &[
+        "instance-segmentation",
+        "detection",
+        "denoising",
+        "super-resolution",
+        "self-supervision",
+        "classification",
+        "image-to-image",
+    ];
+    let tags = rdf["tags"].as_array().into_iter().flatten().filter_map(Value::as_str);
+    if let Some(workflow) = tags.into_iter().find(|t| OTHER_WORKFLOWS.contains(t)) {
+        return Err(wrong(format!(
+            "the package is tagged `{workflow}`: a model of another workflow than semantic segmentation"
+        )));
+    }
     let weights = rdf["weights"].as_object().ok_or_else(|| wrong("`weights` is missing".into()))?;
     let found: Vec<&str> = weights.keys().map(String::as_str).collect();
     let Some(torch) = weights.get("pytorch_state_dict") else {

@@ -149,7 +149,14 @@ pub fn describe(d: &Description<'_>) -> Result<Value, String> {
             "postprocessing": postprocessing,
         }],
         "weights": weights,
-        "config": {"segsweep": {"version": env!("CARGO_PKG_VERSION"), "architecture": d.config.model.architecture}},
+        // How segsweep turns the output into masks (a threshold or Otsu for one channel, the most
+        // probable class otherwise): recorded, not a processing step, so consumers get
+        // probabilities as from BiaPy's packages.
+        "config": {"segsweep": {
+            "version": env!("CARGO_PKG_VERSION"),
+            "architecture": d.config.model.architecture,
+            "binarization": d.config.test.binarization,
+        }},
     });
     if let Some(id) = export.dataset_info.first().and_then(|info| info.get("dataset_id")) {
         rdf["training_data"] = json!({"id": id});
