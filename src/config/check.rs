@@ -10,9 +10,7 @@ mod by_chunks;
 use std::collections::BTreeMap;
 
 use super::error::{Origin, Problem};
-use super::schema::{
-    Binarization, CheckpointFormat, Config, Ndim, NormLayer, NormalizationType, ProblemType, SchedulerName,
-};
+use super::schema::{Binarization, Config, Ndim, NormLayer, NormalizationType, ProblemType, SchedulerName};
 
 /// Architectures BiaPy accepts for `SEMANTIC_SEG` (spec §1.7 #34).
 const SEMANTIC_ARCHITECTURES: &[&str] = &[
@@ -115,16 +113,6 @@ fn check_general(config: &Config, c: &mut Checker) {
         "MODEL.BMZ.EXPORT.REUSE_BMZ_CONFIG",
         "reuses the metadata of the package the model came from, so it needs `MODEL.SOURCE: bmz`",
     );
-    if config.model.out_checkpoint_format == CheckpointFormat::Pth && config.model.architecture != "unet" {
-        c.not_implemented(
-            "MODEL.OUT_CHECKPOINT_FORMAT",
-            format!(
-                "`pth` checkpoints carry BiaPy's state-dict names, which segsweep maps for `unet` only so far; \
-                 use `safetensors` for `{}`",
-                config.model.architecture
-            ),
-        );
-    }
     // BiaPy rule #11 concerns its own models; a BMZ or torchvision model comes trained.
     let tests_untrained =
         config.model.source == "biapy" && !config.model.load_checkpoint && !config.train.enable && config.test.enable;

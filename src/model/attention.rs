@@ -93,8 +93,8 @@ mod tests {
         assert_eq!(n_trainable_params(&gate), 136 + 16 + 136 + 9 + 2);
         let mut names = Vec::new();
         gate.biapy_names("g", &mut names);
-        let total: usize = names.iter().map(|(_, s)| s.iter().product::<usize>()).sum();
+        let total: usize = names.iter().map(|(_, s, _)| s.iter().product::<usize>()).sum();
         assert_eq!(total, n_trainable_params(&gate));
-        assert_eq!(names[0], ("g.w_g.0.weight".to_string(), vec![8, 16, 1, 1, 1]));
+        assert_eq!((names[0].0.clone(), names[0].1.clone()), ("g.w_g.0.weight".to_string(), vec![8, 16, 1, 1, 1]));
     }
 }

@@ -8,7 +8,7 @@
 //! convolutions with zero bias, PyTorch-default transposed convolutions, norms at weight 1 and
 //! bias 0). It must not know about U-Net levels or BiaPy's state-dict names beyond one leaf.
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::nn::conv::{
     Conv2d, Conv2dConfig, Conv3d, Conv3dConfig, ConvTranspose2d, ConvTranspose2dConfig, ConvTranspose3d,
     ConvTranspose3dConfig,
@@ -24,8 +24,9 @@ use burn::tensor::{Device, Tensor, activation};
 use super::pool3d::max_pool3d;
 use crate::config::{Activation, Ndim, NormLayer};
 
-/// A list of `(name, PyTorch shape)` pairs, as in a BiaPy state dict.
-pub type NameList = Vec<(String, Vec<usize>)>;
+/// A list of `(name, PyTorch shape, parameter id)` triples, as in a BiaPy state dict; the id
+/// ties each name to the burn parameter it names (`crate::model::biapy_names`).
+pub type NameList = Vec<(String, Vec<usize>, ParamId)>;
 
 /// Reinterprets a rank-`A` tensor as rank `B` with the same shape.
 ///
@@ -85,12 +86,12 @@ impl ConvNd {
     /// Appends `{prefix}.weight` (`[out, in, (kz,) ky, kx]`) and `{prefix}.bias`.
     pub fn biapy_names(&self, prefix: &str, out: &mut NameList) {
         let (weight, bias) = match self {
-            ConvNd::D2(conv) => (conv.weight.lazy_shape(), conv.bias.as_ref()),
-            ConvNd::D3(conv) => (conv.weight.lazy_shape(), conv.bias.as_ref()),
+            ConvNd::D2(conv) => ((conv.weight.lazy_shape(), conv.weight.id), conv.bias.as_ref()),
+            ConvNd::D3(conv) => ((conv.weight.lazy_shape(), conv.weight.id), conv.bias.as_ref()),
         };
-        out.push((format!("{prefix}.weight"), weight.to_vec()));
+        out.push((format!("{prefix}.weight"), weight.0.to_vec(), weight.1));
         if let Some(bias) = bias {
-            out.push((format!("{prefix}.bias"), bias.lazy_shape().to_vec()));
+            out.push((format!("{prefix}.bias"), bias.lazy_shape().to_vec(), bias.id));
         }
     }
 }
@@ -142,12 +143,12 @@ impl ConvTransposeNd {
     /// Appends `{prefix}.weight` (`[in, out, (kz,) ky, kx]`) and `{prefix}.bias`.
     pub fn biapy_names(&self, prefix: &str, out: &mut NameList) {
         let (weight, bias) = match self {
-            ConvTransposeNd::D2(conv) => (conv.weight.lazy_shape(), conv.bias.as_ref()),
-            ConvTransposeNd::D3(conv) => (conv.weight.lazy_shape(), conv.bias.as_ref()),
+            ConvTransposeNd::D2(conv) => ((conv.weight.lazy_shape(), conv.weight.id), conv.bias.as_ref()),
+            ConvTransposeNd::D3(conv) => ((conv.weight.lazy_shape(), conv.weight.id), conv.bias.as_ref()),
         };
-        out.push((format!("{prefix}.weight"), weight.to_vec()));
+        out.push((format!("{prefix}.weight"), weight.0.to_vec(), weight.1));
         if let Some(bias) = bias {
-            out.push((format!("{prefix}.bias"), bias.lazy_shape().to_vec()));
+            out.push((format!("{prefix}.bias"), bias.lazy_shape().to_vec(), bias.id));
         }
     }
 }
@@ -200,10 +201,10 @@ impl Norm {
             Norm::Group(norm) => (norm.gamma.as_ref(), norm.beta.as_ref()),
         };
         if let Some(gamma) = gamma {
-            out.push((format!("{prefix}.weight"), gamma.lazy_shape().to_vec()));
+            out.push((format!("{prefix}.weight"), gamma.lazy_shape().to_vec(), gamma.id));
         }
         if let Some(beta) = beta {
-            out.push((format!("{prefix}.bias"), beta.lazy_shape().to_vec()));
+            out.push((format!("{prefix}.bias"), beta.lazy_shape().to_vec(), beta.id));
         }
     }
 }
@@ -220,13 +221,17 @@ fn gcd(a: usize, b: usize) -> usize {
     if b == 0 { a.max(1) } else { gcd(b, a % b) }
 }
 
-/// `MODEL.ACTIVATION` as BiaPy's `get_activation` builds it: leaky ReLU slope 0.2, ELU α 1,
+/// The negative slope of `leaky_relu`: `nn.LeakyReLU()`'s default, which BiaPy uses.
+pub const LEAKY_RELU_SLOPE: f64 = 0.01;
+
+/// `MODEL.ACTIVATION` as BiaPy's `get_activation` builds it: leaky ReLU with PyTorch's default
+/// slope 0.01 (`nn.LeakyReLU()`), ELU α 1,
 /// exact (erf) GELU, softplus β 1, softmax over channels; `linear` and `none` are identities.
 pub fn activate<const D: usize>(act: Activation, x: Tensor<D>) -> Tensor<D> {
     match act {
         Activation::Relu => activation::relu(x),
         Activation::Tanh => activation::tanh(x),
-        Activation::LeakyRelu => activation::leaky_relu(x, 0.2),
+        Activation::LeakyRelu => activation::leaky_relu(x, LEAKY_RELU_SLOPE),
         Activation::Elu => elu(x),
         Activation::Gelu => activation::gelu(x),
         Activation::Silu => activation::silu(x),

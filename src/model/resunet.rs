@@ -213,10 +213,10 @@ mod tests {
         assert!(net.down_path[1].pre_norm.is_some());
         let names = net.biapy_state_dict_names();
         assert_eq!(names[0].0, "down_path.0.block.0.block.0.weight");
-        assert!(names.iter().any(|(n, _)| n == "down_path.1.block.0.weight"));
-        assert!(names.iter().any(|(n, _)| n == "down_path.1.block.2.block.1.weight"));
-        assert!(names.iter().any(|(n, s)| n == "up_paths.0.0.up.weight" && s == &vec![256, 256, 2, 2]));
-        let total: usize = names.iter().map(|(_, s)| s.iter().product::<usize>()).sum();
+        assert!(names.iter().any(|(n, _, _)| n == "down_path.1.block.0.weight"));
+        assert!(names.iter().any(|(n, _, _)| n == "down_path.1.block.2.block.1.weight"));
+        assert!(names.iter().any(|(n, s, _)| n == "up_paths.0.0.up.weight" && s == &vec![256, 256, 2, 2]));
+        let total: usize = names.iter().map(|(_, s, _)| s.iter().product::<usize>()).sum();
         assert_eq!(total, n_trainable_params(&net));
         assert_eq!(net.block_params().iter().sum::<usize>(), total);
     }

@@ -58,7 +58,7 @@ impl SqExBlock {
         for (idx, fc) in [(0, &self.fc1), (2, &self.fc2)] {
             let mut shape = fc.weight.lazy_shape().to_vec();
             shape.reverse();
-            out.push((format!("{prefix}.excitation.{idx}.weight"), shape));
+            out.push((format!("{prefix}.excitation.{idx}.weight"), shape, fc.weight.id));
         }
     }
 }
@@ -90,8 +90,9 @@ mod tests {
         let se = SqExBlock::new(64, &Device::flex());
         let mut names = Vec::new();
         se.biapy_names("b", &mut names);
+        let shown: Vec<(String, Vec<usize>)> = names.into_iter().map(|(n, s, _)| (n, s)).collect();
         assert_eq!(
-            names,
+            shown,
             vec![
                 ("b.excitation.0.weight".to_string(), vec![4, 64]),
                 ("b.excitation.2.weight".to_string(), vec![64, 4]),

@@ -16,7 +16,7 @@ fn small(arch: &str, ndim: &str, extra: &str) -> ModelSpec {
 }
 
 fn names_total(model: &SegModel) -> usize {
-    model.biapy_state_dict_names().iter().map(|(_, s)| s.iter().product::<usize>()).sum()
+    model.biapy_state_dict_names().iter().map(|(_, s, _)| s.iter().product::<usize>()).sum()
 }
 
 #[test]
@@ -105,8 +105,11 @@ fn options_change_the_layers() {
     let yaml = "MODEL: {FEATURE_MAPS: [4, 8, 16], CONV_BLOCK_ORDER: norm_act_conv}";
     let names = SegModel::new(&spec(yaml), &device).biapy_state_dict_names();
     // Norm over the single input channel first, then the conv at index 2.
-    assert_eq!(names[0], ("down_path.0.block.0.block.0.weight".to_string(), vec![1]));
-    assert_eq!(names[2], ("down_path.0.block.0.block.2.weight".to_string(), vec![4, 1, 3, 3]));
+    assert_eq!((names[0].0.clone(), names[0].1.clone()), ("down_path.0.block.0.block.0.weight".to_string(), vec![1]));
+    assert_eq!(
+        (names[2].0.clone(), names[2].1.clone()),
+        ("down_path.0.block.0.block.2.weight".to_string(), vec![4, 1, 3, 3])
+    );
 }
 
 #[test]
@@ -237,7 +240,8 @@ fn every_architecture_has_biapys_state_dict_name_for_name_and_shape_for_shape() 
             let config = crate::config::load(&template, &[format!("MODEL.ARCHITECTURE={arch}")]).unwrap().config;
             let model = SegModel::new(&ModelSpec::from_config(&config).unwrap(), &device);
             let (expected, total) = biapy_layout(&format!("{arch}_{ndim}.txt"));
-            let names = model.biapy_state_dict_names();
+            let names: Vec<(String, Vec<usize>)> =
+                model.biapy_state_dict_names().into_iter().map(|(n, s, _)| (n, s)).collect();
             let first_difference = names.iter().zip(&expected).position(|(a, b)| a != b);
             assert_eq!(first_difference, None, "{arch} {ndim}: ours {:?}", first_difference.map(|i| &names[i]));
             assert_eq!(names.len(), expected.len(), "{arch} {ndim}");

@@ -181,18 +181,33 @@ mod tests {
     fn state_dict_names_follow_biapy_and_add_up() {
         let unet = UNet::new(&spec(""), UNetVariant::Plain, &Device::flex());
         let names = unet.biapy_state_dict_names();
-        assert_eq!(names[0], ("down_path.0.block.0.block.0.weight".to_string(), vec![16, 1, 3, 3]));
-        assert_eq!(names[1], ("down_path.0.block.0.block.0.bias".to_string(), vec![16]));
-        assert_eq!(names[2], ("down_path.0.block.0.block.1.weight".to_string(), vec![16]));
-        let up = names.iter().find(|(n, _)| n == "up_paths.0.0.up.0.weight").expect("transposed conv");
+        assert_eq!(
+            (names[0].0.clone(), names[0].1.clone()),
+            ("down_path.0.block.0.block.0.weight".to_string(), vec![16, 1, 3, 3])
+        );
+        assert_eq!(
+            (names[1].0.clone(), names[1].1.clone()),
+            ("down_path.0.block.0.block.0.bias".to_string(), vec![16])
+        );
+        assert_eq!(
+            (names[2].0.clone(), names[2].1.clone()),
+            ("down_path.0.block.0.block.1.weight".to_string(), vec![16])
+        );
+        let up = names.iter().find(|(n, _, _)| n == "up_paths.0.0.up.0.weight").expect("transposed conv");
         assert_eq!(up.1, vec![256, 128, 2, 2]);
-        assert!(names.iter().any(|(n, _)| n == "up_paths.0.3.conv_block.block.1.block.1.bias"));
-        assert!(names.iter().any(|(n, _)| n == "bottleneck.block.1.block.0.weight"));
-        assert_eq!(names[names.len() - 1], ("heads.0.bias".to_string(), vec![1]));
-        assert_eq!(names[names.len() - 2], ("heads.0.weight".to_string(), vec![1, 16, 1, 1]));
-        let total: usize = names.iter().map(|(_, shape)| shape.iter().product::<usize>()).sum();
+        assert!(names.iter().any(|(n, _, _)| n == "up_paths.0.3.conv_block.block.1.block.1.bias"));
+        assert!(names.iter().any(|(n, _, _)| n == "bottleneck.block.1.block.0.weight"));
+        assert_eq!(
+            (names[names.len() - 1].0.clone(), names[names.len() - 1].1.clone()),
+            ("heads.0.bias".to_string(), vec![1])
+        );
+        assert_eq!(
+            (names[names.len() - 2].0.clone(), names[names.len() - 2].1.clone()),
+            ("heads.0.weight".to_string(), vec![1, 16, 1, 1])
+        );
+        let total: usize = names.iter().map(|(_, shape, _)| shape.iter().product::<usize>()).sum();
         assert_eq!(total, 1_944_241);
-        let mut unique: Vec<&String> = names.iter().map(|(n, _)| n).collect();
+        let mut unique: Vec<&String> = names.iter().map(|(n, _, _)| n).collect();
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), names.len());
@@ -202,9 +217,9 @@ mod tests {
     fn upsampling_names_skip_the_resize_layer() {
         let unet = UNet::new(&spec("MODEL: {UPSAMPLE_LAYER: upsampling}"), UNetVariant::Plain, &Device::flex());
         let names = unet.biapy_state_dict_names();
-        assert!(names.iter().any(|(n, s)| n == "up_paths.0.0.up.1.weight" && s == &vec![128, 256, 1, 1]));
-        assert!(names.iter().any(|(n, _)| n == "up_paths.0.0.up.2.bias"));
-        let total: usize = names.iter().map(|(_, shape)| shape.iter().product::<usize>()).sum();
+        assert!(names.iter().any(|(n, s, _)| n == "up_paths.0.0.up.1.weight" && s == &vec![128, 256, 1, 1]));
+        assert!(names.iter().any(|(n, _, _)| n == "up_paths.0.0.up.2.bias"));
+        let total: usize = names.iter().map(|(_, shape, _)| shape.iter().product::<usize>()).sum();
         assert_eq!(total, 1_813_681);
     }
 

@@ -66,7 +66,7 @@ pub fn load(path: &Path, model: SegModel) -> Result<SegModel, TrainError> {
             let mut store = BurnpackStore::from_file(path).validate(false);
             let result =
                 model.load_from(&mut store).map_err(|e| TrainError::store(path, "cannot read the tensors", e))?;
-            weights::check(&result, false).map_err(TrainError::checkpoint(path))?;
+            weights::check(&result, None).map_err(TrainError::checkpoint(path))?;
             Ok(model)
         }
         Format::Safetensors => {

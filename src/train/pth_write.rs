@@ -2,8 +2,8 @@
 //! dict BiaPy's workflow loads with `MODEL.LOAD_CHECKPOINT` — `model` (the state dict with
 //! BiaPy's names), `cfg` (the resolved config as plain nested dicts), `model_build_kwargs` (BiaPy's
 //! constructor arguments), `epoch` and `biapy_version` — or a bare state dict (what a BioImage
-//! Model Zoo package's `pytorch_state_dict` weights are). Only architectures whose tensors carry
-//! BiaPy's names are written: any other file would not load into BiaPy's class.
+//! Model Zoo package's `pytorch_state_dict` weights are). Only networks whose tensors all carry
+//! BiaPy's names are written (all four today): any other file would not load into BiaPy's class.
 
 use std::io::Write;
 use std::path::Path;
@@ -40,8 +40,8 @@ pub fn to_bytes(model: &SegModel, contents: Contents<'_>) -> Result<Vec<u8>, Wei
     let biapy_names = metadata.metadata().as_ref().and_then(|m| m.get("names")).is_some_and(|n| n == "biapy");
     if !biapy_names {
         return Err(WeightsError::Unsupported(
-            "this architecture's tensors have no BiaPy state-dict names yet (only `unet`'s map), so \
-             BiaPy's class could not load a .pth of it; write .safetensors instead",
+            "some of this network's tensors have no BiaPy state-dict name, so BiaPy's class could not \
+             load a .pth of it; write .safetensors instead",
         ));
     }
     let mut records = Vec::new();
@@ -91,7 +91,7 @@ pub fn write(path: &Path, model: &SegModel, contents: Contents<'_>) -> Result<()
 /// each norm's running statistics right after its bias.
 fn module_order(model: &SegModel) -> Vec<String> {
     let mut order = Vec::new();
-    for (name, _) in model.biapy_state_dict_names() {
+    for (name, _, _) in model.biapy_state_dict_names() {
         let buffers = name
             .strip_suffix(".bias")
             .map(|layer| ["running_mean", "running_var", "num_batches_tracked"].map(|b| format!("{layer}.{b}")));
@@ -202,10 +202,16 @@ mod tests {
     }
 
     #[test]
-    fn refuses_names_biapy_does_not_have() {
-        let (_, model) =
-            tiny("MODEL: {ARCHITECTURE: resunet, FEATURE_MAPS: [4, 8, 16]}\nDATA: {PATCH_SIZE: [16, 16, 1]}");
-        assert!(matches!(to_bytes(&model, Contents::StateDict), Err(WeightsError::Unsupported(_))));
+    fn every_architecture_is_written_with_biapys_names() {
+        for arch in ["unet", "attention_unet", "seunet", "resunet"] {
+            let (_, model) = tiny(&format!(
+                "MODEL: {{ARCHITECTURE: {arch}, FEATURE_MAPS: [16, 16, 32]}}\nDATA: {{PATCH_SIZE: [16, 16, 1]}}"
+            ));
+            let bytes = to_bytes(&model, Contents::StateDict).expect(arch);
+            let zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
+            // data.pkl, byteorder, version and one record per BiaPy-named tensor.
+            assert_eq!(zip.len(), 3 + model.biapy_state_dict_names().len(), "{arch}");
+        }
     }
 
     #[test]

@@ -7,20 +7,12 @@
 use std::collections::HashMap;
 
 use burn::store::{ApplyError, ApplyResult, ModuleSnapshot, SafetensorsStore};
-use safetensors::SafeTensors;
+use safetensors::tensor::TensorView;
+use safetensors::{Dtype, SafeTensors};
 
 use super::error::WeightsError;
 use crate::model::SegModel;
-use crate::model::biapy_names::{renaming, to_biapy};
-
-/// The burn → BiaPy renaming of `model`'s tensors, when it maps completely.
-fn model_renaming(model: &SegModel) -> Result<Option<Vec<(String, String)>>, WeightsError> {
-    let bytes = burn_bytes(model)?;
-    let tensors = SafeTensors::deserialize(&bytes)?;
-    let paths: Vec<String> = tensors.names().into_iter().map(str::to_string).collect();
-    let expected: Vec<String> = model.biapy_state_dict_names().into_iter().map(|(name, _)| name).collect();
-    Ok(renaming(&paths, &expected))
-}
+use crate::model::biapy_names::{biapy_name_of, renaming};
 
 /// The model's weights as safetensors bytes with burn's names.
 fn burn_bytes(model: &SegModel) -> Result<Vec<u8>, WeightsError> {
@@ -29,24 +21,58 @@ fn burn_bytes(model: &SegModel) -> Result<Vec<u8>, WeightsError> {
     store.get_bytes().map_err(|e| WeightsError::store("cannot write the tensors as safetensors", e))
 }
 
+/// `tensors` renamed by `map` (name → new name, and whether to transpose the rank-2 tensor),
+/// others kept as they are, serialised with `metadata`.
+fn renamed(
+    tensors: &SafeTensors<'_>,
+    map: &HashMap<&str, (&str, bool)>,
+    metadata: Option<HashMap<String, String>>,
+) -> Result<Vec<u8>, WeightsError> {
+    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (name, view) in tensors.tensors() {
+        let (new_name, transpose) = map.get(name.as_str()).map_or((name.as_str(), false), |&(n, t)| (n, t));
+        let (mut shape, mut data) = (view.shape().to_vec(), view.data().to_vec());
+        if transpose {
+            data = transposed(&data, shape[0], shape[1], view.dtype().bitsize() / 8);
+            shape.reverse();
+        }
+        owned.push((new_name.to_string(), view.dtype(), shape, data));
+    }
+    let views = owned
+        .iter()
+        .map(|(name, dtype, shape, data)| {
+            let view = TensorView::new(*dtype, shape.clone(), data)
+                .map_err(|source| WeightsError::Tensor { name: name.clone(), source })?;
+            Ok((name.clone(), view))
+        })
+        .collect::<Result<Vec<_>, WeightsError>>()?;
+    Ok(safetensors::serialize(views, metadata)?)
+}
+
+/// A row-major `rows × cols` matrix of `elem`-byte values, transposed.
+fn transposed(data: &[u8], rows: usize, cols: usize, elem: usize) -> Vec<u8> {
+    let mut out = vec![0; data.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            let (from, to) = ((r * cols + c) * elem, (c * rows + r) * elem);
+            out[to..to + elem].copy_from_slice(&data[from..from + elem]);
+        }
+    }
+    out
+}
+
 /// Safetensors bytes of `model` with BiaPy's names where the architecture maps completely.
 pub fn to_bytes(model: &SegModel) -> Result<Vec<u8>, WeightsError> {
     let bytes = burn_bytes(model)?;
-    let Some(pairs) = model_renaming(model)? else { return Ok(bytes) };
+    let Some(renames) = renaming(model) else { return Ok(bytes) };
     let tensors = SafeTensors::deserialize(&bytes)?;
-    let rename: HashMap<&str, &str> = pairs.iter().map(|(b, p)| (b.as_str(), p.as_str())).collect();
-    let renamed: Vec<(String, _)> = tensors
-        .tensors()
-        .into_iter()
-        .map(|(name, view)| (rename.get(name.as_str()).map_or(name.clone(), |n| n.to_string()), view))
-        .collect();
+    let map = renames.iter().map(|r| (r.burn.as_str(), (r.biapy.as_str(), r.transposed))).collect();
     let metadata = HashMap::from([
         ("format".to_string(), "pt".to_string()),
         ("producer".to_string(), "segsweep".to_string()),
         ("names".to_string(), "biapy".to_string()),
     ]);
-    let bytes = safetensors::serialize(renamed, Some(metadata))?;
-    Ok(sorted_header(bytes))
+    Ok(sorted_header(renamed(&tensors, &map, Some(metadata))?))
 }
 
 /// `bytes` with the safetensors JSON header's keys in sorted order, padded with spaces to its
@@ -72,18 +98,14 @@ fn sorted_header(mut bytes: Vec<u8>) -> Vec<u8> {
 /// `bytes` with BiaPy names turned back into `model`'s burn paths (unchanged when the file
 /// already has burn's names).
 pub fn to_burn_names(bytes: Vec<u8>, model: &SegModel) -> Result<Vec<u8>, WeightsError> {
-    let Some(pairs) = model_renaming(model)? else { return Ok(bytes) };
-    let back: HashMap<&str, &str> = pairs.iter().map(|(b, p)| (p.as_str(), b.as_str())).collect();
+    let Some(renames) = renaming(model) else { return Ok(bytes) };
+    let back: HashMap<&str, (&str, bool)> =
+        renames.iter().map(|r| (r.biapy.as_str(), (r.burn.as_str(), r.transposed))).collect();
     let tensors = SafeTensors::deserialize(&bytes)?;
     if !tensors.names().iter().any(|n| back.contains_key(n)) {
         return Ok(bytes);
     }
-    let renamed: Vec<(String, _)> = tensors
-        .tensors()
-        .into_iter()
-        .map(|(name, view)| (back.get(name.as_str()).map_or(name.clone(), |n| n.to_string()), view))
-        .collect();
-    Ok(safetensors::serialize(renamed, None)?)
+    renamed(&tensors, &back, None)
 }
 
 /// Loads safetensors `bytes` (BiaPy or burn names) into `model`'s store form. Validation is
@@ -94,21 +116,18 @@ pub fn store_for(bytes: Vec<u8>, model: &SegModel) -> Result<SafetensorsStore, W
 
 /// Loads safetensors `bytes` (BiaPy or burn names) into `model`; see [`check`] for the errors.
 pub fn load(bytes: Vec<u8>, mut model: SegModel) -> Result<SegModel, WeightsError> {
-    let biapy_file = has_biapy_names(&bytes, &model)?;
+    let names = has_biapy_names(&bytes, &model)?.then(|| biapy_name_of(&model));
     let mut store = store_for(bytes, &model)?;
     let result = model.load_from(&mut store).map_err(|e| WeightsError::store("cannot read the tensors", e))?;
-    check(&result, biapy_file)?;
+    check(&result, names.as_ref())?;
     Ok(model)
 }
 
 /// One message for what went wrong loading a file: the first tensor of the wrong shape, named as
-/// in the file (BiaPy's name when `biapy_names`) with both shapes, or else the first missing
-/// tensor; with how many more there are.
-pub fn check(result: &ApplyResult, biapy_names: bool) -> Result<(), WeightsError> {
-    let shown = |path: &str| match to_biapy(path) {
-        Some(name) if biapy_names => name,
-        _ => path.to_string(),
-    };
+/// in the file (BiaPy's name, from `biapy_names`, when the file has those) with both shapes, or
+/// else the first missing tensor; with how many more there are.
+pub fn check(result: &ApplyResult, biapy_names: Option<&HashMap<String, String>>) -> Result<(), WeightsError> {
+    let shown = |path: &str| biapy_names.and_then(|names| names.get(path)).cloned().unwrap_or_else(|| path.to_string());
     let more = |n: usize, what: &str| if n > 1 { format!(" and {} more {what}", n - 1) } else { String::new() };
     if let Some(error) = result.errors.first() {
         let message = match error {
@@ -138,7 +157,7 @@ pub fn check(result: &ApplyResult, biapy_names: bool) -> Result<(), WeightsError
 /// Whether the tensors in `bytes` carry BiaPy's names for `model` (rather than burn's paths).
 fn has_biapy_names(bytes: &[u8], model: &SegModel) -> Result<bool, WeightsError> {
     let tensors = SafeTensors::deserialize(bytes)?;
-    let expected: Vec<String> = model.biapy_state_dict_names().into_iter().map(|(name, _)| name).collect();
+    let expected: Vec<String> = model.biapy_state_dict_names().into_iter().map(|(name, _, _)| name).collect();
     Ok(tensors.names().iter().any(|n| expected.iter().any(|e| e == *n)))
 }
 
@@ -179,7 +198,7 @@ mod tests {
             assert_eq!(written.len(), order.len(), "{ndim}: one tensor per BiaPy name, nothing else");
             let mut listing = String::new();
             let mut sum = 0;
-            for (name, _) in &order {
+            for (name, _, _) in &order {
                 let shape = &written[name];
                 sum += shape.iter().product::<usize>();
                 listing += &format!("{name} {shape:?}\n");

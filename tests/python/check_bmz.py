@@ -12,7 +12,7 @@ Offline: the one network look-up bioimageio.spec makes (does the author's GitHub
 is answered "yes" for the package's own authors; any other connection attempt fails the check.
 
 Usage: python check_bmz.py PACKAGE.zip [CHECKPOINT.pth]
-       python check_bmz.py --onnx-only PACKAGE.zip   (onnxruntime against segsweep only)
+       python check_bmz.py --no-bioimageio PACKAGE.zip [CHECKPOINT.pth]   (skips test_model)
 """
 
 import contextlib
@@ -64,11 +64,9 @@ def postprocess(y, steps):
     return y
 
 
-def main(package, checkpoint=None):
-    onnx_only = package == "--onnx-only"
-    if onnx_only:
-        package = checkpoint
-        checkpoint = None
+def main(*args):
+    run_bioimageio = args[0] != "--no-bioimageio"
+    package, checkpoint = (list(args if run_bioimageio else args[1:]) + [None])[:2]
     seen = {}
     with zipfile.ZipFile(package) as z:
         files = {name: z.read(name) for name in z.namelist()}
@@ -80,7 +78,7 @@ def main(package, checkpoint=None):
     )
     seen["weights"] = sorted(rdf["weights"])
 
-    if not onnx_only:
+    if run_bioimageio:
         seen.update(bioimageio_test(package, rdf))
     seen.update(onnx_and_torch(files, rdf, checkpoint))
     return seen

@@ -20,7 +20,7 @@ use zip::write::SimpleFileOptions;
 
 use self::rdf::{Description, FileRef, TorchWeights};
 use self::sample::Sample;
-use crate::config::Config;
+use crate::config::{Config, NormLayer};
 use crate::data::hash::sha256_hex;
 use crate::model::{Arch, ModelError, SegModel};
 use crate::train::error::WeightsError;
@@ -94,7 +94,16 @@ pub fn write_package(out: &Path, config: &Config, model: &SegModel, sample: &Sam
     let onnx = add("model.onnx", crate::export::onnx::to_bytes(model));
     let arch = crate::model::Arch::from_name(&config.model.architecture)
         .ok_or_else(|| ModelError::UnsupportedArchitecture(config.model.architecture.clone()))?;
-    let (torch, no_torch) = match pth_write::to_bytes(model, Contents::StateDict) {
+    let state_dict = if config.model.normalization == NormLayer::Gn {
+        // spec §7 quirk: BiaPy 3.7.1's norm factory raises a TypeError for `gn`, so its class
+        // cannot be built to take these weights.
+        Err(WeightsError::Unsupported(
+            "BiaPy 3.7.1 cannot build a network with `gn` normalisation (a TypeError in its norm factory)",
+        ))
+    } else {
+        pth_write::to_bytes(model, Contents::StateDict)
+    };
+    let (torch, no_torch) = match state_dict {
         Ok(bytes) => {
             let file = add("weights.pt", bytes);
             let kwargs = pth_write::model_build_kwargs(config);

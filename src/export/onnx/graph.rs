@@ -10,7 +10,7 @@ use burn::tensor::Tensor;
 
 use super::proto::{AttributeProto, FLOAT, INT64, NodeProto, TensorProto};
 use crate::config::Activation;
-use crate::model::layers::{ConvNd, ConvTransposeNd, Norm};
+use crate::model::layers::{ConvNd, ConvTransposeNd, LEAKY_RELU_SLOPE, Norm};
 
 /// Nodes and initializers, in the order they were added.
 #[derive(Default)]
@@ -201,7 +201,9 @@ impl Graph {
         match act {
             Activation::Relu => self.node("Relu", name, &[x], vec![]),
             Activation::Tanh => self.node("Tanh", name, &[x], vec![]),
-            Activation::LeakyRelu => self.node("LeakyRelu", name, &[x], vec![("alpha", Attr::Float(0.2))]),
+            Activation::LeakyRelu => {
+                self.node("LeakyRelu", name, &[x], vec![("alpha", Attr::Float(LEAKY_RELU_SLOPE as f32))])
+            }
             Activation::Elu => self.node("Elu", name, &[x], vec![("alpha", Attr::Float(1.0))]),
             Activation::Sigmoid => self.node("Sigmoid", name, &[x], vec![]),
             Activation::Softmax => self.node("Softmax", name, &[x], vec![("axis", Attr::Int(1))]),
