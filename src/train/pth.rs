@@ -11,9 +11,9 @@ use burn::store::pytorch_reader::PytorchError;
 use burn::store::{ModuleStore, PytorchStore, PytorchStoreError};
 use burn::tensor::DType;
 use safetensors::Dtype;
-use safetensors::tensor::TensorView;
 
 use super::error::WeightsError;
+use super::weights::OwnedTensor;
 
 /// Where a checkpoint dict may keep the model's state dict, in the order tried (BiaPy's first).
 pub const STATE_DICT_KEYS: &[&str] = &["model", "model_state_dict", "state_dict"];
@@ -40,19 +40,11 @@ pub fn to_safetensors(path: &Path) -> Result<Vec<u8>, WeightsError> {
     if tensors.is_empty() {
         return Err(WeightsError::NoTensors(STATE_DICT_KEYS.join(", ")));
     }
-    let views = tensors
-        .iter()
-        .map(|(name, dtype, shape, data)| {
-            let view = TensorView::new(*dtype, shape.clone(), data)
-                .map_err(|source| WeightsError::Tensor { name: name.clone(), source })?;
-            Ok((name.clone(), view))
-        })
-        .collect::<Result<Vec<_>, WeightsError>>()?;
-    Ok(safetensors::serialize(views, None)?)
+    super::weights::serialize(&tensors, None)
 }
 
 /// The tensors under the first of [`STATE_DICT_KEYS`] the file has, else all of its tensors.
-fn state_dict(path: &Path) -> Result<Vec<Raw>, PytorchStoreError> {
+fn state_dict(path: &Path) -> Result<Vec<OwnedTensor>, PytorchStoreError> {
     for key in STATE_DICT_KEYS {
         match read(PytorchStore::from_file(path).with_top_level_key(*key)) {
             Ok(found) if !found.is_empty() => return Ok(found),
@@ -63,12 +55,9 @@ fn state_dict(path: &Path) -> Result<Vec<Raw>, PytorchStoreError> {
     read(PytorchStore::from_file(path))
 }
 
-/// One tensor as safetensors needs it: name, element type, shape and little-endian bytes.
-type Raw = (String, Dtype, Vec<usize>, Vec<u8>);
-
 /// Every tensor `store` finds, with its bytes read. Names keep the file's order-independent
 /// BiaPy form: no index renumbering.
-fn read(store: PytorchStore) -> Result<Vec<Raw>, PytorchStoreError> {
+fn read(store: PytorchStore) -> Result<Vec<OwnedTensor>, PytorchStoreError> {
     let mut store = store.map_indices_contiguous(false);
     let mut raw = Vec::new();
     for (name, tensor) in store.get_all_tensors()? {

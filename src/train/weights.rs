@@ -28,7 +28,7 @@ fn renamed(
     map: &HashMap<&str, (&str, bool)>,
     metadata: Option<HashMap<String, String>>,
 ) -> Result<Vec<u8>, WeightsError> {
-    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut owned: Vec<OwnedTensor> = Vec::new();
     for (name, view) in tensors.tensors() {
         let (new_name, transpose) = map.get(name.as_str()).map_or((name.as_str(), false), |&(n, t)| (n, t));
         let (mut shape, mut data) = (view.shape().to_vec(), view.data().to_vec());
@@ -38,7 +38,15 @@ fn renamed(
         }
         owned.push((new_name.to_string(), view.dtype(), shape, data));
     }
-    let views = owned
+    serialize(&owned, metadata)
+}
+
+/// A tensor held in memory: name, element type, shape, little-endian bytes.
+pub type OwnedTensor = (String, Dtype, Vec<usize>, Vec<u8>);
+
+/// `tensors` as safetensors bytes, with `metadata`.
+pub fn serialize(tensors: &[OwnedTensor], metadata: Option<HashMap<String, String>>) -> Result<Vec<u8>, WeightsError> {
+    let views = tensors
         .iter()
         .map(|(name, dtype, shape, data)| {
             let view = TensorView::new(*dtype, shape.clone(), data)

@@ -122,7 +122,7 @@ pub fn write_package(out: &Path, config: &Config, model: &SegModel, sample: &Sam
     let staging = crate::atomic::temporary_sibling(out);
     std::fs::create_dir_all(&staging).map_err(|e| ExportError::Write(staging.clone(), e.to_string()))?;
     let cover_path = staging.join("cover.png");
-    let cover = sample::cover(sample, config.data.n_classes, &cover_path)
+    let cover = sample::cover(sample, config, &cover_path)
         .and_then(|()| std::fs::read(&cover_path).map_err(|e| ExportError::read(&cover_path, e)));
     let _ = std::fs::remove_dir_all(&staging);
     add("cover.png", cover?);

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 
 use super::ExportError;
-use crate::config::{Config, Ndim};
+use crate::config::{Binarization, Config, Ndim};
 use crate::data::Volume;
 use crate::data::dataset::list_tiffs;
 use crate::data::normalize::{NormStats, apply, compute_stats};
@@ -17,6 +17,7 @@ use crate::data::tiff_io::read_tiff;
 use crate::infer::predict::Predictor;
 use crate::model::SegModel;
 use crate::plot::overlay::{OverlaySlice, overlay_png};
+use crate::postprocess::threshold::{argmax, binarize, threshold_for};
 
 /// A test input and what segsweep predicts for it.
 pub struct Sample {
@@ -134,34 +135,28 @@ pub fn to_bcyx(volume: &Volume<f32>, ndim: Ndim) -> (Vec<f32>, Vec<usize>) {
     (values, shape)
 }
 
-/// The predicted labels of `output` (threshold 0.5, or the most probable class).
-pub fn labels(output: &Volume<f32>) -> Vec<u16> {
-    let k = output.n_channels();
-    output
-        .as_slice()
-        .chunks_exact(k)
-        .map(|p| match k {
-            1 => u16::from(p[0] > 0.5),
-            _ => {
-                p.iter().enumerate().fold((0, f32::MIN), |best, (i, &v)| if v > best.1 { (i, v) } else { best }).0
-                    as u16
-            }
-        })
-        .collect()
+/// The labels segsweep writes for `output`: `TEST.BINARIZATION` for one channel, the most
+/// probable class otherwise.
+pub fn labels(output: &Volume<f32>, binarization: Binarization) -> Vec<u16> {
+    let labels = match output.n_channels() {
+        1 => binarize(output, threshold_for(binarization, output)),
+        _ => argmax(output),
+    };
+    labels.into_vec()
 }
 
 /// Writes the cover: the middle z slice of input, truth and prediction.
-pub fn cover(sample: &Sample, n_classes: usize, path: &Path) -> Result<(), ExportError> {
+pub fn cover(sample: &Sample, config: &Config, path: &Path) -> Result<(), ExportError> {
     let [depth, height, width, _] = sample.input.shape();
     let plane = height * width;
     let z = depth / 2;
     let range = z * plane..(z + 1) * plane;
     let grey = sample.input.channel(0).into_vec();
-    let predicted = labels(&sample.output);
+    let predicted = labels(&sample.output, config.test.binarization);
     let truth = sample.truth.as_ref().map(|t| &t.as_slice()[range.clone()]);
     let slice = OverlaySlice { image: &grey[range.clone()], truth, prediction: &predicted[range], height, width };
     let title = sample.source.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned());
-    overlay_png(path, &title, &slice, n_classes, None)
+    overlay_png(path, &title, &slice, config.data.n_classes, None)
         .map_err(|e| ExportError::Write(path.to_path_buf(), e.to_string()))
 }
 
@@ -184,8 +179,9 @@ mod tests {
     #[test]
     fn labels_threshold_or_argmax() {
         let binary = Volume::from_vec([1, 1, 3, 1], vec![0.2, 0.5, 0.9]).unwrap();
-        assert_eq!(labels(&binary), vec![0, 0, 1]);
+        assert_eq!(labels(&binary, Binarization::Threshold(0.5)), vec![0, 0, 1]);
+        assert_eq!(labels(&binary, Binarization::Threshold(0.3)), vec![0, 1, 1]);
         let three = Volume::from_vec([1, 1, 2, 3], vec![0.1, 0.7, 0.2, 0.5, 0.2, 0.3]).unwrap();
-        assert_eq!(labels(&three), vec![1, 0]);
+        assert_eq!(labels(&three, Binarization::Otsu), vec![1, 0]);
     }
 }
