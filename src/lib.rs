@@ -1,8 +1,9 @@
 //! segsweep: BiaPy-compatible semantic segmentation runs and reproducible experiment sweeps.
 //!
 //! One module per stage, data flowing one way: [`config`] ← [`data`], [`augment`], [`model`],
-//! [`metrics`], [`postprocess`] ← [`train`], [`infer`] ← [`run`] (and [`report`] ← sweep, in
-//! later work). Shared helpers: [`layout`] (the results tree), [`plot`] (charts), [`device`]
+//! [`metrics`], [`postprocess`] ← [`train`], [`infer`] ← [`export`] (ONNX, BioImage Model Zoo)
+//! ← [`run`]; [`sweep`] runs the stages through its cache and [`report`] summarises the runs.
+//! Shared helpers: [`layout`] (the results tree), [`plot`] (charts), [`device`]
 //! (`--device`), [`atomic`] (temporary name + rename), [`fault`] (test-only injected write errors). Library code never prints: commands that
 //! print take a writer (`[lints]` in `Cargo.toml` denies `print!` outside the binary).
 
