@@ -15,7 +15,7 @@ use crate::device::RunDevice;
 use crate::infer::{TestOutcome, test_job};
 use crate::layout::RunLayout;
 use crate::model::{ModelSpec, SegModel};
-use crate::train::checkpoint::{load_best, load_weights};
+use crate::train::checkpoint::load_best;
 use crate::train::job::{hms, write_config};
 use crate::train::{TrainOutcome, train_job};
 
@@ -53,7 +53,7 @@ pub fn run_job(
     }
     let train = if config.train.enable { Some(train_job(config, layout, run_id, device, out)?) } else { None };
     let test = if config.test.enable {
-        let model = trained_model(config, layout, &device.device)?;
+        let model = trained_model(config, layout, &device.device, out)?;
         Some(test_job(config, layout, &model, &device.device, out)?)
     } else {
         None
@@ -95,7 +95,7 @@ fn export_bmz(config: &Config, layout: &RunLayout, out: &mut dyn Write) -> anyho
         .collect();
     let path = layout.result("BMZ_files").join(format!("{name}.zip"));
     // The sample is predicted on the CPU (flex), whatever device trained the model.
-    let model = trained_model(config, layout, &Device::flex())?;
+    let model = trained_model(config, layout, &Device::flex(), &mut std::io::sink())?;
     let sample = bmz::sample::make(config, &model)?;
     let written = bmz::write_package(&path, config, &model, &sample)?;
     writeln!(out, "BioImage Model Zoo package: {} ({})", path.display(), written.files.join(", ")).ok();
@@ -106,14 +106,25 @@ fn export_bmz(config: &Config, layout: &RunLayout, out: &mut dyn Write) -> anyho
 }
 
 /// The model to test: the run's best checkpoint after training, or `MODEL.LOAD_CHECKPOINT`'s
-/// (`PATHS.CHECKPOINT_FILE`, else the job's best checkpoint).
-fn trained_model(config: &Config, layout: &RunLayout, device: &Device) -> anyhow::Result<SegModel> {
+/// (`PATHS.CHECKPOINT_FILE`, else the job's best checkpoint; with `MODEL.SKIP_UNMATCHED_LAYERS`
+/// the tensors that do not fit are skipped, each with a line to `out`).
+fn trained_model(
+    config: &Config,
+    layout: &RunLayout,
+    device: &Device,
+    out: &mut dyn Write,
+) -> anyhow::Result<SegModel> {
     let file = &config.paths.checkpoint_file;
     if config.train.enable || file.is_empty() {
         return Ok(load_best(config, layout, device)?);
     }
     let model = SegModel::try_new(&ModelSpec::from_config(config)?, device)?;
-    Ok(load_weights(&crate::train::interop::resolve(file.as_ref()), model)?)
+    let path = crate::train::interop::resolve(file.as_ref());
+    let (model, skipped) = crate::train::interop::load_with(&path, model, config.model.skip_unmatched_layers)?;
+    for line in skipped {
+        writeln!(out, "{line}").ok();
+    }
+    Ok(model)
 }
 
 /// BiaPy's RESULTS block (spec §10.4); the test lines only with ground truth.

@@ -352,7 +352,6 @@ fn check_model(config: &Config, c: &mut Checker) {
     );
     c.require(model.kernel_size % 2 == 1, "MODEL.KERNEL_SIZE", "expected an odd kernel size");
     c.unsupported(model.larger_io, "MODEL.LARGER_IO");
-    c.unsupported(model.skip_unmatched_layers, "MODEL.SKIP_UNMATCHED_LAYERS");
     c.require(
         model.load_checkpoint_epoch == super::schema::CheckpointEpoch::BestOnVal,
         "MODEL.LOAD_CHECKPOINT_EPOCH",

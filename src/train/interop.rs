@@ -56,6 +56,12 @@ pub fn resolve(path: &Path) -> PathBuf {
 
 /// Loads the weights at `path` (any [`Format`]) into `model`.
 pub fn load(path: &Path, model: SegModel) -> Result<SegModel, TrainError> {
+    load_with(path, model, false).map(|(model, _)| model)
+}
+
+/// [`load`], or with `skip_unmatched` (`MODEL.SKIP_UNMATCHED_LAYERS`) BiaPy's non-strict load,
+/// which also returns a line per skipped tensor (see [`weights::load_with`]).
+pub fn load_with(path: &Path, model: SegModel, skip_unmatched: bool) -> Result<(SegModel, Vec<String>), TrainError> {
     if !path.exists() {
         let tried = if path.extension().is_none() { " (nor with .pth or .safetensors appended)" } else { "" };
         return Err(TrainError::checkpoint(path)(WeightsError::NotFound(tried)));
@@ -66,16 +72,19 @@ pub fn load(path: &Path, model: SegModel) -> Result<SegModel, TrainError> {
             let mut store = BurnpackStore::from_file(path).validate(false);
             let result =
                 model.load_from(&mut store).map_err(|e| TrainError::store(path, "cannot read the tensors", e))?;
+            if skip_unmatched {
+                return Ok((model, weights::skipped(&result, None)));
+            }
             weights::check(&result, None).map_err(TrainError::checkpoint(path))?;
-            Ok(model)
+            Ok((model, Vec::new()))
         }
         Format::Safetensors => {
             let bytes = std::fs::read(path).map_err(TrainError::checkpoint(path))?;
-            weights::load(bytes, model).map_err(TrainError::checkpoint(path))
+            weights::load_with(bytes, model, skip_unmatched).map_err(TrainError::checkpoint(path))
         }
         Format::Pytorch => {
             let bytes = pth::to_safetensors(path).map_err(TrainError::checkpoint(path))?;
-            weights::load(bytes, model).map_err(TrainError::checkpoint(path))
+            weights::load_with(bytes, model, skip_unmatched).map_err(TrainError::checkpoint(path))
         }
     }
 }

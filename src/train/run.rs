@@ -11,7 +11,7 @@ use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
-use super::checkpoint::{Checkpoints, RESUME_VERSION, ResumeState, load_weights};
+use super::checkpoint::{Checkpoints, RESUME_VERSION, ResumeState};
 use super::error::TrainError;
 use super::loader::{epoch_order, spawn_batches};
 use super::log::{EpochRow, draw_charts, write_csv};
@@ -166,7 +166,7 @@ fn start_or_resume(
         let resumed_from = Some(saved.epochs_done);
         return Ok((model, optim, saved, resumed_from));
     }
-    let model = if config.model.load_checkpoint { load_pretrained(config, checkpoints, model)? } else { model };
+    let model = if config.model.load_checkpoint { load_pretrained(config, checkpoints, model, out)? } else { model };
     let fresh = ResumeState {
         version: RESUME_VERSION,
         fingerprint: options.fingerprint.clone(),
@@ -322,11 +322,21 @@ fn end_of_epoch(
 }
 
 /// `MODEL.LOAD_CHECKPOINT` for fine-tuning: `PATHS.CHECKPOINT_FILE` (safetensors, BiaPy `.pth` or
-/// `.bpk`; BiaPy's extension rule) or this job's best checkpoint.
-fn load_pretrained(config: &Config, checkpoints: &Checkpoints, model: SegModel) -> Result<SegModel, TrainError> {
+/// `.bpk`; BiaPy's extension rule) or this job's best checkpoint; with
+/// `MODEL.SKIP_UNMATCHED_LAYERS` the tensors that do not fit are skipped, each with a line.
+fn load_pretrained(
+    config: &Config,
+    checkpoints: &Checkpoints,
+    model: SegModel,
+    out: &mut dyn Write,
+) -> Result<SegModel, TrainError> {
     let file = &config.paths.checkpoint_file;
     let path = if file.is_empty() { checkpoints.best() } else { super::interop::resolve(file.as_ref()) };
-    load_weights(&path, model)
+    let (model, skipped) = super::interop::load_with(&path, model, config.model.skip_unmatched_layers)?;
+    for line in skipped {
+        writeln!(out, "{line}").ok();
+    }
+    Ok(model)
 }
 
 fn finish(

@@ -123,12 +123,46 @@ pub fn store_for(bytes: Vec<u8>, model: &SegModel) -> Result<SafetensorsStore, W
 }
 
 /// Loads safetensors `bytes` (BiaPy or burn names) into `model`; see [`check`] for the errors.
-pub fn load(bytes: Vec<u8>, mut model: SegModel) -> Result<SegModel, WeightsError> {
+pub fn load(bytes: Vec<u8>, model: SegModel) -> Result<SegModel, WeightsError> {
+    load_with(bytes, model, false).map(|(model, _)| model)
+}
+
+/// [`load`], or with `skip_unmatched` (`MODEL.SKIP_UNMATCHED_LAYERS`) BiaPy's non-strict load:
+/// every tensor whose name and shape fit is loaded, the others are skipped and listed (the
+/// second value) and the model's own values stay where the file has none.
+pub fn load_with(
+    bytes: Vec<u8>,
+    mut model: SegModel,
+    skip_unmatched: bool,
+) -> Result<(SegModel, Vec<String>), WeightsError> {
     let names = has_biapy_names(&bytes, &model)?.then(|| biapy_name_of(&model));
     let mut store = store_for(bytes, &model)?;
     let result = model.load_from(&mut store).map_err(|e| WeightsError::store("cannot read the tensors", e))?;
+    if skip_unmatched {
+        return Ok((model, skipped(&result, names.as_ref())));
+    }
     check(&result, names.as_ref())?;
-    Ok(model)
+    Ok((model, Vec::new()))
+}
+
+/// BiaPy's lines for the tensors a non-strict load skipped, named as in the file.
+pub fn skipped(result: &ApplyResult, biapy_names: Option<&HashMap<String, String>>) -> Vec<String> {
+    let shown = |path: &str| biapy_names.and_then(|names| names.get(path)).cloned().unwrap_or_else(|| path.to_string());
+    let mut lines: Vec<String> = result
+        .errors
+        .iter()
+        .map(|error| match error {
+            ApplyError::ShapeMismatch { path, expected, found } => format!(
+                "Skipping layer '{}' due to shape mismatch: checkpoint {:?} vs model {:?}",
+                shown(path),
+                found.as_slice(),
+                expected.as_slice()
+            ),
+            other => format!("Skipping a layer: {other}"),
+        })
+        .collect();
+    lines.extend(result.unused.iter().map(|name| format!("Skipping unexpected layer '{name}' not found in model.")));
+    lines
 }
 
 /// One message for what went wrong loading a file: the first tensor of the wrong shape, named as
@@ -228,6 +262,34 @@ mod tests {
         let bytes = to_bytes(&model_of("TRAIN: {ENABLE: True}", 1)).unwrap();
         let header = String::from_utf8_lossy(&bytes[8..400]);
         assert!(header.contains(r#""__metadata__":{"format":"pt","names":"biapy","producer":"segsweep"}"#), "{header}");
+    }
+
+    #[test]
+    fn a_non_strict_load_takes_what_fits_and_lists_the_rest() {
+        let binary = model_of("TRAIN: {ENABLE: True}\nMODEL: {FEATURE_MAPS: [4, 8, 16]}", 1);
+        let three = model_of("TRAIN: {ENABLE: True}\nMODEL: {FEATURE_MAPS: [4, 8, 16]}\nDATA: {N_CLASSES: 3}", 2);
+        let head_before = three_head(&three);
+        let bytes = to_bytes(&binary).unwrap();
+        assert!(load(bytes.clone(), three.clone()).is_err(), "strict by default");
+        let (loaded, skipped) = load_with(bytes, three, true).unwrap();
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert!(skipped[0].starts_with("Skipping layer 'heads.0."), "{skipped:?}");
+        let SegModel::Unet(a) = &loaded else { panic!("a U-Net") };
+        let SegModel::Unet(b) = &binary else { panic!("a U-Net") };
+        let weight = |net: &crate::model::UNet| match &net.down_path[0].block[0].conv {
+            crate::model::layers::ConvNd::D2(c) => c.weight.val().into_data(),
+            crate::model::layers::ConvNd::D3(c) => c.weight.val().into_data(),
+        };
+        assert_eq!(weight(a), weight(b), "the encoder comes from the file");
+        assert_eq!(three_head(&loaded), head_before, "the head keeps its own initial values");
+    }
+
+    fn three_head(model: &SegModel) -> TensorData {
+        let SegModel::Unet(net) = model else { panic!("a U-Net") };
+        match &net.heads[0] {
+            crate::model::layers::ConvNd::D2(c) => c.weight.val().into_data(),
+            crate::model::layers::ConvNd::D3(c) => c.weight.val().into_data(),
+        }
     }
 
     #[test]

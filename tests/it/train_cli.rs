@@ -190,6 +190,38 @@ fn fine_tuning_loads_a_checkpoint_and_a_foreign_one_is_refused() {
 }
 
 #[test]
+fn skip_unmatched_layers_fine_tunes_another_head_from_a_checkpoint() {
+    // BiaPy's `MODEL.SKIP_UNMATCHED_LAYERS`: a binary model's checkpoint starts a 3-class
+    // training; every tensor but the head (1 → 3 channels) is loaded, the head is skipped with
+    // BiaPy's line.
+    let dir = TestDir::new();
+    let config = tiny_job(&dir, 2, 1);
+    let config = config.to_str().unwrap();
+    let first = dir.join("first");
+    assert_eq!(segsweep(&train_args(config, first.to_str().unwrap())).code, 0);
+    let best = first.join("tiny/checkpoints/tiny_1-checkpoint-best.safetensors");
+    let load = format!("PATHS.CHECKPOINT_FILE={}", best.display());
+    let second = dir.join("second");
+    let mut args = train_args(config, second.to_str().unwrap());
+    args.extend(["--set", "MODEL.LOAD_CHECKPOINT=True", "--set", &load, "--set", "DATA.N_CLASSES=3"]);
+    args.extend(["--set", "LOSS.TYPE=CE"]);
+    let strict = segsweep(&args);
+    assert_eq!(strict.code, 2, "without the switch the head does not fit: {}", strict.stdout);
+    assert!(strict.stderr.contains("heads.0.weight"), "{}", strict.stderr);
+    args.extend(["--set", "MODEL.SKIP_UNMATCHED_LAYERS=True"]);
+    let out = segsweep(&args);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let skipped: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("Skipping layer")).collect();
+    assert_eq!(
+        skipped,
+        [
+            "Skipping layer 'heads.0.weight' due to shape mismatch: checkpoint [1, 4, 1, 1] vs model [3, 4, 1, 1]",
+            "Skipping layer 'heads.0.bias' due to shape mismatch: checkpoint [1] vs model [3]"
+        ]
+    );
+}
+
+#[test]
 fn unwritable_results_folder_is_a_clear_error() {
     // A results folder below a plain file cannot be created, not even by root (CI runs as root,
     // where permission bits do not stop writes).
