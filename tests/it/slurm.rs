@@ -223,9 +223,9 @@ fn a_training_preempted_mid_run_is_requeued_and_ends_with_the_uninterrupted_numb
     }
     assert!(released, "the task was not requeued");
     let watched = segsweep(&["status", path(&manifest), "--watch"]);
-    assert_eq!(watched.code, 0, "{}\n{}", watched.stdout, watched.stderr);
+    let log = std::fs::read_to_string(dir.join(&format!("results/.slurm/ci/train-{task}.log"))).unwrap_or_default();
+    assert_eq!(watched.code, 0, "{}\n{}\ntrain log:\n{log}", watched.stdout, watched.stderr);
     assert!(watched.stdout.contains("reports in"), "{}", watched.stdout);
-    let log = std::fs::read_to_string(dir.join(&format!("results/.slurm/ci/train-{task}.log"))).unwrap();
     assert!(log.contains("preemption signal: requeueing"), "{log}");
     assert!(log.contains("Resuming training from epoch"), "{log}");
     assert!(log.contains("requeued 1×"), "the requeued incarnation knows it (SLURM_RESTART_COUNT): {log}");
