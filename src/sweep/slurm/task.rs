@@ -91,12 +91,6 @@ pub fn run_task(tasks_file: &Path, task: Option<usize>, out: &mut dyn Write) -> 
             writeln!(out, "{} {}", file.stage, if cached { "was already cached" } else { "finished and committed" })?;
             Ok(cached)
         }
-        Err(error) if PREEMPTED.load(Ordering::SeqCst) => {
-            // This incarnation was requeued: its successor owns the stage (and its claim) now, so
-            // an error here (such as the claim it lost) is not the stage's failure.
-            writeln!(out, "stopped after the preemption signal ({error:#}); the requeued task goes on").ok();
-            std::process::exit(PREEMPTED_EXIT)
-        }
         Err(error) => {
             cancel_dependents(&file, &task.key, device.kind, out);
             Err(error)
@@ -151,14 +145,11 @@ fn use_slurm_cpus() {
 
 static PREEMPTED: AtomicBool = AtomicBool::new(false);
 
-/// The exit status of an incarnation that requeued itself (`EX_TEMPFAIL`).
-const PREEMPTED_EXIT: i32 = 75;
-
 extern "C" fn on_preemption_signal(_: libc::c_int) {
     PREEMPTED.store(true, Ordering::SeqCst);
 }
 
-/// Under Slurm, on SIGUSR2: print why, requeue this task and stop (exit 75).
+/// Under Slurm, on SIGUSR2: print why, requeue this task and wait to be stopped by Slurm.
 fn watch_for_preemption() {
     let Some(job) = crate::sweep::claim::slurm_task() else { return };
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
@@ -174,12 +165,11 @@ fn watch_for_preemption() {
             eprintln!("segsweep: preemption signal: requeueing {job}; it resumes from the last finished epoch");
             if let Err(error) = super::queue::requeue(&job) {
                 eprintln!("segsweep: cannot requeue {job}: {error}");
-                std::process::exit(PREEMPTED_EXIT);
+                std::process::exit(75);
             }
         }
-        // The job is requeued and its successor takes the claim over at once: stop now rather
-        // than train on (and, finishing, fail to commit under a lost claim) until Slurm's
-        // signal arrives. The last finished epoch is on disk; files are written atomically.
-        std::process::exit(PREEMPTED_EXIT);
+        // Slurm stops this process now; the claim is taken over by the requeued task.
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        std::process::exit(75);
     });
 }
