@@ -167,14 +167,19 @@ fn random_patches_with_probability_maps_kept_in_the_results_tree() {
     assert_eq!(written, again, "unchanged masks: the maps are re-used, not rewritten");
 }
 
+/// A tiny 2D job trained once into `dir/first`: its config and best checkpoint.
+fn first_training(dir: &TestDir) -> (PathBuf, PathBuf) {
+    let config = tiny_job(dir, 2, 1);
+    let first = dir.join("first");
+    assert_eq!(segsweep(&train_args(config.to_str().unwrap(), first.to_str().unwrap())).code, 0);
+    (config, first.join("tiny/checkpoints/tiny_1-checkpoint-best.safetensors"))
+}
+
 #[test]
 fn fine_tuning_loads_a_checkpoint_and_a_foreign_one_is_refused() {
     let dir = TestDir::new();
-    let config = tiny_job(&dir, 2, 1);
+    let (config, best) = first_training(&dir);
     let config = config.to_str().unwrap();
-    let first = dir.join("first");
-    assert_eq!(segsweep(&train_args(config, first.to_str().unwrap())).code, 0);
-    let best = first.join("tiny/checkpoints/tiny_1-checkpoint-best.safetensors");
     let load = format!("PATHS.CHECKPOINT_FILE={}", best.display());
     let second = dir.join("second");
     let mut args = train_args(config, second.to_str().unwrap());
@@ -195,11 +200,8 @@ fn skip_unmatched_layers_fine_tunes_another_head_from_a_checkpoint() {
     // training; every tensor but the head (1 → 3 channels) is loaded, the head is skipped with
     // BiaPy's line.
     let dir = TestDir::new();
-    let config = tiny_job(&dir, 2, 1);
+    let (config, best) = first_training(&dir);
     let config = config.to_str().unwrap();
-    let first = dir.join("first");
-    assert_eq!(segsweep(&train_args(config, first.to_str().unwrap())).code, 0);
-    let best = first.join("tiny/checkpoints/tiny_1-checkpoint-best.safetensors");
     let load = format!("PATHS.CHECKPOINT_FILE={}", best.display());
     let second = dir.join("second");
     let mut args = train_args(config, second.to_str().unwrap());
