@@ -10,6 +10,7 @@ mod by_chunks;
 use std::collections::BTreeMap;
 
 use super::error::{Origin, Problem};
+use super::filter::FilterRules;
 use super::schema::{Binarization, Config, Ndim, NormLayer, NormalizationType, ProblemType, SchedulerName};
 
 /// Architectures BiaPy accepts for `SEMANTIC_SEG` (spec §1.7 #34).
@@ -193,8 +194,28 @@ fn check_data(config: &Config, c: &mut Checker) {
             format!("expected a fraction in (0, 1), found {}", val.split_train),
         );
     }
-    c.unsupported(val.cross_val, "DATA.VAL.CROSS_VAL");
+    if val.cross_val {
+        c.require(
+            val.from_train,
+            "DATA.VAL.CROSS_VAL",
+            "needs `DATA.VAL.FROM_TRAIN: True` (the folds are cut from the training data)",
+        );
+        c.require(
+            val.cross_val_nfold >= 2,
+            "DATA.VAL.CROSS_VAL_NFOLD",
+            format!("expected at least 2 folds, found {}", val.cross_val_nfold),
+        );
+        c.require(
+            (1..=val.cross_val_nfold).contains(&val.cross_val_fold),
+            "DATA.VAL.CROSS_VAL_FOLD",
+            format!(
+                "expected a fold in 1..={} (`DATA.VAL.CROSS_VAL_NFOLD`), found {}",
+                val.cross_val_nfold, val.cross_val_fold
+            ),
+        );
+    }
     c.require(!data.test.use_val_as_test || val.cross_val, "DATA.TEST.USE_VAL_AS_TEST", "needs `DATA.VAL.CROSS_VAL`");
+    c.unsupported(data.test.use_val_as_test, "DATA.TEST.USE_VAL_AS_TEST");
     for (split, overlap, padding, resolution) in [
         ("TRAIN", &data.train.overlap, &data.train.padding, &data.train.resolution),
         ("VAL", &val.overlap, &val.padding, &val.resolution),
@@ -244,10 +265,8 @@ fn check_data(config: &Config, c: &mut Checker) {
         "DATA.TRAIN.W_FOREGROUND",
         "the foreground and background weights must not be negative",
     );
+    check_filters(config, c);
     for (key, on) in [
-        ("DATA.TRAIN.FILTER_SAMPLES.ENABLE", train.filter_samples.enable),
-        ("DATA.VAL.FILTER_SAMPLES.ENABLE", val.filter_samples.enable),
-        ("DATA.TEST.FILTER_SAMPLES.ENABLE", data.test.filter_samples.enable),
         ("DATA.PREPROCESS.TRAIN", data.preprocess.train),
         ("DATA.PREPROCESS.VAL", data.preprocess.val),
         ("DATA.PREPROCESS.TEST", data.preprocess.test),
@@ -259,6 +278,38 @@ fn check_data(config: &Config, c: &mut Checker) {
     ] {
         c.unsupported(on, key);
     }
+}
+
+/// `DATA.{TRAIN,VAL,TEST}.FILTER_SAMPLES` (spec §3.9).
+fn check_filters(config: &Config, c: &mut Checker) {
+    let data = &config.data;
+    let mut any = false;
+    for (key, filter) in [
+        ("DATA.TRAIN.FILTER_SAMPLES", &data.train.filter_samples),
+        ("DATA.VAL.FILTER_SAMPLES", &data.val.filter_samples),
+        ("DATA.TEST.FILTER_SAMPLES", &data.test.filter_samples),
+    ] {
+        match FilterRules::from_config(filter, key) {
+            Ok(None) => {}
+            Ok(Some(rules)) => {
+                any = true;
+                if key == "DATA.TEST.FILTER_SAMPLES" {
+                    c.require(
+                        !rules.needs_mask() || data.test.load_gt,
+                        &format!("{key}.PROPS"),
+                        "its mask properties (foreground, target_*, diff*) need the test masks: set `DATA.TEST.LOAD_GT: True`",
+                    );
+                    c.require(
+                        !config.test.by_chunks.enable,
+                        &format!("{key}.ENABLE"),
+                        "filters whole test images; `TEST.BY_CHUNKS` predicts every chunk (turn one of them off)",
+                    );
+                }
+            }
+            Err(error) => c.fail(&error.key, error.message),
+        }
+    }
+    c.unsupported(any && data.save_filtered_images, "DATA.SAVE_FILTERED_IMAGES");
 }
 
 fn check_normalization(config: &Config, c: &mut Checker) {

@@ -4,7 +4,7 @@
 //! Data flow: [`raw`] reads layers as written → [`legacy`] translates old keys (D1) →
 //! [`resolve`] classifies keys (unknown → "did you mean", D2; other workflows → ignored, D14),
 //! checks types, merges defaults ← file ← overrides and fills derived defaults → [`check`] runs
-//! BiaPy's consistency rules. Stage code only ever sees the resolved [`Config`]; defaults live only
+//! BiaPy's consistency rules; [`filter`] types the sample-filter conditions. Stage code only ever sees the resolved [`Config`]; defaults live only
 //! in [`schema`].
 //!
 //! ```
@@ -15,6 +15,7 @@
 
 pub mod check;
 pub mod error;
+pub mod filter;
 pub mod keys;
 pub mod legacy;
 pub mod raw;
@@ -24,6 +25,7 @@ pub mod schema;
 use std::path::Path;
 
 pub use error::{ConfigError, Origin, Problem};
+pub use filter::{Condition, FilterError, FilterRules, Prop, Sign};
 pub use resolve::{IgnoredKey, Loaded};
 pub use schema::*;
 

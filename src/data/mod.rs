@@ -1,9 +1,11 @@
 //! Data: the [`Volume`] array type, TIFF reading and writing, dataset discovery and checks,
 //! content hashing, the synthetic data generator, and the pure data pipeline: normalisation,
-//! train/validation split, random patch sampling, the patch grid and the merge of patches. The
-//! only stage module that reads user image files (the pipeline modules themselves do no I/O).
+//! sample filtering, train/validation split and cross-validation folds, random patch sampling,
+//! the patch grid and the merge of patches. The only stage module that reads user image files
+//! (the pipeline modules themselves do no I/O).
 
 pub mod dataset;
+pub mod filter;
 pub mod hash;
 pub mod merge;
 pub mod normalize;

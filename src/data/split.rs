@@ -1,7 +1,7 @@
-//! Train/validation split of training samples (spec §3.3, `DATA.VAL.FROM_TRAIN` without
-//! cross-validation).
+//! Train/validation split of training samples (spec §3.3, `DATA.VAL.FROM_TRAIN`), by a fraction
+//! or by cross-validation folds (`DATA.VAL.CROSS_VAL`).
 //!
-//! Owns: [`split_train_val`], which picks sample indices. Must not: read files or decide what a
+//! Owns: [`split_train_val`] and [`cross_val_fold`], which pick sample indices. Must not: read files or decide what a
 //! sample is (whole images or patches: the caller decides).
 //!
 //! Like scikit-learn's `train_test_split(test_size=SPLIT_TRAIN)`, validation gets
@@ -28,6 +28,19 @@ pub enum SplitError {
     Fraction {
         /// The fraction given.
         fraction: f64,
+    },
+    /// `CROSS_VAL_NFOLD` folds of `n` samples, or a fold number outside `1..=nfold`.
+    #[error(
+        "`DATA.VAL.CROSS_VAL_NFOLD` {nfold} with `DATA.VAL.CROSS_VAL_FOLD` {fold} over {n} samples: expected 2 ≤ \
+         folds ≤ samples and 1 ≤ fold ≤ folds"
+    )]
+    Folds {
+        /// Samples to split.
+        n: usize,
+        /// Folds asked for.
+        nfold: usize,
+        /// The fold asked for (1-based).
+        fold: usize,
     },
     /// One side of the split would be empty.
     #[error(
@@ -77,6 +90,33 @@ pub fn split_train_val(
     Ok((train, val))
 }
 
+/// Cross-validation: splits `0..n` into `nfold` folds and returns `(train, validation)` for fold
+/// `fold` (1-based, as `DATA.VAL.CROSS_VAL_FOLD`), both sorted.
+///
+/// Fold sizes are scikit-learn's `StratifiedKFold` over BiaPy's one dummy class: the first
+/// `n % nfold` folds hold one sample more. Without `random` the folds are consecutive runs of
+/// indices; with it the fold of each sample comes from a ChaCha8 shuffle seeded with `seed` (not
+/// NumPy's generator, so other folds than BiaPy's for the same seed — and BiaPy crashes without
+/// `DATA.VAL.RANDOM`, where scikit-learn refuses a seed without shuffling).
+pub fn cross_val_fold(
+    n: usize,
+    nfold: usize,
+    fold: usize,
+    random: bool,
+    seed: u64,
+) -> Result<(Vec<usize>, Vec<usize>), SplitError> {
+    if nfold < 2 || nfold > n || fold == 0 || fold > nfold {
+        return Err(SplitError::Folds { n, nfold, fold });
+    }
+    let mut folds: Vec<usize> =
+        (0..nfold).flat_map(|f| std::iter::repeat_n(f, n / nfold + usize::from(f < n % nfold))).collect();
+    if random {
+        folds.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    }
+    let (val, train): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| folds[i] == fold - 1);
+    Ok((train, val))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +148,39 @@ mod tests {
         assert_eq!(split_train_val(20, 0.25, true, 42).unwrap(), (train, val.clone()));
         assert_ne!(split_train_val(20, 0.25, true, 43).unwrap().1, val);
         assert_ne!(val, vec![15, 16, 17, 18, 19]);
+    }
+
+    #[test]
+    fn folds_are_consecutive_without_random_and_larger_first() {
+        // 7 samples in 3 folds: sizes 3, 2, 2.
+        assert_eq!(cross_val_fold(7, 3, 1, false, 0).unwrap(), (vec![3, 4, 5, 6], vec![0, 1, 2]));
+        assert_eq!(cross_val_fold(7, 3, 2, false, 0).unwrap(), (vec![0, 1, 2, 5, 6], vec![3, 4]));
+        assert_eq!(cross_val_fold(7, 3, 3, false, 0).unwrap(), (vec![0, 1, 2, 3, 4], vec![5, 6]));
+    }
+
+    #[test]
+    fn random_folds_partition_the_samples_and_follow_the_seed() {
+        let vals: Vec<Vec<usize>> = (1..=4).map(|f| cross_val_fold(10, 4, f, true, 7).unwrap().1).collect();
+        assert_eq!(vals.iter().map(Vec::len).collect::<Vec<_>>(), vec![3, 3, 2, 2]);
+        let mut all: Vec<usize> = vals.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
+        for (f, val) in vals.iter().enumerate() {
+            let (train, again) = cross_val_fold(10, 4, f + 1, true, 7).unwrap();
+            assert_eq!(&again, val);
+            assert!(train.is_sorted() && val.is_sorted());
+            assert!(train.iter().all(|i| !val.contains(i)));
+        }
+        assert_ne!(vals[0], cross_val_fold(10, 4, 1, true, 8).unwrap().1);
+        assert_ne!(vals[0], vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn impossible_folds_name_the_keys() {
+        for (n, nfold, fold) in [(5, 1, 1), (3, 4, 1), (10, 5, 0), (10, 5, 6)] {
+            let err = cross_val_fold(n, nfold, fold, false, 0).unwrap_err().to_string();
+            assert!(err.contains("`DATA.VAL.CROSS_VAL_NFOLD`") && err.contains("`DATA.VAL.CROSS_VAL_FOLD`"), "{err}");
+        }
     }
 
     #[test]

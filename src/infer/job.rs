@@ -1,5 +1,6 @@
 //! The test phase of a run (spec §4.1–4.6, §5, §6) as two stages the sweep caches separately.
-//! Infer: every test image in natural order, one at a time — read, complete, normalise, predict
+//! Infer: every test image in natural order, one at a time — read, skip it if
+//! `DATA.TEST.FILTER_SAMPLES` drops it (no outputs, not counted), complete, normalise, predict
 //! (patches or whole), crop back, write the probabilities, count the per-patch IoU. Evaluate:
 //! read the probabilities back, post-process, binarise, write the masks, count IoU at each level,
 //! the 2D-as-3D-stack pass, `test_results_metrics.csv` and `metrics.json`. With
@@ -18,9 +19,10 @@ use super::chunks::{ChunkJob, ChunkedImage, ChunkedPrediction};
 use super::image::{Labeling, PatchOptions, crop_border, predict_by_patches, predict_whole};
 use super::outputs::{stem, write_labels, write_probs};
 use super::predict::Predictor;
-use crate::config::{Binarization, Config, Ndim};
+use crate::config::{Binarization, Config, FilterRules, Ndim};
 use crate::data::Volume;
 use crate::data::dataset::{SplitRole, SplitSpec, config_splits, discover, load_pair, read_mask};
+use crate::data::filter::{Ranges, discards};
 use crate::data::normalize::{apply, compute_stats};
 use crate::data::patches::GridError;
 use crate::data::patches::{complete_shape, undo_complete_shape};
@@ -172,6 +174,10 @@ pub fn infer_stage(
             continue;
         }
         let sample = load_pair(&spec, image_path.clone(), mask_path)?;
+        if context.filtered_out(&sample)? {
+            writeln!(out, " Skipping image: {file}").ok();
+            continue;
+        }
         let patch_ious = context.infer_one(&predictor, sample, &stem)?;
         images.push(InferredImage { file, stem, patch_ious, chunked: None });
     }
@@ -184,11 +190,19 @@ pub fn evaluate_stage(config: &Config, layout: &RunLayout, record: &InferRecord)
     let started = Instant::now();
     let spec = test_spec(config)?;
     let context = Context::new(config, layout)?;
-    let pairs = discover(&spec)?;
+    // The infer stage may have skipped images (`DATA.TEST.FILTER_SAMPLES`): pair by file name.
+    let mut pairs: std::collections::HashMap<String, _> = discover(&spec)?
+        .into_iter()
+        .map(|(image, mask)| {
+            (image.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), (image, mask))
+        })
+        .collect();
     let mut images = Vec::new();
     let mut patch_ious = Vec::new();
     let mut stack: Vec<(Volume<f32>, Option<Volume<u16>>)> = Vec::new();
-    for (inferred, (image_path, mask_path)) in record.images.iter().zip(pairs) {
+    for inferred in &record.images {
+        let (image_path, mask_path) =
+            pairs.remove(&inferred.file).ok_or_else(|| InferError::TestImageGone { file: inferred.file.clone() })?;
         if let Some(chunked) = &inferred.chunked {
             patch_ious.extend(inferred.patch_ious.iter().copied());
             images.push(context.chunked_result(inferred, chunked));
@@ -339,6 +353,24 @@ impl<'a> Context<'a> {
             n_voxels: chunked.n_voxels,
             counts,
         }
+    }
+
+    /// Whether `DATA.TEST.FILTER_SAMPLES` drops this image (spec §3.9): measured whole, on the
+    /// raw values or normalised with `NORM_BEFORE`, with its mask when it has one.
+    fn filtered_out(&self, sample: &crate::data::dataset::Sample) -> Result<bool, InferError> {
+        let filter = &self.config.data.test.filter_samples;
+        let Some(rules) = FilterRules::from_config(filter, "DATA.TEST.FILTER_SAMPLES")
+            .map_err(|e| InferError::Filter(e.to_string()))?
+        else {
+            return Ok(false);
+        };
+        let mut image = sample.image.clone();
+        if rules.norm_before {
+            let stats = compute_stats(&image, &self.config.data.normalization)?;
+            apply(image.as_mut_slice(), &stats);
+        }
+        let mask = sample.mask.as_ref().map(Volume::as_slice);
+        Ok(discards(&rules, image.as_slice(), mask, Ranges::of(image.as_slice(), mask)))
     }
 
     /// Predicts one image and writes its probabilities; returns the IoU of each of its patches.

@@ -20,6 +20,10 @@ pub use job::{InferRecord, TestOutcome, evaluate_stage, infer_stage, test_job};
 /// Why the test phase could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum InferError {
+    #[error("{0}")]
+    Filter(String),
+    #[error("test image `{file}` was predicted but is no longer in the test folder: run the test phase again")]
+    TestImageGone { file: String },
     #[error(transparent)]
     Data(#[from] crate::data::dataset::DataError),
     #[error(transparent)]

@@ -34,6 +34,12 @@ pub enum TrainError {
     NoValidationData,
     #[error("training image `{}` has no mask", path.display())]
     NoMask { path: PathBuf },
+    #[error("{0}")]
+    Filter(String),
+    #[error(
+        "`{key}.*` discarded all {before} samples: loosen its conditions (`PROPS`, `VALUES`, `SIGNS`) or turn it off"
+    )]
+    AllFiltered { key: String, before: usize },
     #[error("the split leaves {n_train} training and {n_val} validation samples; both need at least one")]
     EmptySplit { n_train: usize, n_val: usize },
     #[error(

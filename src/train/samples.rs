@@ -226,18 +226,6 @@ fn complete(sample: Sample, options: &ImageOptions) -> Result<PatchPair, TrainEr
     Ok((image, mask))
 }
 
-/// The grid plan over `images` (indices into the prepared images) with the given overlap and
-/// padding.
-pub fn grid_plan(
-    images: &[TrainImage],
-    subset: &[usize],
-    patch: [usize; 3],
-    overlap: [f64; 3],
-    padding: [usize; 3],
-) -> Result<Plan, TrainError> {
-    Ok(Plan::Grid { patches: grid_patches(images, subset, patch, overlap, padding)?, padding })
-}
-
 /// `(image index, start in padded coordinates)` of every grid patch of the `subset` images.
 pub fn grid_patches(
     images: &[TrainImage],

@@ -14,6 +14,8 @@
 //! - `tensorboard_hparams`: the sweep's HParams summaries read back by TensorBoard's own reader
 //!   (`tests/python/check_hparams.py`).
 //! - `synth_cli`: `synth` output layout, determinism, and `config check --data` on it.
+//! - `data_options`: sample filtering in the three phases (counted from the masks) and
+//!   cross-validation folds, with the cross-validation manifest.
 //! - `corpus`: every case under `tests/corpus/bad/` fails with its exit code and message.
 //! - `tiff_outputs`: every output TIFF kind read back: ImageJ layout, display range, pixel size.
 //! - `drill`: kill-and-resume (random SIGKILLs) and two sweeps at once on one cache; the drill
@@ -32,6 +34,7 @@ mod by_chunks_cli;
 mod config_cli;
 mod convert_cli;
 mod corpus;
+mod data_options;
 mod drill;
 mod drill_core;
 mod faults;
