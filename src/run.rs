@@ -141,7 +141,7 @@ pub fn print_results(config: &Config, train: Option<&TrainOutcome>, test: Option
         lines.push(format!("Validation loss: {}", t.best_val_loss));
         lines.push(format!("Validation Foreground IoU: {}", t.best_val_iou));
     }
-    if let Some(test) = test.filter(|_| config.data.test.load_gt) {
+    if let Some(test) = test.filter(|_| config.data.test.with_gt()) {
         let value = |v: Option<f64>| v.map_or("nan (every image skipped as empty)".to_string(), |v| v.to_string());
         let s = &test.summary;
         if s.full_image.is_some() {

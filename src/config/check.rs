@@ -215,7 +215,15 @@ fn check_data(config: &Config, c: &mut Checker) {
         );
     }
     c.require(!data.test.use_val_as_test || val.cross_val, "DATA.TEST.USE_VAL_AS_TEST", "needs `DATA.VAL.CROSS_VAL`");
-    c.unsupported(data.test.use_val_as_test, "DATA.TEST.USE_VAL_AS_TEST");
+    if data.test.use_val_as_test {
+        // The test phase picks the fold from the training folder as listed; a filter would change
+        // which images the training's folds are cut from.
+        c.require(
+            !data.train.filter_samples.enable && !val.filter_samples.enable,
+            "DATA.TEST.USE_VAL_AS_TEST",
+            "cannot be combined with `DATA.TRAIN.FILTER_SAMPLES` or `DATA.VAL.FILTER_SAMPLES` (they change the folds' images)",
+        );
+    }
     for (split, overlap, padding, resolution) in [
         ("TRAIN", &data.train.overlap, &data.train.padding, &data.train.resolution),
         ("VAL", &val.overlap, &val.padding, &val.resolution),
@@ -295,7 +303,7 @@ fn check_filters(config: &Config, c: &mut Checker) {
                 any = true;
                 if key == "DATA.TEST.FILTER_SAMPLES" {
                     c.require(
-                        !rules.needs_mask() || data.test.load_gt,
+                        !rules.needs_mask() || data.test.with_gt(),
                         &format!("{key}.PROPS"),
                         "its mask properties (foreground, target_*, diff*) need the test masks: set `DATA.TEST.LOAD_GT: True`",
                     );

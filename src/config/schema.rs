@@ -365,6 +365,14 @@ pub struct DataTest {
     pub argmax_to_output: bool,
 }
 
+impl DataTest {
+    /// Whether the test images have masks: `LOAD_GT`, or `USE_VAL_AS_TEST` (the validation
+    /// fold's images come with theirs), as BiaPy's `LOAD_GT or USE_VAL_AS_TEST`.
+    pub fn with_gt(&self) -> bool {
+        self.load_gt || self.use_val_as_test
+    }
+}
+
 impl Default for DataTest {
     fn default() -> Self {
         Self {

@@ -343,8 +343,13 @@ pub fn config_splits(config: &Config) -> Vec<SplitSpec> {
         }
     }
     if config.test.enable {
-        let gt = data.test.load_gt.then_some(data.test.gt_path.as_str());
-        splits.push(split(SplitRole::Test, &data.test.path, gt));
+        if data.test.use_val_as_test {
+            // The validation fold's images, chosen from these by the test phase.
+            splits.push(split(SplitRole::Test, &data.train.path, Some(&data.train.gt_path)));
+        } else {
+            let gt = data.test.load_gt.then_some(data.test.gt_path.as_str());
+            splits.push(split(SplitRole::Test, &data.test.path, gt));
+        }
     }
     splits
 }

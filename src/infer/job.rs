@@ -8,7 +8,7 @@
 //! and the evaluate stage only gathers the recorded counts: no whole volume is ever read.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::prelude::Device;
@@ -26,12 +26,14 @@ use crate::data::filter::{Ranges, discards};
 use crate::data::normalize::{apply, compute_stats};
 use crate::data::patches::GridError;
 use crate::data::patches::{complete_shape, undo_complete_shape};
+use crate::data::split::cross_val_fold;
 use crate::data::tiff_io::read_tiff;
 use crate::layout::RunLayout;
 use crate::metrics::{Counts, iou, mean_skipping};
 use crate::model::{ModelSpec, SegModel};
 use crate::postprocess::threshold::threshold_for;
 use crate::postprocess::{apply_filters, filters_from_config};
+use crate::train::seed::cross_val_seed;
 use crate::train::setup::zyx;
 
 /// Metrics of one test image (IoU values are `None` when not computed or skipped as empty).
@@ -156,7 +158,7 @@ pub fn infer_stage(
     let predictor = Predictor::new(model, device, config.data.n_classes);
     let context = Context::new(config, layout)?;
     let mut images = Vec::new();
-    for (image_path, mask_path) in discover(&spec)? {
+    for (image_path, mask_path) in test_pairs(config, &spec)? {
         let file = image_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         writeln!(out, "Processing image: {file}").ok();
         let stem = stem(&image_path);
@@ -191,7 +193,7 @@ pub fn evaluate_stage(config: &Config, layout: &RunLayout, record: &InferRecord)
     let spec = test_spec(config)?;
     let context = Context::new(config, layout)?;
     // The infer stage may have skipped images (`DATA.TEST.FILTER_SAMPLES`): pair by file name.
-    let mut pairs: std::collections::HashMap<String, _> = discover(&spec)?
+    let mut pairs: std::collections::HashMap<String, _> = test_pairs(config, &spec)?
         .into_iter()
         .map(|(image, mask)| {
             (image.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), (image, mask))
@@ -234,10 +236,27 @@ pub fn evaluate_stage(config: &Config, layout: &RunLayout, record: &InferRecord)
     // The test phase's time: the infer stage's (possibly cached) and this stage's.
     let seconds = record.seconds + started.elapsed().as_secs_f64();
     let outcome = TestOutcome { images, summary, seconds, model_seconds: record.model_seconds };
-    if config.data.test.load_gt {
+    if config.data.test.with_gt() {
         super::results::write(&layout.results(), &outcome)?;
     }
     Ok(outcome)
+}
+
+/// The test images and their masks in natural order; with `DATA.TEST.USE_VAL_AS_TEST`, the
+/// training images of the validation fold (`DATA.VAL.CROSS_VAL_FOLD`).
+fn test_pairs(config: &Config, spec: &SplitSpec) -> Result<Vec<(PathBuf, Option<PathBuf>)>, InferError> {
+    let pairs = discover(spec)?;
+    if !config.data.test.use_val_as_test {
+        return Ok(pairs);
+    }
+    let val = &config.data.val;
+    if pairs.len() < 2 {
+        return Err(InferError::ValAsTestOneImage);
+    }
+    let nfold = usize::try_from(val.cross_val_nfold).unwrap_or(0);
+    let fold = usize::try_from(val.cross_val_fold).unwrap_or(0);
+    let (_, fold_images) = cross_val_fold(pairs.len(), nfold, fold, val.random, cross_val_seed(config))?;
+    Ok(fold_images.into_iter().map(|i| pairs[i].clone()).collect())
 }
 
 fn test_spec(config: &Config) -> Result<SplitSpec, InferError> {

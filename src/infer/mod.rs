@@ -24,6 +24,13 @@ pub enum InferError {
     Filter(String),
     #[error("test image `{file}` was predicted but is no longer in the test folder: run the test phase again")]
     TestImageGone { file: String },
+    #[error(
+        "`DATA.TEST.USE_VAL_AS_TEST` tests on the validation fold's images, but `DATA.TRAIN.PATH` has one image \
+         (its validation is patches of it): add training images or turn it off"
+    )]
+    ValAsTestOneImage,
+    #[error(transparent)]
+    Split(#[from] crate::data::split::SplitError),
     #[error(transparent)]
     Data(#[from] crate::data::dataset::DataError),
     #[error(transparent)]

@@ -11,7 +11,7 @@ use std::path::Path;
 use super::error::TrainError;
 use super::prob_maps;
 use super::samples::{ImageOptions, Plan, SampleSet, TrainImage, grid_patches, prepare_images, reread};
-use super::seed::derive;
+use super::seed::{cross_val_seed, derive};
 use crate::augment::Augmenter;
 use crate::config::{Config, FilterRules, FilterSamples, Ndim};
 use crate::data::dataset::{SplitSpec, config_splits, load_split, split_hash};
@@ -254,7 +254,7 @@ fn split_from_train(config: &Config, pool: Pool, seed: u64, out: &mut dyn Write)
     let (train_idx, val_idx) = if val.cross_val {
         let nfold = usize::try_from(val.cross_val_nfold).unwrap_or(0);
         let fold = usize::try_from(val.cross_val_fold).unwrap_or(0);
-        let (train, val_idx) = cross_val_fold(n, nfold, fold, val.random, split_seed)?;
+        let (train, val_idx) = cross_val_fold(n, nfold, fold, val.random, cross_val_seed(config))?;
         writeln!(out, "Fold number {fold}. Indexes used in cross validation: {val_idx:?}").ok();
         (train, val_idx)
     } else {

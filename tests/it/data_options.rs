@@ -1,6 +1,6 @@
 //! BiaPy's data switches through `segsweep run` on tiny synthetic data: sample filtering in the
 //! three phases (`DATA.{TRAIN,VAL,TEST}.FILTER_SAMPLES`, counted against the masks by hand) and
-//! cross-validation folds (`DATA.VAL.CROSS_VAL`), with the cross-validation manifest under
+//! cross-validation folds (`DATA.VAL.CROSS_VAL`, `DATA.TEST.USE_VAL_AS_TEST`), with the cross-validation manifest under
 //! `experiments/`.
 
 use std::path::Path;
@@ -123,19 +123,27 @@ fn a_filter_that_drops_everything_and_bad_conditions_are_clear_errors() {
 }
 
 #[test]
-fn cross_validation_validates_on_the_chosen_fold() {
+fn cross_validation_validates_and_tests_on_the_chosen_fold() {
     let dir = TestDir::new();
     let data = tiny_synthetic_set(&dir, 2, 4, 1);
-    let yaml = tiny_run_yaml(&data, 2, 2, "ENABLE: False").replace(
-        "VAL: {SPLIT_TRAIN: 0.34}",
-        "VAL: {CROSS_VAL: True, CROSS_VAL_NFOLD: 4, CROSS_VAL_FOLD: 2, RANDOM: False}",
-    );
+    let yaml = tiny_run_yaml(&data, 2, 2, "ENABLE: True")
+        .replace(
+            "VAL: {SPLIT_TRAIN: 0.34}",
+            "VAL: {CROSS_VAL: True, CROSS_VAL_NFOLD: 4, CROSS_VAL_FOLD: 2, RANDOM: False}",
+        )
+        .replace("LOAD_GT: True,", "LOAD_GT: False, USE_VAL_AS_TEST: True,");
     let config = dir.write("cv.yaml", &yaml);
-    let out = run_job(&config, &dir.join("results"), "cv", &[]);
+    let results = dir.join("results");
+    let out = run_job(&config, &results, "cv", &[]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("Fold number 2. Indexes used in cross validation: [1]"), "{}", out.stdout);
     // Three images of a 2×2 grid train, the second image's four patches validate.
     assert!(out.stdout.contains("Training samples: 12 patches from 3 images; validation samples: 4"), "{}", out.stdout);
+    // The test phase predicts that second training image, with its mask, and only it.
+    let train = masks(&data.join("train/y"));
+    let metrics = std::fs::read_to_string(results.join("cv/results/cv_1/test_results_metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 2, "{metrics}");
+    assert!(metrics.contains(train[1].0.trim_end_matches(".tif")), "{metrics}");
     let bad = dir.write("bad.yaml", &yaml.replace("CROSS_VAL_FOLD: 2", "CROSS_VAL_FOLD: 5"));
     let out = segsweep(&["config", "check", bad.to_str().unwrap()]);
     assert_eq!(out.code, 2);
