@@ -274,13 +274,17 @@ fn check_data(config: &Config, c: &mut Checker) {
         "the foreground and background weights must not be negative",
     );
     check_filters(config, c);
+    c.require(
+        !(data.force_rgb && config.test.by_chunks.enable),
+        "DATA.FORCE_RGB",
+        "is not applied to volumes predicted by chunks (`TEST.BY_CHUNKS`): store them with three channels",
+    );
     for (key, on) in [
         ("DATA.PREPROCESS.TRAIN", data.preprocess.train),
         ("DATA.PREPROCESS.VAL", data.preprocess.val),
         ("DATA.PREPROCESS.TEST", data.preprocess.test),
         ("DATA.RESOLUTION_NORM.ENABLE", data.resolution_norm.enable),
         ("DATA.TEST.ROI_MASK.ENABLE", data.test.roi_mask.enable),
-        ("DATA.FORCE_RGB", data.force_rgb),
         ("DATA.CHECK_GENERATORS", data.check_generators),
         ("DATA.TRAIN.INPUT_ZARR_MULTIPLE_DATA", train.input_zarr_multiple_data),
     ] {

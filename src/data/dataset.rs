@@ -89,6 +89,8 @@ pub struct SplitSpec {
     pub mask_dir: Option<PathBuf>,
     pub ndim: Ndim,
     pub n_channels: usize,
+    /// `DATA.FORCE_RGB`: a single-channel image is repeated into the 3 channels `n_channels` asks.
+    pub force_rgb: bool,
     pub n_classes: usize,
     /// `LOSS.IGNORE_INDEX` when set: a mask value that is allowed and excluded from losses and
     /// metrics.
@@ -161,7 +163,12 @@ pub fn load_split(spec: &SplitSpec) -> Result<Vec<Sample>, DataError> {
 
 /// Reads and checks one pair.
 pub fn load_pair(spec: &SplitSpec, image_path: PathBuf, mask_path: Option<PathBuf>) -> Result<Sample, DataError> {
-    let (image, meta) = read_image(&image_path, spec.ndim, spec.n_channels)?;
+    let (image, meta) = if spec.force_rgb && spec.n_channels == 3 {
+        let (image, meta) = read_image_with(&image_path, spec.ndim, 3, &[1, 3])?;
+        (repeat_to_rgb(image), meta)
+    } else {
+        read_image(&image_path, spec.ndim, spec.n_channels)?
+    };
     let mask = match &mask_path {
         Some(path) => {
             let mask = read_mask(path, spec.ndim, spec.n_classes, spec.ignore_label)?;
@@ -182,12 +189,33 @@ pub fn load_pair(spec: &SplitSpec, image_path: PathBuf, mask_path: Option<PathBu
 
 /// Reads an image as float `(z, y, x, c)`, checking 2D/3D and the channel count.
 pub fn read_image(path: &Path, ndim: Ndim, n_channels: usize) -> Result<(Volume<f32>, TiffMeta), DataError> {
+    read_image_with(path, ndim, n_channels, &[n_channels])
+}
+
+/// [`read_image`] accepting any channel count of `accepted` (`n_channels` guides the 2D layout).
+fn read_image_with(
+    path: &Path,
+    ndim: Ndim,
+    n_channels: usize,
+    accepted: &[usize],
+) -> Result<(Volume<f32>, TiffMeta), DataError> {
     let tiff = read_tiff(path)?;
     let image = orient(path, &tiff, tiff.volume.to_f32(), ndim, n_channels)?;
-    if image.n_channels() != n_channels {
+    if !accepted.contains(&image.n_channels()) {
         return Err(DataError::Channels { path: path.into(), found: image.n_channels(), expected: n_channels });
     }
     Ok((image, tiff.meta))
+}
+
+/// `DATA.FORCE_RGB`: a single-channel image as three equal channels (BiaPy's `np.repeat`); an
+/// image with three channels is returned as it is.
+pub fn repeat_to_rgb(image: Volume<f32>) -> Volume<f32> {
+    let [z, y, x, c] = image.shape();
+    if c != 1 {
+        return image;
+    }
+    let data = image.into_vec().into_iter().flat_map(|v| [v, v, v]).collect();
+    Volume::from_vec([z, y, x, 3], data).expect("three values per voxel")
 }
 
 /// Reads a mask as labels `(z, y, x, 1)`: integer samples below `n_classes` (or equal to the
@@ -332,6 +360,7 @@ pub fn config_splits(config: &Config) -> Vec<SplitSpec> {
         mask_dir: gt.map(PathBuf::from),
         ndim: config.problem.ndim,
         n_channels: data.patch_size.last().copied().unwrap_or(1),
+        force_rgb: data.force_rgb,
         n_classes: data.n_classes,
         ignore_label: u16::try_from(config.loss.ignore_index).ok(),
     };

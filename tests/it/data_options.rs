@@ -1,7 +1,7 @@
 //! BiaPy's data switches through `segsweep run` on tiny synthetic data: sample filtering in the
-//! three phases (`DATA.{TRAIN,VAL,TEST}.FILTER_SAMPLES`, counted against the masks by hand) and
-//! cross-validation folds (`DATA.VAL.CROSS_VAL`, `DATA.TEST.USE_VAL_AS_TEST`), with the cross-validation manifest under
-//! `experiments/`.
+//! three phases (`DATA.{TRAIN,VAL,TEST}.FILTER_SAMPLES`, counted against the masks by hand),
+//! cross-validation folds (`DATA.VAL.CROSS_VAL`, `DATA.TEST.USE_VAL_AS_TEST`) with the
+//! cross-validation manifest under `experiments/`, and `DATA.FORCE_RGB`.
 
 use std::path::Path;
 
@@ -162,4 +162,19 @@ fn the_cross_validation_manifest_trains_one_model_per_fold() {
     let out = segsweep(&["sweep", dir.join("exp/cross_val.yaml").to_str().unwrap(), "--dry-run"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("5 runs: 5 trainings, 5 inferences, 5 evaluations to run"), "{}", out.stdout);
+}
+
+#[test]
+fn force_rgb_trains_and_tests_a_three_channel_model_on_grayscale_images() {
+    let dir = TestDir::new();
+    let data = tiny_synthetic_set(&dir, 2, 3, 1);
+    let yaml =
+        tiny_run_yaml(&data, 2, 2, "ENABLE: True").replace("PATCH_SIZE: '(32, 32, 1)'", "PATCH_SIZE: '(32, 32, 3)'");
+    let refused = run_job(&dir.write("gray.yaml", &yaml), &dir.join("r1"), "gray", &[]);
+    assert_eq!(refused.code, 2);
+    assert!(refused.stderr.contains("has 1 channel(s), but `DATA.PATCH_SIZE` ends in 3"), "{}", refused.stderr);
+    let config = dir.write("rgb.yaml", &yaml.replace("N_CLASSES: 2", "N_CLASSES: 2\n  FORCE_RGB: True"));
+    let out = run_job(&config, &dir.join("r2"), "rgb", &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("Test Foreground IoU (merge patches): "), "{}", out.stdout);
 }

@@ -15,6 +15,7 @@ fn u8_volume(shape: [usize; 4], value: u8) -> AnyVolume {
 
 fn spec(root: &Path, ndim: Ndim) -> SplitSpec {
     SplitSpec {
+        force_rgb: false,
         role: SplitRole::Train,
         image_dir: root.join("x"),
         mask_dir: Some(root.join("y")),
@@ -164,6 +165,25 @@ fn wrong_channel_count_names_the_key() {
     write(&dir.path().join("x").join("a.tif"), u8_volume([1, 8, 8, 3], 9));
     let err = error_of(dir.path(), Ndim::D2);
     assert!(err.ends_with("a.tif` has 3 channel(s), but `DATA.PATCH_SIZE` ends in 1"), "{err}");
+}
+
+#[test]
+fn force_rgb_repeats_grayscale_into_three_channels() {
+    let dir = tempfile::tempdir().unwrap();
+    two_pairs(dir.path());
+    write(&dir.path().join("x").join("b.tif"), u8_volume([1, 8, 8, 3], 9));
+    let rgb = SplitSpec { n_channels: 3, force_rgb: true, ..spec(dir.path(), Ndim::D2) };
+    let samples = load_split(&rgb).unwrap();
+    assert_eq!(samples[0].image.shape(), [1, 8, 8, 3]);
+    let first = samples[0].image.as_slice();
+    assert!(first.chunks(3).all(|v| v[0] == v[1] && v[1] == v[2]));
+    assert_eq!(samples[1].image.as_slice()[..3], [9.0, 9.0, 9.0]);
+    // Without it, the grayscale image is refused.
+    let err = load_split(&SplitSpec { force_rgb: false, ..rgb.clone() }).unwrap_err().to_string();
+    assert!(err.ends_with("a.tif` has 1 channel(s), but `DATA.PATCH_SIZE` ends in 3"), "{err}");
+    // Two channels are not grayscale.
+    write(&dir.path().join("x").join("a.tif"), u8_volume([1, 8, 8, 2], 9));
+    assert!(load_split(&rgb).is_err());
 }
 
 #[test]
