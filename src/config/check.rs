@@ -600,7 +600,16 @@ fn check_test(config: &Config, c: &mut Checker) {
     c.unsupported(test.reuse_predictions, "TEST.REUSE_PREDICTIONS");
     c.unsupported(test.reduce_memory, "TEST.REDUCE_MEMORY");
     by_chunks::check(config, c);
-    c.unsupported(config.data.test.median_padding, "DATA.TEST.MEDIAN_PADDING");
+    if config.data.test.median_padding {
+        let key = "DATA.TEST.MEDIAN_PADDING";
+        // BiaPy applies it in its 3D crop only and ignores it elsewhere; an ignored switch is an error (D14).
+        c.require(!is_2d, key, "pads 3D stacks only (BiaPy ignores it in 2D); set it to False");
+        c.require(
+            !test.by_chunks.enable,
+            key,
+            "is not applied by `TEST.BY_CHUNKS`, which reflects the border; set one of them to False",
+        );
+    }
     let pp = &test.post_processing;
     if pp.median_filter {
         let key = "TEST.POST_PROCESSING.MEDIAN_FILTER_AXIS";

@@ -1,5 +1,5 @@
 //! Predicting one (normalised, shape-completed) test image (spec §4.1, §4.2, §4.5): by patches on
-//! BiaPy's grid with reflect padding, merged back with the blend window of `TEST.BLEND` (D7) and
+//! BiaPy's grid with reflect padding (or median padding, `DATA.TEST.MEDIAN_PADDING`), merged back with the blend window of `TEST.BLEND` (D7) and
 //! the padded border discarded; or whole (`TEST.FULL_IMG`, 2D), zero-padded at the bottom/right
 //! to a multiple of the network's total pooling and cropped back. Optional test-time
 //! augmentation per patch or per image. With ground truth, the per-patch IoU counts are taken on
@@ -12,7 +12,7 @@ use crate::data::Volume;
 use crate::data::merge::Merger;
 use crate::data::patches::GridError;
 use crate::data::patches::PatchGrid;
-use crate::data::window::crop_reflect;
+use crate::data::window::{crop_reflect, pad_median};
 use crate::metrics::Counts;
 use crate::model::ModelError;
 
@@ -30,6 +30,9 @@ pub struct PatchOptions {
     pub blend: Blend,
     pub batch_size: usize,
     pub tta: Option<(TtaGroup, TtaMode)>,
+    /// `DATA.TEST.MEDIAN_PADDING` (3D): the image's padded border holds the median of its border
+    /// planes instead of reflected voxels.
+    pub median_padding: bool,
 }
 
 /// Voxels below which a rayon task is not split further.
@@ -87,11 +90,16 @@ pub fn predict_by_patches(
     let positions: Vec<[usize; 3]> = grid.positions().collect();
     let start =
         |pos: [usize; 3]| -> [isize; 3] { std::array::from_fn(|a| pos[a] as isize - options.padding[a] as isize) };
+    let padded = (options.median_padding && options.padding != [0; 3]).then(|| pad_median(image, options.padding));
+    let cut = |pos: [usize; 3]| match &padded {
+        // Grid positions are in padded coordinates, and the padded volume holds every patch.
+        Some(padded) => crop_reflect(padded, pos.map(|p| p as isize), options.patch),
+        None => crop_reflect(image, start(pos), options.patch),
+    };
     let mut merger: Option<Merger> = None;
     let mut patch_counts = Vec::new();
     for chunk in positions.chunks(options.batch_size.max(1)) {
-        let patches: Vec<Volume<f32>> =
-            chunk.iter().map(|&pos| crop_reflect(image, start(pos), options.patch)).collect();
+        let patches: Vec<Volume<f32>> = chunk.iter().map(|&pos| cut(pos)).collect();
         let probs = predict_many(predictor, &patches, options.tta)?;
         for (&pos, prob) in chunk.iter().zip(&probs) {
             let merger = merger.get_or_insert_with(|| Merger::new(&grid, prob.n_channels(), options.blend));

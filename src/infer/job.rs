@@ -287,6 +287,7 @@ impl<'a> Context<'a> {
             blend: test.blend,
             batch_size: config.train.batch_size,
             tta: test.augmentation.then_some((test.augmentation_group, test.augmentation_mode)),
+            median_padding: data_test.median_padding,
         };
         let spec = ModelSpec::from_config(config)?;
         let whole_multiple = (0..spec.depth()).fold([1, 1, 1], |acc, level| {

@@ -26,6 +26,8 @@
 //!   state intact, a resume once space returns.
 //! - `post_processing_matrix`: every test mode × median filter × class count in 2D and 3D writes
 //!   its post-processing folder and IoU line or is refused with the key (D16).
+//! - `test_options`: the test-phase switches (`DATA.TEST.MEDIAN_PADDING`, …) against the same
+//!   model with the switch off.
 //! - `tidy`: every source file has a `//!` comment; no `dbg!`/`todo!`.
 //! - `train_cli`: `train` on tiny 2D/3D sets, determinism, resume after kill, bad inputs.
 
@@ -46,6 +48,7 @@ mod slurm;
 mod sweep_cli;
 mod synth_cli;
 mod tensorboard_hparams;
+mod test_options;
 mod tidy;
 mod tiff_outputs;
 mod train_cli;

@@ -58,7 +58,15 @@ fn predict(
 }
 
 fn options(padding: [usize; 3]) -> PatchOptions {
-    PatchOptions { patch: PATCH, overlap: [0.0; 3], padding, blend: Blend::Spline, batch_size: 2, tta: None }
+    PatchOptions {
+        patch: PATCH,
+        overlap: [0.0; 3],
+        padding,
+        blend: Blend::Spline,
+        batch_size: 2,
+        tta: None,
+        median_padding: false,
+    }
 }
 
 #[test]
