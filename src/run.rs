@@ -151,7 +151,10 @@ pub fn print_results(config: &Config, train: Option<&TrainOutcome>, test: Option
             }
             lines.push(format!("Test Foreground IoU (per image): {}", value(s.full_image)));
         } else {
-            lines.push(format!("Test Foreground IoU (per patch): {}", value(s.per_patch)));
+            // Re-used probabilities were not predicted, so there are no patches to measure.
+            if !config.test.reuse_predictions {
+                lines.push(format!("Test Foreground IoU (per patch): {}", value(s.per_patch)));
+            }
             lines.push(format!("Test Foreground IoU (merge patches): {}", value(s.merge_patches)));
         }
         if s.post_processing.is_some() {

@@ -597,7 +597,11 @@ fn check_test(config: &Config, c: &mut Checker) {
             format!("expected a threshold in (0, 1) or `otsu`, found {t}"),
         );
     }
-    c.unsupported(test.reuse_predictions, "TEST.REUSE_PREDICTIONS");
+    c.require(
+        !(test.reuse_predictions && test.by_chunks.enable),
+        "TEST.REUSE_PREDICTIONS",
+        "`TEST.BY_CHUNKS` writes labels, not the probabilities to re-use; set one of them to False",
+    );
     c.unsupported(test.reduce_memory, "TEST.REDUCE_MEMORY");
     by_chunks::check(config, c);
     if config.data.test.median_padding {

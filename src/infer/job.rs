@@ -1,6 +1,7 @@
 //! The test phase of a run (spec §4.1–4.6, §5, §6) as two stages the sweep caches separately.
 //! Infer: every test image in natural order, one at a time — read, skip it if
 //! `DATA.TEST.FILTER_SAMPLES` drops it (no outputs, not counted), complete, normalise, predict
+//! (or take an earlier run's probabilities, `TEST.REUSE_PREDICTIONS`)
 //! (patches or whole), crop back, write the probabilities, count the per-patch IoU. Evaluate:
 //! read the probabilities back, post-process, binarise, write the masks, count IoU at each level,
 //! the 2D-as-3D-stack pass, `test_results_metrics.csv` and `metrics.json`. With
@@ -178,6 +179,11 @@ pub fn infer_stage(
         let sample = load_pair(&spec, image_path.clone(), mask_path)?;
         if context.filtered_out(&sample)? {
             writeln!(out, " Skipping image: {file}").ok();
+            continue;
+        }
+        if config.test.reuse_predictions {
+            context.reused_prediction(&stem)?;
+            images.push(InferredImage { file, stem, patch_ious: Vec::new(), chunked: None });
             continue;
         }
         let patch_ious = context.infer_one(&predictor, sample, &stem)?;
@@ -391,6 +397,18 @@ impl<'a> Context<'a> {
         }
         let mask = sample.mask.as_ref().map(Volume::as_slice);
         Ok(discards(&rules, image.as_slice(), mask, Ranges::of(image.as_slice(), mask)))
+    }
+
+    /// `TEST.REUSE_PREDICTIONS`: the probabilities an earlier run of this job wrote for `stem`
+    /// stand in for a prediction (no per-patch metric). Always the raw ones (`per_image/`,
+    /// `full_image/`), so the evaluate stage post-processes once — BiaPy re-reads
+    /// `per_image_post_processing/` and filters it again.
+    fn reused_prediction(&self, stem: &str) -> Result<(), InferError> {
+        let path = self.layout.result(self.raw_dir()).join(format!("{stem}.tif"));
+        if !path.is_file() {
+            return Err(InferError::NoEarlierPrediction { path });
+        }
+        Ok(())
     }
 
     /// Predicts one image and writes its probabilities; returns the IoU of each of its patches.

@@ -29,6 +29,12 @@ pub enum InferError {
          (its validation is patches of it): add training images or turn it off"
     )]
     ValAsTestOneImage,
+    #[error(
+        "`TEST.REUSE_PREDICTIONS` reads `{}`, which is not there: run the test phase once without it (with \
+         `TEST.SAVE_MODEL_RAW_OUTPUT: True`)",
+        path.display()
+    )]
+    NoEarlierPrediction { path: PathBuf },
     #[error(transparent)]
     Split(#[from] crate::data::split::SplitError),
     #[error(transparent)]

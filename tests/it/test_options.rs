@@ -1,5 +1,5 @@
 //! BiaPy's test-phase switches through `segsweep run` on tiny synthetic data, each against the
-//! same trained model with the switch off: `DATA.TEST.MEDIAN_PADDING`.
+//! same trained model with the switch off: `DATA.TEST.MEDIAN_PADDING`, `TEST.REUSE_PREDICTIONS`.
 
 use std::path::Path;
 
@@ -57,5 +57,41 @@ fn median_padding_fills_the_3d_border_with_medians_and_is_refused_in_2d() {
         out.stderr.contains("`DATA.TEST.MEDIAN_PADDING`") && out.stderr.contains("3D stacks only"),
         "{}",
         out.stderr
+    );
+}
+
+#[test]
+fn reuse_predictions_evaluates_the_earlier_probabilities_without_predicting() {
+    let dir = TestDir::new();
+    let (config, checkpoint) = trained(&dir, 2);
+    let filter = [
+        "TEST.POST_PROCESSING.MEDIAN_FILTER=True",
+        "TEST.POST_PROCESSING.MEDIAN_FILTER_AXIS=[xy]",
+        "TEST.POST_PROCESSING.MEDIAN_FILTER_SIZE=[3]",
+    ];
+    let first = test_again(&dir, &config, &checkpoint, "again", &filter);
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    let probs = first_probs(&dir.join("results"), "again");
+    let mut sets = filter.to_vec();
+    sets.push("TEST.REUSE_PREDICTIONS=True");
+    let reused = test_again(&dir, &config, &checkpoint, "again", &sets);
+    assert_eq!(reused.code, 0, "{}\n{}", reused.stdout, reused.stderr);
+    assert_eq!(first_probs(&dir.join("results"), "again"), probs);
+    let line = |out: &Output, level: &str| {
+        out.stdout.lines().find(|l| l.starts_with(&format!("Test Foreground IoU ({level}): "))).map(String::from)
+    };
+    // The same probabilities give the same merged and post-processed IoU (filtered once), and
+    // nothing was predicted, so there is no per-patch line.
+    for level in ["merge patches", "merge patches - post-processing"] {
+        assert_eq!(line(&reused, level), line(&first, level), "{level}");
+    }
+    assert!(line(&first, "per patch").is_some_and(|l| !l.ends_with("nan (every image skipped as empty)")));
+    assert_eq!(line(&reused, "per patch"), None, "{}", reused.stdout);
+    let missing = test_again(&dir, &config, &checkpoint, "never", &["TEST.REUSE_PREDICTIONS=True"]);
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing.stderr.contains("`TEST.REUSE_PREDICTIONS` reads `") && missing.stderr.contains("never_1/per_image/"),
+        "{}",
+        missing.stderr
     );
 }

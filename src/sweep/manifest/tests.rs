@@ -257,6 +257,15 @@ fn set_and_base_problems_name_where_they_are() {
 }
 
 #[test]
+fn switches_that_a_sweep_cannot_honour_are_refused_with_their_reason() {
+    let p = problems(&with_grid("  run_id: [1]\n  TEST.REUSE_PREDICTIONS: [true]\n"));
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert!(p[0].contains("grid.TEST.REUSE_PREDICTIONS") && p[0].contains("re-uses its cached inference"), "{p:#?}");
+    let p = problems(&with_grid("  run_id: [1]\n  MODEL.BMZ.EXPORT.ENABLE: [true]\n"));
+    assert!(p.len() == 1 && p[0].contains("MODEL.BMZ.EXPORT.ENABLE"), "{p:#?}");
+}
+
+#[test]
 fn legacy_keys_are_accepted_as_axes_and_checked_in_context() {
     // `Z_FILTERING: True` becomes a median filter along z, which needs 2D images read as a stack.
     let grid = "  TEST.POST_PROCESSING.Z_FILTERING: [false, true]\n";

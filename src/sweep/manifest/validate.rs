@@ -135,6 +135,11 @@ impl Validator<'_> {
                 &Origin::Override,
                 "`bmz` runs a BioImage Model Zoo package with `segsweep run`; a sweep's cached stages do not take one yet",
             )],
+            Ok(loaded) if loaded.config.test.reuse_predictions => vec![Problem::new(
+                "TEST.REUSE_PREDICTIONS",
+                &Origin::Override,
+                "reads an earlier `segsweep run`'s `per_image/`; a sweep re-uses its cached inference by itself",
+            )],
             Ok(_) => return,
             Err(ConfigError::Invalid(problems)) => problems,
             Err(other) => vec![Problem::new("", &Origin::Override, error_chain(&other))],
