@@ -130,7 +130,9 @@ fn check_general(config: &Config, c: &mut Checker) {
             format!("`{item}` is not one of `weights`, `norm`, `model_arch`, `optimizer`, `epoch`"),
         );
     }
-    c.unsupported(!config.model.freeze_layers_matching.is_empty(), "MODEL.FREEZE_LAYERS_MATCHING");
+    if let Err(message) = config.model.freeze_patterns() {
+        c.fail("MODEL.FREEZE_LAYERS_MATCHING", message);
+    }
 }
 
 fn check_loss(config: &Config, c: &mut Checker) {

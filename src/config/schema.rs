@@ -725,6 +725,25 @@ pub struct Model {
     pub bmz: Bmz,
 }
 
+impl Model {
+    /// `FREEZE_LAYERS_MATCHING` compiled; an error names the entry (BiaPy check #9). Rust's
+    /// `regex` syntax, which is Python's `re` without look-around and back-references.
+    pub fn freeze_patterns(&self) -> Result<Vec<regex::Regex>, String> {
+        self.freeze_layers_matching
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                regex::Regex::new(p).map_err(|e| {
+                    format!(
+                        "entry {i} (`{p}`) is not a regular expression segsweep can use (Rust `regex` syntax: no \
+                         look-around or back-references): {e}"
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
 impl Default for Model {
     fn default() -> Self {
         Self {

@@ -6,6 +6,7 @@
 pub mod aug_samples;
 pub mod checkpoint;
 pub mod error;
+pub mod freeze;
 pub mod interop;
 pub mod job;
 pub mod loader;

@@ -159,14 +159,21 @@ fn start_or_resume(
     out: &mut dyn Write,
 ) -> Result<(SegModel, ModuleOptimizer, ResumeState, Option<usize>), TrainError> {
     let optim = optimizer(&config.train);
+    // Frozen after the weights are loaded, as BiaPy; a resumed model is frozen again.
+    let patterns = config
+        .model
+        .freeze_patterns()
+        .map_err(|e| TrainError::Filter(format!("`MODEL.FREEZE_LAYERS_MATCHING`: {e}")))?;
     if let Some(saved) = checkpoints.load_resume()?.filter(|saved| saved.fingerprint == options.fingerprint) {
         let (model, optim) = checkpoints.restore(&saved, model, optim)?;
+        let model = super::freeze::freeze(model, &patterns, out);
         writeln!(out, "Resuming training from epoch {} ({})", saved.epochs_done, checkpoints.resume_file().display())
             .ok();
         let resumed_from = Some(saved.epochs_done);
         return Ok((model, optim, saved, resumed_from));
     }
     let model = if config.model.load_checkpoint { load_pretrained(config, checkpoints, model, out)? } else { model };
+    let model = super::freeze::freeze(model, &patterns, out);
     let fresh = ResumeState {
         version: RESUME_VERSION,
         fingerprint: options.fingerprint.clone(),

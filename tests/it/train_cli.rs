@@ -224,6 +224,52 @@ fn skip_unmatched_layers_fine_tunes_another_head_from_a_checkpoint() {
 }
 
 #[test]
+fn frozen_layers_keep_their_loaded_weights_while_the_rest_fine_tunes() {
+    let dir = TestDir::new();
+    let (config, best) = first_training(&dir);
+    let load = format!("PATHS.CHECKPOINT_FILE={}", best.display());
+    let second = dir.join("second");
+    let mut args = train_args(config.to_str().unwrap(), second.to_str().unwrap());
+    args.extend(["--set", "MODEL.LOAD_CHECKPOINT=True", "--set", &load]);
+    args.extend(["--set", r"MODEL.FREEZE_LAYERS_MATCHING=['^down_path\.', 'bottleneck']"]);
+    let out = segsweep(&args);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("parameter tensor(s) matching MODEL.FREEZE_LAYERS_MATCHING:"), "{}", out.stdout);
+    let read = |path: &Path| {
+        let bytes = std::fs::read(path).unwrap();
+        let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let mut all: Vec<(String, Vec<u8>)> =
+            tensors.tensors().into_iter().map(|(name, view)| (name, view.data().to_vec())).collect();
+        all.sort();
+        all
+    };
+    let (before, after) = (read(&best), read(&second.join("tiny/checkpoints/tiny_1-checkpoint-best.safetensors")));
+    assert_eq!(before.len(), after.len());
+    let frozen = |name: &str| name.starts_with("down_path.") || name.contains("bottleneck");
+    let mut n_frozen = 0;
+    for ((name, old), (_, new)) in before.iter().zip(&after) {
+        // Batch-norm running statistics are buffers: they follow the data even when frozen.
+        if frozen(name) && !name.contains("running_") && !name.contains("num_batches") {
+            assert_eq!(old, new, "{name} is frozen");
+            n_frozen += 1;
+        }
+    }
+    assert!(n_frozen > 0);
+    let printed = out.stdout.lines().filter(|l| l.starts_with("  [frozen]    ")).count();
+    assert_eq!(printed, n_frozen, "{}", out.stdout);
+    assert!(before.iter().zip(&after).any(|((name, old), (_, new))| !frozen(name) && old != new), "the rest trains");
+    let bad = segsweep(
+        &[
+            &train_args(config.to_str().unwrap(), second.to_str().unwrap())[..],
+            &["--set", "MODEL.FREEZE_LAYERS_MATCHING=['(?<=a)b']"],
+        ]
+        .concat(),
+    );
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("`MODEL.FREEZE_LAYERS_MATCHING`") && bad.stderr.contains("entry 0"), "{}", bad.stderr);
+}
+
+#[test]
 fn unwritable_results_folder_is_a_clear_error() {
     // A results folder below a plain file cannot be created, not even by root (CI runs as root,
     // where permission bits do not stop writes).
