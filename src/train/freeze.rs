@@ -49,7 +49,7 @@ mod tests {
     use std::collections::HashMap;
 
     use burn::module::ModuleVisitor;
-    use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+    use burn::optim::{AdamWConfig, GradientsParams};
     use burn::tensor::{Device, Distribution, TensorData};
 
     use super::*;
