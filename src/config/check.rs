@@ -469,7 +469,11 @@ fn check_train(config: &Config, c: &mut Checker) {
     c.require(train.gradient_clip_norm >= 0.0, "TRAIN.GRADIENT_CLIP_NORM", "expected 0 (off) or a positive norm");
     c.require(train.batch_size > 0, "TRAIN.BATCH_SIZE", "expected a positive batch size");
     c.require(!train.enable || train.epochs > 0, "TRAIN.EPOCHS", "expected a positive number of epochs");
-    c.unsupported(train.save_train_preds_freq > 0, "TRAIN.SAVE_TRAIN_PREDS_FREQ");
+    c.require(
+        train.save_train_preds_freq != 0,
+        "TRAIN.SAVE_TRAIN_PREDS_FREQ",
+        "expected a number of epochs (1 or more), or -1 to write no previews",
+    );
     let sched = &train.lr_scheduler;
     let needs_min_lr = matches!(sched.name, SchedulerName::Reduceonplateau | SchedulerName::Warmupcosine);
     c.require(

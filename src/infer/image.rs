@@ -17,8 +17,8 @@ use crate::metrics::Counts;
 use crate::model::ModelError;
 
 use super::InferError;
-use super::predict::Predictor;
 use super::tta::predict_with_tta;
+use crate::model::predict::Predictor;
 
 /// How to cut and merge patches.
 #[derive(Clone, Debug, PartialEq)]

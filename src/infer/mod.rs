@@ -9,7 +9,6 @@ pub mod image;
 pub mod job;
 pub mod outputs;
 pub mod overlays;
-pub mod predict;
 pub mod results;
 pub mod tta;
 

@@ -3,11 +3,12 @@
 //!
 //! Data flow: resolved [`Config`] → [`ModelSpec::from_config`] (checks what the builders need) →
 //! [`SegModel::new`] → [`SegModel::forward2d`] / [`SegModel::forward3d`] → logits (no final
-//! activation: sigmoid or softmax belong to the loss and to inference). [`summary`] lists blocks,
+//! activation: the loss takes logits); [`predict::Predictor`] is the trained model as a function
+//! from patches to probabilities (sigmoid or softmax), for the test phase and training previews. [`summary`] lists blocks,
 //! output shapes and parameter counts; [`max_pool3d`] fills a gap in burn 0.22.1.
 //!
 //! Files: `layers` (2D/3D leaf layers, initialisation), `blocks` (conv unit, level, decoder step),
-//! `unet`, `attention`, `seunet`, `resunet`, `pool3d`, `summary`. This module must not read files;
+//! `unet`, `attention`, `seunet`, `resunet`, `pool3d`, `summary`, `predict`. This module must not read files;
 //! the device comes from the caller (only [`summary`] builds a throw-away model on the CPU device,
 //! with lazily initialised weights, to count parameters).
 //!
@@ -24,6 +25,7 @@ pub mod biapy_names;
 pub mod blocks;
 pub mod layers;
 pub mod pool3d;
+pub mod predict;
 pub mod resunet;
 pub mod seunet;
 pub mod skeleton;

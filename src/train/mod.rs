@@ -14,6 +14,7 @@ pub mod log;
 pub mod loss;
 pub mod optim;
 pub mod pickle;
+pub mod pred_samples;
 pub mod prob_maps;
 pub mod progress;
 pub mod pth;

@@ -17,6 +17,7 @@ use super::loader::{epoch_order, spawn_batches};
 use super::log::{EpochRow, draw_charts, write_csv};
 use super::loss::LossFn;
 use super::optim::optimizer;
+use super::pred_samples::Preview;
 use super::samples::SampleSet;
 use super::schedule::LrSchedule;
 use super::seed::derive;
@@ -85,6 +86,7 @@ pub fn train(
     }
     let tensorboard = layout.result("tensorboard");
     let mut events = EventWriter::create(&tensorboard).map_err(TrainError::write(&tensorboard))?;
+    let preview = Preview::start(config, &val_set, &layout.result("train_pred_samples"), out)?;
     while state.epochs_done < epochs {
         let epoch = state.epochs_done;
         let epoch_start = Instant::now();
@@ -115,6 +117,10 @@ pub fn train(
         };
         writeln!(out, "Epoch {}/{epochs}\n[Train] averaged stats: loss: {train_loss:.6} IoU: {train_iou:.6} lr: {lr:e}\n[Val] averaged stats: loss: {val_loss:.6} IoU: {val_iou:.6}", epoch + 1).ok();
         let stop = end_of_epoch(config, &checkpoints, &model, row, &mut state, out)?;
+        if let Some(preview) = &preview {
+            // The last epoch is the one training stops after, early or not.
+            preview.after_epoch(&model, epoch, if stop { epoch + 1 } else { epochs }, &options.device)?;
+        }
         state.train_seconds += epoch_start.elapsed().as_secs_f64();
         write_csv(&train_logs.join(format!("{}_train_log.csv", layout.job_id)), &state.rows)
             .map_err(TrainError::write(&train_logs))?;

@@ -270,6 +270,37 @@ fn frozen_layers_keep_their_loaded_weights_while_the_rest_fine_tunes() {
 }
 
 #[test]
+fn training_previews_are_written_every_n_epochs_and_after_the_last() {
+    let dir = TestDir::new();
+    let config = tiny_job(&dir, 2, 3);
+    let results = dir.join("results");
+    let mut args = train_args(config.to_str().unwrap(), results.to_str().unwrap());
+    args.extend(["--set", "TRAIN.SAVE_TRAIN_PREDS_FREQ=2", "--set", "TRAIN.SAVE_TRAIN_PREDS_NUM_SAMPLES=2"]);
+    let out = segsweep(&args);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("Tracking 2 fixed sample(s) for periodic training predictions (every 2 epochs)"));
+    let previews = results.join("tiny/results/tiny_1/train_pred_samples");
+    let mut folders: Vec<String> =
+        std::fs::read_dir(&previews).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    folders.sort();
+    assert_eq!(folders, ["gt", "input", "pred_epoch_0002", "pred_epoch_0003"]);
+    for folder in &folders {
+        let mut files: Vec<String> = std::fs::read_dir(previews.join(folder))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert_eq!(files, ["0.tif", "1.tif"], "{folder}");
+    }
+    let probs = match segsweep::data::read_tiff(&previews.join("pred_epoch_0003/1.tif")).unwrap().volume {
+        segsweep::data::AnyVolume::F32(v) => v,
+        other => panic!("expected float32 probabilities, found {other:?}"),
+    };
+    assert_eq!(probs.shape(), [1, 32, 32, 1]);
+    assert!(probs.as_slice().iter().all(|p| (0.0..=1.0).contains(p)));
+}
+
+#[test]
 fn unwritable_results_folder_is_a_clear_error() {
     // A results folder below a plain file cannot be created, not even by root (CI runs as root,
     // where permission bits do not stop writes).

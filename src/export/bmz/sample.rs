@@ -14,8 +14,8 @@ use crate::data::Volume;
 use crate::data::dataset::list_tiffs;
 use crate::data::normalize::{NormStats, apply, compute_stats};
 use crate::data::tiff_io::read_tiff;
-use crate::infer::predict::Predictor;
 use crate::model::SegModel;
+use crate::model::predict::Predictor;
 use crate::plot::overlay::{OverlaySlice, overlay_png};
 use crate::postprocess::threshold::{argmax, binarize, threshold_for};
 

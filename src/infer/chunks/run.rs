@@ -22,10 +22,10 @@ use crate::metrics::{Counts, iou};
 use super::super::InferError;
 use super::super::image::{Labeling, PatchOptions, predict_many};
 use super::super::outputs::{label_volume, labels_options, probs_options, target};
-use super::super::predict::Predictor;
 use super::ChunkedImage;
 use super::grid::{Tile, border_box, tiles_3d, z_range};
 use super::source::{ImageSource, MaskSource};
+use crate::model::predict::Predictor;
 
 /// Settings shared by every image of a chunked test.
 pub struct ChunkJob<'a> {

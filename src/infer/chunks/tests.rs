@@ -12,9 +12,9 @@ use crate::data::Volume;
 use crate::data::normalize::{apply, compute_stats};
 use crate::data::tiff_io::{AnyVolume, WriteOptions, read_tiff, write_tiff};
 use crate::infer::image::{Labeling, PatchOptions, predict_by_patches};
-use crate::infer::predict::Predictor;
 use crate::layout::RunLayout;
 use crate::metrics::{Counts, iou};
+use crate::model::predict::Predictor;
 use crate::model::{ModelSpec, SegModel};
 
 /// Patch `(4, 16, 16)`, a 16×32×32 volume: four slabs deep.
