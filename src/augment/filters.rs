@@ -70,6 +70,73 @@ pub(super) fn convolve_plane(plane: &mut [f32], ny: usize, nx: usize, kernel: &[
     }
 }
 
+/// `scipy.ndimage.rotate(kernel, angle)` of a square `k × k` kernel with its `reshape=True`
+/// output size (the bounding box of the rotated square), zero outside; returns the rotated
+/// values and their `(rows, columns)`. Interpolation is bilinear, where SciPy uses a cubic
+/// spline: segsweep's warps are all linear.
+pub(super) fn rotate_kernel(kernel: &[f32], k: usize, angle: f64) -> (Vec<f32>, usize, usize) {
+    let a = angle.rem_euclid(360.0);
+    let (c, s) = match a {
+        0.0 => (1.0, 0.0),
+        90.0 => (0.0, 1.0),
+        180.0 => (-1.0, 0.0),
+        270.0 => (0.0, -1.0),
+        _ => (a.to_radians().cos(), a.to_radians().sin()),
+    };
+    let n = k as f64;
+    // Corners (0,0), (0,k), (k,0), (k,k) through [[c, s], [-s, c]].
+    let (ys, xs): (Vec<f64>, Vec<f64>) =
+        [(0.0, 0.0), (0.0, n), (n, 0.0), (n, n)].iter().map(|&(y, x)| (c * y + s * x, -s * y + c * x)).unzip();
+    let ptp = |v: &[f64]| v.iter().copied().fold(f64::MIN, f64::max) - v.iter().copied().fold(f64::MAX, f64::min);
+    let (ry, rx) = ((ptp(&ys) + 0.5) as usize, (ptp(&xs) + 0.5) as usize);
+    let (oy, ox) = ((ry as f64 - 1.0) / 2.0, (rx as f64 - 1.0) / 2.0);
+    let centre = (n - 1.0) / 2.0;
+    let (off_y, off_x) = (centre - (c * oy + s * ox), centre - (-s * oy + c * ox));
+    let at = |y: isize, x: isize| {
+        if (0..k as isize).contains(&y) && (0..k as isize).contains(&x) {
+            kernel[y as usize * k + x as usize]
+        } else {
+            0.0
+        }
+    };
+    let mut out = Vec::with_capacity(ry * rx);
+    for y in 0..ry {
+        for x in 0..rx {
+            let (fy, fx) = (c * y as f64 + s * x as f64 + off_y, -s * y as f64 + c * x as f64 + off_x);
+            let (y0, x0) = (fy.floor(), fx.floor());
+            let (wy, wx) = ((fy - y0) as f32, (fx - x0) as f32);
+            let (y0, x0) = (y0 as isize, x0 as isize);
+            let top = at(y0, x0) * (1.0 - wx) + at(y0, x0 + 1) * wx;
+            let bottom = at(y0 + 1, x0) * (1.0 - wx) + at(y0 + 1, x0 + 1) * wx;
+            out.push(top * (1.0 - wy) + bottom * wy);
+        }
+    }
+    (out, ry, rx)
+}
+
+/// OpenCV's `filter2D` (a correlation) of a `(ny, nx)` plane with a `(ky, kx)` kernel anchored
+/// at `(ky / 2, kx / 2)`, borders `reflect` (OpenCV's default `BORDER_REFLECT_101`).
+pub(super) fn correlate_plane(plane: &mut [f32], ny: usize, nx: usize, kernel: &[f32], ky: usize, kx: usize) {
+    let input = plane.to_vec();
+    let (ay, ax) = ((ky / 2) as isize, (kx / 2) as isize);
+    let cols: Vec<Vec<usize>> = (0..nx)
+        .map(|x| (0..kx).filter_map(|j| map_index(x as isize + j as isize - ax, nx, FillMode::Reflect)).collect())
+        .collect();
+    for y in 0..ny {
+        for x in 0..nx {
+            let mut sum = 0.0f32;
+            for i in 0..ky {
+                let Some(sy) = map_index(y as isize + i as isize - ay, ny, FillMode::Reflect) else { continue };
+                let row = &input[sy * nx..(sy + 1) * nx];
+                for (j, &sx) in cols[x].iter().enumerate() {
+                    sum += kernel[i * kx + j] * row[sx];
+                }
+            }
+            plane[y * nx + x] = sum;
+        }
+    }
+}
+
 /// Median over a `k × k` window (k odd) of a `(ny, nx)` plane, borders filled with `mode`.
 pub(super) fn median_plane(plane: &[f32], ny: usize, nx: usize, k: usize, mode: FillMode) -> Vec<f32> {
     let r = k / 2;

@@ -10,7 +10,7 @@ use crate::config::FillMode;
 use crate::data::Volume;
 
 use super::draw::{randint_inclusive, standard_normal_pair, uniform};
-use super::filters::{convolve_plane, for_each_plane, gaussian_kernel, median_plane};
+use super::filters::{convolve_plane, correlate_plane, for_each_plane, gaussian_kernel, median_plane, rotate_kernel};
 
 /// `BRIGHTNESS`: `x + δ`, one δ uniform in `range` for the whole sample (BiaPy returns early,
 /// drawing nothing, when the range is `(0, 0)`).
@@ -111,6 +111,33 @@ pub(super) fn median_blur(image: &mut Volume<f32>, kernel: [i64; 2], rng: &mut C
     });
 }
 
+/// `MOTION_BLUR`: k drawn in `k_range` (inclusive), made odd; a vertical line kernel whose
+/// weights run linearly from `d` to `1 − d` (`d` uniform in [−1, 1]) rotated by a whole angle in
+/// 0..=359 degrees ([`rotate_kernel`]), normalised to sum 1 (a zero sum keeps only the centre
+/// tap, as BiaPy), then OpenCV's `filter2D` on every plane of every channel.
+pub(super) fn motion_blur(image: &mut Volume<f32>, k_range: [i64; 2], rng: &mut ChaCha8Rng) {
+    let mut k = randint_inclusive(rng, k_range[0], k_range[1]);
+    if k % 2 == 0 {
+        k += 1;
+    }
+    let k = k.max(1) as usize;
+    let angle = randint_inclusive(rng, 0, 359) as f64;
+    let direction = uniform(rng, [-1.0, 1.0]) as f32;
+    let mut base = vec![0.0f32; k * k];
+    for i in 0..k {
+        let t = if k == 1 { 0.0 } else { i as f32 / (k - 1) as f32 };
+        base[i * k + k / 2] = direction + (1.0 - 2.0 * direction) * t;
+    }
+    let (mut kernel, ky, kx) = rotate_kernel(&base, k, angle);
+    let sum: f32 = kernel.iter().sum();
+    if sum != 0.0 {
+        kernel.iter_mut().for_each(|w| *w /= sum);
+    } else {
+        kernel[(k / 2) * kx + k / 2] = 1.0;
+    }
+    for_each_plane(image, |plane, ny, nx| correlate_plane(plane, ny, nx, &kernel, ky, kx));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +155,53 @@ mod tests {
         let ok =
             got.as_slice().len() == want.len() && got.as_slice().iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6);
         assert!(ok, "got {:?}, want {want:?}", got.as_slice());
+    }
+
+    #[test]
+    fn rotated_line_kernels_follow_scipy_geometry() {
+        let k = 5;
+        let mut base = vec![0.0f32; k * k];
+        for i in 0..k {
+            base[i * k + k / 2] = (i + 1) as f32;
+        }
+        let (same, ky, kx) = rotate_kernel(&base, k, 0.0);
+        assert_eq!((ky, kx), (k, k));
+        assert_eq!(same, base);
+        // 90°: the column becomes row k/2, its weights in x order (scipy's `rotate`).
+        let (turned, ky, kx) = rotate_kernel(&base, k, 90.0);
+        assert_eq!((ky, kx), (k, k));
+        let row: Vec<f32> = turned[(k / 2) * k..(k / 2 + 1) * k].to_vec();
+        assert_eq!(row, vec![1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(turned.iter().sum::<f32>(), 15.0);
+        // 45°: the bounding box of the rotated 9×9 square is int(9·√2 + 0.5) = 13 wide.
+        let (_, ky, kx) = rotate_kernel(&vec![0.0; 81], 9, 45.0);
+        assert_eq!((ky, kx), (13, 13));
+    }
+
+    #[test]
+    fn filter2d_correlates_with_a_centred_anchor_and_reflect_101_borders() {
+        // 1×3 kernel [0, 0, 1] anchored at its centre: each pixel takes its right neighbour; the
+        // last one reflects (without repeating the edge) to its left neighbour.
+        let mut plane = vec![1.0, 2.0, 3.0, 4.0];
+        correlate_plane(&mut plane, 1, 4, &[0.0, 0.0, 1.0], 1, 3);
+        assert_eq!(plane, vec![2.0, 3.0, 4.0, 3.0]);
+    }
+
+    #[test]
+    fn motion_blur_keeps_a_flat_image_and_smears_a_point_along_a_line() {
+        let mut flat = Volume::filled([2, 16, 16, 2], 0.25f32);
+        motion_blur(&mut flat, [8, 12], &mut rng());
+        assert!(flat.as_slice().iter().all(|&v| (v - 0.25).abs() < 1e-6));
+        for seed in 0..8 {
+            let mut point = Volume::filled([1, 31, 31, 1], 0.0f32);
+            point.as_mut_slice()[15 * 31 + 15] = 1.0;
+            motion_blur(&mut point, [7, 7], &mut ChaCha8Rng::seed_from_u64(seed));
+            let lit = point.as_slice().iter().filter(|&&v| v.abs() > 1e-6).count();
+            // A kernel of 7 taps or more (rotated, bilinear) spreads the point over several pixels.
+            assert!(lit >= 5, "seed {seed}: {lit} pixels lit");
+            let total: f32 = point.as_slice().iter().sum();
+            assert!((total - 1.0).abs() < 1e-4, "seed {seed}: the normalised kernel keeps the sum, got {total}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! rotation/`ROT90`/zoom warp and random crop back to the patch → grayscale → channel shuffle →
 //! cutblur → cutmix → cutnoise → misalignment → brightness → contrast → gamma → Gaussian noise → Poisson noise → salt → pepper
 //! → salt and pepper → missing sections → grid mask → cutout → elastic → shear → shift → `VFLIP` (y, D8) →
-//! `HFLIP` (x, D8) → Gaussian blur → median blur → dropout.
+//! `HFLIP` (x, D8) → Gaussian blur → median blur → motion blur → dropout.
 //!
 //! Geometric transforms move image and mask through one coordinate map (image linear, mask
 //! nearest neighbour, so no label is ever invented); intensity transforms touch the image only.
@@ -59,12 +59,6 @@ use sections::Cutout;
 /// Why an [`Augmenter`] cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum AugmentError {
-    /// A switch segsweep does not implement is on (D14: never silently ignored).
-    #[error("`{key}` is not supported yet")]
-    Unsupported {
-        /// The full key, e.g. `AUGMENTOR.MOTION_BLUR`.
-        key: String,
-    },
     /// A parameter the transforms cannot work with.
     #[error("`{key}`: {reason}")]
     Invalid {
@@ -139,6 +133,9 @@ enum Op {
     MedianBlur {
         kernel: [i64; 2],
     },
+    MotionBlur {
+        k_range: [i64; 2],
+    },
     Dropout {
         range: [f64; 2],
     },
@@ -172,9 +169,6 @@ impl Augmenter {
         if !aug.enable {
             let suffix = String::new();
             return Ok(Self { steps: Vec::new(), patch, window: patch, image_interp: Interp::Linear, suffix });
-        }
-        if let Some((key, _)) = aug.unsupported_switches().into_iter().find(|(_, on)| *on) {
-            return Err(AugmentError::Unsupported { key: key.to_string() });
         }
         validate(aug)?;
         let steps = steps(aug, ndim == Ndim::D3);
@@ -311,6 +305,7 @@ impl Augmenter {
             Op::Cutout(ref p) => sections::cutout(img, p.apply_to_mask.then(|| msk.to_mut()), p, rng),
             Op::GaussianBlur { sigma } => intensity::gaussian_blur(img, sigma, rng),
             Op::MedianBlur { kernel } => intensity::median_blur(img, kernel, rng),
+            Op::MotionBlur { k_range } => intensity::motion_blur(img, k_range, rng),
             Op::Dropout { range } => intensity::dropout(img, range, rng),
             _ => unreachable!("geometric transforms are handled in `run`"),
         }
@@ -417,6 +412,7 @@ fn steps(a: &Augmentor, is_3d: bool) -> Vec<Step> {
         on(a.hflip, a.hflip_prob, Op::HFlip),
         on(a.g_blur, a.g_blur_prob, Op::GaussianBlur { sigma: a.g_sigma }),
         on(a.median_blur, a.median_blur_prob, Op::MedianBlur { kernel: a.mb_kernel }),
+        on(a.motion_blur, a.motion_blur_prob, Op::MotionBlur { k_range: a.motb_k_range }),
         on(a.dropout, a.dropout_prob, Op::Dropout { range: a.drop_range }),
     ]
     .into_iter()

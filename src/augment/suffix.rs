@@ -35,6 +35,7 @@ pub(super) fn suffix(a: &Augmentor) -> String {
         (a.elastic, elastic_tag(a)),
         (a.g_blur, format!("_gblur{}", pair(a.g_sigma.map(float_style)))),
         (a.median_blur, format!("_mblur{}", pair(a.mb_kernel.map(|v| v.to_string())))),
+        (a.motion_blur, format!("_motb{}", pair(a.motb_k_range.map(|v| v.to_string())))),
         (a.gamma_contrast, format!("_gcontrast{}", pair(a.gc_gamma.map(float_style)))),
         (a.brightness, format!("_brightness{}", pair(a.brightness_factor.map(float_style)))),
         (a.contrast, format!("_contrast{}", pair(a.contrast_factor.map(float_style)))),

@@ -190,6 +190,7 @@ fn intensity_transforms_leave_the_mask_untouched() {
         (a.missing_sections, a.g_blur, a.median_blur, a.dropout) = (true, true, true, true);
         (a.brightness_prob, a.contrast_prob, a.gamma_contrast_prob, a.gaussian_noise_prob) = (1.0, 1.0, 1.0, 1.0);
         (a.missing_sections_prob, a.g_blur_prob, a.median_blur_prob, a.dropout_prob) = (1.0, 1.0, 1.0, 1.0);
+        (a.motion_blur, a.motion_blur_prob, a.motb_k_range) = (true, 1.0, [3, 5]);
         a.missp_iterations = [1, 3];
     });
     for (ndim, patch) in [(Ndim::D2, [1, 16, 16]), (Ndim::D3, [3, 16, 16])] {
@@ -233,11 +234,7 @@ fn suffix_and_identity() {
 }
 
 #[test]
-fn unsupported_switch_is_an_error_naming_the_key() {
-    let err = Augmenter::from_config(&config(|a| a.motion_blur = true), Ndim::D2, [1, 8, 8]).unwrap_err();
-    assert_eq!(err.to_string(), "`AUGMENTOR.MOTION_BLUR` is not supported yet");
-    let err = Augmenter::from_config(&config(|a| a.motion_blur = true), Ndim::D3, [2, 8, 8]).unwrap_err();
-    assert!(matches!(err, AugmentError::Unsupported { ref key } if key == "AUGMENTOR.MOTION_BLUR"));
+fn off_switches_and_bad_patches() {
     let off = Augmentor { enable: false, cutmix: true, ..Augmentor::default() };
     assert!(Augmenter::from_config(&off, Ndim::D2, [1, 8, 8]).is_ok());
     let err = Augmenter::from_config(&config(|a| a.zoom = true), Ndim::D2, [2, 8, 8]).unwrap_err();

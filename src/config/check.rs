@@ -568,9 +568,11 @@ fn check_augmentation(config: &Config, c: &mut Checker) {
     ] {
         c.require((0.0..=1.0).contains(&amount), key, format!("expected a fraction in [0, 1], found {amount}"));
     }
-    for (key, on) in aug.unsupported_switches() {
-        c.unsupported(on, key);
-    }
+    c.require(
+        aug.motb_k_range[0] >= 1 && aug.motb_k_range[0] <= aug.motb_k_range[1],
+        "AUGMENTOR.MOTB_K_RANGE",
+        format!("expected kernel sizes 1 ≤ min ≤ max, found {:?}", aug.motb_k_range),
+    );
 }
 
 fn check_test(config: &Config, c: &mut Checker) {
@@ -739,8 +741,9 @@ mod tests {
         let p = aug("POISSON_NOISE: True", "[64, 64, 1]");
         assert!(p.len() == 1 && p[0].contains("zero_mean_unit_variance"), "{p:?}");
         assert!(aug("POISSON_NOISE: True", "[64, 64, 1], NORMALIZATION: {TYPE: div}").is_empty());
-        let p = aug("MOTION_BLUR: True", "[64, 64, 1]");
-        assert!(p.len() == 1 && p[0].contains("`AUGMENTOR.MOTION_BLUR`"), "{p:?}");
+        assert!(aug("MOTION_BLUR: True", "[64, 64, 1]").is_empty());
+        let p = aug("MOTION_BLUR: True, MOTB_K_RANGE: [9, 3]", "[64, 64, 1]");
+        assert!(p.len() == 1 && p[0].contains("`AUGMENTOR.MOTB_K_RANGE`"), "{p:?}");
     }
 
     #[test]

@@ -635,14 +635,6 @@ impl Default for Augmentor {
     }
 }
 
-impl Augmentor {
-    /// The switches segsweep does not implement, with their values: an error when on, never
-    /// ignored (D14). `config check` and the augmenter both ask this one list.
-    pub fn unsupported_switches(&self) -> [(&'static str, bool); 1] {
-        [("AUGMENTOR.MOTION_BLUR", self.motion_blur)]
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NormLayer {
