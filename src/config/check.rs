@@ -276,6 +276,15 @@ fn check_data(config: &Config, c: &mut Checker) {
         "the foreground and background weights must not be negative",
     );
     check_filters(config, c);
+    let roi = &data.test.roi_mask;
+    if roi.enable {
+        c.require(!roi.path.is_empty(), "DATA.TEST.ROI_MASK.PATH", "needs a mask file or folder when `ENABLE` is True");
+        c.require(
+            !config.test.by_chunks.enable,
+            "DATA.TEST.ROI_MASK.ENABLE",
+            "is not applied by `TEST.BY_CHUNKS` yet (BiaPy skips the chunks outside it); set one of them to False",
+        );
+    }
     c.require(
         !(data.force_rgb && config.test.by_chunks.enable),
         "DATA.FORCE_RGB",
@@ -286,7 +295,6 @@ fn check_data(config: &Config, c: &mut Checker) {
         ("DATA.PREPROCESS.VAL", data.preprocess.val),
         ("DATA.PREPROCESS.TEST", data.preprocess.test),
         ("DATA.RESOLUTION_NORM.ENABLE", data.resolution_norm.enable),
-        ("DATA.TEST.ROI_MASK.ENABLE", data.test.roi_mask.enable),
         ("DATA.CHECK_GENERATORS", data.check_generators),
         ("DATA.TRAIN.INPUT_ZARR_MULTIPLE_DATA", train.input_zarr_multiple_data),
     ] {

@@ -1,7 +1,8 @@
 //! The test phase of a run (spec §4.1–4.6, §5, §6) as two stages the sweep caches separately.
 //! Infer: every test image in natural order, one at a time — read, skip it if
 //! `DATA.TEST.FILTER_SAMPLES` drops it (no outputs, not counted), complete, normalise, predict
-//! (or take an earlier run's probabilities, `TEST.REUSE_PREDICTIONS`)
+//! (or take an earlier run's probabilities, `TEST.REUSE_PREDICTIONS`), zero them outside
+//! `DATA.TEST.ROI_MASK`
 //! (patches or whole), crop back, write the probabilities, count the per-patch IoU. Evaluate:
 //! read the probabilities back, post-process, binarise, write the masks, count IoU at each level,
 //! the 2D-as-3D-stack pass, `test_results_metrics.csv` and `metrics.json`. With
@@ -19,6 +20,7 @@ use super::InferError;
 use super::chunks::{ChunkJob, ChunkedImage, ChunkedPrediction};
 use super::image::{Labeling, PatchOptions, crop_border, predict_by_patches, predict_whole};
 use super::outputs::{stem, write_labels, write_probs};
+use super::roi::RoiMask;
 use crate::config::{Binarization, Config, FilterRules, Ndim};
 use crate::data::Volume;
 use crate::data::dataset::{SplitRole, SplitSpec, config_splits, discover, load_pair, read_mask};
@@ -432,7 +434,13 @@ impl<'a> Context<'a> {
                 predict_by_patches(predictor, &image, truth_padded.as_ref(), &self.patch, &self.labeling(numeric))?;
             (prediction.probs, prediction.patch_counts.iter().map(|c| iou(c, config.test.empty_iou)).collect())
         };
-        let probs = undo_complete_shape(&probs, pad);
+        let mut probs = undo_complete_shape(&probs, pad);
+        let roi = &config.data.test.roi_mask;
+        if roi.enable {
+            // Zeroed before the probabilities are written, so every later level sees the region.
+            let file = sample.image_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            RoiMask::for_image(Path::new(&roi.path), &roi.axes_order, config.problem.ndim, &file)?.apply(&mut probs);
+        }
         write_probs(&self.layout.result(self.raw_dir()), stem, &probs, &sample.meta)?;
         Ok(patch_ious)
     }

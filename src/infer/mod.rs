@@ -10,6 +10,7 @@ pub mod job;
 pub mod outputs;
 pub mod overlays;
 pub mod results;
+pub mod roi;
 pub mod tta;
 
 use std::path::PathBuf;
@@ -28,6 +29,8 @@ pub enum InferError {
          (its validation is patches of it): add training images or turn it off"
     )]
     ValAsTestOneImage,
+    #[error("`DATA.TEST.ROI_MASK.PATH`: `{}` {message}", path.display())]
+    Roi { path: PathBuf, message: String },
     #[error(
         "`TEST.REUSE_PREDICTIONS` reads `{}`, which is not there: run the test phase once without it (with \
          `TEST.SAVE_MODEL_RAW_OUTPUT: True`)",

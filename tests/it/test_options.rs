@@ -1,5 +1,6 @@
 //! BiaPy's test-phase switches through `segsweep run` on tiny synthetic data, each against the
-//! same trained model with the switch off: `DATA.TEST.MEDIAN_PADDING`, `TEST.REUSE_PREDICTIONS`.
+//! same trained model with the switch off: `DATA.TEST.MEDIAN_PADDING`, `TEST.REUSE_PREDICTIONS`,
+//! `DATA.TEST.ROI_MASK`.
 
 use std::path::Path;
 
@@ -94,4 +95,38 @@ fn reuse_predictions_evaluates_the_earlier_probabilities_without_predicting() {
         "{}",
         missing.stderr
     );
+}
+
+#[test]
+fn a_coarse_roi_mask_zeroes_the_prediction_outside_it() {
+    use segsweep::data::{Volume, WriteOptions, write_tiff};
+    let dir = TestDir::new();
+    let (config, checkpoint) = trained(&dir, 2);
+    // One row of two mask voxels: the left half of every image is inside.
+    let mask = dir.join("roi.tif");
+    let coarse = Volume::from_vec([1, 1, 2, 1], vec![255u8, 0]).unwrap();
+    write_tiff(&mask, &AnyVolume::U8(coarse), &WriteOptions::default()).unwrap();
+    let whole = test_again(&dir, &config, &checkpoint, "whole", &[]);
+    assert_eq!(whole.code, 0, "{}", whole.stderr);
+    let roi_path = format!("DATA.TEST.ROI_MASK.PATH={}", mask.display());
+    let roi = test_again(&dir, &config, &checkpoint, "roi", &["DATA.TEST.ROI_MASK.ENABLE=True", &roi_path]);
+    assert_eq!(roi.code, 0, "{}\n{}", roi.stdout, roi.stderr);
+    let (whole, roi) = (first_probs(&dir.join("results"), "whole"), first_probs(&dir.join("results"), "roi"));
+    let width = 64;
+    for (i, (w, r)) in whole.iter().zip(&roi).enumerate() {
+        if i % width < width / 2 {
+            assert_eq!(w, r, "voxel {i} is inside")
+        } else {
+            assert_eq!(*r, 0.0, "voxel {i} is outside")
+        }
+    }
+    let missing = test_again(
+        &dir,
+        &config,
+        &checkpoint,
+        "none",
+        &["DATA.TEST.ROI_MASK.ENABLE=True", "DATA.TEST.ROI_MASK.PATH=/no/such/mask"],
+    );
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("`DATA.TEST.ROI_MASK.PATH`: `/no/such/mask` does not exist"), "{}", missing.stderr);
 }
