@@ -209,17 +209,22 @@ fn a_training_preempted_mid_run_is_requeued_and_ends_with_the_uninterrupted_numb
     assert!(resume.is_some(), "the training never finished two epochs");
     let signal = Command::new("scancel").args(["--batch", "--signal=USR2", &task]).output().unwrap();
     assert!(signal.status.success(), "{}", String::from_utf8_lossy(&signal.stderr));
-    // Slurm holds a requeued job back for a while: start it now.
+    // Slurm holds a requeued job back for a while: start it now — but not within the second of
+    // the kill. slurmd revokes the killed incarnation's credential with one-second resolution, so
+    // a second incarnation (same job id) launched in that second is refused ("Job N already
+    // killed, do not launch batch job") and ends FAILED without running a line: that was this
+    // test's occasional failure. Real clusters hold a requeued job back far longer.
     let mut released = false;
     for _ in 0..300 {
         std::thread::sleep(std::time::Duration::from_millis(200));
-        let queue = Command::new("squeue").args(["-h", "-r", "-j", job, "-o", "%T|%r"]).output().unwrap();
-        let state = String::from_utf8_lossy(&queue.stdout).trim().to_string();
-        if state.starts_with("PENDING") {
-            let update = Command::new("scontrol").args(["update", &format!("JobId={task}"), "StartTime=now"]).output();
-            released = update.is_ok_and(|o| o.status.success());
-            break;
+        let queue = Command::new("squeue").args(["-h", "-r", "-j", job, "-o", "%T"]).output().unwrap();
+        if String::from_utf8_lossy(&queue.stdout).trim() != "PENDING" {
+            continue;
         }
+        std::thread::sleep(std::time::Duration::from_millis(2500));
+        let update = Command::new("scontrol").args(["update", &format!("JobId={task}"), "StartTime=now"]).output();
+        released = update.is_ok_and(|o| o.status.success());
+        break;
     }
     assert!(released, "the task was not requeued");
     let watched = segsweep(&["status", path(&manifest), "--watch"]);
