@@ -295,7 +295,6 @@ fn check_data(config: &Config, c: &mut Checker) {
         ("DATA.PREPROCESS.VAL", data.preprocess.val),
         ("DATA.PREPROCESS.TEST", data.preprocess.test),
         ("DATA.RESOLUTION_NORM.ENABLE", data.resolution_norm.enable),
-        ("DATA.CHECK_GENERATORS", data.check_generators),
         ("DATA.TRAIN.INPUT_ZARR_MULTIPLE_DATA", train.input_zarr_multiple_data),
     ] {
         c.unsupported(on, key);

@@ -52,6 +52,10 @@ pub fn train_job(
     if config.augmentor.enable && config.augmentor.aug_samples {
         super::aug_samples::write(&sets.0, config.augmentor.aug_num_samples, &layout.result("aug"))?;
     }
+    if config.data.check_generators {
+        writeln!(out, "Check generator . . .").ok();
+        super::gen_check::write(&sets.0, &sets.1, &layout.results())?;
+    }
     let options = TrainOptions { seed, device: device.device.clone().autodiff(), fingerprint, progress: true };
     let outcome = train(config, layout, sets, &options, out)?;
     print_summary(&outcome, out);

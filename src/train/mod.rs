@@ -7,6 +7,7 @@ pub mod aug_samples;
 pub mod checkpoint;
 pub mod error;
 pub mod freeze;
+pub mod gen_check;
 pub mod interop;
 pub mod job;
 pub mod loader;

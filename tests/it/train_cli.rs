@@ -301,6 +301,32 @@ fn training_previews_are_written_every_n_epochs_and_after_the_last() {
 }
 
 #[test]
+fn check_generators_writes_one_pass_of_each_set() {
+    let dir = TestDir::new();
+    let config = tiny_job(&dir, 2, 1);
+    let results = dir.join("results");
+    let mut args = train_args(config.to_str().unwrap(), results.to_str().unwrap());
+    args.extend(["--set", "DATA.CHECK_GENERATORS=True"]);
+    let out = segsweep(&args);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    // "Training samples: N patches from … images; validation samples: M"
+    let line = out.stdout.lines().find(|l| l.starts_with("Training samples: ")).unwrap();
+    let numbers: Vec<usize> = line.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).collect();
+    let (n_train, n_val) = (numbers[0], numbers[2]);
+    let job = results.join("tiny/results/tiny_1");
+    for (folder, n) in [
+        ("gen_check_train", n_train),
+        ("gen_mask_check_train", n_train),
+        ("gen_check_val", n_val),
+        ("gen_mask_check_val", n_val),
+    ] {
+        let files = std::fs::read_dir(job.join(folder)).unwrap().count();
+        assert_eq!(files, n, "{folder}");
+        assert!(job.join(folder).join(format!("sample_{}.tif", n - 1)).exists(), "{folder}");
+    }
+}
+
+#[test]
 fn unwritable_results_folder_is_a_clear_error() {
     // A results folder below a plain file cannot be created, not even by root (CI runs as root,
     // where permission bits do not stop writes).
