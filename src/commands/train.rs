@@ -1,5 +1,6 @@
 //! `segsweep train`: BiaPy's job arguments, one training.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -17,6 +18,9 @@ pub fn run(args: &JobArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let mut stdout = std::io::stdout();
+    for line in &job.notes {
+        writeln!(stdout, "{line}")?;
+    }
     segsweep::train::train_job(&job.config, &job.layout, args.run_id, &job.device, &mut stdout)
         .with_context(|| format!("training `{}`", job.layout.job_id))?;
     Ok(ExitCode::SUCCESS)

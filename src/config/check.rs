@@ -130,6 +130,17 @@ fn check_general(config: &Config, c: &mut Checker) {
             format!("`{item}` is not one of `weights`, `norm`, `model_arch`, `optimizer`, `epoch`"),
         );
     }
+    let items = &config.model.items_to_load_from_checkpoint;
+    for item in ["optimizer", "epoch"] {
+        c.require(
+            !(config.model.load_checkpoint && config.train.enable && items.iter().any(|i| i == item)),
+            "MODEL.ITEMS_TO_LOAD_FROM_CHECKPOINT",
+            format!(
+                "`{item}` is not loaded by segsweep: burn's optimiser state is not PyTorch's, and a fine-tuning \
+                 starts at epoch 1 (a killed segsweep training resumes by itself); remove `{item}`"
+            ),
+        );
+    }
     if let Err(message) = config.model.freeze_patterns() {
         c.fail("MODEL.FREEZE_LAYERS_MATCHING", message);
     }
@@ -751,6 +762,17 @@ mod tests {
         assert!(aug("MOTION_BLUR: True", "[64, 64, 1]").is_empty());
         let p = aug("MOTION_BLUR: True, MOTB_K_RANGE: [9, 3]", "[64, 64, 1]");
         assert!(p.len() == 1 && p[0].contains("`AUGMENTOR.MOTB_K_RANGE`"), "{p:?}");
+    }
+
+    #[test]
+    fn optimizer_and_epoch_from_a_checkpoint_are_refused_when_fine_tuning() {
+        let base =
+            "TRAIN: {ENABLE: True}\nMODEL: {LOAD_CHECKPOINT: True, ITEMS_TO_LOAD_FROM_CHECKPOINT: [weights, epoch]}\n";
+        let p = problems(base);
+        assert!(p.len() == 1 && p[0].contains("`epoch` is not loaded by segsweep"), "{p:?}");
+        // Testing only: BiaPy does not use them either.
+        let test_only = base.replace("TRAIN: {ENABLE: True}", "TRAIN: {ENABLE: False}\nTEST: {ENABLE: True}");
+        assert!(problems(&test_only).is_empty(), "{:?}", problems(&test_only));
     }
 
     #[test]

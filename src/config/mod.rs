@@ -14,6 +14,7 @@
 //! ```
 
 pub mod check;
+pub mod checkpoint;
 pub mod error;
 pub mod filter;
 pub mod keys;
@@ -34,6 +35,13 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Loaded, ConfigError> {
     let file = raw::read_yaml_file(path)?;
     let set = raw::parse_overrides(overrides)?;
     resolve::resolve(vec![file, set])
+}
+
+/// Like [`load`], with `extra` applied last (the checkpoint's own config, see [`checkpoint`]).
+pub fn load_with(path: &Path, overrides: &[String], extra: raw::RawLayer) -> Result<Loaded, ConfigError> {
+    let file = raw::read_yaml_file(path)?;
+    let set = raw::parse_overrides(overrides)?;
+    resolve::resolve(vec![file, set, extra])
 }
 
 /// Like [`load`], but features segsweep does not implement are listed in

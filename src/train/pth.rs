@@ -43,6 +43,42 @@ pub fn to_safetensors(path: &Path) -> Result<Vec<u8>, WeightsError> {
     super::weights::serialize(&tensors, None)
 }
 
+/// The config a PyTorch checkpoint carries under `cfg` (BiaPy's, or one segsweep wrote) as
+/// JSON; `None` when it has none. Values the reader cannot represent become `null`.
+pub fn saved_config(path: &Path) -> Result<Option<serde_json::Value>, WeightsError> {
+    use burn::store::pytorch_reader::{PickleValue, PytorchReader};
+    fn json(value: PickleValue) -> serde_json::Value {
+        match value {
+            PickleValue::Bool(b) => b.into(),
+            PickleValue::Int(i) => i.into(),
+            PickleValue::Float(f) => serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, Into::into),
+            PickleValue::String(s) => s.into(),
+            PickleValue::List(items) => items.into_iter().map(json).collect(),
+            PickleValue::Dict(map) => map.into_iter().map(|(k, v)| (k, json(v))).collect(),
+            _ => serde_json::Value::Null,
+        }
+    }
+    let read = |p: &Path| PytorchReader::read_pickle_data(p, Some("cfg"));
+    let value = match read(path) {
+        Ok(value) => value,
+        Err(PytorchError::KeyNotFound(_)) => return Ok(None),
+        Err(PytorchError::Pickle(first)) => {
+            // BiaPy's `cfg` is a dict subclass the reader refuses: read a copy with plain dicts.
+            let unreadable = || WeightsError::Pytorch(format!("PyTorch reader error: pickle: {first}").into());
+            let copy = super::pth_patch::patched_copy(path).map_err(|_| unreadable())?;
+            let value = read(&copy);
+            let _ = std::fs::remove_file(&copy);
+            match value {
+                Ok(value) => value,
+                Err(PytorchError::KeyNotFound(_)) => return Ok(None),
+                Err(_) => return Err(unreadable()),
+            }
+        }
+        Err(e) => return Err(WeightsError::Pytorch(e.into())),
+    };
+    Ok(Some(json(value)).filter(serde_json::Value::is_object))
+}
+
 /// The tensors under the first of [`STATE_DICT_KEYS`] the file has, else all of its tensors.
 fn state_dict(path: &Path) -> Result<Vec<OwnedTensor>, PytorchStoreError> {
     for key in STATE_DICT_KEYS {

@@ -96,3 +96,53 @@ fn conversions_the_wrong_way_or_to_another_network_are_one_clear_error() {
     }
     assert_eq!(std::fs::read_dir(dir.join("")).unwrap().count(), 0, "nothing written on errors");
 }
+
+#[test]
+fn a_biapy_checkpoint_brings_its_architecture_and_normalization_unless_told_otherwise() {
+    // BiaPy's default `MODEL.ITEMS_TO_LOAD_FROM_CHECKPOINT: [weights, norm, model_arch]`: the
+    // checkpoint's saved `MODEL.*` (feature maps [4, 8, 16]) and `DATA.NORMALIZATION` win over
+    // the config's.
+    let dir = TestDir::new();
+    let data = crate::util::tiny_synthetic_set(&dir, 2, 1, 1);
+    let config = dir.write(
+        "other.yaml",
+        &format!(
+            "PROBLEM: {{NDIM: 2D}}
+DATA:
+  PATCH_SIZE: '(32, 32, 1)'
+  NORMALIZATION: {{TYPE: scale_range}}
+  TEST: {{PATH: {d}/test/x, GT_PATH: {d}/test/y, LOAD_GT: True}}
+MODEL: {{FEATURE_MAPS: [8, 16, 32], LOAD_CHECKPOINT: True}}
+PATHS: {{CHECKPOINT_FILE: {}}}
+TRAIN: {{ENABLE: False}}
+TEST: {{ENABLE: True}}
+",
+            fixture("biapy_unet-checkpoint-best.pth"),
+            d = data.display()
+        ),
+    );
+    let results = dir.join("r");
+    let run = |name: &str, extra: &[&str]| {
+        let mut args = vec!["run", "--config", config.to_str().unwrap(), "--result_dir", results.to_str().unwrap()];
+        args.extend(["--name", name]);
+        args.extend(extra);
+        segsweep(&args)
+    };
+    let out = run("taken", &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    for line in [
+        "Checkpoint file loaded. Extracting the following items (if available): weights, norm, model_arch .",
+        "Normalization instructions will be loaded from checkpoint.",
+        "Model architecture will be loaded from checkpoint.",
+    ] {
+        assert!(out.stdout.contains(line), "missing `{line}`:\n{}", out.stdout);
+    }
+    let written = std::fs::read_to_string(results.join("taken/config_files/taken_1.yaml")).unwrap();
+    assert!(written.contains("FEATURE_MAPS:\n  - 4\n  - 8\n  - 16"), "{written}");
+    assert!(written.contains("TYPE: zero_mean_unit_variance"), "BiaPy's saved normalization: {written}");
+    // Only the weights: the config's own architecture, which the checkpoint does not fit.
+    let out = run("weights", &["--set", "MODEL.ITEMS_TO_LOAD_FROM_CHECKPOINT=[weights]"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(out.stderr.to_lowercase().contains("shape"), "{}", out.stderr);
+    assert!(!out.stdout.contains("will be loaded from checkpoint"), "{}", out.stdout);
+}

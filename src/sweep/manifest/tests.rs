@@ -261,6 +261,11 @@ fn switches_that_a_sweep_cannot_honour_are_refused_with_their_reason() {
     let p = problems(&with_grid("  run_id: [1]\n  TEST.REUSE_PREDICTIONS: [true]\n"));
     assert_eq!(p.len(), 1, "{p:#?}");
     assert!(p[0].contains("grid.TEST.REUSE_PREDICTIONS") && p[0].contains("re-uses its cached inference"), "{p:#?}");
+    let pth = "  run_id: [1]\n  MODEL.LOAD_CHECKPOINT: [true]\n  PATHS.CHECKPOINT_FILE: [biapy.pth]\n";
+    let p = problems(&with_grid(pth));
+    assert!(p.len() == 1 && p[0].contains("list only `weights`"), "{p:#?}");
+    let only_weights = format!("{pth}  MODEL.ITEMS_TO_LOAD_FROM_CHECKPOINT: [[weights]]\n");
+    assert!(problems(&with_grid(&only_weights)).is_empty());
     let p = problems(&with_grid("  run_id: [1]\n  MODEL.BMZ.EXPORT.ENABLE: [true]\n"));
     assert!(p.len() == 1 && p[0].contains("MODEL.BMZ.EXPORT.ENABLE"), "{p:#?}");
 }

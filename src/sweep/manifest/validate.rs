@@ -135,6 +135,12 @@ impl Validator<'_> {
                 &Origin::Override,
                 "`bmz` runs a BioImage Model Zoo package with `segsweep run`; a sweep's cached stages do not take one yet",
             )],
+            Ok(loaded) if takes_keys_from_a_pth(&loaded.config) => vec![Problem::new(
+                "MODEL.ITEMS_TO_LOAD_FROM_CHECKPOINT",
+                &Origin::Override,
+                "`norm` / `model_arch` take keys from a `.pth` checkpoint's saved config, which a sweep's stage keys \
+                 cannot see: set those keys in the manifest and list only `weights`",
+            )],
             Ok(loaded) if loaded.config.test.reuse_predictions => vec![Problem::new(
                 "TEST.REUSE_PREDICTIONS",
                 &Origin::Override,
@@ -198,4 +204,14 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// `MODEL.LOAD_CHECKPOINT` from a `.pth` with `norm` or `model_arch` to load: `segsweep run`
+/// takes those keys from the checkpoint's saved config.
+fn takes_keys_from_a_pth(config: &crate::config::Config) -> bool {
+    let model = &config.model;
+    model.load_checkpoint
+        && model.source == "biapy"
+        && (config.paths.checkpoint_file.ends_with(".pth") || config.paths.checkpoint_file.ends_with(".pt"))
+        && model.items_to_load_from_checkpoint.iter().any(|i| i == "norm" || i == "model_arch")
 }
