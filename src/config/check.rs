@@ -434,7 +434,6 @@ fn check_model(config: &Config, c: &mut Checker) {
         "`ln` is not available in the U-Net family; use `in`, `bn`, `sync_bn` or `gn`",
     );
     c.require(model.kernel_size % 2 == 1, "MODEL.KERNEL_SIZE", "expected an odd kernel size");
-    c.unsupported(model.larger_io, "MODEL.LARGER_IO");
     c.require(
         model.load_checkpoint_epoch == super::schema::CheckpointEpoch::BestOnVal,
         "MODEL.LOAD_CHECKPOINT_EPOCH",

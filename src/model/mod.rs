@@ -141,6 +141,9 @@ pub struct ModelSpec {
     pub conv_layers: Vec<usize>,
     /// `MODEL.CONV_BLOCK_ORDER`.
     pub conv_block_order: ConvBlockOrder,
+    /// `MODEL.LARGER_IO`: an extra conv unit with a `(k+2)` kernel before the encoder
+    /// (`conv_in`) and after the decoder (`conv_out.0`).
+    pub larger_io: bool,
 }
 
 impl ModelSpec {
@@ -170,6 +173,7 @@ impl ModelSpec {
             isotropy: model.isotropy.clone(),
             conv_layers: model.conv_layers.clone(),
             conv_block_order: model.conv_block_order,
+            larger_io: model.larger_io,
         };
         spec.validate()?;
         Ok(spec)
@@ -247,6 +251,37 @@ impl ModelSpec {
             Ndim::D2 => [1, yx, yx],
             Ndim::D3 => [self.z_down[level], yx, yx],
         }
+    }
+
+    /// The `MODEL.LARGER_IO` units' kernel: `k + 2`, `(1, k+2, k+2)` in 3D when the first level
+    /// is anisotropic (as BiaPy).
+    pub fn io_kernel(&self) -> [usize; 3] {
+        let [z, y, x] = self.kernel(0);
+        [if z == 1 && self.ndim == Ndim::D3 { 1 } else { z + 2 }, y + 2, x + 2]
+    }
+
+    /// The `MODEL.LARGER_IO` input and output units (`conv_in`, `conv_out.0`): conv, norm,
+    /// activation, no dropout; `None` without it.
+    pub fn io_units(&self, device: &burn::tensor::Device) -> (Option<blocks::ConvBlock>, Option<blocks::ConvBlock>) {
+        if !self.larger_io {
+            return (None, None);
+        }
+        let unit = blocks::UnitSpec {
+            ndim: self.ndim,
+            kernel: self.io_kernel(),
+            norm: Some(self.norm),
+            act: Some(self.activation),
+            dropout: 0.0,
+            se: false,
+            order: self.conv_block_order,
+        };
+        let f0 = self.feature_maps[0];
+        (Some(unit.build(self.in_channels, f0, device)), Some(unit.build(f0, f0, device)))
+    }
+
+    /// The first encoder level's input channels: `feature_maps[0]` after `conv_in`.
+    pub fn encoder_in_channels(&self) -> usize {
+        if self.larger_io { self.feature_maps[0] } else { self.in_channels }
     }
 
     /// Conv kernel `(kz, ky, kx)` at `level` (`depth()` = bottleneck): `(1, k, k)` where

@@ -133,6 +133,9 @@ pub struct ResUNet {
     pub up_paths: Vec<ResUpBlock>,
     /// The 1×1 output convolution (BiaPy's `heads.0`).
     pub heads: Vec<ConvNd>,
+    /// `MODEL.LARGER_IO`: `(k+2)` conv units before the encoder and after the decoder.
+    pub conv_in: Option<ConvBlock>,
+    pub conv_out: Option<ConvBlock>,
     /// Accepted input.
     #[module(skip)]
     pub geometry: Geometry,
@@ -144,7 +147,8 @@ impl ResUNet {
         let depth = spec.depth();
         let fm = &spec.feature_maps;
         let mut down_path = Vec::with_capacity(depth);
-        let mut in_channels = spec.in_channels;
+        let (conv_in, conv_out) = spec.io_units(device);
+        let mut in_channels = spec.encoder_in_channels();
         for (level, &channels) in fm[..depth].iter().enumerate() {
             down_path.push(ResConvBlock::new(spec, level, [in_channels, channels], level == 0, device));
             in_channels = channels;
@@ -163,7 +167,7 @@ impl ResUNet {
             })
             .collect();
         let head = ConvNd::new(spec.ndim, [fm[0], spec.out_channels], [1, 1, 1], device);
-        Self { down_path, bottleneck, up_paths, heads: vec![head], geometry: spec.geometry() }
+        Self { down_path, bottleneck, up_paths, heads: vec![head], conv_in, conv_out, geometry: spec.geometry() }
     }
 
     /// The shared U skeleton over this network's blocks.
@@ -174,6 +178,8 @@ impl ResUNet {
             up_paths: &self.up_paths,
             heads: &self.heads,
             pools: &self.geometry.pools,
+            conv_in: self.conv_in.as_ref(),
+            conv_out: self.conv_out.as_ref(),
         }
     }
 

@@ -6,6 +6,7 @@
 use burn::module::Module;
 use burn::tensor::Tensor;
 
+use super::blocks::ConvBlock;
 use super::layers::{ConvNd, NameList, max_pool, n_trainable_params};
 
 /// An encoder level or bottleneck: `[batch, c_in, (z,) y, x]` → `[batch, c_out, (z,) y, x]`.
@@ -29,13 +30,19 @@ pub struct Skeleton<'a, E: LevelBlock, U: DecoderBlock> {
     pub heads: &'a [ConvNd],
     /// `(z, y, x)` pool factors per encoder level.
     pub pools: &'a [[usize; 3]],
+    /// `MODEL.LARGER_IO`'s units before the encoder and after the decoder.
+    pub conv_in: Option<&'a ConvBlock>,
+    pub conv_out: Option<&'a ConvBlock>,
 }
 
 impl<E: LevelBlock, U: DecoderBlock> Skeleton<'_, E, U> {
     /// Logits: `[batch, in_channels, (z,) y, x]` → `[batch, out_channels, (z,) y, x]`.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         let mut skips = Vec::with_capacity(self.down_path.len());
-        let mut x = x;
+        let mut x = match self.conv_in {
+            Some(unit) => unit.forward(x),
+            None => x,
+        };
         for (level, block) in self.down_path.iter().enumerate() {
             let features = block.forward(x);
             x = max_pool(features.clone(), self.pools[level]);
@@ -46,20 +53,30 @@ impl<E: LevelBlock, U: DecoderBlock> Skeleton<'_, E, U> {
             let skip = skips.pop().expect("one skip connection per decoder step");
             x = up.forward(x, skip);
         }
+        if let Some(unit) = self.conv_out {
+            x = unit.forward(x);
+        }
         self.heads[0].forward(x)
     }
 
     /// Parameter names and PyTorch shapes in BiaPy's state-dict layout, in module order
-    /// (`down_path.{i}.…`, `bottleneck.…`, `up_paths.0.{d}.…`, `heads.{h}.…`). Trainable
-    /// parameters only: batch-norm buffers are not listed.
+    /// (`down_path.{i}.…`, `conv_in.…`, `bottleneck.…`, `up_paths.0.{d}.…`, `conv_out.0.…`,
+    /// `heads.{h}.…`: BiaPy registers `down_path` before `conv_in`). Trainable parameters only:
+    /// batch-norm buffers are not listed.
     pub fn biapy_state_dict_names(&self) -> NameList {
         let mut out = Vec::new();
         for (i, block) in self.down_path.iter().enumerate() {
             block.biapy_names(&format!("down_path.{i}"), &mut out);
         }
+        if let Some(unit) = self.conv_in {
+            unit.biapy_names("conv_in", &mut out);
+        }
         self.bottleneck.biapy_names("bottleneck", &mut out);
         for (d, up) in self.up_paths.iter().enumerate() {
             up.biapy_names(&format!("up_paths.0.{d}"), &mut out);
+        }
+        if let Some(unit) = self.conv_out {
+            unit.biapy_names("conv_out.0", &mut out);
         }
         for (h, head) in self.heads.iter().enumerate() {
             head.biapy_names(&format!("heads.{h}"), &mut out);
@@ -68,12 +85,15 @@ impl<E: LevelBlock, U: DecoderBlock> Skeleton<'_, E, U> {
     }
 
     /// Trainable parameters per block, in data-flow order: encoder levels, bottleneck, decoder
-    /// steps (deepest first), head.
+    /// steps (deepest first), head. `MODEL.LARGER_IO`'s units count with the first encoder level
+    /// and with the head.
     pub fn block_params(&self) -> Vec<usize> {
+        let io = |unit: Option<&ConvBlock>| unit.map_or(0, n_trainable_params);
         let mut counts: Vec<usize> = self.down_path.iter().map(n_trainable_params).collect();
+        counts[0] += io(self.conv_in);
         counts.push(n_trainable_params(self.bottleneck));
         counts.extend(self.up_paths.iter().map(n_trainable_params));
-        counts.push(self.heads.iter().map(n_trainable_params).sum());
+        counts.push(self.heads.iter().map(n_trainable_params).sum::<usize>() + io(self.conv_out));
         counts
     }
 }

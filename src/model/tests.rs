@@ -74,6 +74,44 @@ fn every_architecture_builds_and_runs_in_2d_and_3d() {
 }
 
 #[test]
+fn larger_io_adds_a_wider_unit_before_the_encoder_and_after_the_decoder() {
+    let device = Device::flex();
+    for arch in ["unet", "attention_unet", "resunet", "seunet"] {
+        for (ndim, input) in [("2D", vec![1, 1, 16, 16]), ("3D", vec![1, 1, 8, 16, 16])] {
+            let plain = SegModel::new(&small(arch, ndim, ""), &device);
+            let model = SegModel::new(&small(arch, ndim, ", LARGER_IO: True"), &device);
+            assert_eq!(model.n_params(), names_total(&model), "{arch} {ndim}");
+            assert_eq!(model.block_params().iter().sum::<usize>(), model.n_params());
+            let names = model.biapy_state_dict_names();
+            let shape = |name: &str| names.iter().find(|(n, _, _)| n == name).map(|(_, s, _)| s.clone());
+            let k = if ndim == "2D" { vec![5, 5] } else { vec![5, 5, 5] };
+            assert_eq!(shape("conv_in.block.0.weight"), Some([vec![4, 1], k.clone()].concat()), "{arch} {ndim}");
+            assert_eq!(shape("conv_out.0.block.0.weight"), Some([vec![4, 4], k.clone()].concat()), "{arch} {ndim}");
+            // `down_path.0` now takes the 4 channels of `conv_in`: conv_in (4·1·k + 4 + norm) and
+            // conv_out (4·4·k + 4 + norm) are added, the first level's input grows from 1 to 4.
+            assert!(model.n_params() > plain.n_params(), "{arch} {ndim}");
+            let position = |name: &str| names.iter().position(|(n, _, _)| n.starts_with(name)).unwrap();
+            assert!(position("down_path.") < position("conv_in.") && position("conv_in.") < position("bottleneck."));
+            assert!(position("conv_out.") < position("heads."));
+            let y = if ndim == "2D" {
+                model
+                    .forward2d(Tensor::<4>::random([1, 1, 16, 16], Distribution::Normal(0.0, 1.0), &device))
+                    .unwrap()
+                    .dims()
+                    .to_vec()
+            } else {
+                model
+                    .forward3d(Tensor::<5>::random([1, 1, 8, 16, 16], Distribution::Normal(0.0, 1.0), &device))
+                    .unwrap()
+                    .dims()
+                    .to_vec()
+            };
+            assert_eq!(y, input, "{arch} {ndim}");
+        }
+    }
+}
+
+#[test]
 fn variants_add_their_blocks_to_the_unet() {
     let device = Device::flex();
     let count = |arch| SegModel::new(&small(arch, "2D", ""), &device).n_params();

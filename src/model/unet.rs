@@ -16,7 +16,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::ModelSpec;
 use super::attention::AttentionBlock;
-use super::blocks::{ConvStack, Geometry, UnitSpec, UpBlock, Upsampler};
+use super::blocks::{ConvBlock, ConvStack, Geometry, UnitSpec, UpBlock, Upsampler};
 use super::layers::{ConvNd, ConvTransposeNd, NameList, Norm};
 use super::skeleton::Skeleton;
 use crate::config::UpsampleLayer;
@@ -43,6 +43,9 @@ pub struct UNet {
     pub up_paths: Vec<UpBlock>,
     /// The 1×1 output convolution (BiaPy's `heads.0`).
     pub heads: Vec<ConvNd>,
+    /// `MODEL.LARGER_IO`: `(k+2)` conv units before the encoder and after the decoder.
+    pub conv_in: Option<ConvBlock>,
+    pub conv_out: Option<ConvBlock>,
     /// Accepted input.
     #[module(skip)]
     pub geometry: Geometry,
@@ -54,7 +57,8 @@ impl UNet {
         let depth = spec.depth();
         let se = variant == UNetVariant::SqueezeExcite;
         let mut down_path = Vec::with_capacity(depth);
-        let mut in_channels = spec.in_channels;
+        let (conv_in, conv_out) = spec.io_units(device);
+        let mut in_channels = spec.encoder_in_channels();
         for level in 0..depth {
             let unit = unit_spec(spec, level, se);
             let channels = [in_channels, spec.feature_maps[level]];
@@ -67,7 +71,7 @@ impl UNet {
             ConvStack::new(&bottom, [in_channels, spec.feature_maps[depth]], spec.conv_layers[depth], device);
         let up_paths = (0..depth).rev().map(|level| up_block(spec, level, variant, device)).collect();
         let head = ConvNd::new(spec.ndim, [spec.feature_maps[0], spec.out_channels], [1, 1, 1], device);
-        Self { down_path, bottleneck, up_paths, heads: vec![head], geometry: spec.geometry() }
+        Self { down_path, bottleneck, up_paths, heads: vec![head], conv_in, conv_out, geometry: spec.geometry() }
     }
 
     /// The shared U skeleton over this network's blocks.
@@ -78,6 +82,8 @@ impl UNet {
             up_paths: &self.up_paths,
             heads: &self.heads,
             pools: &self.geometry.pools,
+            conv_in: self.conv_in.as_ref(),
+            conv_out: self.conv_out.as_ref(),
         }
     }
 

@@ -319,16 +319,16 @@ fn every_layer_kind_runs_in_onnxruntime_and_biapys_class_as_segsweep_computes_it
             "  ARCHITECTURE: resunet\n  NORMALIZATION: bn\n  ACTIVATION: silu\n  UPSAMPLE_LAYER: upsampling",
         ),
         (
-            "unet-norm-act-conv-3-classes",
+            "unet-norm-act-conv-3-classes-larger-io",
             2,
             3,
-            "  CONV_BLOCK_ORDER: norm_act_conv\n  ACTIVATION: leaky_relu\n  KERNEL_SIZE: 5",
+            "  CONV_BLOCK_ORDER: norm_act_conv\n  ACTIVATION: leaky_relu\n  KERNEL_SIZE: 5\n  LARGER_IO: True",
         ),
         (
-            "resunet-3d-trilinear",
+            "resunet-3d-trilinear-larger-io",
             3,
             2,
-            "  ARCHITECTURE: resunet\n  UPSAMPLE_LAYER: upsampling\n  Z_DOWN: [2, 1]\n  ACTIVATION: relu",
+            "  ARCHITECTURE: resunet\n  UPSAMPLE_LAYER: upsampling\n  Z_DOWN: [2, 1]\n  ACTIVATION: relu\n  LARGER_IO: True",
         ),
     ];
     for (name, ndim, classes, model) in variants {

@@ -23,7 +23,13 @@ pub fn emit(model: &SegModel, g: &mut Graph, input: &str) -> String {
 }
 
 fn unet(g: &mut Graph, net: &UNet, input: &str, ndim: usize) -> String {
-    let shape = UShape { down_path: &net.down_path, bottleneck: &net.bottleneck, up_paths: &net.up_paths };
+    let shape = UShape {
+        down_path: &net.down_path,
+        bottleneck: &net.bottleneck,
+        up_paths: &net.up_paths,
+        conv_in: net.conv_in.as_ref(),
+        conv_out: net.conv_out.as_ref(),
+    };
     let x = shape.emit(g, input, &net.geometry.pools, ndim, conv_stack, |g, x, skip, up, name| {
         up_block(g, x, skip, up, &format!("up_paths.0.{name}"), ndim)
     });
@@ -36,6 +42,9 @@ struct UShape<'a, E, U> {
     down_path: &'a [E],
     bottleneck: &'a E,
     up_paths: &'a [U],
+    /// `MODEL.LARGER_IO`'s units.
+    conv_in: Option<&'a ConvBlock>,
+    conv_out: Option<&'a ConvBlock>,
 }
 
 impl<E, U> UShape<'_, E, U> {
@@ -48,7 +57,10 @@ impl<E, U> UShape<'_, E, U> {
         level: impl Fn(&mut Graph, &str, &E, &str, usize) -> String,
         up: impl Fn(&mut Graph, &str, &str, &U, usize) -> String,
     ) -> String {
-        let mut x = input.to_string();
+        let mut x = match self.conv_in {
+            Some(unit) => conv_unit(g, input, unit, "conv_in", ndim),
+            None => input.to_string(),
+        };
         let mut skips = Vec::new();
         for (i, block) in self.down_path.iter().enumerate() {
             let features = level(g, &x, block, &format!("down_path.{i}"), ndim);
@@ -60,7 +72,10 @@ impl<E, U> UShape<'_, E, U> {
             let skip = skips.pop().expect("one skip connection per decoder step");
             x = up(g, &x, &skip, block, d);
         }
-        x
+        match self.conv_out {
+            Some(unit) => conv_unit(g, &x, unit, "conv_out.0", ndim),
+            None => x,
+        }
     }
 }
 
@@ -147,7 +162,13 @@ fn attention_gate(g: &mut Graph, gating: &str, x: &str, gate: &AttentionBlock, n
 }
 
 fn resunet(g: &mut Graph, net: &ResUNet, input: &str, ndim: usize) -> String {
-    let shape = UShape { down_path: &net.down_path, bottleneck: &net.bottleneck, up_paths: &net.up_paths };
+    let shape = UShape {
+        down_path: &net.down_path,
+        bottleneck: &net.bottleneck,
+        up_paths: &net.up_paths,
+        conv_in: net.conv_in.as_ref(),
+        conv_out: net.conv_out.as_ref(),
+    };
     let x = shape.emit(g, input, &net.geometry.pools, ndim, res_block, |g, x, skip, up, d| {
         res_up_block(g, x, skip, up, &format!("up_paths.{d}"), ndim)
     });
