@@ -315,7 +315,6 @@ fn check_data(config: &Config, c: &mut Checker) {
 /// `DATA.{TRAIN,VAL,TEST}.FILTER_SAMPLES` (spec §3.9).
 fn check_filters(config: &Config, c: &mut Checker) {
     let data = &config.data;
-    let mut any = false;
     for (key, filter) in [
         ("DATA.TRAIN.FILTER_SAMPLES", &data.train.filter_samples),
         ("DATA.VAL.FILTER_SAMPLES", &data.val.filter_samples),
@@ -324,7 +323,6 @@ fn check_filters(config: &Config, c: &mut Checker) {
         match FilterRules::from_config(filter, key) {
             Ok(None) => {}
             Ok(Some(rules)) => {
-                any = true;
                 if key == "DATA.TEST.FILTER_SAMPLES" {
                     c.require(
                         !rules.needs_mask() || data.test.with_gt(),
@@ -341,7 +339,12 @@ fn check_filters(config: &Config, c: &mut Checker) {
             Err(error) => c.fail(&error.key, error.message),
         }
     }
-    c.unsupported(any && data.save_filtered_images, "DATA.SAVE_FILTERED_IMAGES");
+    c.require(
+        !data.save_filtered_images || data.train.filter_samples.enable || data.val.filter_samples.enable,
+        "DATA.SAVE_FILTERED_IMAGES",
+        "writes examples of `DATA.TRAIN.FILTER_SAMPLES` / `DATA.VAL.FILTER_SAMPLES` (BiaPy saves none for the test \
+         filter), and neither is on: nothing would be written",
+    );
 }
 
 fn check_normalization(config: &Config, c: &mut Checker) {

@@ -38,7 +38,7 @@ pub fn train_job(
         "" => layout.result("prob_map"),
         dir => std::path::PathBuf::from(dir),
     };
-    let sets = build_sets(config, seed, &prob_map_dir, out)?;
+    let sets = build_sets(config, seed, &prob_map_dir, &layout.result("filtering_information"), out)?;
     writeln!(
         out,
         "Training samples: {} patches from {} images; validation samples: {}",

@@ -15,6 +15,7 @@ pub mod log;
 pub mod loss;
 pub mod optim;
 pub mod pickle;
+mod pool;
 pub mod pred_samples;
 pub mod prob_maps;
 pub mod progress;

@@ -9,16 +9,14 @@ use std::io::Write;
 use std::path::Path;
 
 use super::error::TrainError;
+use super::pool::Pool;
 use super::prob_maps;
-use super::samples::{ImageOptions, Plan, SampleSet, TrainImage, grid_patches, prepare_images, reread};
+use super::samples::{ImageOptions, SampleSet, prepare_images, reread};
 use super::seed::{cross_val_seed, derive};
 use crate::augment::Augmenter;
 use crate::config::{Config, FilterRules, FilterSamples, Ndim};
 use crate::data::dataset::{SplitSpec, config_splits, load_split, split_hash};
-use crate::data::filter::{Ranges, discards};
-use crate::data::normalize::apply;
 use crate::data::split::{cross_val_fold, split_train_val};
-use crate::data::window::crop_reflect;
 
 /// `(z, y, x)` of a 2D `(y, x)` or 3D `(z, y, x)` setting; 2D gets `z = fill`.
 pub fn zyx<T: Copy>(values: &[T], ndim: Ndim, fill: T) -> [T; 3] {
@@ -34,12 +32,14 @@ pub fn patch_zyx(config: &Config) -> [usize; 3] {
 }
 
 /// The training and validation sets of a run with effective seed `seed`; probability maps (if
-/// used) are kept in `prob_map_dir`. Sample filtering and the cross-validation fold print
-/// BiaPy's lines to `out`.
+/// used) are kept in `prob_map_dir`, `DATA.SAVE_FILTERED_IMAGES`' examples in
+/// `filtered_dir/{train,val}`. Sample filtering and the cross-validation fold print BiaPy's
+/// lines to `out`.
 pub fn build_sets(
     config: &Config,
     seed: u64,
     prob_map_dir: &Path,
+    filtered_dir: &Path,
     out: &mut dyn Write,
 ) -> Result<(SampleSet, SampleSet), TrainError> {
     let splits = config_splits(config);
@@ -64,8 +64,14 @@ pub fn build_sets(
     let train_grid = grid(&data.train.overlap, &data.train.padding);
     let mut pool = Pool::new(images, options.patch, train_grid)?;
     let by_image = data.filter_by_image;
+    let save = |phase: &str| {
+        let num = usize::try_from(data.save_filtered_images_num).unwrap_or(0);
+        data.save_filtered_images.then(|| (filtered_dir.join(phase), num))
+    };
     if let Some(rules) = filter_rules(&data.train.filter_samples, "DATA.TRAIN.FILTER_SAMPLES")? {
-        pool = pool.filter(&rules, by_image, &options, "DATA.TRAIN.FILTER_SAMPLES", out)?;
+        let save = save("train");
+        let save = save.as_ref().map(|(dir, n)| (dir.as_path(), *n));
+        pool = pool.filter(&rules, by_image, &options, "DATA.TRAIN.FILTER_SAMPLES", save, out)?;
     }
     let (train, val, val_options) = if data.val.from_train {
         let (train, val) = split_from_train(config, pool, seed, out)?;
@@ -78,7 +84,11 @@ pub fn build_sets(
         (pool, val, val_options)
     };
     let val = match filter_rules(&data.val.filter_samples, "DATA.VAL.FILTER_SAMPLES")? {
-        Some(rules) => val.filter(&rules, by_image, &val_options, "DATA.VAL.FILTER_SAMPLES", out)?,
+        Some(rules) => {
+            let save = save("val");
+            let save = save.as_ref().map(|(dir, n)| (dir.as_path(), *n));
+            val.filter(&rules, by_image, &val_options, "DATA.VAL.FILTER_SAMPLES", save, out)?
+        }
         None => val,
     };
     let (train_images, train_plan) = train.into_plan(false);
@@ -114,130 +124,6 @@ fn image_options(config: &Config, spec: SplitSpec) -> ImageOptions {
         prob_weights: (train.extract_random_patch && train.probability_map)
             .then_some((train.w_foreground, train.w_background)),
         draw_grid: config.augmentor.draw_grid,
-    }
-}
-
-/// Grid patches `(image index, start in padded coordinates)` and the padding.
-type Grid = (Vec<(usize, [usize; 3])>, [usize; 3]);
-
-/// The images of a split and, for the grid plan, their patches; `None` for random patches.
-struct Pool {
-    images: Vec<TrainImage>,
-    grid: Option<Grid>,
-}
-
-impl Pool {
-    /// Every image, and every grid patch of each when `grid` gives `(overlap, padding)`.
-    fn new(
-        images: Vec<TrainImage>,
-        patch: [usize; 3],
-        grid: Option<([f64; 3], [usize; 3])>,
-    ) -> Result<Self, TrainError> {
-        let grid = match grid {
-            Some((overlap, padding)) => {
-                let all: Vec<usize> = (0..images.len()).collect();
-                Some((grid_patches(&images, &all, patch, overlap, padding)?, padding))
-            }
-            None => None,
-        };
-        Ok(Self { images, grid })
-    }
-
-    /// Samples: grid patches, or images for random patches.
-    fn n_samples(&self) -> usize {
-        self.grid.as_ref().map_or(self.images.len(), |(patches, _)| patches.len())
-    }
-
-    /// The pool of the images `keep` (sorted indices), their patches re-indexed.
-    fn keep_images(self, keep: &[usize]) -> Self {
-        self.split_images(keep, &[]).0
-    }
-
-    /// The pools of the images `a` and of the images `b` (disjoint sorted indices), their patches
-    /// re-indexed.
-    fn split_images(self, a: &[usize], b: &[usize]) -> (Self, Self) {
-        let reindex = |keep: &[usize]| {
-            let mut new_index = vec![None; self.images.len()];
-            for (new, &old) in keep.iter().enumerate() {
-                new_index[old] = Some(new);
-            }
-            self.grid.as_ref().map(|(patches, padding)| {
-                (patches.iter().filter_map(|&(i, p)| new_index[i].map(|n| (n, p))).collect(), *padding)
-            })
-        };
-        let (grid_a, grid_b) = (reindex(a), reindex(b));
-        let mut slots: Vec<Option<TrainImage>> = self.images.into_iter().map(Some).collect();
-        let mut take = |keep: &[usize]| keep.iter().filter_map(|&i| slots[i].take()).collect();
-        (Self { images: take(a), grid: grid_a }, Self { images: take(b), grid: grid_b })
-    }
-
-    /// The pool of the grid patches `keep` (sorted indices), over the same images.
-    fn keep_patches(&self, keep: &[usize]) -> Self {
-        let grid = self.grid.as_ref().map(|(patches, padding)| (keep.iter().map(|&i| patches[i]).collect(), *padding));
-        Self { images: self.images.clone(), grid }
-    }
-
-    /// Drops the samples `rules` discards (spec §3.9): whole images with `by_image` or random
-    /// patches, else grid patches; images left without patches leave the pool. Prints BiaPy's
-    /// lines; an error when nothing is left.
-    fn filter(
-        self,
-        rules: &FilterRules,
-        by_image: bool,
-        options: &ImageOptions,
-        key: &str,
-        out: &mut dyn Write,
-    ) -> Result<Self, TrainError> {
-        writeln!(out, "Applying filtering to data samples . . .").ok();
-        let whole_images = by_image || self.grid.is_none();
-        let before = if whole_images { self.images.len() } else { self.n_samples() };
-        writeln!(out, "Number of samples before filtering: {before}").ok();
-        let mut kept_images = Vec::new();
-        let mut kept_patches = Vec::new();
-        for (i, entry) in self.images.iter().enumerate() {
-            let (mut image, mask) = reread(options, entry)?;
-            if rules.norm_before {
-                apply(image.as_mut_slice(), &entry.stats);
-            }
-            let ranges = Ranges::of(image.as_slice(), Some(mask.as_slice()));
-            if whole_images {
-                if discards(rules, image.as_slice(), Some(mask.as_slice()), ranges) {
-                    writeln!(out, "Discarding file {}", entry.image_path.display()).ok();
-                } else {
-                    kept_images.push(i);
-                }
-                continue;
-            }
-            let (patches, padding) = self.grid.as_ref().expect("grid pool");
-            let mut any = false;
-            for (n, &(_, start)) in patches.iter().enumerate().filter(|(_, (image_idx, _))| *image_idx == i) {
-                let from: [isize; 3] = std::array::from_fn(|a| start[a] as isize - padding[a] as isize);
-                let window = (crop_reflect(&image, from, options.patch), crop_reflect(&mask, from, options.patch));
-                if !discards(rules, window.0.as_slice(), Some(window.1.as_slice()), ranges) {
-                    kept_patches.push(n);
-                    any = true;
-                }
-            }
-            if any {
-                kept_images.push(i);
-            }
-        }
-        let after = if whole_images { kept_images.len() } else { kept_patches.len() };
-        if after == 0 {
-            return Err(TrainError::AllFiltered { key: key.to_string(), before });
-        }
-        writeln!(out, "Number of samples after filtering: {after}").ok();
-        let pool = if whole_images { self } else { self.keep_patches(&kept_patches) };
-        Ok(pool.keep_images(&kept_images))
-    }
-
-    /// The images and the plan; `fixed` random crops for validation.
-    fn into_plan(self, fixed: bool) -> (Vec<TrainImage>, Plan) {
-        let plan = match self.grid {
-            Some((patches, padding)) => Plan::Grid { patches, padding },
-            None => Plan::Random { fixed },
-        };
-        (self.images, plan)
     }
 }
 

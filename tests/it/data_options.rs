@@ -178,3 +178,40 @@ fn force_rgb_trains_and_tests_a_three_channel_model_on_grayscale_images() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("Test Foreground IoU (merge patches): "), "{}", out.stdout);
 }
+
+#[test]
+fn filtered_examples_show_the_dropped_patches_black_or_sort_whole_images() {
+    let dir = TestDir::new();
+    let data = tiny_synthetic_set(&dir, 2, 3, 1);
+    let yaml = tiny_run_yaml(&data, 2, 2, "ENABLE: False").replace(
+        "  TRAIN: {PATH:",
+        "  SAVE_FILTERED_IMAGES: True\n  SAVE_FILTERED_IMAGES_NUM: 2\n  TRAIN: {FILTER_SAMPLES: {ENABLE: True, PROPS: [[foreground]], VALUES: [[0.1]], SIGNS: [[lt]]}, PATH:",
+    );
+    let results = dir.join("results");
+    let out = run_job(&dir.write("patches.yaml", &yaml), &results, "patches", &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let train = masks(&data.join("train/y"));
+    let examples = results.join("patches/results/patches_1/filtering_information/train");
+    let mut files: Vec<String> =
+        std::fs::read_dir(&examples).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    files.sort();
+    // The first two images, each with its dropped patches black.
+    assert_eq!(files, [train[0].0.clone(), train[1].0.clone()]);
+    for (name, mask, shape) in &train[..2] {
+        let image = match read_tiff(&examples.join(name)).unwrap().volume {
+            AnyVolume::F32(v) => v,
+            other => panic!("{other:?}"),
+        };
+        for (y0, x0) in [(0, 0), (0, 32), (32, 0), (32, 32)] {
+            let dropped = foreground(mask, *shape, (y0, x0), 32) < 0.1;
+            let black = (y0..y0 + 32).all(|y| (x0..x0 + 32).all(|x| image.get(0, y, x, 0) == 0.0));
+            assert_eq!(black, dropped, "{name} patch at ({y0}, {x0})");
+        }
+    }
+    // By image: the images go to `filtered/` or `not-filtered/`.
+    let by_image = yaml.replace("SAVE_FILTERED_IMAGES: True", "SAVE_FILTERED_IMAGES: True\n  FILTER_BY_IMAGE: True");
+    let out = run_job(&dir.write("images.yaml", &by_image), &results, "images", &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let sorted = results.join("images/results/images_1/filtering_information/train/not-filtered");
+    assert!(std::fs::read_dir(sorted).unwrap().count() >= 1);
+}
