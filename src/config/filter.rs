@@ -173,20 +173,24 @@ impl FilterRules {
     }
 }
 
+/// An enabled `FILTER_SAMPLES` of the given groups (tests here and in `data::filter`).
+#[cfg(test)]
+pub(crate) fn example(props: &[&[&str]], values: &[&[f64]], signs: &[&[&str]]) -> FilterSamples {
+    let strings = |v: &[&[&str]]| v.iter().map(|g| g.iter().map(|s| s.to_string()).collect()).collect();
+    FilterSamples {
+        enable: true,
+        props: strings(props),
+        values: values.iter().map(|g| g.to_vec()).collect(),
+        signs: strings(signs),
+        norm_before: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn config(props: &[&[&str]], values: &[&[f64]], signs: &[&[&str]]) -> FilterSamples {
-        let strings = |v: &[&[&str]]| v.iter().map(|g| g.iter().map(|s| s.to_string()).collect()).collect();
-        FilterSamples {
-            enable: true,
-            props: strings(props),
-            values: values.iter().map(|g| g.to_vec()).collect(),
-            signs: strings(signs),
-            norm_before: false,
-        }
-    }
+    use super::example as config;
 
     #[test]
     fn off_and_bad_configs() {

@@ -124,18 +124,8 @@ pub fn measure(image: &[f32], mask: Option<&[u16]>, ranges: Ranges) -> Measured 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{FilterSamples, Prop};
-
-    fn config(props: &[&[&str]], values: &[&[f64]], signs: &[&[&str]]) -> FilterSamples {
-        let strings = |v: &[&[&str]]| v.iter().map(|g| g.iter().map(|s| s.to_string()).collect()).collect();
-        FilterSamples {
-            enable: true,
-            props: strings(props),
-            values: values.iter().map(|g| g.to_vec()).collect(),
-            signs: strings(signs),
-            norm_before: false,
-        }
-    }
+    use crate::config::Prop;
+    use crate::config::filter::example as config;
 
     fn rules(props: &[&[&str]], values: &[&[f64]], signs: &[&[&str]]) -> FilterRules {
         FilterRules::from_config(&config(props, values, signs), "DATA.TRAIN.FILTER_SAMPLES").unwrap().unwrap()

@@ -22,14 +22,21 @@ pub fn emit(model: &SegModel, g: &mut Graph, input: &str) -> String {
     }
 }
 
-fn unet(g: &mut Graph, net: &UNet, input: &str, ndim: usize) -> String {
-    let shape = UShape {
-        down_path: &net.down_path,
-        bottleneck: &net.bottleneck,
-        up_paths: &net.up_paths,
-        conv_in: net.conv_in.as_ref(),
-        conv_out: net.conv_out.as_ref(),
+/// The [`UShape`] of a network with BiaPy's U-shaped fields.
+macro_rules! u_shape {
+    ($net:expr) => {
+        UShape {
+            down_path: &$net.down_path,
+            bottleneck: &$net.bottleneck,
+            up_paths: &$net.up_paths,
+            conv_in: $net.conv_in.as_ref(),
+            conv_out: $net.conv_out.as_ref(),
+        }
     };
+}
+
+fn unet(g: &mut Graph, net: &UNet, input: &str, ndim: usize) -> String {
+    let shape = u_shape!(net);
     let x = shape.emit(g, input, &net.geometry.pools, ndim, conv_stack, |g, x, skip, up, name| {
         up_block(g, x, skip, up, &format!("up_paths.0.{name}"), ndim)
     });
@@ -162,13 +169,7 @@ fn attention_gate(g: &mut Graph, gating: &str, x: &str, gate: &AttentionBlock, n
 }
 
 fn resunet(g: &mut Graph, net: &ResUNet, input: &str, ndim: usize) -> String {
-    let shape = UShape {
-        down_path: &net.down_path,
-        bottleneck: &net.bottleneck,
-        up_paths: &net.up_paths,
-        conv_in: net.conv_in.as_ref(),
-        conv_out: net.conv_out.as_ref(),
-    };
+    let shape = u_shape!(net);
     let x = shape.emit(g, input, &net.geometry.pools, ndim, res_block, |g, x, skip, up, d| {
         res_up_block(g, x, skip, up, &format!("up_paths.{d}"), ndim)
     });
