@@ -81,6 +81,8 @@ pub enum Arch {
     Resunet,
     /// `seunet`.
     Seunet,
+    /// `resunet_se`.
+    ResunetSe,
 }
 
 impl Arch {
@@ -91,6 +93,7 @@ impl Arch {
             "attention_unet" => Some(Arch::AttentionUnet),
             "resunet" => Some(Arch::Resunet),
             "seunet" => Some(Arch::Seunet),
+            "resunet_se" => Some(Arch::ResunetSe),
             _ => None,
         }
     }
@@ -102,6 +105,7 @@ impl Arch {
             Arch::AttentionUnet => "attention_unet",
             Arch::Resunet => "resunet",
             Arch::Seunet => "seunet",
+            Arch::ResunetSe => "resunet_se",
         }
     }
 }
@@ -227,7 +231,7 @@ impl ModelSpec {
                 format!("`gn` uses {groups} groups here; every `MODEL.FEATURE_MAPS` value must be a multiple");
             return fail("MODEL.NORMALIZATION", message);
         }
-        if self.arch == Arch::Resunet {
+        if matches!(self.arch, Arch::Resunet | Arch::ResunetSe) {
             if self.conv_layers.iter().any(|&n| n != 2) {
                 return fail("MODEL.CONV_LAYERS", "`resunet` has two convolutions per level; expected all 2".into());
             }
@@ -318,6 +322,8 @@ pub enum SegModel {
     Seunet(UNet),
     /// `resunet`.
     Resunet(ResUNet),
+    /// `resunet_se`.
+    ResunetSe(ResUNet),
 }
 
 impl SegModel {
@@ -329,6 +335,7 @@ impl SegModel {
             Arch::AttentionUnet => SegModel::AttentionUnet(UNet::new(spec, UNetVariant::Attention, device)),
             Arch::Seunet => SegModel::Seunet(UNet::new(spec, UNetVariant::SqueezeExcite, device)),
             Arch::Resunet => SegModel::Resunet(ResUNet::new(spec, device)),
+            Arch::ResunetSe => SegModel::ResunetSe(ResUNet::new(spec, device)),
         })
     }
 
@@ -358,7 +365,7 @@ impl SegModel {
     fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         match self {
             SegModel::Unet(net) | SegModel::AttentionUnet(net) | SegModel::Seunet(net) => net.forward(x),
-            SegModel::Resunet(net) => net.forward(x),
+            SegModel::Resunet(net) | SegModel::ResunetSe(net) => net.forward(x),
         }
     }
 
@@ -366,7 +373,7 @@ impl SegModel {
     pub fn geometry(&self) -> &Geometry {
         match self {
             SegModel::Unet(net) | SegModel::AttentionUnet(net) | SegModel::Seunet(net) => &net.geometry,
-            SegModel::Resunet(net) => &net.geometry,
+            SegModel::Resunet(net) | SegModel::ResunetSe(net) => &net.geometry,
         }
     }
 
@@ -385,7 +392,7 @@ impl SegModel {
     pub fn block_params(&self) -> Vec<usize> {
         match self {
             SegModel::Unet(net) | SegModel::AttentionUnet(net) | SegModel::Seunet(net) => net.block_params(),
-            SegModel::Resunet(net) => net.block_params(),
+            SegModel::Resunet(net) | SegModel::ResunetSe(net) => net.block_params(),
         }
     }
 
@@ -394,7 +401,7 @@ impl SegModel {
     pub fn biapy_state_dict_names(&self) -> NameList {
         match self {
             SegModel::Unet(net) | SegModel::AttentionUnet(net) | SegModel::Seunet(net) => net.biapy_state_dict_names(),
-            SegModel::Resunet(net) => net.biapy_state_dict_names(),
+            SegModel::Resunet(net) | SegModel::ResunetSe(net) => net.biapy_state_dict_names(),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! BiaPy's residual U-Net (`biapy/models/resunet.py`, after Zhang et al. 2018, "Road extraction
 //! by deep residual U-Net"), reproduced block for block: [`ResUNet`], [`ResConvBlock`],
-//! [`ResUpBlock`].
+//! [`ResUpBlock`]; and its squeeze-and-excitation sibling `resunet_se`
+//! (`biapy/models/resunet_se.py`), whose every residual block has BiaPy's `extra_conv` (a conv
+//! unit `in → out` first, then `block(p) + p`, no 1×1 shortcut) and an SE block on the sum.
 //!
 //! * Residual block: `out = block(x) + shortcut(x)`. `block` is, for every block but the first
 //!   encoder level, full pre-activation `norm(in) → act`, then a conv unit `in → out` (conv →
@@ -23,28 +25,43 @@ use burn::tensor::{Device, Tensor};
 use super::ModelSpec;
 use super::blocks::{ConvBlock, Geometry, UnitSpec};
 use super::layers::{ConvNd, ConvTransposeNd, NameList, Norm, activate, upsample};
+use super::seunet::SqExBlock;
 use super::skeleton::Skeleton;
 use crate::config::{Activation, ConvBlockOrder, UpsampleLayer};
 
-/// BiaPy's `ResConvBlock` (without its unused `extra_conv` / SE options).
+/// BiaPy's `ResConvBlock`, plain (`resunet`) or with `extra_conv` and squeeze-and-excitation
+/// (`resunet_se`).
 #[derive(Module, Debug)]
 pub struct ResConvBlock {
     /// Pre-activation norm over the input channels (absent in the first block).
     pub pre_norm: Option<Norm>,
-    /// Conv unit `in → out` with norm, activation and dropout.
+    /// `extra_conv`: a conv unit `in → out` (with norm, activation, dropout) after the
+    /// pre-activation; the residual then adds its output (BiaPy's `pre_conv`).
+    pub extra: Option<ConvBlock>,
+    /// Conv unit with norm, activation and dropout: `in → out`, or `out → out` after `extra`.
     pub conv1: ConvBlock,
     /// Bare conv `out → out`.
     pub conv2: ConvBlock,
-    /// 1×1 conv `in → out`.
-    pub shortcut: ConvNd,
+    /// 1×1 conv `in → out`; `None` (identity) with `extra`.
+    pub shortcut: Option<ConvNd>,
+    /// Squeeze-and-excitation on the sum (`resunet_se`).
+    pub se: Option<SqExBlock>,
     /// Pre-activation (absent in the first block).
     #[module(skip)]
     pub pre_act: Option<Activation>,
 }
 
 impl ResConvBlock {
-    /// A block `channels[0] → channels[1]` for `level` (`depth` = bottleneck).
-    pub fn new(spec: &ModelSpec, level: usize, channels: [usize; 2], first: bool, device: &Device) -> Self {
+    /// A block `channels[0] → channels[1]` for `level` (`depth` = bottleneck); `se_extra` builds
+    /// `resunet_se`'s block.
+    pub fn new(
+        spec: &ModelSpec,
+        level: usize,
+        channels: [usize; 2],
+        first: bool,
+        se_extra: bool,
+        device: &Device,
+    ) -> Self {
         let unit = UnitSpec {
             ndim: spec.ndim,
             kernel: spec.kernel(level),
@@ -55,11 +72,14 @@ impl ResConvBlock {
             order: ConvBlockOrder::ConvNormAct,
         };
         let bare = UnitSpec { norm: None, act: None, dropout: 0.0, ..unit };
+        let main_in = if se_extra { channels[1] } else { channels[0] };
         Self {
             pre_norm: (!first).then(|| Norm::new(spec.norm, spec.ndim, channels[0], device)),
-            conv1: unit.build(channels[0], channels[1], device),
+            extra: se_extra.then(|| unit.build(channels[0], channels[1], device)),
+            conv1: unit.build(main_in, channels[1], device),
             conv2: bare.build(channels[1], channels[1], device),
-            shortcut: ConvNd::new(spec.ndim, channels, [1, 1, 1], device),
+            shortcut: (!se_extra).then(|| ConvNd::new(spec.ndim, channels, [1, 1, 1], device)),
+            se: se_extra.then(|| SqExBlock::new(channels[1], device)),
             pre_act: (!first).then_some(spec.activation),
         }
     }
@@ -73,20 +93,51 @@ impl ResConvBlock {
         if let Some(act) = self.pre_act {
             y = activate(act, y);
         }
-        self.conv2.forward(self.conv1.forward(y)) + self.shortcut.forward(x)
+        // With `extra`, the residual is the extra unit's output (BiaPy's identity shortcut).
+        let (y, residual) = match &self.extra {
+            Some(extra) => {
+                let p = extra.forward(y);
+                (p.clone(), p)
+            }
+            None => (y, x),
+        };
+        let shortcut = match &self.shortcut {
+            Some(conv) => conv.forward(residual),
+            None => residual,
+        };
+        let out = self.conv2.forward(self.conv1.forward(y)) + shortcut;
+        match &self.se {
+            Some(se) => se.forward(out),
+            None => out,
+        }
     }
 
-    /// Appends `{prefix}.block.*` and `{prefix}.shortcut.0.*`.
+    /// Appends `{prefix}.block.*` and `{prefix}.shortcut.0.*`, or, with `extra`,
+    /// `{prefix}.pre_conv.*`, `{prefix}.block.{0,1}.*` and `{prefix}.se_block.*`.
     pub fn biapy_names(&self, prefix: &str, out: &mut NameList) {
-        let mut idx = 0;
-        if let Some(norm) = &self.pre_norm {
-            norm.biapy_names(&format!("{prefix}.block.0"), out);
-            idx += 1;
+        let pre_index =
+            |offset: usize| offset + usize::from(self.pre_norm.is_some()) + usize::from(self.pre_act.is_some());
+        if let Some(extra) = &self.extra {
+            if let Some(norm) = &self.pre_norm {
+                norm.biapy_names(&format!("{prefix}.pre_conv.0"), out);
+            }
+            extra.biapy_names(&format!("{prefix}.pre_conv.{}", pre_index(0)), out);
+            self.conv1.biapy_names(&format!("{prefix}.block.0"), out);
+            self.conv2.biapy_names(&format!("{prefix}.block.1"), out);
+        } else {
+            if let Some(norm) = &self.pre_norm {
+                norm.biapy_names(&format!("{prefix}.block.0"), out);
+            }
+            let idx = pre_index(0);
+            self.conv1.biapy_names(&format!("{prefix}.block.{idx}"), out);
+            self.conv2.biapy_names(&format!("{prefix}.block.{}", idx + 1), out);
         }
-        idx += usize::from(self.pre_act.is_some());
-        self.conv1.biapy_names(&format!("{prefix}.block.{idx}"), out);
-        self.conv2.biapy_names(&format!("{prefix}.block.{}", idx + 1), out);
-        self.shortcut.biapy_names(&format!("{prefix}.shortcut.0"), out);
+        if let Some(shortcut) = &self.shortcut {
+            shortcut.biapy_names(&format!("{prefix}.shortcut.0"), out);
+        }
+        if let Some(se) = &self.se {
+            se.biapy_names(&format!("{prefix}.se_block"), out);
+        }
     }
 }
 
@@ -146,14 +197,15 @@ impl ResUNet {
     pub fn new(spec: &ModelSpec, device: &Device) -> Self {
         let depth = spec.depth();
         let fm = &spec.feature_maps;
+        let se = spec.arch == super::Arch::ResunetSe;
         let mut down_path = Vec::with_capacity(depth);
         let (conv_in, conv_out) = spec.io_units(device);
         let mut in_channels = spec.encoder_in_channels();
         for (level, &channels) in fm[..depth].iter().enumerate() {
-            down_path.push(ResConvBlock::new(spec, level, [in_channels, channels], level == 0, device));
+            down_path.push(ResConvBlock::new(spec, level, [in_channels, channels], level == 0, se, device));
             in_channels = channels;
         }
-        let bottleneck = ResConvBlock::new(spec, depth, [in_channels, fm[depth]], false, device);
+        let bottleneck = ResConvBlock::new(spec, depth, [in_channels, fm[depth]], false, se, device);
         let up_paths = (0..depth)
             .rev()
             .map(|level| {
@@ -162,7 +214,7 @@ impl ResUNet {
                 let up = (spec.upsample == UpsampleLayer::Convtranspose)
                     .then(|| ConvTransposeNd::new(spec.ndim, [in_channels, in_channels], factors, device));
                 let channels = [in_channels + fm[level], fm[level]];
-                let conv_block = ResConvBlock::new(spec, level, channels, false, device);
+                let conv_block = ResConvBlock::new(spec, level, channels, false, se, device);
                 ResUpBlock { up, conv_block, factors }
             })
             .collect();

@@ -56,7 +56,7 @@ fn default_3d_unet_keeps_the_volume_size_with_and_without_z_pooling() {
 #[test]
 fn every_architecture_builds_and_runs_in_2d_and_3d() {
     let device = Device::flex();
-    for arch in ["unet", "attention_unet", "resunet", "seunet"] {
+    for arch in ["unet", "attention_unet", "resunet", "seunet", "resunet_se"] {
         for upsample in ["convtranspose", "upsampling"] {
             let extra = format!(", UPSAMPLE_LAYER: {upsample}");
             let model = SegModel::new(&small(arch, "2D", &extra), &device);
@@ -76,7 +76,7 @@ fn every_architecture_builds_and_runs_in_2d_and_3d() {
 #[test]
 fn larger_io_adds_a_wider_unit_before_the_encoder_and_after_the_decoder() {
     let device = Device::flex();
-    for arch in ["unet", "attention_unet", "resunet", "seunet"] {
+    for arch in ["unet", "attention_unet", "resunet", "seunet", "resunet_se"] {
         for (ndim, input) in [("2D", vec![1, 1, 16, 16]), ("3D", vec![1, 1, 8, 16, 16])] {
             let plain = SegModel::new(&small(arch, ndim, ""), &device);
             let model = SegModel::new(&small(arch, ndim, ", LARGER_IO: True"), &device);
@@ -272,7 +272,7 @@ fn biapy_layout(file: &str) -> (Vec<(String, Vec<usize>)>, usize) {
 fn every_architecture_has_biapys_state_dict_name_for_name_and_shape_for_shape() {
     let device = Device::flex();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for arch in ["unet", "attention_unet", "resunet", "seunet"] {
+    for arch in ["unet", "attention_unet", "resunet", "seunet", "resunet_se"] {
         for ndim in ["2d", "3d"] {
             let template = root.join(format!("templates/semantic_segmentation/{ndim}_semantic_segmentation.yaml"));
             let config = crate::config::load(&template, &[format!("MODEL.ARCHITECTURE={arch}")]).unwrap().config;

@@ -325,6 +325,18 @@ fn every_layer_kind_runs_in_onnxruntime_and_biapys_class_as_segsweep_computes_it
             "  CONV_BLOCK_ORDER: norm_act_conv\n  ACTIVATION: leaky_relu\n  KERNEL_SIZE: 5\n  LARGER_IO: True",
         ),
         (
+            "resunet-se-bn-dropout",
+            2,
+            2,
+            "  ARCHITECTURE: resunet_se\n  FEATURE_MAPS: [16, 32, 64]\n  NORMALIZATION: bn\n  DROPOUT_VALUES: [0.1, 0.1, 0.1]",
+        ),
+        (
+            "resunet-se-3d-larger-io",
+            3,
+            2,
+            "  ARCHITECTURE: resunet_se\n  FEATURE_MAPS: [16, 16, 32]\n  Z_DOWN: [2, 1]\n  LARGER_IO: True",
+        ),
+        (
             "resunet-3d-trilinear-larger-io",
             3,
             2,

@@ -167,6 +167,22 @@ fn random_patches_with_probability_maps_kept_in_the_results_tree() {
     assert_eq!(written, again, "unchanged masks: the maps are re-used, not rewritten");
 }
 
+#[test]
+fn every_architecture_learns_in_two_epochs() {
+    let dir = TestDir::new();
+    let config = tiny_job(&dir, 2, 2);
+    for arch in ["unet", "attention_unet", "resunet", "seunet", "resunet_se"] {
+        let results = dir.join(&format!("results-{arch}"));
+        let mut args = train_args(config.to_str().unwrap(), results.to_str().unwrap());
+        let set = format!("MODEL.ARCHITECTURE={arch}");
+        args.extend(["--set", &set]);
+        let out = segsweep(&args);
+        assert_eq!(out.code, 0, "{arch}: {}\n{}", out.stdout, out.stderr);
+        let losses: Vec<f64> = log_rows(&results).iter().map(|row| row[1].parse().unwrap()).collect();
+        assert!(losses.len() == 2 && losses[1] < losses[0], "{arch}: training losses {losses:?}");
+    }
+}
+
 /// A tiny 2D job trained once into `dir/first`: its config and best checkpoint.
 fn first_training(dir: &TestDir) -> (PathBuf, PathBuf) {
     let config = tiny_job(dir, 2, 1);

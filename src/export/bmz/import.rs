@@ -89,7 +89,7 @@ pub fn open(path: &Path, config: &Config) -> Result<Imported, ExportError> {
         )));
     };
     let callable = torch["architecture"]["callable"].as_str().unwrap_or("");
-    let arch = [Arch::Unet, Arch::AttentionUnet, Arch::Seunet, Arch::Resunet]
+    let arch = [Arch::Unet, Arch::AttentionUnet, Arch::Seunet, Arch::Resunet, Arch::ResunetSe]
         .into_iter()
         .find(|&a| super::biapy_class(a).1 == callable)
         .ok_or_else(|| {

@@ -60,6 +60,7 @@ pub fn biapy_class(arch: Arch) -> (&'static str, &'static str) {
         Arch::AttentionUnet => ("biapy.models.attention_unet", "Attention_U_Net"),
         Arch::Seunet => ("biapy.models.seunet", "SE_U_Net"),
         Arch::Resunet => ("biapy.models.resunet", "ResUNet"),
+        Arch::ResunetSe => ("biapy.models.resunet_se", "ResUNet_SE"),
     }
 }
 

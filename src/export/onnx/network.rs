@@ -18,7 +18,7 @@ pub fn emit(model: &SegModel, g: &mut Graph, input: &str) -> String {
     let ndim = model.ndim().n_axes();
     match model {
         SegModel::Unet(net) | SegModel::AttentionUnet(net) | SegModel::Seunet(net) => unet(g, net, input, ndim),
-        SegModel::Resunet(net) => resunet(g, net, input, ndim),
+        SegModel::Resunet(net) | SegModel::ResunetSe(net) => resunet(g, net, input, ndim),
     }
 }
 
@@ -184,10 +184,25 @@ fn res_block(g: &mut Graph, x: &str, block: &ResConvBlock, name: &str, ndim: usi
     if let Some(act) = block.pre_act {
         y = g.activation(&y, act, &format!("{name}.pre_act"));
     }
+    // `resunet_se`: the extra unit's output feeds the main path and is the residual.
+    let residual = match &block.extra {
+        Some(extra) => {
+            y = conv_unit(g, &y, extra, &format!("{name}.pre_conv"), ndim);
+            y.clone()
+        }
+        None => x.to_string(),
+    };
     let y = conv_unit(g, &y, &block.conv1, &format!("{name}.conv1"), ndim);
     let y = conv_unit(g, &y, &block.conv2, &format!("{name}.conv2"), ndim);
-    let shortcut = g.conv(x, &block.shortcut, &format!("{name}.shortcut"));
-    g.node("Add", name.to_string(), &[&y, &shortcut], vec![])
+    let shortcut = match &block.shortcut {
+        Some(conv) => g.conv(&residual, conv, &format!("{name}.shortcut")),
+        None => residual,
+    };
+    let sum = g.node("Add", format!("{name}.add"), &[&y, &shortcut], vec![]);
+    match &block.se {
+        Some(se) => squeeze_excite(g, &sum, se, &format!("{name}.se_block"), ndim),
+        None => sum,
+    }
 }
 
 fn res_up_block(g: &mut Graph, x: &str, bridge: &str, up: &ResUpBlock, name: &str, ndim: usize) -> String {
