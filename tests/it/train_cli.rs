@@ -183,30 +183,42 @@ fn every_architecture_learns_in_two_epochs() {
     }
 }
 
-/// A tiny 2D job trained once into `dir/first`: its config and best checkpoint.
-fn first_training(dir: &TestDir) -> (PathBuf, PathBuf) {
+/// A tiny 2D job trained once into `dir/first`: its config, its best checkpoint, and the
+/// `PATHS.CHECKPOINT_FILE=…` override that points at it.
+struct FirstTraining {
+    config: String,
+    best: PathBuf,
+    load: String,
+}
+
+fn first_training(dir: &TestDir) -> FirstTraining {
     let config = tiny_job(dir, 2, 1);
     let first = dir.join("first");
     assert_eq!(segsweep(&train_args(config.to_str().unwrap(), first.to_str().unwrap())).code, 0);
-    (config, first.join("tiny/checkpoints/tiny_1-checkpoint-best.safetensors"))
+    let best = first.join("tiny/checkpoints/tiny_1-checkpoint-best.safetensors");
+    let load = format!("PATHS.CHECKPOINT_FILE={}", best.display());
+    FirstTraining { config: config.to_str().unwrap().to_string(), best, load }
+}
+
+/// `train` into `results`, fine-tuning from the first training's checkpoint.
+fn fine_tune_args<'a>(first: &'a FirstTraining, results: &'a str) -> Vec<&'a str> {
+    let mut args = train_args(&first.config, results);
+    args.extend(["--set", "MODEL.LOAD_CHECKPOINT=True", "--set", &first.load]);
+    args
 }
 
 #[test]
 fn fine_tuning_loads_a_checkpoint_and_a_foreign_one_is_refused() {
     let dir = TestDir::new();
-    let (config, best) = first_training(&dir);
-    let config = config.to_str().unwrap();
-    let load = format!("PATHS.CHECKPOINT_FILE={}", best.display());
+    let first = first_training(&dir);
     let second = dir.join("second");
-    let mut args = train_args(config, second.to_str().unwrap());
-    args.extend(["--set", "MODEL.LOAD_CHECKPOINT=True", "--set", &load]);
-    let out = segsweep(&args);
+    let out = segsweep(&fine_tune_args(&first, second.to_str().unwrap()));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let mut args = train_args(config, second.to_str().unwrap());
-    args.extend(["--set", "MODEL.LOAD_CHECKPOINT=True", "--set", &load, "--set", "MODEL.FEATURE_MAPS=[8, 16, 32]"]);
+    let mut args = fine_tune_args(&first, second.to_str().unwrap());
+    args.extend(["--set", "MODEL.FEATURE_MAPS=[8, 16, 32]"]);
     let out = segsweep(&args);
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains(&format!("checkpoint `{}`", best.display())), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("checkpoint `{}`", first.best.display())), "{}", out.stderr);
     assert!(out.stderr.to_lowercase().contains("shape"), "the message names the mismatch: {}", out.stderr);
 }
 
@@ -216,12 +228,10 @@ fn skip_unmatched_layers_fine_tunes_another_head_from_a_checkpoint() {
     // training; every tensor but the head (1 → 3 channels) is loaded, the head is skipped with
     // BiaPy's line.
     let dir = TestDir::new();
-    let (config, best) = first_training(&dir);
-    let config = config.to_str().unwrap();
-    let load = format!("PATHS.CHECKPOINT_FILE={}", best.display());
+    let first = first_training(&dir);
     let second = dir.join("second");
-    let mut args = train_args(config, second.to_str().unwrap());
-    args.extend(["--set", "MODEL.LOAD_CHECKPOINT=True", "--set", &load, "--set", "DATA.N_CLASSES=3"]);
+    let mut args = fine_tune_args(&first, second.to_str().unwrap());
+    args.extend(["--set", "DATA.N_CLASSES=3"]);
     args.extend(["--set", "LOSS.TYPE=CE"]);
     let strict = segsweep(&args);
     assert_eq!(strict.code, 2, "without the switch the head does not fit: {}", strict.stdout);
@@ -242,11 +252,9 @@ fn skip_unmatched_layers_fine_tunes_another_head_from_a_checkpoint() {
 #[test]
 fn frozen_layers_keep_their_loaded_weights_while_the_rest_fine_tunes() {
     let dir = TestDir::new();
-    let (config, best) = first_training(&dir);
-    let load = format!("PATHS.CHECKPOINT_FILE={}", best.display());
+    let first = first_training(&dir);
     let second = dir.join("second");
-    let mut args = train_args(config.to_str().unwrap(), second.to_str().unwrap());
-    args.extend(["--set", "MODEL.LOAD_CHECKPOINT=True", "--set", &load]);
+    let mut args = fine_tune_args(&first, second.to_str().unwrap());
     args.extend(["--set", r"MODEL.FREEZE_LAYERS_MATCHING=['^down_path\.', 'bottleneck']"]);
     let out = segsweep(&args);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
@@ -259,7 +267,8 @@ fn frozen_layers_keep_their_loaded_weights_while_the_rest_fine_tunes() {
         all.sort();
         all
     };
-    let (before, after) = (read(&best), read(&second.join("tiny/checkpoints/tiny_1-checkpoint-best.safetensors")));
+    let (before, after) =
+        (read(&first.best), read(&second.join("tiny/checkpoints/tiny_1-checkpoint-best.safetensors")));
     assert_eq!(before.len(), after.len());
     let frozen = |name: &str| name.starts_with("down_path.") || name.contains("bottleneck");
     let mut n_frozen = 0;
@@ -276,7 +285,7 @@ fn frozen_layers_keep_their_loaded_weights_while_the_rest_fine_tunes() {
     assert!(before.iter().zip(&after).any(|((name, old), (_, new))| !frozen(name) && old != new), "the rest trains");
     let bad = segsweep(
         &[
-            &train_args(config.to_str().unwrap(), second.to_str().unwrap())[..],
+            &train_args(&first.config, second.to_str().unwrap())[..],
             &["--set", "MODEL.FREEZE_LAYERS_MATCHING=['(?<=a)b']"],
         ]
         .concat(),
