@@ -67,9 +67,21 @@ pub struct Measured {
     pub mean: f64,
     pub min: f64,
     pub max: f64,
-    /// The mask's properties: `(foreground, mean, min, max, diff)`.
-    pub target: Option<(f64, f64, f64, f64, f64)>,
+    /// The mask's properties, when there is a mask.
+    pub target: Option<Target>,
     pub ranges: Ranges,
+}
+
+/// The properties that read the mask.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Target {
+    /// Fraction of mask voxels above 0.
+    pub foreground: f64,
+    pub mean: f64,
+    pub min: f64,
+    pub max: f64,
+    /// Sum of |image − mask| over voxels and channels.
+    pub diff: f64,
 }
 
 impl Measured {
@@ -80,13 +92,13 @@ impl Measured {
             Prop::Mean => self.mean,
             Prop::Min => self.min,
             Prop::Max => self.max,
-            Prop::Foreground => target?.0,
-            Prop::TargetMean => target?.1,
-            Prop::TargetMin => target?.2,
-            Prop::TargetMax => target?.3,
-            Prop::Diff => target?.4,
-            Prop::DiffByMinMaxRatio => target?.4 * self.ranges.image,
-            Prop::DiffByTargetMinMaxRatio => target?.4 * self.ranges.mask,
+            Prop::Foreground => target?.foreground,
+            Prop::TargetMean => target?.mean,
+            Prop::TargetMin => target?.min,
+            Prop::TargetMax => target?.max,
+            Prop::Diff => target?.diff,
+            Prop::DiffByMinMaxRatio => target?.diff * self.ranges.image,
+            Prop::DiffByTargetMinMaxRatio => target?.diff * self.ranges.mask,
         })
     }
 }
@@ -116,7 +128,7 @@ pub fn measure(image: &[f32], mask: Option<&[u16]>, ranges: Ranges) -> Measured 
             }
         }
         let n = mask.len() as f64;
-        (fg as f64 / n, sum / n, f64::from(lo), f64::from(hi), diff)
+        Target { foreground: fg as f64 / n, mean: sum / n, min: f64::from(lo), max: f64::from(hi), diff }
     });
     Measured { mean, min, max, target, ranges }
 }

@@ -281,6 +281,10 @@ struct Context<'a> {
     filters: Vec<(crate::postprocess::FilterAxis, usize)>,
     stack_mode: bool,
     border: [usize; 3],
+    /// `DATA.TEST.FILTER_SAMPLES`, parsed once.
+    test_filter: Option<FilterRules>,
+    /// `DATA.TEST.ROI_MASK` when `PATH` is one file for every image: read on first use, once.
+    shared_roi: std::cell::OnceCell<RoiMask>,
 }
 
 impl<'a> Context<'a> {
@@ -319,6 +323,9 @@ impl<'a> Context<'a> {
             filters,
             stack_mode,
             border,
+            test_filter: FilterRules::from_config(&config.data.test.filter_samples, "DATA.TEST.FILTER_SAMPLES")
+                .map_err(|e| InferError::Filter(e.to_string()))?,
+            shared_roi: std::cell::OnceCell::new(),
         })
     }
 
@@ -386,19 +393,37 @@ impl<'a> Context<'a> {
     /// Whether `DATA.TEST.FILTER_SAMPLES` drops this image (spec §3.9): measured whole, on the
     /// raw values or normalised with `NORM_BEFORE`, with its mask when it has one.
     fn filtered_out(&self, sample: &crate::data::dataset::Sample) -> Result<bool, InferError> {
-        let filter = &self.config.data.test.filter_samples;
-        let Some(rules) = FilterRules::from_config(filter, "DATA.TEST.FILTER_SAMPLES")
-            .map_err(|e| InferError::Filter(e.to_string()))?
-        else {
-            return Ok(false);
-        };
-        let mut image = sample.image.clone();
-        if rules.norm_before {
-            let stats = compute_stats(&image, &self.config.data.normalization)?;
+        let Some(rules) = &self.test_filter else { return Ok(false) };
+        let image = if rules.norm_before {
+            let stats = compute_stats(&sample.image, &self.config.data.normalization)?;
+            let mut image = sample.image.clone();
             apply(image.as_mut_slice(), &stats);
-        }
+            std::borrow::Cow::Owned(image)
+        } else {
+            std::borrow::Cow::Borrowed(&sample.image)
+        };
         let mask = sample.mask.as_ref().map(Volume::as_slice);
-        Ok(discards(&rules, image.as_slice(), mask, Ranges::of(image.as_slice(), mask)))
+        Ok(discards(rules, image.as_slice(), mask, Ranges::of(image.as_slice(), mask)))
+    }
+
+    /// `DATA.TEST.ROI_MASK`: zeroes `probs` outside the region of `image_path`'s mask.
+    fn apply_roi(&self, image_path: &Path, probs: &mut Volume<f32>) -> Result<(), InferError> {
+        let roi = &self.config.data.test.roi_mask;
+        if !roi.enable {
+            return Ok(());
+        }
+        let path = Path::new(&roi.path);
+        let file = image_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let load = || RoiMask::for_image(path, &roi.axes_order, self.config.problem.ndim, &file);
+        if path.is_file() {
+            if self.shared_roi.get().is_none() {
+                let _ = self.shared_roi.set(load()?);
+            }
+            self.shared_roi.get().expect("set above").apply(probs);
+        } else {
+            load()?.apply(probs);
+        }
+        Ok(())
     }
 
     /// `TEST.REUSE_PREDICTIONS`: the probabilities an earlier run of this job wrote for `stem`
@@ -435,12 +460,8 @@ impl<'a> Context<'a> {
             (prediction.probs, prediction.patch_counts.iter().map(|c| iou(c, config.test.empty_iou)).collect())
         };
         let mut probs = undo_complete_shape(&probs, pad);
-        let roi = &config.data.test.roi_mask;
-        if roi.enable {
-            // Zeroed before the probabilities are written, so every later level sees the region.
-            let file = sample.image_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            RoiMask::for_image(Path::new(&roi.path), &roi.axes_order, config.problem.ndim, &file)?.apply(&mut probs);
-        }
+        // Zeroed before the probabilities are written, so every later level sees the region.
+        self.apply_roi(&sample.image_path, &mut probs)?;
         write_probs(&self.layout.result(self.raw_dir()), stem, &probs, &sample.meta)?;
         Ok(patch_ious)
     }

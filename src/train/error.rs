@@ -34,8 +34,9 @@ pub enum TrainError {
     NoValidationData,
     #[error("training image `{}` has no mask", path.display())]
     NoMask { path: PathBuf },
+    /// A setting that cannot be used (`FILTER_SAMPLES`, `FREEZE_LAYERS_MATCHING`), with its key.
     #[error("{0}")]
-    Filter(String),
+    Setting(String),
     #[error(
         "`{key}.*` discarded all {before} samples: loosen its conditions (`PROPS`, `VALUES`, `SIGNS`) or turn it off"
     )]

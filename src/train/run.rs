@@ -169,7 +169,7 @@ fn start_or_resume(
     let patterns = config
         .model
         .freeze_patterns()
-        .map_err(|e| TrainError::Filter(format!("`MODEL.FREEZE_LAYERS_MATCHING`: {e}")))?;
+        .map_err(|e| TrainError::Setting(format!("`MODEL.FREEZE_LAYERS_MATCHING`: {e}")))?;
     if let Some(saved) = checkpoints.load_resume()?.filter(|saved| saved.fingerprint == options.fingerprint) {
         let (model, optim) = checkpoints.restore(&saved, model, optim)?;
         let model = super::freeze::freeze(model, &patterns, out);

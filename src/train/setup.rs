@@ -110,7 +110,7 @@ pub fn build_sets(
 }
 
 fn filter_rules(config: &FilterSamples, key: &str) -> Result<Option<FilterRules>, TrainError> {
-    FilterRules::from_config(config, key).map_err(|e| TrainError::Filter(e.to_string()))
+    FilterRules::from_config(config, key).map_err(|e| TrainError::Setting(e.to_string()))
 }
 
 fn image_options(config: &Config, spec: SplitSpec) -> ImageOptions {
