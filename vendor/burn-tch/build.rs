@@ -126,11 +126,19 @@ impl SystemInfo {
         }
     }
 
+    // segsweep patch: the libtorch folder (with include/ and lib/), as torch-sys finds it:
+    // LIBTORCH first. torch-sys reports its lib/ folder as DEP_TCH_LIBTORCH_LIB; upstream took
+    // that for the folder itself, so with LIBTORCH=/path the headers were looked for under
+    // /path/lib/include ("ATen/ATen.h: No such file").
     fn prepare_libtorch_dir(os: Os) -> Option<PathBuf> {
-        if let Ok(libtorch) = env_var_rerun("DEP_TCH_LIBTORCH_LIB") {
+        if let Ok(libtorch) = env_var_rerun("LIBTORCH") {
             Some(PathBuf::from(libtorch))
-        } else if let Ok(libtorch) = env_var_rerun("LIBTORCH") {
-            Some(PathBuf::from(libtorch))
+        } else if let Ok(lib) = env_var_rerun("DEP_TCH_LIBTORCH_LIB") {
+            let lib = PathBuf::from(lib);
+            match lib.parent() {
+                Some(root) if lib.ends_with("lib") => Some(root.to_path_buf()),
+                _ => Some(lib),
+            }
         } else if let Some(pathbuf) = Self::check_system_location(os) {
             Some(pathbuf)
         } else {
@@ -159,6 +167,8 @@ impl SystemInfo {
                     .flag(format!("-Wl,-rpath={}", self.libtorch_lib_dir.display()))
                     .flag("-std=c++17")
                     .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={}", self.cxx11_abi))
+                    // segsweep patch: as torch-sys 0.24 compiles against libtorch 2.11's headers.
+                    .flag("-DGLOG_USE_GLOG_EXPORT")
                     .files(&[cuda_dependency, convolution_backward])
                     .compile("burn-tch");
             }
