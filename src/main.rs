@@ -12,6 +12,8 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    // A backend failure inside a stage (libtorch's out-of-memory) becomes that stage's error.
+    segsweep::device::install_panic_hook();
     match run(cli) {
         Ok(code) => code,
         Err(err) => {

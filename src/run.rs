@@ -54,7 +54,7 @@ pub fn run_job(
     let train = if config.train.enable { Some(train_job(config, layout, run_id, device, out)?) } else { None };
     let test = if config.test.enable {
         let model = trained_model(config, layout, &device.device, out)?;
-        Some(test_job(config, layout, &model, &device.device, out)?)
+        Some(test_job(config, layout, &model, device, out)?)
     } else {
         None
     };

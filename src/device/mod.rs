@@ -5,6 +5,10 @@
 
 use burn::prelude::Device;
 
+mod guard;
+
+pub use guard::{BackendFailure, GuardContext, guard, install_panic_hook};
+
 /// A device request could not be satisfied.
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
@@ -147,6 +151,16 @@ impl std::str::FromStr for DeviceKind {
 pub struct RunDevice {
     pub device: Device,
     pub kind: DeviceKind,
+    /// The name it was asked for (`tch:cuda:0`), for messages.
+    pub name: String,
+}
+
+impl RunDevice {
+    /// What a guarded stage of `config` on this device reports if the backend fails.
+    pub fn context(&self, config: &crate::config::Config, stage: &'static str) -> GuardContext {
+        let patch = config.data.patch_size.iter().map(usize::to_string).collect::<Vec<_>>().join(", ");
+        GuardContext { device: self.name.clone(), stage, batch: config.train.batch_size, patch: format!("({patch})") }
+    }
 }
 
 /// Environment switches of the vendored backends that restore upstream burn's kernels so that
@@ -176,12 +190,44 @@ pub fn set_threads(num_cpus: i64) {
 /// rather than a backend panic in the middle of a run.
 pub fn parse(name: &str) -> Result<RunDevice, DeviceError> {
     let request = Request::parse(name)?;
+    cuda_index_present(request).map_err(|reason| DeviceError::Unavailable { name: name.into(), reason })?;
     let device = build(request)
         .ok_or_else(|| DeviceError::NotBuilt { name: name.into(), feature: request.feature().unwrap_or("flex") })?;
     if request != Request::Flex {
         probe(&device).map_err(|reason| DeviceError::Unavailable { name: name.into(), reason })?;
     }
-    Ok(RunDevice { device, kind: request.kind() })
+    Ok(RunDevice { device, kind: request.kind(), name: name.into() })
+}
+
+/// `tch:cuda:N` asks for a card libtorch sees: otherwise libtorch's own error names no device, so
+/// this one says which are present.
+#[cfg(feature = "tch")]
+fn cuda_index_present(request: Request) -> Result<(), String> {
+    let Request::TchCuda(index) = request else { return Ok(()) };
+    let count = usize::try_from(tch::Cuda::device_count()).unwrap_or(0);
+    cuda_index_message(index, count, std::env::var("CUDA_VISIBLE_DEVICES").ok().as_deref())
+}
+
+#[cfg(not(feature = "tch"))]
+fn cuda_index_present(_: Request) -> Result<(), String> {
+    Ok(())
+}
+
+/// The reason CUDA device `index` of `count` visible ones (with `CUDA_VISIBLE_DEVICES`) cannot be
+/// used, naming the devices that can.
+#[cfg_attr(not(feature = "tch"), allow(dead_code))]
+fn cuda_index_message(index: usize, count: usize, visible: Option<&str>) -> Result<(), String> {
+    if index < count {
+        return Ok(());
+    }
+    let visible = visible.map_or(String::new(), |v| format!(" (CUDA_VISIBLE_DEVICES={v})"));
+    Err(match count {
+        0 => format!(
+            "libtorch sees no CUDA device{visible}: no NVIDIA driver or card, or a CPU-only libtorch (`cargo xtask libtorch --cpu`); use `tch:cpu`"
+        ),
+        1 => format!("libtorch sees one CUDA device{visible}: `tch:cuda:0`"),
+        n => format!("libtorch sees {n} CUDA devices{visible}: `tch:cuda:0` … `tch:cuda:{}`", n - 1),
+    })
 }
 
 /// A one-element round trip on `device`. Backends report a missing adapter or library by
@@ -271,6 +317,17 @@ mod tests {
             assert_eq!(serde_json::to_value(k).unwrap(), k.name());
             assert_eq!(<DeviceKind as clap::ValueEnum>::to_possible_value(&k).unwrap().get_name(), k.name());
         }
+    }
+
+    #[test]
+    fn a_missing_cuda_index_names_the_devices_present() {
+        assert!(cuda_index_message(0, 1, None).is_ok());
+        assert_eq!(cuda_index_message(3, 1, None).unwrap_err(), "libtorch sees one CUDA device: `tch:cuda:0`");
+        assert_eq!(
+            cuda_index_message(4, 4, Some("0,1,2,3")).unwrap_err(),
+            "libtorch sees 4 CUDA devices (CUDA_VISIBLE_DEVICES=0,1,2,3): `tch:cuda:0` … `tch:cuda:3`"
+        );
+        assert!(cuda_index_message(0, 0, None).unwrap_err().starts_with("libtorch sees no CUDA device: "));
     }
 
     #[test]

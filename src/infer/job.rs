@@ -30,6 +30,7 @@ use crate::data::patches::GridError;
 use crate::data::patches::{complete_shape, undo_complete_shape};
 use crate::data::split::cross_val_fold;
 use crate::data::tiff_io::read_tiff;
+use crate::device::RunDevice;
 use crate::layout::RunLayout;
 use crate::metrics::{Counts, iou, mean_skipping};
 use crate::model::predict::Predictor;
@@ -140,7 +141,7 @@ pub fn test_job(
     config: &Config,
     layout: &RunLayout,
     model: &SegModel,
-    device: &Device,
+    device: &RunDevice,
     out: &mut dyn Write,
 ) -> Result<TestOutcome, InferError> {
     let record = infer_stage(config, layout, model, device, out)?;
@@ -150,6 +151,19 @@ pub fn test_job(
 /// The infer stage: predicts every test image and writes its probabilities to `per_image/`
 /// (`full_image/` with `TEST.FULL_IMG`), with the per-patch IoU when there is ground truth.
 pub fn infer_stage(
+    config: &Config,
+    layout: &RunLayout,
+    model: &SegModel,
+    device: &RunDevice,
+    out: &mut dyn Write,
+) -> Result<InferRecord, InferError> {
+    crate::device::guard(&device.context(config, "inference"), || {
+        predict_all(config, layout, model, &device.device, out)
+    })
+}
+
+/// The infer stage's work, on the backend (see [`infer_stage`]).
+fn predict_all(
     config: &Config,
     layout: &RunLayout,
     model: &SegModel,

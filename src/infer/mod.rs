@@ -20,6 +20,8 @@ pub use job::{InferRecord, TestOutcome, evaluate_stage, infer_stage, test_job};
 /// Why the test phase could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum InferError {
+    #[error(transparent)]
+    Backend(#[from] crate::device::BackendFailure),
     #[error("{0}")]
     Filter(String),
     #[error("test image `{file}` was predicted but is no longer in the test folder: run the test phase again")]

@@ -429,7 +429,11 @@ mod tests {
             .map(|_| {
                 let (path, inside, most) = (path.clone(), inside.clone(), most.clone());
                 std::thread::spawn(move || {
-                    let claim = Claim::acquire(&path, &quick()).unwrap();
+                    // Staleness well above the heartbeat: on two loaded cores (the whole suite
+                    // running) a holder's heartbeat was once late by more than `quick()`'s
+                    // 400 ms and its claim was rightly taken over, failing this test.
+                    let policy = ClaimPolicy { stale_after: Duration::from_secs(2), ..quick() };
+                    let claim = Claim::acquire(&path, &policy).unwrap();
                     let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
                     std::thread::sleep(Duration::from_millis(30));

@@ -190,8 +190,8 @@ impl StageRun<'_> {
     fn infer(&self, force: bool, out: &mut dyn Write) -> anyhow::Result<(crate::infer::InferRecord, bool)> {
         let train_entry = entry_layout(&self.cache.entry(Stage::Train, &self.keys.train.key));
         cached_or_run(self.cache, Stage::Infer, &self.keys.infer, force, out, |partial, out| {
-            let device = &self.device(Stage::Infer)?.device;
-            let model = load_best(self.config, &train_entry, device)?;
+            let device = self.device(Stage::Infer)?;
+            let model = load_best(self.config, &train_entry, &device.device)?;
             Ok(infer_stage(self.config, &entry_layout(partial), &model, device, out)?)
         })
     }

@@ -28,6 +28,8 @@ pub enum TrainError {
     Shape(#[from] crate::data::volume::ShapeError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Backend(#[from] crate::device::BackendFailure),
     #[error("`TRAIN.ENABLE` is off: nothing to train")]
     NothingToTrain,
     #[error("`DATA.VAL.FROM_TRAIN` is False but `DATA.VAL.PATH` is not set")]

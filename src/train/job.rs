@@ -57,7 +57,8 @@ pub fn train_job(
         super::gen_check::write(&sets.0, &sets.1, &layout.results())?;
     }
     let options = TrainOptions { seed, device: device.device.clone().autodiff(), fingerprint, progress: true };
-    let outcome = train(config, layout, sets, &options, out)?;
+    let outcome =
+        crate::device::guard(&device.context(config, "training"), || train(config, layout, sets, &options, out))?;
     print_summary(&outcome, out);
     Ok(outcome)
 }

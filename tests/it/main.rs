@@ -47,6 +47,7 @@ mod run_cli;
 mod slurm;
 mod sweep_cli;
 mod synth_cli;
+mod tch_device;
 mod tensorboard_hparams;
 mod test_options;
 mod tidy;
