@@ -9,7 +9,7 @@
 # It times the default 2D U-Net (batch 4 × 256×256) and 3D U-Net (batch 1 × 32×128×128) on
 # `vulkan` and, when the python has torch with CUDA, the same U-Net in PyTorch on the same card
 # (xtask/bench/unet_pytorch.py), and prints every figure with its ratio against PyTorch's.
-# A `tch` binary (built against PyTorch 2.9) can be passed as a second binary with TCH_BINARY=…
+# A `tch` binary (built against PyTorch 2.11.0) can be passed as a second binary with TCH_BINARY=…
 # (and LD_LIBRARY_PATH pointing at torch's lib/).
 set -uo pipefail
 cd "$(dirname "$0")/../.."

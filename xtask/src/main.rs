@@ -12,6 +12,11 @@
 //!   kill-and-resume drill (default 50 random SIGKILLs of a sweep), see `drill.rs`.
 //! - `cargo xtask fuzz [--seconds N] [--target NAME] [--target-dir DIR]`: every cargo-fuzz
 //!   target for N seconds (default 300), with executions per target, see `fuzz.rs`.
+//! - `cargo xtask libtorch [--cpu | --cuda] [--dir DIR]`: libtorch 2.11 for the `tch` feature,
+//!   from PyTorch's wheel on the package registry, in a cache folder; prints the build
+//!   environment, see `libtorch.rs`.
+//! - `cargo xtask gpu-bundle [--out DIR]`: the folder carried to a GPU machine (stripped `tch`
+//!   binary, the check script and its configs), see `gpu_bundle.rs`.
 //! - `cargo xtask ci`: what `.ci/run` does (format check and the test suite).
 
 mod bench;
@@ -22,6 +27,8 @@ mod drill;
 #[path = "../../tests/it/drill_core.rs"]
 mod drill_core;
 mod fuzz;
+mod gpu_bundle;
+mod libtorch;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -36,9 +43,11 @@ fn main() -> ExitCode {
         Some("sweep") if args.len() >= 2 => sweep(&root, &args[1..]),
         Some("drill") => drill::drill(&root, &args[1..]),
         Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
+        Some("libtorch") => libtorch::libtorch(&args[1..]),
+        Some("gpu-bundle") => gpu_bundle::gpu_bundle(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask demo [DIR] | cargo xtask sweep MANIFEST [--release] [segsweep sweep flags] | cargo xtask bench [all|steps|epoch|test|train|slurm] [--release] [--features F] [--devices D] [--steps N] | cargo xtask drill [--kills N] [--seed S] | cargo xtask fuzz [--seconds N] [--target NAME] | cargo xtask ci"
+                "usage: cargo xtask demo [DIR] | cargo xtask sweep MANIFEST [--release] [segsweep sweep flags] | cargo xtask bench [all|steps|epoch|test|train|slurm] [--release] [--features F] [--devices D] [--steps N] | cargo xtask drill [--kills N] [--seed S] | cargo xtask fuzz [--seconds N] [--target NAME] | cargo xtask libtorch [--cpu | --cuda] [--dir DIR] | cargo xtask gpu-bundle [--out DIR] | cargo xtask ci"
             );
             return ExitCode::from(2);
         }

@@ -1,6 +1,6 @@
 //! Which segsweep build a benchmark runs, and the PyTorch it is compared with: finds a Python
 //! with torch (`SEGSWEEP_BENCH_PYTHON`, else `python3` on the PATH) and, when its torch is the
-//! libtorch version burn-tch links against (2.9), builds segsweep with the `tch` feature against
+//! libtorch version tch 0.24 links against (2.11.0), builds segsweep with the `tch` feature against
 //! that PyTorch (`LIBTORCH_USE_PYTORCH=1`: nothing is downloaded).
 
 use std::path::{Path, PathBuf};
@@ -8,8 +8,7 @@ use std::process::Command;
 
 use crate::run;
 
-/// The libtorch version burn-tch 0.22.1 (torch-sys 0.22.0) is built for.
-const TCH_TORCH: &str = "2.9";
+use crate::libtorch::TORCH_VERSION;
 
 /// A Python interpreter with PyTorch.
 #[derive(Clone, Debug)]
@@ -21,9 +20,10 @@ pub struct Torch {
 }
 
 impl Torch {
-    /// Whether a `tch` build can link against this PyTorch.
+    /// Whether a `tch` build can link against this PyTorch (torch-sys checks the release, not
+    /// the `+cu130`-style build tag).
     pub fn matches_tch(&self) -> bool {
-        self.version.starts_with(TCH_TORCH)
+        self.version.split('+').next() == Some(TORCH_VERSION)
     }
 }
 
@@ -128,7 +128,7 @@ pub fn choose_features(asked: Option<&str>, torch: Option<&Torch>) -> Vec<String
         }
         Some(t) => {
             println!(
-                "bench: PyTorch {} found at {} (not {TCH_TORCH}: no `tch` backend; compared as PyTorch only)",
+                "bench: PyTorch {} found at {} (not {TORCH_VERSION}: no `tch` backend; compared as PyTorch only)",
                 t.version,
                 t.python.display()
             );
@@ -155,7 +155,7 @@ pub fn build(root: &Path, release: bool, features: &[String], torch: Option<&Tor
     }
     let mut run_env = Vec::new();
     if features.iter().any(|f| f == "tch") {
-        let torch = torch.ok_or("the `tch` feature needs PyTorch 2.9: set SEGSWEEP_BENCH_PYTHON to its python")?;
+        let torch = torch.ok_or("the `tch` feature needs PyTorch 2.11.0 (or a LIBTORCH folder: `cargo xtask libtorch`): set SEGSWEEP_BENCH_PYTHON to its python")?;
         // torch-sys asks `python3`, or `python` inside a virtualenv, where torch lives.
         cargo.env("LIBTORCH_USE_PYTORCH", "1");
         if let Some(bin) = torch.python.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -185,9 +185,11 @@ mod tests {
     }
 
     #[test]
-    fn only_torch_2_9_builds_tch() {
+    fn only_torch_2_11_0_builds_tch() {
         let torch = |v: &str| Torch { python: "python3".into(), version: v.into(), lib_dir: "/x".into() };
-        assert!(torch("2.9.0+cu128").matches_tch());
-        assert!(!torch("2.11.0").matches_tch());
+        assert!(torch("2.11.0+cu130").matches_tch());
+        assert!(torch("2.11.0").matches_tch());
+        assert!(!torch("2.9.0+cu128").matches_tch());
+        assert!(!torch("2.11.1").matches_tch());
     }
 }

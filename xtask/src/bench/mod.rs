@@ -4,7 +4,7 @@
 //! PyTorch), `epoch` (a real training epoch against its bare steps), `test` (test phase per
 //! megavoxel and its share outside the model), `train` (convergence over a whole training) or
 //! `slurm` (submission and status of `--executor slurm` on grids up to 2,000 runs).
-//! Flags: `--release`, `--features a,b` (default: `tch` when a PyTorch 2.9 is found),
+//! Flags: `--release`, `--features a,b` (default: `tch` when a PyTorch 2.11.0 is found),
 //! `--devices flex,tch,…` (default: every backend of the build), `--steps N`, `--warmup N`,
 //! `--threads N` (default: all cores), `--ndim 2|3`, `--torch-device cpu|cuda`, `--no-python`,
 //! `--epochs N` (for `train`).
@@ -20,7 +20,8 @@ mod test_phase;
 use std::path::{Path, PathBuf};
 
 pub(crate) use backends::build as build_segsweep;
-use backends::{Build, choose_features, find_torch};
+pub(crate) use backends::find_torch;
+use backends::{Build, choose_features};
 
 /// What the command line asked for.
 pub struct Options {
