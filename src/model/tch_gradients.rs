@@ -1,4 +1,4 @@
-//! Checks, run only in a `tch` build, that libtorch's convolution gradients (the patched
+//! Checks, run only in a `tch` build, that libtorch's convolution and ReLU gradients (the patched
 //! `vendor/burn-tch`) equal flex's for every convolution shape the models use and a few they
 //! do not (stride 2, asymmetric padding, groups). Owns no model code.
 
@@ -41,6 +41,13 @@ fn assert_same<const D: usize>(
         let diff = a.iter::<f32>().zip(b.iter::<f32>()).fold(0.0f32, |m, (p, q)| m.max((p - q).abs()));
         assert!(diff <= 1e-4 * scale, "{name}: max |flex − tch| = {diff}, max |flex| = {scale}");
     }
+}
+
+#[test]
+fn relu_gradients_match_flex_including_exact_zeros() {
+    // The outer ReLU sees exact zeros (where the inner one cut): its gradient is 0 there on both.
+    let f = |x: Tensor<4>, w: Tensor<4>| burn::tensor::activation::relu(burn::tensor::activation::relu(x) * w);
+    assert_same([2, 3, 5, 4], [2, 3, 5, 4], &f);
 }
 
 #[test]

@@ -6,6 +6,13 @@ impl ActivationOps<Self> for LibTorch {
         tensor.unary_ops(|mut tensor| tensor.relu_(), |tensor| tensor.relu())
     }
 
+    // segsweep patch: libtorch's own ReLU gradient (`threshold_backward`, PyTorch's formula, one
+    // vectorised kernel) instead of burn-backend's `mask_fill(grad, output <= 0, 0)`, which runs
+    // a comparison and libtorch's unvectorised masked-fill kernel (see SEGSWEEP_PATCH.md).
+    fn relu_backward(output: TchTensor, grad: TchTensor) -> TchTensor {
+        TchTensor::new(output.tensor.threshold_backward(&grad.tensor, 0))
+    }
+
     fn gelu(tensor: TchTensor) -> TchTensor {
         tensor.unary_ops(
             |mut tensor| tensor.gelu_("none"),
