@@ -186,7 +186,7 @@ impl Norm {
     /// `[batch, channel, …]` → same shape.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         match self {
-            Norm::Instance(norm) => norm.forward(x),
+            Norm::Instance(norm) => instance_norm(norm, x),
             Norm::Batch(norm) => norm.forward(x),
             Norm::Group(norm) => norm.forward(x),
         }
@@ -207,6 +207,27 @@ impl Norm {
             out.push((format!("{prefix}.bias"), beta.lazy_shape().to_vec(), beta.id));
         }
     }
+}
+
+/// Instance norm as PyTorch computes it: the batch norm, with its own statistics, of the
+/// `[1, batch·channels, …]` view, γ and β repeated per sample. burn's `batch_norm_train` is one
+/// backend operation with its own gradient (single kernels over the data in the vendored
+/// burn-flex, libtorch's in burn-tch), where burn-nn's `InstanceNorm` composes about a dozen
+/// tensor operations, each with its own backward. The same formula: biased variance, ε inside
+/// the root.
+fn instance_norm<const D: usize>(norm: &InstanceNorm, x: Tensor<D>) -> Tensor<D> {
+    let dims = x.dims();
+    let (batch, channels) = (dims[0], dims[1]);
+    let rest = dims[2..].iter().product::<usize>();
+    let flat: Tensor<3> = x.reshape([1, batch * channels, rest]);
+    let (gamma, beta) = match (&norm.gamma, &norm.beta) {
+        (Some(gamma), Some(beta)) => (gamma.val().repeat_dim(0, batch), beta.val().repeat_dim(0, batch)),
+        _ => {
+            let device = flat.device();
+            (Tensor::ones([batch * channels], &device), Tensor::zeros([batch * channels], &device))
+        }
+    };
+    burn::tensor::module::batch_norm_train(flat, gamma, beta, norm.epsilon).output.reshape(dims)
 }
 
 /// Groups of BiaPy's group norm: 16 in 2D, 8 in 3D.
@@ -345,6 +366,92 @@ mod tests {
             ours.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
             burns.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
         );
+    }
+
+    /// The batch norm of a training step on `flex` (the vendored crate's fused kernels) against
+    /// the textbook formulas in `f64`: output, batch mean and biased variance, and the gradients
+    /// of `Σ y·g` with respect to the input, γ and β.
+    #[test]
+    fn batch_norm_training_matches_the_formulas() {
+        let [n, c, h, w] = [3usize, 2, 4, 5];
+        let m = n * h * w;
+        let x: Vec<f32> = (0..n * c * h * w).map(|i| 50.0 + ((i * 7919) % 29) as f32 / 5.0).collect();
+        let g: Vec<f32> = (0..x.len()).map(|i| ((i * 131) % 17) as f32 / 8.0 - 1.0).collect();
+        let (gamma, beta, eps) = ([0.7f32, 1.3], [0.1f32, -0.2], 1e-5f64);
+        let device = Device::flex().autodiff();
+        let xt = Tensor::<4>::from_data(TensorData::new(x.clone(), [n, c, h, w]), &device).require_grad();
+        let gt = Tensor::<1>::from_data(TensorData::new(gamma.to_vec(), [c]), &device).require_grad();
+        let bt = Tensor::<1>::from_data(TensorData::new(beta.to_vec(), [c]), &device).require_grad();
+        let out = burn::tensor::module::batch_norm_train(xt.clone(), gt.clone(), bt.clone(), eps);
+        let grads = (out.output.clone() * Tensor::<4>::from_data(TensorData::new(g.clone(), [n, c, h, w]), &device))
+            .sum()
+            .backward();
+        let vec = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+        let vec1 = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap();
+        let (y, dx) = (vec(out.output), vec(xt.grad(&grads).unwrap()));
+        let (mean, var) = (vec1(out.mean), vec1(out.variance));
+        let (dgamma, dbeta) = (vec1(gt.grad(&grads).unwrap()), vec1(bt.grad(&grads).unwrap()));
+        let at = |s: usize, ch: usize, p: usize| (s * c + ch) * h * w + p;
+        for ch in 0..c {
+            let idx: Vec<usize> = (0..n).flat_map(|s| (0..h * w).map(move |p| at(s, ch, p))).collect();
+            let mu = idx.iter().map(|&i| x[i] as f64).sum::<f64>() / m as f64;
+            let v = idx.iter().map(|&i| (x[i] as f64 - mu).powi(2)).sum::<f64>() / m as f64;
+            let sigma = (v + eps).sqrt();
+            let xhat = |i: usize| (x[i] as f64 - mu) / sigma;
+            let sum_g = idx.iter().map(|&i| g[i] as f64).sum::<f64>();
+            let sum_gx = idx.iter().map(|&i| g[i] as f64 * xhat(i)).sum::<f64>();
+            let near = |a: f32, b: f64, what: &str| {
+                assert!((a as f64 - b).abs() <= 1e-4 * b.abs().max(1.0), "{what}: {a} vs {b}")
+            };
+            near(mean[ch], mu, "mean");
+            near(var[ch], v, "variance");
+            near(dbeta[ch], sum_g, "beta gradient");
+            near(dgamma[ch], sum_gx, "gamma gradient");
+            for &i in &idx {
+                near(y[i], xhat(i) * gamma[ch] as f64 + beta[ch] as f64, "output");
+                let dxi = gamma[ch] as f64 / sigma * (g[i] as f64 - sum_g / m as f64 - xhat(i) * sum_gx / m as f64);
+                near(dx[i], dxi, "input gradient");
+            }
+        }
+    }
+
+    #[test]
+    fn instance_norm_equals_burn_nns_with_its_gradients() {
+        let device = Device::flex().autodiff();
+        for (affine, dims) in [(true, [3usize, 4, 5, 6, 1]), (false, [2, 3, 2, 3, 4])] {
+            let mut norm = InstanceNormConfig::new(dims[1]).with_affine(affine).init(&device);
+            if affine {
+                let c = dims[1];
+                norm.gamma = Some(burn::module::Param::from_tensor(Tensor::from_data(
+                    TensorData::new((0..c).map(|i| 0.5 + i as f32 * 0.3).collect::<Vec<f32>>(), [c]),
+                    &device,
+                )));
+            }
+            let n: usize = dims.iter().product();
+            let x: Vec<f32> = (0..n).map(|i| 3.0 + ((i * 7919) % 37) as f32 / 9.0).collect();
+            let g: Vec<f32> = (0..n).map(|i| ((i * 131) % 17) as f32 / 8.0 - 1.0).collect();
+            let run = |ours: bool| {
+                let xt = Tensor::<5>::from_data(TensorData::new(x.clone(), dims), &device).require_grad();
+                let y = if ours { instance_norm(&norm, xt.clone()) } else { norm.forward(xt.clone()) };
+                let grads =
+                    (y.clone() * Tensor::<5>::from_data(TensorData::new(g.clone(), dims), &device)).sum().backward();
+                let gamma =
+                    norm.gamma.as_ref().map(|p| p.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap());
+                let to_vec = |t: Tensor<5>| t.into_data().try_to_vec::<f32>().unwrap();
+                (to_vec(y), to_vec(xt.grad(&grads).unwrap()), gamma)
+            };
+            let (ours, burns) = (run(true), run(false));
+            let close = |a: &[f32], b: &[f32], what: &str| {
+                for (p, q) in a.iter().zip(b) {
+                    assert!((p - q).abs() <= 2e-5 * q.abs().max(1.0), "{what} (affine {affine}): {p} vs {q}");
+                }
+            };
+            close(&ours.0, &burns.0, "output");
+            close(&ours.1, &burns.1, "input gradient");
+            if let (Some(a), Some(b)) = (&ours.2, &burns.2) {
+                close(a, b, "gamma gradient");
+            }
+        }
     }
 
     #[test]

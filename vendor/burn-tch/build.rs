@@ -156,6 +156,9 @@ impl SystemInfo {
         // segsweep patch: libtorch's convolution gradients (see SEGSWEEP_PATCH.md).
         let convolution_backward = "csrc/convolution_backward.cpp";
         println!("cargo:rerun-if-changed={convolution_backward}");
+        // segsweep patch: libtorch's batch-norm gradient (see SEGSWEEP_PATCH.md).
+        let batch_norm_backward = "csrc/batch_norm_backward.cpp";
+        println!("cargo:rerun-if-changed={batch_norm_backward}");
 
         match self.os {
             Os::Linux | Os::Macos => {
@@ -169,7 +172,7 @@ impl SystemInfo {
                     .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={}", self.cxx11_abi))
                     // segsweep patch: as torch-sys 0.24 compiles against libtorch 2.11's headers.
                     .flag("-DGLOG_USE_GLOG_EXPORT")
-                    .files(&[cuda_dependency, convolution_backward])
+                    .files(&[cuda_dependency, convolution_backward, batch_norm_backward])
                     .compile("burn-tch");
             }
             Os::Windows => {
@@ -179,7 +182,7 @@ impl SystemInfo {
                     .warnings(false)
                     .includes(&self.libtorch_include_dirs)
                     .flag("/std:c++17")
-                    .files(&[cuda_dependency, convolution_backward])
+                    .files(&[cuda_dependency, convolution_backward, batch_norm_backward])
                     .compile("burn-tch");
             }
         };

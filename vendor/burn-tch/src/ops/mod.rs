@@ -1,5 +1,6 @@
 mod activation;
 mod base;
+mod batch_norm;
 mod bool_tensor;
 mod conv_backward;
 mod int_tensor;

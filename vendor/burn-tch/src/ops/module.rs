@@ -1,9 +1,10 @@
+use super::batch_norm;
 use super::conv_backward::{self, Wrt};
 use crate::{IntoKind, LibTorch, TchTensor};
 use burn_backend::{
     IntDType, TensorMetadata,
     ops::{
-        AttentionModuleOptions, ConvOptions, ConvTransposeOptions, DeformConv2dBackward,
+        AttentionModuleOptions, BatchNormTrain, BatchNormTrainBackward, ConvOptions, ConvTransposeOptions, DeformConv2dBackward,
         DeformConvOptions, InterpolateMode, InterpolateOptions, MaxPool1dWithIndices,
         MaxPool2dBackward, MaxPool2dWithIndices, ModuleOps, attention::attention_fallback,
         conv::pad_asymmetric_conv_input,
@@ -12,6 +13,41 @@ use burn_backend::{
 };
 
 impl ModuleOps<Self> for LibTorch {
+    // segsweep patch: batch norm on libtorch's kernels (`batch_norm.rs`, SEGSWEEP_PATCH.md).
+    fn batch_norm(
+        x: TchTensor,
+        gamma: TchTensor,
+        beta: TchTensor,
+        mean: TchTensor,
+        variance: TchTensor,
+        epsilon: f64,
+    ) -> TchTensor {
+        batch_norm::inference(x, gamma, beta, mean, variance, epsilon)
+    }
+
+    fn batch_norm_train(
+        x: TchTensor,
+        gamma: TchTensor,
+        beta: TchTensor,
+        epsilon: f64,
+    ) -> BatchNormTrain<Self> {
+        let (output, mean, variance) = batch_norm::train(x, gamma, beta, epsilon);
+        BatchNormTrain::new(output, mean, variance)
+    }
+
+    fn batch_norm_train_backward(
+        x: TchTensor,
+        gamma: TchTensor,
+        mean: TchTensor,
+        variance: TchTensor,
+        epsilon: f64,
+        output_grad: TchTensor,
+    ) -> BatchNormTrainBackward<Self> {
+        let (x_grad, gamma_grad, beta_grad) =
+            batch_norm::train_backward(x, gamma, mean, variance, epsilon, output_grad);
+        BatchNormTrainBackward::new(x_grad, gamma_grad, beta_grad)
+    }
+
     fn embedding(weights: TchTensor, indices: TchTensor) -> TchTensor {
         // Workaround for MPS "Placeholder storage has not been allocated" error.
         // See: https://github.com/pytorch/pytorch/issues/123995
