@@ -299,10 +299,12 @@ mod tests {
         t.into_data().to_vec::<f32>().unwrap()
     }
 
+    /// Within 1e-4: the composed reference works in `f32` throughout, and on data with a mean
+    /// of 100 and a spread of 2 its centred values already carry errors near 1e-5.
     fn close(a: &[f32], b: &[f32], name: &str) {
         assert_eq!(a.len(), b.len(), "{name}");
         for (i, (p, q)) in a.iter().zip(b).enumerate() {
-            assert!((p - q).abs() <= 1e-5 * p.abs().max(1.0), "{name}[{i}]: {p} vs {q}");
+            assert!((p - q).abs() <= 1e-4 * p.abs().max(1.0), "{name}[{i}]: {p} vs {q}");
         }
     }
 
