@@ -17,6 +17,7 @@ python=${1:-python3}
 device=${DEVICE:-tch:cuda:0}
 torch_device=${TORCH_DEVICE:-cuda}
 binary=$PWD/segsweep
+[ -x "$binary" ] || { echo "$binary is missing: run the copy of this script in the folder \`cargo xtask gpu-bundle\` makes"; exit 2; }
 quick=${QUICK:-0}
 if [ "$quick" = 1 ]; then steps=2 warmup=1 epochs=2; else steps=${STEPS:-20} warmup=${WARMUP:-5} epochs=; fi
 out=$PWD/gpu-check-out
