@@ -33,6 +33,13 @@ fn train_args<'a>(config: &'a str, result_dir: &'a str) -> Vec<&'a str> {
     vec!["train", "--config", config, "--result_dir", result_dir, "--name", "tiny", "--run_id", "1"]
 }
 
+/// `segsweep train` of `config` into `results` with `--set` for each of `sets`.
+fn train_with(config: &Path, results: &Path, sets: &[&str]) -> crate::util::Output {
+    let mut args = train_args(config.to_str().unwrap(), results.to_str().unwrap());
+    args.extend(sets.iter().flat_map(|set| ["--set", set]));
+    segsweep(&args)
+}
+
 fn log_rows(result_dir: &Path) -> Vec<Vec<String>> {
     let text = std::fs::read_to_string(result_dir.join("tiny/results/tiny_1/train_logs/tiny_1_train_log.csv")).unwrap();
     // Everything but the seconds column, which is wall time.
@@ -151,9 +158,8 @@ fn random_patches_with_probability_maps_kept_in_the_results_tree() {
     let dir = TestDir::new();
     let config = tiny_job(&dir, 2, 1);
     let results = dir.join("results");
-    let mut args = train_args(config.to_str().unwrap(), results.to_str().unwrap());
-    args.extend(["--set", "DATA.TRAIN.EXTRACT_RANDOM_PATCH=True", "--set", "DATA.TRAIN.PROBABILITY_MAP=True"]);
-    let out = segsweep(&args);
+    let sets = ["DATA.TRAIN.EXTRACT_RANDOM_PATCH=True", "DATA.TRAIN.PROBABILITY_MAP=True"];
+    let out = train_with(&config, &results, &sets);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let maps = results.join("tiny/results/tiny_1/prob_map");
     let key = maps.join("key.txt");
@@ -162,7 +168,7 @@ fn random_patches_with_probability_maps_kept_in_the_results_tree() {
     let aug = std::fs::read_dir(results.join("tiny/results/tiny_1/aug")).unwrap();
     assert!(aug.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).any(|n| n.contains("_mark_x")));
     let written = std::fs::metadata(maps.join("0000_0000.tif")).unwrap().modified().unwrap();
-    assert_eq!(segsweep(&args).code, 0);
+    assert_eq!(train_with(&config, &results, &sets).code, 0);
     let again = std::fs::metadata(maps.join("0000_0000.tif")).unwrap().modified().unwrap();
     assert_eq!(written, again, "unchanged masks: the maps are re-used, not rewritten");
 }
@@ -173,10 +179,7 @@ fn every_architecture_learns_in_two_epochs() {
     let config = tiny_job(&dir, 2, 2);
     for arch in ["unet", "attention_unet", "resunet", "seunet", "resunet_se"] {
         let results = dir.join(&format!("results-{arch}"));
-        let mut args = train_args(config.to_str().unwrap(), results.to_str().unwrap());
-        let set = format!("MODEL.ARCHITECTURE={arch}");
-        args.extend(["--set", &set]);
-        let out = segsweep(&args);
+        let out = train_with(&config, &results, &[&format!("MODEL.ARCHITECTURE={arch}")]);
         assert_eq!(out.code, 0, "{arch}: {}\n{}", out.stdout, out.stderr);
         let losses: Vec<f64> = log_rows(&results).iter().map(|row| row[1].parse().unwrap()).collect();
         assert!(losses.len() == 2 && losses[1] < losses[0], "{arch}: training losses {losses:?}");
@@ -299,9 +302,7 @@ fn training_previews_are_written_every_n_epochs_and_after_the_last() {
     let dir = TestDir::new();
     let config = tiny_job(&dir, 2, 3);
     let results = dir.join("results");
-    let mut args = train_args(config.to_str().unwrap(), results.to_str().unwrap());
-    args.extend(["--set", "TRAIN.SAVE_TRAIN_PREDS_FREQ=2", "--set", "TRAIN.SAVE_TRAIN_PREDS_NUM_SAMPLES=2"]);
-    let out = segsweep(&args);
+    let out = train_with(&config, &results, &["TRAIN.SAVE_TRAIN_PREDS_FREQ=2", "TRAIN.SAVE_TRAIN_PREDS_NUM_SAMPLES=2"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("Tracking 2 fixed sample(s) for periodic training predictions (every 2 epochs)"));
     let previews = results.join("tiny/results/tiny_1/train_pred_samples");
@@ -330,9 +331,7 @@ fn check_generators_writes_one_pass_of_each_set() {
     let dir = TestDir::new();
     let config = tiny_job(&dir, 2, 1);
     let results = dir.join("results");
-    let mut args = train_args(config.to_str().unwrap(), results.to_str().unwrap());
-    args.extend(["--set", "DATA.CHECK_GENERATORS=True"]);
-    let out = segsweep(&args);
+    let out = train_with(&config, &results, &["DATA.CHECK_GENERATORS=True"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     // "Training samples: N patches from … images; validation samples: M"
     let line = out.stdout.lines().find(|l| l.starts_with("Training samples: ")).unwrap();
@@ -370,9 +369,7 @@ fn non_finite_losses_are_skipped_then_abort_the_training() {
     let dir = TestDir::new();
     let config = tiny_job(&dir, 2, 3);
     let results = dir.join("nan");
-    let mut args = train_args(config.to_str().unwrap(), results.to_str().unwrap());
-    args.extend(["--set", "TRAIN.OPTIMIZER=SGD", "--set", "TRAIN.LR=[1.0e+30]"]);
-    let out = segsweep(&args);
+    let out = train_with(&config, &results, &["TRAIN.OPTIMIZER=SGD", "TRAIN.LR=[1.0e+30]"]);
     assert_eq!(out.code, 2, "{}", out.stdout);
     assert!(out.stderr.contains("the loss was not finite in any of its"), "{}", out.stderr);
     assert!(out.stderr.contains("lower `TRAIN.LR`"), "{}", out.stderr);

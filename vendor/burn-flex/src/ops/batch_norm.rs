@@ -96,10 +96,6 @@ fn normalise(
     f32_tensor(out, shape)
 }
 
-fn contiguous_f32(tensor: FlexTensor) -> FlexTensor {
-    tensor.to_contiguous()
-}
-
 /// `ModuleOps::batch_norm`: the given statistics.
 pub fn inference(
     x: FlexTensor,
@@ -114,7 +110,7 @@ pub fn inference(
     }
     let shape = x.shape();
     let (x, gamma, beta, mean, variance) =
-        (contiguous_f32(x), contiguous_f32(gamma), contiguous_f32(beta), contiguous_f32(mean), contiguous_f32(variance));
+        (x.to_contiguous(), gamma.to_contiguous(), beta.to_contiguous(), mean.to_contiguous(), variance.to_contiguous());
     normalise(x.storage(), shape, gamma.storage(), beta.storage(), mean.storage(), variance.storage(), epsilon)
 }
 
@@ -125,7 +121,7 @@ pub fn train(x: FlexTensor, gamma: FlexTensor, beta: FlexTensor, epsilon: f64) -
     }
     let shape = x.shape();
     let (batch, channels, rest) = geometry(&shape);
-    let (x, gamma, beta) = (contiguous_f32(x), contiguous_f32(gamma), contiguous_f32(beta));
+    let (x, gamma, beta) = (x.to_contiguous(), gamma.to_contiguous(), beta.to_contiguous());
     let (mean, variance) = statistics(x.storage(), batch, channels, rest);
     let output = normalise(x.storage(), shape, gamma.storage(), beta.storage(), &mean, &variance, epsilon);
     (output, f32_tensor(mean, Shape::new([channels])), f32_tensor(variance, Shape::new([channels])))
@@ -148,11 +144,11 @@ pub fn train_backward(
     let shape = x.shape();
     let (batch, channels, rest) = geometry(&shape);
     let (x, gamma, mean, variance, grad) = (
-        contiguous_f32(x),
-        contiguous_f32(gamma),
-        contiguous_f32(mean),
-        contiguous_f32(variance),
-        contiguous_f32(output_grad),
+        x.to_contiguous(),
+        gamma.to_contiguous(),
+        mean.to_contiguous(),
+        variance.to_contiguous(),
+        output_grad.to_contiguous(),
     );
     let (data, dy): (&[f32], &[f32]) = (x.storage(), grad.storage());
     let (gamma, mean, variance): (&[f32], &[f32], &[f32]) = (gamma.storage(), mean.storage(), variance.storage());
