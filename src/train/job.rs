@@ -22,8 +22,10 @@ use crate::plot::diagram::{Block, BlockKind, network_diagram};
 /// 2: `attention_unet` and `seunet` have BiaPy 3.7.1's exact layout (one W_g norm; SE in the
 /// bottleneck), so their older checkpoints are other networks. 3: `leaky_relu` has BiaPy's slope
 /// (0.01, not 0.2). 4: instance and batch norm run as one backend operation (fused kernels in the
-/// vendored burn-flex, libtorch's in burn-tch): the same formula, other rounding.
-pub const TRAIN_CODE_VERSION: u32 = 4;
+/// vendored burn-flex, libtorch's in burn-tch): the same formula, other rounding. 5: burn-flex
+/// computes convolution gradients as GEMMs and uses its AVX-512 GEMM kernels where the CPU has
+/// them: the same sums, other rounding.
+pub const TRAIN_CODE_VERSION: u32 = 5;
 
 /// Trains run `run_id` of `config` into `layout`, printing progress lines to `out`.
 pub fn train_job(

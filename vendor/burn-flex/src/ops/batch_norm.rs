@@ -292,7 +292,7 @@ mod tests {
     }
 
     fn values(t: FlexTensor) -> Vec<f32> {
-        t.into_data().to_vec::<f32>().unwrap()
+        t.into_data().try_to_vec::<f32>().unwrap()
     }
 
     /// Within 1e-4: the composed reference works in `f32` throughout, and on data with a mean

@@ -285,6 +285,9 @@ fn conv3d_impl<
 
     let x_data: &[T] = x.storage();
     let w_data: &[T] = weight.storage();
+    // The rayon path calls `gemm::gemm` itself, straight into the output (segsweep patch).
+    #[cfg(feature = "rayon")]
+    let (one, _) = (T::from_elem(1.0f32), gemm_fn);
 
     let col_len = channels_per_group * kernel_d * kernel_h * kernel_w;
     let spatial_out = out_d * out_h * out_w;
@@ -315,9 +318,7 @@ fn conv3d_impl<
     }
 
     // Convert input to NHWC layout for cache-friendly access in im2col.
-    // Loop order (c innermost, spatial outer) is intentional: on aarch64
-    // M3 Max, strided loads + contiguous stores beat the inverse by
-    // 10-35% per layer. Load prefetchers outrun the store write buffer.
+    // segsweep patch: in parallel blocks (`to_channels_last`); it was one serial loop.
     let nhwc_stride = (
         in_d * in_h * in_w * channels_in,
         in_h * in_w * channels_in,
@@ -325,28 +326,7 @@ fn conv3d_impl<
         channels_in,
         1,
     );
-    let mut x_nhwc = vec![zero; batch_size * in_d * in_h * in_w * channels_in];
-    for b in 0..batch_size {
-        for d in 0..in_d {
-            for h in 0..in_h {
-                for w in 0..in_w {
-                    for c in 0..channels_in {
-                        let src_idx = b * channels_in * in_d * in_h * in_w
-                            + c * in_d * in_h * in_w
-                            + d * in_h * in_w
-                            + h * in_w
-                            + w;
-                        let dst_idx = b * nhwc_stride.0
-                            + d * nhwc_stride.1
-                            + h * nhwc_stride.2
-                            + w * nhwc_stride.3
-                            + c;
-                        x_nhwc[dst_idx] = x_data[src_idx];
-                    }
-                }
-            }
-        }
-    }
+    let x_nhwc = to_channels_last(x_data, batch_size, channels_in, in_d * in_h * in_w, zero);
 
     // Use tiled parallel execution
     let output = {
@@ -406,29 +386,39 @@ fn conv3d_impl<
                         let w_end = w_start + out_channels_per_group * col_len;
                         let w_group = &w_flat[w_start..w_end];
 
-                        // GEMM: w_group[out_c_per_group, col_len] @ col_tile[tile_size, col_len]^T
-                        let result = gemm_fn(
-                            w_group,
-                            &col_tile,
-                            out_channels_per_group,
-                            col_len,
-                            tile_size,
+                        // GEMM: w_group[out_c_per_group, col_len] @ col_tile[tile_size, col_len]^T,
+                        // written straight into the output rows of this group's channels
+                        // (segsweep patch: it went through a temporary and a strided copy).
+                        let dst_offset =
+                            b * channels_out * spatial_out + out_c_start * spatial_out + tile_start;
+                        debug_assert!(
+                            dst_offset + (out_channels_per_group - 1) * spatial_out + tile_size
+                                <= batch_size * channels_out * spatial_out
                         );
-
-                        // Write results to output for this group's output channels
-                        for (local_idx, global_idx) in (tile_start..tile_end).enumerate() {
-                            for c_out in 0..out_channels_per_group {
-                                let dst_idx = b * channels_out * spatial_out
-                                    + (out_c_start + c_out) * spatial_out
-                                    + global_idx;
-                                let res_idx = c_out * tile_size + local_idx;
-                                unsafe {
-                                    debug_assert!(
-                                        dst_idx < batch_size * channels_out * spatial_out
-                                    );
-                                    dst_ptr.write(dst_idx, result[res_idx]);
-                                }
-                            }
+                        // SAFETY: the rows [out_c_start, out_c_start + out_channels_per_group) ×
+                        // columns [tile_start, tile_end) of sample `b` are written by this task only.
+                        unsafe {
+                            gemm::gemm(
+                                out_channels_per_group,
+                                tile_size,
+                                col_len,
+                                dst_ptr.ptr_add(dst_offset),
+                                1,
+                                spatial_out as isize,
+                                false,
+                                w_group.as_ptr(),
+                                1,
+                                col_len as isize,
+                                col_tile.as_ptr(),
+                                col_len as isize,
+                                1,
+                                zero,
+                                one,
+                                false,
+                                false,
+                                false,
+                                gemm_parallelism(out_channels_per_group, col_len, tile_size),
+                            );
                         }
                     }
                 });
@@ -534,12 +524,63 @@ fn conv3d_impl<
     )
 }
 
+/// `[batch, channels, spatial]` (NCHW/NCDHW) to `[batch, spatial, channels]` (NHWC/NDHWC).
+///
+/// segsweep patch: blocks of output rows in parallel; the transpose was a serial loop over the
+/// whole input at every convolution (5.7 % of a 2D U-Net training step).
+pub(crate) fn to_channels_last<T: Copy + Send + Sync>(
+    x: &[T],
+    batch: usize,
+    channels: usize,
+    spatial: usize,
+    zero: T,
+) -> Vec<T> {
+    let mut out = vec![zero; batch * spatial * channels];
+    if channels == 1 {
+        out.copy_from_slice(&x[..batch * spatial]);
+        return out;
+    }
+    // Rows of `channels` values per block: about 64 KiB of f32 written per task.
+    let rows_per_block = (16384 / channels).clamp(16, 4096);
+    for (b, sample) in out.chunks_mut(spatial * channels).enumerate() {
+        let x_sample = &x[b * channels * spatial..(b + 1) * channels * spatial];
+        let fill = |(block, rows): (usize, &mut [T])| {
+            let p0 = block * rows_per_block;
+            let n = rows.len() / channels;
+            for c in 0..channels {
+                for (r, &v) in x_sample[c * spatial + p0..][..n].iter().enumerate() {
+                    rows[r * channels + c] = v;
+                }
+            }
+        };
+        #[cfg(feature = "rayon")]
+        {
+            use rayon::prelude::*;
+            sample.par_chunks_mut(rows_per_block * channels).enumerate().for_each(fill);
+        }
+        #[cfg(not(feature = "rayon"))]
+        sample.chunks_mut(rows_per_block * channels).enumerate().for_each(fill);
+    }
+    out
+}
+
+/// The GEMM's own threading for one `m × k × n` product: only for large products (the rule
+/// the wrappers below use), since the callers already run tiles in parallel.
+pub(crate) fn gemm_parallelism(m: usize, k: usize, n: usize) -> gemm::Parallelism {
+    #[cfg(feature = "rayon")]
+    if m * n * k >= 192 * 192 * 192 {
+        return gemm::Parallelism::Rayon(0);
+    }
+    let _ = (m, k, n);
+    gemm::Parallelism::None
+}
+
 /// Build im2col tile for a range of output positions.
 ///
 /// Fills `col_tile` with shape [tile_size, col_len] where each row is a flattened
 /// patch from the NHWC input for one output position.
 #[allow(clippy::too_many_arguments)]
-fn im2col_3d_tile<T: bytemuck::Pod + Copy>(
+pub(crate) fn im2col_3d_tile<T: bytemuck::Pod + Copy>(
     col_tile: &mut [T],
     x_nhwc: &[T],
     tile_start: usize,
@@ -596,10 +637,10 @@ fn im2col_3d_tile<T: bytemuck::Pod + Copy>(
                             + ih * nhwc_stride.2
                             + iw * nhwc_stride.3
                             + in_c_start;
-                        for c in 0..channels_per_group {
-                            col_tile[local_idx * col_len + col_offset] = x_nhwc[inp_base + c];
-                            col_offset += 1;
-                        }
+                        let dst = local_idx * col_len + col_offset;
+                        col_tile[dst..dst + channels_per_group]
+                            .copy_from_slice(&x_nhwc[inp_base..inp_base + channels_per_group]);
+                        col_offset += channels_per_group;
                     } else {
                         // Padding: skip channels_per_group positions (already zero)
                         col_offset += channels_per_group;

@@ -92,6 +92,7 @@ pub mod activation;
 pub mod attention;
 // segsweep patch: fused batch norm (SEGSWEEP_PATCH.md).
 pub mod batch_norm;
+pub mod conv_backward;
 pub mod binary;
 mod bool;
 pub mod cat;

@@ -110,6 +110,43 @@ impl ModuleOps<Flex> for Flex {
         }
     }
 
+    // segsweep patch: convolution gradients as GEMMs (`conv_backward.rs`).
+    fn conv2d_x_backward(
+        x: FloatTensor<Flex>,
+        weight: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Flex> {
+        crate::ops::conv_backward::conv2d_x_backward(x, weight, output_grad, options)
+    }
+
+    fn conv2d_weight_backward(
+        x: FloatTensor<Flex>,
+        weight: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Flex> {
+        crate::ops::conv_backward::conv2d_weight_backward(x, weight, output_grad, options)
+    }
+
+    fn conv3d_x_backward(
+        x: FloatTensor<Flex>,
+        weight: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+        options: ConvOptions<3>,
+    ) -> FloatTensor<Flex> {
+        crate::ops::conv_backward::conv3d_x_backward(x, weight, output_grad, options)
+    }
+
+    fn conv3d_weight_backward(
+        x: FloatTensor<Flex>,
+        weight: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+        options: ConvOptions<3>,
+    ) -> FloatTensor<Flex> {
+        crate::ops::conv_backward::conv3d_weight_backward(x, weight, output_grad, options)
+    }
+
     fn deform_conv2d(
         x: FloatTensor<Flex>,
         offset: FloatTensor<Flex>,
