@@ -3,7 +3,7 @@
 //! burn-backend's default `batch_norm_train` and `batch_norm_train_backward` compose about a
 //! dozen element-wise operations, transposes and reductions, each a pass over (and often a copy
 //! of) the feature map. Here, for `f32` data `[batch, channels, …]`: the statistics of each
-//! channel in one task per channel (two passes over its data, accumulated in `f64`), then the
+//! channel in one task per channel (two passes over its data, accumulated in `f64` lanes), then the
 //! normalisation (or the input gradient) in one pass over contiguous `(sample, channel)` blocks.
 //! Every sum runs in a fixed order inside one task, so the results do not depend on the number
 //! of threads. Other dtypes keep burn-backend's formulas (`composed` below).
@@ -53,20 +53,44 @@ fn channel_blocks(data: &[f32], batch: usize, channels: usize, rest: usize, c: u
     (0..batch).map(move |n| &data[(n * channels + c) * rest..(n * channels + c + 1) * rest])
 }
 
+/// Independent `f64` accumulators per sum: the sums vectorise instead of waiting on one
+/// chain of additions (which made the statistics latency-bound), and element `i` of a channel
+/// always goes to lane `i mod LANES`, so the result is the same bits on every run.
+const LANES: usize = 8;
+
+/// `acc[i mod LANES] += f(v_i)` over `values` (each block starts again at lane 0).
+#[inline(always)]
+fn lane_sum(values: &[f32], acc: &mut [f64; LANES], f: impl Fn(f64) -> f64) {
+    let mut chunks = values.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for lane in 0..LANES {
+            acc[lane] += f(chunk[lane] as f64);
+        }
+    }
+    for (lane, &v) in chunks.remainder().iter().enumerate() {
+        acc[lane] += f(v as f64);
+    }
+}
+
+/// The lanes added in a fixed order.
+fn lanes_total(acc: &[f64; LANES]) -> f64 {
+    acc.iter().sum()
+}
+
 /// Mean and biased variance of every channel: two passes over its values, in `f64`.
 fn statistics(data: &[f32], batch: usize, channels: usize, rest: usize) -> (Vec<f32>, Vec<f32>) {
     let count = (batch * rest).max(1) as f64;
     let stats = per_channel(channels, |c| {
-        let sum: f64 = channel_blocks(data, batch, channels, rest, c).flatten().map(|&v| v as f64).sum();
-        let mean = sum / count;
-        let squares: f64 = channel_blocks(data, batch, channels, rest, c)
-            .flatten()
-            .map(|&v| {
-                let d = v as f64 - mean;
-                d * d
-            })
-            .sum();
-        (mean as f32, (squares / count) as f32)
+        let mut sum = [0.0f64; LANES];
+        for block in channel_blocks(data, batch, channels, rest, c) {
+            lane_sum(block, &mut sum, |v| v);
+        }
+        let mean = lanes_total(&sum) / count;
+        let mut squares = [0.0f64; LANES];
+        for block in channel_blocks(data, batch, channels, rest, c) {
+            lane_sum(block, &mut squares, |v| (v - mean) * (v - mean));
+        }
+        (mean as f32, (lanes_total(&squares) / count) as f32)
     });
     stats.into_iter().unzip()
 }
@@ -153,17 +177,25 @@ pub fn train_backward(
     let (data, dy): (&[f32], &[f32]) = (x.storage(), grad.storage());
     let (gamma, mean, variance): (&[f32], &[f32], &[f32]) = (gamma.storage(), mean.storage(), variance.storage());
     let inv_std: Vec<f64> = variance.iter().map(|&v| 1.0 / (v as f64 + epsilon).sqrt()).collect();
+    // `Σ dy` and `Σ dy·x̂ = (Σ dy·(x − mean))/σ`, in `LANES` accumulators each (see `lane_sum`).
     let sums = per_channel(channels, |c| {
-        let (m, s) = (mean[c] as f64, inv_std[c]);
-        let mut sum_dy = 0.0f64;
-        let mut sum_dy_xhat = 0.0f64;
+        let m = mean[c] as f64;
+        let mut sum_dy = [0.0f64; LANES];
+        let mut sum_dy_centered = [0.0f64; LANES];
         for (xs, gs) in channel_blocks(data, batch, channels, rest, c).zip(channel_blocks(dy, batch, channels, rest, c)) {
-            for (&x, &g) in xs.iter().zip(gs) {
-                sum_dy += g as f64;
-                sum_dy_xhat += g as f64 * (x as f64 - m) * s;
+            lane_sum(gs, &mut sum_dy, |g| g);
+            let mut xs_chunks = xs.chunks_exact(LANES);
+            let mut gs_chunks = gs.chunks_exact(LANES);
+            for (x, g) in (&mut xs_chunks).zip(&mut gs_chunks) {
+                for lane in 0..LANES {
+                    sum_dy_centered[lane] += g[lane] as f64 * (x[lane] as f64 - m);
+                }
+            }
+            for (lane, (&x, &g)) in xs_chunks.remainder().iter().zip(gs_chunks.remainder()).enumerate() {
+                sum_dy_centered[lane] += g as f64 * (x as f64 - m);
             }
         }
-        (sum_dy, sum_dy_xhat)
+        (lanes_total(&sum_dy), lanes_total(&sum_dy_centered) * inv_std[c])
     });
     let count = (batch * rest).max(1) as f64;
     let mut x_grad = vec![0.0f32; data.len()];

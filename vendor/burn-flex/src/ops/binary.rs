@@ -82,6 +82,16 @@ where
         let lhs_storage: &mut [f32] = lhs.storage_mut();
         let l_slice = &mut lhs_storage[..l_end];
 
+        // segsweep patch: large tensors on rayon's threads (`par.rs`).
+        if l_slice.len() == r_slice.len() {
+            crate::ops::par::for_zipped_chunks(l_slice, r_slice, |l, r| match simd_op {
+                BinaryOp::Add => simd::add_inplace_f32(l, r),
+                BinaryOp::Sub => simd::sub_inplace_f32(l, r),
+                BinaryOp::Mul => simd::mul_inplace_f32(l, r),
+                BinaryOp::Div => simd::div_inplace_f32(l, r),
+            });
+            return lhs;
+        }
         match simd_op {
             BinaryOp::Add => simd::add_inplace_f32(l_slice, r_slice),
             BinaryOp::Sub => simd::sub_inplace_f32(l_slice, r_slice),
@@ -107,6 +117,15 @@ where
         let rhs_storage: &mut [f32] = rhs.storage_mut();
         let r_slice = &mut rhs_storage[..r_end];
 
+        if l_slice.len() == r_slice.len() {
+            crate::ops::par::for_zipped_chunks(r_slice, l_slice, |r, l| match simd_op {
+                BinaryOp::Add => simd::add_inplace_f32(r, l),
+                BinaryOp::Sub => simd::rsub_inplace_f32(r, l),
+                BinaryOp::Mul => simd::mul_inplace_f32(r, l),
+                BinaryOp::Div => simd::rdiv_inplace_f32(r, l),
+            });
+            return rhs;
+        }
         match simd_op {
             BinaryOp::Add => simd::add_inplace_f32(r_slice, l_slice),
             BinaryOp::Sub => simd::rsub_inplace_f32(r_slice, l_slice),
@@ -283,8 +302,8 @@ pub fn scalar_op<F32Op, F64Op>(
     f64_op: F64Op,
 ) -> FlexTensor
 where
-    F32Op: Fn(f32, f32) -> f32 + Copy,
-    F64Op: Fn(f64, f64) -> f64 + Copy,
+    F32Op: Fn(f32, f32) -> f32 + Copy + Sync + Send,
+    F64Op: Fn(f64, f64) -> f64 + Copy + Sync + Send,
 {
     let dtype = tensor.dtype();
 
@@ -312,16 +331,19 @@ where
 pub(crate) fn scalar_op_typed<E, Op>(mut tensor: FlexTensor, scalar: E, op: Op) -> FlexTensor
 where
     E: Element + bytemuck::Pod,
-    Op: Fn(E, E) -> E,
+    Op: Fn(E, E) -> E + Sync + Send,
 {
-    // In-place fast path: unique, contiguous at offset 0
+    // In-place fast path: unique, contiguous at offset 0 (segsweep patch: large tensors on
+    // rayon's threads, `par.rs`).
     if tensor.is_unique()
         && let Some((0, end)) = tensor.layout().contiguous_offsets()
     {
         let storage: &mut [E] = tensor.storage_mut();
-        for x in storage[..end].iter_mut() {
-            *x = op(*x, scalar);
-        }
+        crate::ops::par::for_chunks(&mut storage[..end], |chunk| {
+            for x in chunk.iter_mut() {
+                *x = op(*x, scalar);
+            }
+        });
         return tensor;
     }
 
@@ -331,7 +353,7 @@ where
     let storage: &[E] = tensor.storage();
 
     let result: Vec<E> = match tensor.layout().contiguous_offsets() {
-        Some((start, end)) => storage[start..end].iter().map(|&x| op(x, scalar)).collect(),
+        Some((start, end)) => crate::ops::par::map(&storage[start..end], |x| op(x, scalar)),
         None => StridedIter::new(tensor.layout())
             .map(|i| op(storage[i], scalar))
             .collect(),
@@ -384,7 +406,7 @@ where
 /// Note: scalar is truncated to target dtype (matches PyTorch).
 pub fn int_scalar_op<Op>(tensor: FlexTensor, scalar: i64, op: Op) -> FlexTensor
 where
-    Op: Fn(i64, i64) -> i64 + Copy,
+    Op: Fn(i64, i64) -> i64 + Copy + Sync + Send,
 {
     let dtype = tensor.dtype();
 

@@ -544,12 +544,22 @@ pub(crate) fn to_channels_last<T: Copy + Send + Sync>(
     let rows_per_block = (16384 / channels).clamp(16, 4096);
     for (b, sample) in out.chunks_mut(spatial * channels).enumerate() {
         let x_sample = &x[b * channels * spatial..(b + 1) * channels * spatial];
+        // 8 × 8 tiles: each output line is finished while it is in L1 (a channel-by-channel
+        // sweep wrote every line `channels` times, far apart).
         let fill = |(block, rows): (usize, &mut [T])| {
+            const TILE: usize = 8;
             let p0 = block * rows_per_block;
             let n = rows.len() / channels;
-            for c in 0..channels {
-                for (r, &v) in x_sample[c * spatial + p0..][..n].iter().enumerate() {
-                    rows[r * channels + c] = v;
+            for c0 in (0..channels).step_by(TILE) {
+                let c1 = (c0 + TILE).min(channels);
+                for r0 in (0..n).step_by(TILE) {
+                    let r1 = (r0 + TILE).min(n);
+                    for c in c0..c1 {
+                        let src = &x_sample[c * spatial + p0 + r0..c * spatial + p0 + r1];
+                        for (r, &v) in (r0..r1).zip(src) {
+                            rows[r * channels + c] = v;
+                        }
+                    }
                 }
             }
         };
@@ -619,6 +629,28 @@ pub(crate) fn im2col_3d_tile<T: bytemuck::Pod + Copy>(
             let id = (out_d_idx * stride_d + kd * dilation_d) as isize - pad_d as isize;
             for kh in 0..kernel_h {
                 let ih = (out_h_idx * stride_h + kh * dilation_h) as isize - pad_h as isize;
+                // segsweep patch: a whole filter row inside the input is one contiguous run of
+                // the channels-last input when nothing is skipped between its columns.
+                let iw0 = (out_w_idx * stride_w) as isize - pad_w as isize;
+                let run = kernel_w * channels_per_group;
+                if dilation_w == 1
+                    && channels_per_group == nhwc_stride.3
+                    && id >= 0
+                    && id < in_d as isize
+                    && ih >= 0
+                    && ih < in_h as isize
+                    && iw0 >= 0
+                    && iw0 as usize + kernel_w <= in_w
+                {
+                    let inp_base = b * nhwc_stride.0
+                        + id as usize * nhwc_stride.1
+                        + ih as usize * nhwc_stride.2
+                        + iw0 as usize * nhwc_stride.3;
+                    let dst = local_idx * col_len + col_offset;
+                    col_tile[dst..dst + run].copy_from_slice(&x_nhwc[inp_base..inp_base + run]);
+                    col_offset += run;
+                    continue;
+                }
                 for kw in 0..kernel_w {
                     let iw = (out_w_idx * stride_w + kw * dilation_w) as isize - pad_w as isize;
 

@@ -93,6 +93,7 @@ pub mod attention;
 // segsweep patch: fused batch norm (SEGSWEEP_PATCH.md).
 pub mod batch_norm;
 pub mod conv_backward;
+pub(crate) mod par;
 pub mod binary;
 mod bool;
 pub mod cat;
