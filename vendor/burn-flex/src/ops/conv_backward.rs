@@ -107,6 +107,41 @@ pub(crate) fn conv3d_x_backward(
     x_backward_transposed_3d(&x, weight, output_grad, &options)
 }
 
+/// Gradient of `conv_transpose2d`'s weight. A transposed convolution's weight gradient is a
+/// convolution's weight gradient with the roles swapped: `dW[c_in, c_out, k] = Σ_b Σ_i x[b, c_in,
+/// i] · dY[b, c_out, i·stride + k·dilation − padding]` — the convolution of `dY` (its input)
+/// whose output gradient is `x`. burn-backend's default again convolves with a feature-map-sized
+/// filter.
+pub(crate) fn conv_transpose2d_weight_backward(
+    x: FlexTensor,
+    weight: FlexTensor,
+    output_grad: FlexTensor,
+    options: ConvTransposeOptions<2>,
+) -> FlexTensor {
+    let w_shape = weight.layout().shape().clone();
+    let conv = ConvOptions::new(options.stride, options.padding, options.dilation, options.groups);
+    let grad = conv3d_weight_backward_symmetric(
+        unsqueeze_depth(output_grad),
+        &[w_shape[0], w_shape[1], 1, w_shape[2], w_shape[3]],
+        unsqueeze_depth(x),
+        &options_3d(&conv),
+        weight.dtype(),
+    );
+    grad.reshape(w_shape)
+}
+
+/// Gradient of `conv_transpose3d`'s weight (see [`conv_transpose2d_weight_backward`]).
+pub(crate) fn conv_transpose3d_weight_backward(
+    x: FlexTensor,
+    weight: FlexTensor,
+    output_grad: FlexTensor,
+    options: ConvTransposeOptions<3>,
+) -> FlexTensor {
+    let w_shape: Vec<usize> = weight.layout().shape().to_vec();
+    let conv = ConvOptions::new(options.stride, options.padding, options.dilation, options.groups);
+    conv3d_weight_backward_symmetric(output_grad, &w_shape, x, &conv, weight.dtype())
+}
+
 /// The options of the forward convolution that gives the input gradient, when one exists:
 /// stride 1, no groups, symmetric padding of at most `dilation·(k−1)` on every axis.
 fn flipped_filter_options<const N: usize>(weight: &FlexTensor, options: &ConvOptions<N>) -> Option<ConvOptions<N>> {
@@ -640,6 +675,66 @@ mod tests {
         base.check(false);
         Case { stride: [2, 1, 2], ..base }.check(false);
         Case { batch: 1, c_in: 4, groups: 2, kernel: [1, 3, 3], padding: [0, 1, 1], ..base }.check(false);
+    }
+
+    /// `conv_transpose2d`'s weight gradient against the definition, with `y = convT(x, w)`:
+    /// `y[b, g·ocpg + o, i·s + k·d − p] += x[b, c, i] · w[c, o, k]` for `c` in group `g`.
+    fn check_transposed_2d(
+        batch: usize,
+        c_in: usize,
+        ocpg: usize,
+        groups: usize,
+        hw: [usize; 2],
+        k: [usize; 2],
+        s: usize,
+        p: usize,
+        d: usize,
+        pad_out: usize,
+    ) {
+        let out: [usize; 2] = core::array::from_fn(|a| (hw[a] - 1) * s + d * (k[a] - 1) + 1 + pad_out - 2 * p);
+        let c_out = ocpg * groups;
+        let (x, w, dy) = (
+            tensor(&[batch, c_in, hw[0], hw[1]], 4),
+            tensor(&[c_in, ocpg, k[0], k[1]], 5),
+            tensor(&[batch, c_out, out[0], out[1]], 6),
+        );
+        let (xv, dyv) = (values(&x), values(&dy));
+        let cpg = c_in / groups;
+        let mut want = vec![0f64; c_in * ocpg * k[0] * k[1]];
+        for b in 0..batch {
+            for c in 0..c_in {
+                let g = c / cpg;
+                for (i, j) in (0..hw[0]).flat_map(|i| (0..hw[1]).map(move |j| (i, j))) {
+                    for o in 0..ocpg {
+                        for (ki, kj) in (0..k[0]).flat_map(|a| (0..k[1]).map(move |bb| (a, bb))) {
+                            let (y0, y1) =
+                                ((i * s + ki * d) as isize - p as isize, (j * s + kj * d) as isize - p as isize);
+                            if y0 < 0 || y1 < 0 || y0 >= out[0] as isize || y1 >= out[1] as isize {
+                                continue;
+                            }
+                            let xi = ((b * c_in + c) * hw[0] + i) * hw[1] + j;
+                            let yi = ((b * c_out + g * ocpg + o) * out[0] + y0 as usize) * out[1] + y1 as usize;
+                            want[((c * ocpg + o) * k[0] + ki) * k[1] + kj] += xv[xi] as f64 * dyv[yi] as f64;
+                        }
+                    }
+                }
+            }
+        }
+        let options = ConvTransposeOptions::new([s, s], [p, p], [pad_out, pad_out], [d, d], groups);
+        let got = values(&Flex::conv_transpose2d_weight_backward(x, w, dy, options));
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!((*g as f64 - w).abs() <= 1e-4 * (1.0 + w.abs()), "dw[{i}]: {g} vs {w}");
+        }
+    }
+
+    #[test]
+    fn conv_transpose2d_weight_gradient_matches_the_definition() {
+        // The U-Net's 2×2 stride-2 up-sampling, then padding, dilation, output padding, groups.
+        check_transposed_2d(2, 6, 3, 1, [5, 7], [2, 2], 2, 0, 1, 0);
+        check_transposed_2d(1, 4, 5, 1, [6, 5], [3, 3], 2, 1, 1, 1);
+        check_transposed_2d(2, 3, 2, 1, [4, 6], [3, 2], 1, 1, 2, 0);
+        check_transposed_2d(2, 4, 3, 2, [5, 5], [3, 3], 2, 1, 1, 0);
     }
 
     #[test]

@@ -147,6 +147,24 @@ impl ModuleOps<Flex> for Flex {
         crate::ops::conv_backward::conv3d_weight_backward(x, weight, output_grad, options)
     }
 
+    fn conv_transpose2d_weight_backward(
+        x: FloatTensor<Flex>,
+        weight: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+        options: ConvTransposeOptions<2>,
+    ) -> FloatTensor<Flex> {
+        crate::ops::conv_backward::conv_transpose2d_weight_backward(x, weight, output_grad, options)
+    }
+
+    fn conv_transpose3d_weight_backward(
+        x: FloatTensor<Flex>,
+        weight: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+        options: ConvTransposeOptions<3>,
+    ) -> FloatTensor<Flex> {
+        crate::ops::conv_backward::conv_transpose3d_weight_backward(x, weight, output_grad, options)
+    }
+
     fn deform_conv2d(
         x: FloatTensor<Flex>,
         offset: FloatTensor<Flex>,
