@@ -42,12 +42,22 @@ pub(crate) fn conv2d_weight_backward(
     options: ConvOptions<2>,
 ) -> FlexTensor {
     let (x, options) = pad_asymmetric_conv_input::<Flex, 2>(x, options);
+    weight_backward_2d(x, &weight, output_grad, &options)
+}
+
+/// A 2D weight gradient as the 3D one of depth 1.
+fn weight_backward_2d(
+    input: FlexTensor,
+    weight: &FlexTensor,
+    output_grad: FlexTensor,
+    options: &ConvOptions<2>,
+) -> FlexTensor {
     let w_shape = weight.layout().shape().clone();
     let grad = conv3d_weight_backward_symmetric(
-        unsqueeze_depth(x),
+        unsqueeze_depth(input),
         &[w_shape[0], w_shape[1], 1, w_shape[2], w_shape[3]],
         unsqueeze_depth(output_grad),
-        &options_3d(&options),
+        &options_3d(options),
         weight.dtype(),
     );
     grad.reshape(w_shape)
@@ -72,18 +82,7 @@ pub(crate) fn conv2d_x_backward(
     output_grad: FlexTensor,
     options: ConvOptions<2>,
 ) -> FlexTensor {
-    if let Some(flipped) = flipped_filter_options(&weight, &options) {
-        let w = flip_and_transpose(weight);
-        return Flex::conv2d(output_grad, w, None, flipped);
-    }
-    let input_shape = x.layout().shape().clone();
-    if options.is_asymmetric() {
-        let padding = options.padding;
-        let (x, options) = pad_asymmetric_conv_input::<Flex, 2>(x, options);
-        let grad = x_backward_transposed_2d(&x, weight, output_grad, &options);
-        return crop_padding(grad, &input_shape, &padding);
-    }
-    x_backward_transposed_2d(&x, weight, output_grad, &options)
+    x_backward(x, weight, output_grad, options, Flex::conv2d, Flex::conv_transpose2d)
 }
 
 /// Gradient of `conv3d`'s input.
@@ -93,18 +92,41 @@ pub(crate) fn conv3d_x_backward(
     output_grad: FlexTensor,
     options: ConvOptions<3>,
 ) -> FlexTensor {
+    x_backward(x, weight, output_grad, options, Flex::conv3d, Flex::conv_transpose3d)
+}
+
+type Conv<const N: usize> = fn(FlexTensor, FlexTensor, Option<FlexTensor>, ConvOptions<N>) -> FlexTensor;
+type ConvTranspose<const N: usize> =
+    fn(FlexTensor, FlexTensor, Option<FlexTensor>, ConvTransposeOptions<N>) -> FlexTensor;
+
+/// The input gradient: the flipped-filter forward convolution where it exists, else
+/// burn-backend's transposed convolution (cropped back for asymmetric padding).
+fn x_backward<const N: usize>(
+    x: FlexTensor,
+    weight: FlexTensor,
+    output_grad: FlexTensor,
+    options: ConvOptions<N>,
+    conv: Conv<N>,
+    conv_transpose: ConvTranspose<N>,
+) -> FlexTensor {
     if let Some(flipped) = flipped_filter_options(&weight, &options) {
-        let w = flip_and_transpose(weight);
-        return Flex::conv3d(output_grad, w, None, flipped);
+        return conv(output_grad, flip_and_transpose(weight), None, flipped);
     }
     let input_shape = x.layout().shape().clone();
-    if options.is_asymmetric() {
-        let padding = options.padding;
-        let (x, options) = pad_asymmetric_conv_input::<Flex, 3>(x, options);
-        let grad = x_backward_transposed_3d(&x, weight, output_grad, &options);
-        return crop_padding(grad, &input_shape, &padding);
-    }
-    x_backward_transposed_3d(&x, weight, output_grad, &options)
+    let padding = options.padding;
+    let asymmetric = options.is_asymmetric();
+    let (x, options) = pad_asymmetric_conv_input::<Flex, N>(x, options);
+    let padding_out =
+        transposed_padding_out(&x, &weight, &output_grad, &options.stride, &options.padding_begin(), &options.dilation);
+    let transposed = ConvTransposeOptions::new(
+        options.stride,
+        options.padding_begin(),
+        padding_out,
+        options.dilation,
+        options.groups,
+    );
+    let grad = conv_transpose(output_grad, weight, None, transposed);
+    if asymmetric { crop_padding(grad, &input_shape, &padding) } else { grad }
 }
 
 /// Gradient of `conv_transpose2d`'s weight. A transposed convolution's weight gradient is a
@@ -118,16 +140,8 @@ pub(crate) fn conv_transpose2d_weight_backward(
     output_grad: FlexTensor,
     options: ConvTransposeOptions<2>,
 ) -> FlexTensor {
-    let w_shape = weight.layout().shape().clone();
     let conv = ConvOptions::new(options.stride, options.padding, options.dilation, options.groups);
-    let grad = conv3d_weight_backward_symmetric(
-        unsqueeze_depth(output_grad),
-        &[w_shape[0], w_shape[1], 1, w_shape[2], w_shape[3]],
-        unsqueeze_depth(x),
-        &options_3d(&conv),
-        weight.dtype(),
-    );
-    grad.reshape(w_shape)
+    weight_backward_2d(output_grad, &weight, x, &conv)
 }
 
 /// Gradient of `conv_transpose3d`'s weight (see [`conv_transpose2d_weight_backward`]).
@@ -185,52 +199,6 @@ fn flip_and_transpose(weight: FlexTensor) -> FlexTensor {
         dtype => panic!("conv backward: unsupported dtype {dtype:?}"),
     };
     FlexTensor::new(bytes, Layout::contiguous(Shape::from(new_shape)), dtype)
-}
-
-/// burn-backend's input gradient (a transposed convolution), for what the flipped filter
-/// does not cover.
-fn x_backward_transposed_2d(
-    x: &FlexTensor,
-    weight: FlexTensor,
-    output_grad: FlexTensor,
-    options: &ConvOptions<2>,
-) -> FlexTensor {
-    let padding_out =
-        transposed_padding_out(x, &weight, &output_grad, &options.stride, &options.padding_begin(), &options.dilation);
-    Flex::conv_transpose2d(
-        output_grad,
-        weight,
-        None,
-        ConvTransposeOptions::new(
-            options.stride,
-            options.padding_begin(),
-            padding_out,
-            options.dilation,
-            options.groups,
-        ),
-    )
-}
-
-fn x_backward_transposed_3d(
-    x: &FlexTensor,
-    weight: FlexTensor,
-    output_grad: FlexTensor,
-    options: &ConvOptions<3>,
-) -> FlexTensor {
-    let padding_out =
-        transposed_padding_out(x, &weight, &output_grad, &options.stride, &options.padding_begin(), &options.dilation);
-    Flex::conv_transpose3d(
-        output_grad,
-        weight,
-        None,
-        ConvTransposeOptions::new(
-            options.stride,
-            options.padding_begin(),
-            padding_out,
-            options.dilation,
-            options.groups,
-        ),
-    )
 }
 
 fn transposed_padding_out<const N: usize>(
@@ -380,7 +348,6 @@ where
         let mut acc = vec![zero; partial_len];
         let mut col_tile = vec![zero; tile * col_len];
         let (first, last) = (part * items / partials, (part + 1) * items / partials);
-        let parallelism = if partials == 1 { None } else { Some(gemm::Parallelism::None) };
         for item in first..last {
             let (b, t) = (item / tiles_per_sample, item % tiles_per_sample);
             let tile_start = t * tile;
@@ -440,7 +407,8 @@ where
                         false,
                         false,
                         false,
-                        parallelism.unwrap_or_else(|| gemm_parallelism(ocpg, rows, col_len)),
+                        // One partial: the GEMM may thread itself; several: they are the tasks.
+                        if partials == 1 { gemm_parallelism(ocpg, rows, col_len) } else { gemm::Parallelism::None },
                     );
                 }
             }
