@@ -11,6 +11,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Before any thread starts: freed tensor buffers stay in the heap for the next step.
+    segsweep::device::keep_freed_buffers();
     let cli = cli::Cli::parse();
     // A backend failure inside a stage (libtorch's out-of-memory) becomes that stage's error.
     segsweep::device::install_panic_hook();

@@ -5,7 +5,10 @@
 
 use burn::prelude::Device;
 
+mod allocator;
 mod guard;
+
+pub use allocator::keep_freed_buffers;
 
 pub use guard::{BackendFailure, GuardContext, guard, install_panic_hook};
 
