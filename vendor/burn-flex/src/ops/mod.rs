@@ -105,6 +105,7 @@ pub mod conv_transpose;
 pub mod cumulative;
 pub mod deform_conv;
 pub mod expand;
+pub(crate) mod exp_f32;
 #[cfg(feature = "fft")]
 pub mod fft;
 pub mod flip;

@@ -165,8 +165,20 @@ where
 // ============================================================================
 
 /// Exponential: e^x
-pub fn exp(tensor: FlexTensor) -> FlexTensor {
-    unary_op(tensor, |x| x.exp(), |x| x.exp())
+///
+/// segsweep patch: f32 (and f16/bf16 through f32) by a vectorised polynomial, `exp_f32.rs`.
+pub fn exp(mut tensor: FlexTensor) -> FlexTensor {
+    if tensor.dtype() == DType::F32
+        && tensor.is_unique()
+        && tensor.layout().is_contiguous()
+        && tensor.layout().start_offset() == 0
+    {
+        let n = tensor.layout().num_elements();
+        let storage: &mut [f32] = tensor.storage_mut();
+        crate::ops::par::for_chunks(&mut storage[..n], super::exp_f32::exp_f32_inplace);
+        return tensor;
+    }
+    unary_op(tensor, super::exp_f32::exp_f32, |x| x.exp())
 }
 
 /// Natural logarithm: ln(x)
