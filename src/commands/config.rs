@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use segsweep::config::{self, Loaded};
 use segsweep::data::dataset;
+use segsweep::model::{ModelError, ModelSpec};
 
 use crate::cli::{ConfigArgs, ConfigCheckArgs};
 
@@ -21,6 +22,12 @@ pub fn check(args: &ConfigCheckArgs) -> anyhow::Result<ExitCode> {
     let path = args.config.path();
     let loaded = config::load_for_check(path, &args.config.set)?;
     report_notes(&loaded);
+    // What the network builders refuse (e.g. `resunet`'s fixed two convolutions per block) is an
+    // error of the config too, named by its key; an architecture not built yet is a note above.
+    match ModelSpec::from_config(&loaded.config) {
+        Ok(_) | Err(ModelError::UnsupportedArchitecture(_)) => {}
+        Err(err) => return Err(err).with_context(|| format!("`{}`", path.display())),
+    }
     if args.data {
         let summary = dataset::check_config_data(&loaded.config)
             .with_context(|| format!("data named by `{}`", path.display()))?;

@@ -40,7 +40,8 @@ pub(crate) fn same_rank<const A: usize, const B: usize>(x: Tensor<A>) -> Tensor<
     x.reshape(shape)
 }
 
-/// A convolution with stride 1, zero "same" padding and a bias: `Conv2d` or `Conv3d`.
+/// A convolution with stride 1, zero "same" padding and a bias: `Conv2d` or `Conv3d` (dilated
+/// for ASPP: [`ConvNd::dilated`]).
 #[derive(Module, Debug)]
 pub enum ConvNd {
     /// Takes `[batch, channel, y, x]`.
@@ -67,6 +68,33 @@ impl ConvNd {
             Ndim::D3 => {
                 let mut conv = Conv3dConfig::new(channels, kernel)
                     .with_padding(PaddingConfig3d::Same)
+                    .with_initializer(init)
+                    .init(device);
+                conv.bias = Some(bias);
+                ConvNd::D3(conv)
+            }
+        }
+    }
+
+    /// A 3×3(×3) convolution with dilation `rate` in every axis and zero padding `rate`, so the
+    /// size is kept (BiaPy's ASPP branches); initialised as [`ConvNd::new`].
+    pub fn dilated(ndim: Ndim, channels: [usize; 2], rate: usize, device: &Device) -> Self {
+        let init = Initializer::XavierUniform { gain: 1.0 };
+        let bias = Initializer::Zeros.init([channels[1]], device);
+        match ndim {
+            Ndim::D2 => {
+                let mut conv = Conv2dConfig::new(channels, [3, 3])
+                    .with_dilation([rate, rate])
+                    .with_padding(PaddingConfig2d::Explicit(rate, rate, rate, rate))
+                    .with_initializer(init)
+                    .init(device);
+                conv.bias = Some(bias);
+                ConvNd::D2(conv)
+            }
+            Ndim::D3 => {
+                let mut conv = Conv3dConfig::new(channels, [3, 3, 3])
+                    .with_dilation([rate, rate, rate])
+                    .with_padding(PaddingConfig3d::Explicit(rate, rate, rate))
                     .with_initializer(init)
                     .init(device);
                 conv.bias = Some(bias);

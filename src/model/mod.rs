@@ -1,5 +1,5 @@
 //! The segmentation networks: BiaPy's U-Net family (`unet`, `attention_unet`, `resunet`,
-//! `seunet`) in 2D and 3D, built from a [`ModelSpec`] into one burn module, [`SegModel`].
+//! `seunet`, `resunet_se`, `resunet++`) in 2D and 3D, built from a [`ModelSpec`] into one burn module, [`SegModel`].
 //!
 //! Data flow: resolved [`Config`] → [`ModelSpec::from_config`] (checks what the builders need) →
 //! [`SegModel::new`] → [`SegModel::forward2d`] / [`SegModel::forward3d`] → logits (no final
@@ -8,7 +8,7 @@
 //! output shapes and parameter counts; [`max_pool3d`] fills a gap in burn 0.22.1.
 //!
 //! Files: `layers` (2D/3D leaf layers, initialisation), `blocks` (conv unit, level, decoder step),
-//! `unet`, `attention`, `seunet`, `resunet`, `pool3d`, `summary`, `predict`. This module must not read files;
+//! `unet`, `attention`, `seunet`, `resunet`, `resunet_pp`, `pool3d`, `summary`, `predict`. This module must not read files;
 //! the device comes from the caller (only [`summary`] builds a throw-away model on the CPU device,
 //! with lazily initialised weights, to count parameters).
 //!
@@ -27,6 +27,7 @@ pub mod layers;
 pub mod pool3d;
 pub mod predict;
 pub mod resunet;
+pub mod resunet_pp;
 pub mod seunet;
 pub mod skeleton;
 pub mod summary;
@@ -39,6 +40,7 @@ pub use blocks::Geometry;
 pub use layers::{NameList, n_trainable_params};
 pub use pool3d::max_pool3d;
 pub use resunet::ResUNet;
+pub use resunet_pp::ResUNetPlusPlus;
 pub use summary::{LayerRow, summary};
 pub use unet::{UNet, UNetVariant};
 
@@ -49,7 +51,7 @@ use crate::config::{Activation, Config, ConvBlockOrder, Ndim, NormLayer, Upsampl
 pub enum ModelError {
     /// `MODEL.ARCHITECTURE` names a network segsweep does not build.
     #[error(
-        "`MODEL.ARCHITECTURE`: `{0}` is not built by segsweep; available: `unet`, `attention_unet`, `resunet`, `seunet`"
+        "`MODEL.ARCHITECTURE`: `{0}` is not built by segsweep; available: `unet`, `attention_unet`, `resunet`, `seunet`, `resunet_se`, `resunet++`"
     )]
     UnsupportedArchitecture(String),
     /// A model key has a value the builders cannot use.
@@ -83,6 +85,8 @@ pub enum Arch {
     Seunet,
     /// `resunet_se`.
     ResunetSe,
+    /// `resunet++`.
+    ResunetPlusPlus,
 }
 
 impl Arch {
@@ -94,6 +98,7 @@ impl Arch {
             "resunet" => Some(Arch::Resunet),
             "seunet" => Some(Arch::Seunet),
             "resunet_se" => Some(Arch::ResunetSe),
+            "resunet++" => Some(Arch::ResunetPlusPlus),
             _ => None,
         }
     }
@@ -106,6 +111,7 @@ impl Arch {
             Arch::Resunet => "resunet",
             Arch::Seunet => "seunet",
             Arch::ResunetSe => "resunet_se",
+            Arch::ResunetPlusPlus => "resunet++",
         }
     }
 }
@@ -231,13 +237,20 @@ impl ModelSpec {
                 format!("`gn` uses {groups} groups here; every `MODEL.FEATURE_MAPS` value must be a multiple");
             return fail("MODEL.NORMALIZATION", message);
         }
-        if matches!(self.arch, Arch::Resunet | Arch::ResunetSe) {
+        if matches!(self.arch, Arch::Resunet | Arch::ResunetSe | Arch::ResunetPlusPlus) {
+            let arch = self.arch.name();
             if self.conv_layers.iter().any(|&n| n != 2) {
-                return fail("MODEL.CONV_LAYERS", "`resunet` has two convolutions per level; expected all 2".into());
+                let message =
+                    format!("`{arch}` is built with two convolutions per residual block here; expected all 2");
+                return fail("MODEL.CONV_LAYERS", message);
             }
             if self.conv_block_order != ConvBlockOrder::ConvNormAct {
-                return fail("MODEL.CONV_BLOCK_ORDER", "`resunet` supports only `conv_norm_act`".into());
+                return fail("MODEL.CONV_BLOCK_ORDER", format!("`{arch}` is built with `conv_norm_act` only here"));
             }
+        }
+        if self.arch == Arch::ResunetPlusPlus && self.feature_maps.len() < 3 {
+            let message = "`resunet++` needs at least 3 values (the last is the ASPP bridge's width)".into();
+            return fail("MODEL.FEATURE_MAPS", message);
         }
         Ok(())
     }
@@ -299,12 +312,17 @@ impl ModelSpec {
         }
     }
 
-    /// The input a network built from this spec accepts.
+    /// The input a network built from this spec accepts: its pools in the order applied
+    /// (`resunet++` pools after levels `1…len(F)−2`, not after level 0).
     pub fn geometry(&self) -> Geometry {
+        let levels = match self.arch {
+            Arch::ResunetPlusPlus => 1..self.depth(),
+            _ => 0..self.depth(),
+        };
         Geometry {
             ndim: self.ndim,
             in_channels: self.in_channels,
-            pools: (0..self.depth()).map(|level| self.pool_factors(level)).collect(),
+            pools: levels.map(|l| self.pool_factors(l)).collect(),
         }
     }
 }
@@ -324,6 +342,8 @@ pub enum SegModel {
     Resunet(ResUNet),
     /// `resunet_se`.
     ResunetSe(ResUNet),
+    /// `resunet++`.
+    ResunetPlusPlus(ResUNetPlusPlus),
 }
 
 impl SegModel {
@@ -336,6 +356,7 @@ impl SegModel {
             Arch::Seunet => SegModel::Seunet(UNet::new(spec, UNetVariant::SqueezeExcite, device)),
             Arch::Resunet => SegModel::Resunet(ResUNet::new(spec, device)),
             Arch::ResunetSe => SegModel::ResunetSe(ResUNet::new(spec, device)),
+            Arch::ResunetPlusPlus => SegModel::ResunetPlusPlus(ResUNetPlusPlus::new(spec, device)),
         })
     }
 
@@ -366,6 +387,7 @@ impl SegModel {
         match self {
             SegModel::Unet(net) | SegModel::AttentionUnet(net) | SegModel::Seunet(net) => net.forward(x),
             SegModel::Resunet(net) | SegModel::ResunetSe(net) => net.forward(x),
+            SegModel::ResunetPlusPlus(net) => net.forward(x),
         }
     }
 
@@ -374,6 +396,7 @@ impl SegModel {
         match self {
             SegModel::Unet(net) | SegModel::AttentionUnet(net) | SegModel::Seunet(net) => &net.geometry,
             SegModel::Resunet(net) | SegModel::ResunetSe(net) => &net.geometry,
+            SegModel::ResunetPlusPlus(net) => &net.geometry,
         }
     }
 
@@ -388,11 +411,12 @@ impl SegModel {
     }
 
     /// Trainable parameters per block: encoder levels, bottleneck, decoder steps (deepest
-    /// first), head.
+    /// first), head (for `resunet++`: see [`ResUNetPlusPlus::block_params`]).
     pub fn block_params(&self) -> Vec<usize> {
         match self {
             SegModel::Unet(net) | SegModel::AttentionUnet(net) | SegModel::Seunet(net) => net.block_params(),
             SegModel::Resunet(net) | SegModel::ResunetSe(net) => net.block_params(),
+            SegModel::ResunetPlusPlus(net) => net.block_params(),
         }
     }
 
@@ -402,6 +426,7 @@ impl SegModel {
         match self {
             SegModel::Unet(net) | SegModel::AttentionUnet(net) | SegModel::Seunet(net) => net.biapy_state_dict_names(),
             SegModel::Resunet(net) | SegModel::ResunetSe(net) => net.biapy_state_dict_names(),
+            SegModel::ResunetPlusPlus(net) => net.biapy_state_dict_names(),
         }
     }
 }

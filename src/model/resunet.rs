@@ -15,6 +15,9 @@
 //!   `[up, skip]`; residual block `in + F[i] → F[i]`.
 //! * Head: 1×1 conv `F[0] → C_out`.
 //!
+//! `resunet++` (`resunet_pp.rs`) builds the same blocks with BiaPy's `skip_k_size = k` and
+//! `skip_norm`: a k×k shortcut convolution followed by a norm ([`ResBlockKind::PlusPlus`]).
+//!
 //! BiaPy's residual block always has two convolutions and the conv → norm → act order, so
 //! `ModelSpec::validate` rejects other `CONV_LAYERS` / `CONV_BLOCK_ORDER` values for `resunet`.
 //! This file must not read the config.
@@ -29,8 +32,19 @@ use super::seunet::SqExBlock;
 use super::skeleton::Skeleton;
 use crate::config::{Activation, ConvBlockOrder, UpsampleLayer};
 
-/// BiaPy's `ResConvBlock`, plain (`resunet`) or with `extra_conv` and squeeze-and-excitation
-/// (`resunet_se`).
+/// Which of BiaPy's `ResConvBlock` configurations a block is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResBlockKind {
+    /// `resunet`: 1×1 shortcut convolution, no norm on it.
+    Plain,
+    /// `resunet_se`: `extra_conv` (identity shortcut) and squeeze-and-excitation on the sum.
+    SqueezeExcite,
+    /// `resunet++`: k×k shortcut convolution followed by a norm (`skip_k_size`, `skip_norm`).
+    PlusPlus,
+}
+
+/// BiaPy's `ResConvBlock`, plain (`resunet`), with `extra_conv` and squeeze-and-excitation
+/// (`resunet_se`), or with a k×k normalised shortcut (`resunet++`).
 #[derive(Module, Debug)]
 pub struct ResConvBlock {
     /// Pre-activation norm over the input channels (absent in the first block).
@@ -42,8 +56,10 @@ pub struct ResConvBlock {
     pub conv1: ConvBlock,
     /// Bare conv `out → out`.
     pub conv2: ConvBlock,
-    /// 1×1 conv `in → out`; `None` (identity) with `extra`.
+    /// 1×1 (`resunet`) or k×k (`resunet++`) conv `in → out`; `None` (identity) with `extra`.
     pub shortcut: Option<ConvNd>,
+    /// The norm after a `resunet++` shortcut conv (BiaPy's `shortcut.1`).
+    pub shortcut_norm: Option<Norm>,
     /// Squeeze-and-excitation on the sum (`resunet_se`).
     pub se: Option<SqExBlock>,
     /// Pre-activation (absent in the first block).
@@ -52,8 +68,8 @@ pub struct ResConvBlock {
 }
 
 impl ResConvBlock {
-    /// A block `channels[0] → channels[1]` for `level` (`depth` = bottleneck); `se_extra` builds
-    /// `resunet_se`'s block.
+    /// A block `channels[0] → channels[1]` with the kernel and dropout of `level` (`depth` =
+    /// bottleneck); `se_extra` builds `resunet_se`'s block.
     pub fn new(
         spec: &ModelSpec,
         level: usize,
@@ -62,23 +78,42 @@ impl ResConvBlock {
         se_extra: bool,
         device: &Device,
     ) -> Self {
+        let kind = if se_extra { ResBlockKind::SqueezeExcite } else { ResBlockKind::Plain };
+        Self::with_kernel(spec, spec.kernel(level), spec.dropout[level], channels, first, kind, device)
+    }
+
+    /// A block `channels[0] → channels[1]` with an explicit kernel and dropout (`resunet++`
+    /// takes them from other levels than the block's own).
+    pub fn with_kernel(
+        spec: &ModelSpec,
+        kernel: [usize; 3],
+        dropout: f64,
+        channels: [usize; 2],
+        first: bool,
+        kind: ResBlockKind,
+        device: &Device,
+    ) -> Self {
         let unit = UnitSpec {
             ndim: spec.ndim,
-            kernel: spec.kernel(level),
+            kernel,
             norm: Some(spec.norm),
             act: Some(spec.activation),
-            dropout: spec.dropout[level],
+            dropout,
             se: false,
             order: ConvBlockOrder::ConvNormAct,
         };
         let bare = UnitSpec { norm: None, act: None, dropout: 0.0, ..unit };
+        let se_extra = kind == ResBlockKind::SqueezeExcite;
         let main_in = if se_extra { channels[1] } else { channels[0] };
+        let shortcut_kernel = if kind == ResBlockKind::PlusPlus { kernel } else { [1, 1, 1] };
         Self {
             pre_norm: (!first).then(|| Norm::new(spec.norm, spec.ndim, channels[0], device)),
             extra: se_extra.then(|| unit.build(channels[0], channels[1], device)),
             conv1: unit.build(main_in, channels[1], device),
             conv2: bare.build(channels[1], channels[1], device),
-            shortcut: (!se_extra).then(|| ConvNd::new(spec.ndim, channels, [1, 1, 1], device)),
+            shortcut: (!se_extra).then(|| ConvNd::new(spec.ndim, channels, shortcut_kernel, device)),
+            shortcut_norm: (kind == ResBlockKind::PlusPlus)
+                .then(|| Norm::new(spec.norm, spec.ndim, channels[1], device)),
             se: se_extra.then(|| SqExBlock::new(channels[1], device)),
             pre_act: (!first).then_some(spec.activation),
         }
@@ -101,9 +136,10 @@ impl ResConvBlock {
             }
             None => (y, x),
         };
-        let shortcut = match &self.shortcut {
-            Some(conv) => conv.forward(residual),
-            None => residual,
+        let shortcut = match (&self.shortcut, &self.shortcut_norm) {
+            (Some(conv), Some(norm)) => norm.forward(conv.forward(residual)),
+            (Some(conv), None) => conv.forward(residual),
+            (None, _) => residual,
         };
         let out = self.conv2.forward(self.conv1.forward(y)) + shortcut;
         match &self.se {
@@ -112,7 +148,7 @@ impl ResConvBlock {
         }
     }
 
-    /// Appends `{prefix}.block.*` and `{prefix}.shortcut.0.*`, or, with `extra`,
+    /// Appends `{prefix}.block.*` and `{prefix}.shortcut.{0,1}.*`, or, with `extra`,
     /// `{prefix}.pre_conv.*`, `{prefix}.block.{0,1}.*` and `{prefix}.se_block.*`.
     pub fn biapy_names(&self, prefix: &str, out: &mut NameList) {
         let pre_index =
@@ -134,6 +170,9 @@ impl ResConvBlock {
         }
         if let Some(shortcut) = &self.shortcut {
             shortcut.biapy_names(&format!("{prefix}.shortcut.0"), out);
+        }
+        if let Some(norm) = &self.shortcut_norm {
+            norm.biapy_names(&format!("{prefix}.shortcut.1"), out);
         }
         if let Some(se) = &self.se {
             se.biapy_names(&format!("{prefix}.se_block"), out);

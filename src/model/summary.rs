@@ -9,14 +9,15 @@
 
 use burn::tensor::Device;
 
-use super::{ModelError, ModelSpec, SegModel};
+use super::{Arch, ModelError, ModelSpec, SegModel};
 
 /// One block of the network.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LayerRow {
     /// `encoder {i}`, `bottleneck`, `decoder {i}` (the level it returns to) or `head`.
     pub name: String,
-    /// `[1, channels, (z,) y, x]` after the block (encoder rows: before pooling).
+    /// `[1, channels, (z,) y, x]` after the block (encoder rows: before pooling, except
+    /// `resunet++`'s, which pool before their skip).
     pub output_shape: Vec<usize>,
     /// Trainable parameters of the block.
     pub n_params: usize,
@@ -36,11 +37,10 @@ pub fn summary(spec: &ModelSpec, input_spatial: &[usize]) -> Result<Vec<LayerRow
     // Parameters are lazy: building on the CPU device allocates only batch-norm buffers.
     let model = SegModel::try_new(spec, &Device::flex())?;
     let params = model.block_params();
-    let depth = spec.depth();
     let n_axes = spec.ndim.n_axes();
-    let shape_at = |level: usize, channels: usize| -> Vec<usize> {
+    let shape_at = |scale: usize, channels: usize| -> Vec<usize> {
         let mut spatial = input_spatial.to_vec();
-        for factors in &geometry.pools[..level] {
+        for factors in &geometry.pools[..scale] {
             for (size, f) in spatial.iter_mut().zip(&factors[3 - n_axes..]) {
                 *size /= f;
             }
@@ -49,21 +49,38 @@ pub fn summary(spec: &ModelSpec, input_spatial: &[usize]) -> Result<Vec<LayerRow
         shape.extend(spatial);
         shape
     };
-    let mut rows = Vec::with_capacity(2 * depth + 2);
-    for (level, &n_params) in params[..depth].iter().enumerate() {
-        rows.push(row(format!("encoder {level}"), shape_at(level, spec.feature_maps[level]), n_params));
-    }
-    rows.push(row("bottleneck".into(), shape_at(depth, spec.feature_maps[depth]), params[depth]));
-    for (step, level) in (0..depth).rev().enumerate() {
-        let shape = shape_at(level, spec.feature_maps[level]);
-        rows.push(row(format!("decoder {level}"), shape, params[depth + 1 + step]));
-    }
-    rows.push(row("head".into(), shape_at(0, spec.out_channels), params[2 * depth + 1]));
-    Ok(rows)
+    let blocks = block_layout(spec);
+    debug_assert_eq!(blocks.len(), params.len(), "one parameter count per block");
+    Ok(blocks
+        .into_iter()
+        .zip(params)
+        .map(|((name, channels, scale), n_params)| LayerRow { name, output_shape: shape_at(scale, channels), n_params })
+        .collect())
 }
 
-fn row(name: String, output_shape: Vec<usize>, n_params: usize) -> LayerRow {
-    LayerRow { name, output_shape, n_params }
+/// `(name, output channels, pools applied)` of each block, in [`SegModel::block_params`]'s order.
+fn block_layout(spec: &ModelSpec) -> Vec<(String, usize, usize)> {
+    let fm = &spec.feature_maps;
+    let depth = spec.depth();
+    let mut blocks = Vec::with_capacity(2 * depth + 2);
+    match spec.arch {
+        // Levels 0…D (level j's output pooled j times), the ASPP bridge, D decoder steps that
+        // return to level i with F[i+1] channels, and the ASPP output + head.
+        Arch::ResunetPlusPlus => {
+            let d = depth - 1;
+            blocks.extend((0..=d).map(|j| (format!("encoder {j}"), fm[j], j)));
+            blocks.push(("bottleneck".into(), fm[d + 1], d));
+            blocks.extend((0..d).rev().map(|i| (format!("decoder {i}"), fm[i + 1], i)));
+        }
+        // Encoder rows before their pooling.
+        _ => {
+            blocks.extend((0..depth).map(|level| (format!("encoder {level}"), fm[level], level)));
+            blocks.push(("bottleneck".into(), fm[depth], depth));
+            blocks.extend((0..depth).rev().map(|level| (format!("decoder {level}"), fm[level], level)));
+        }
+    }
+    blocks.push(("head".into(), spec.out_channels, 0));
+    blocks
 }
 
 #[cfg(test)]

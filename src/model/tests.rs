@@ -56,7 +56,7 @@ fn default_3d_unet_keeps_the_volume_size_with_and_without_z_pooling() {
 #[test]
 fn every_architecture_builds_and_runs_in_2d_and_3d() {
     let device = Device::flex();
-    for arch in ["unet", "attention_unet", "resunet", "seunet", "resunet_se"] {
+    for arch in ["unet", "attention_unet", "resunet", "seunet", "resunet_se", "resunet++"] {
         for upsample in ["convtranspose", "upsampling"] {
             let extra = format!(", UPSAMPLE_LAYER: {upsample}");
             let model = SegModel::new(&small(arch, "2D", &extra), &device);
@@ -76,7 +76,7 @@ fn every_architecture_builds_and_runs_in_2d_and_3d() {
 #[test]
 fn larger_io_adds_a_wider_unit_before_the_encoder_and_after_the_decoder() {
     let device = Device::flex();
-    for arch in ["unet", "attention_unet", "resunet", "seunet", "resunet_se"] {
+    for arch in ["unet", "attention_unet", "resunet", "seunet", "resunet_se", "resunet++"] {
         for (ndim, input) in [("2D", vec![1, 1, 16, 16]), ("3D", vec![1, 1, 8, 16, 16])] {
             let plain = SegModel::new(&small(arch, ndim, ""), &device);
             let model = SegModel::new(&small(arch, ndim, ", LARGER_IO: True"), &device);
@@ -91,7 +91,8 @@ fn larger_io_adds_a_wider_unit_before_the_encoder_and_after_the_decoder() {
             // conv_out (4·4·k + 4 + norm) are added, the first level's input grows from 1 to 4.
             assert!(model.n_params() > plain.n_params(), "{arch} {ndim}");
             let position = |name: &str| names.iter().position(|(n, _, _)| n.starts_with(name)).unwrap();
-            assert!(position("down_path.") < position("conv_in.") && position("conv_in.") < position("bottleneck."));
+            let bridge = if arch == "resunet++" { "aspp_bridge." } else { "bottleneck." };
+            assert!(position("down_path.") < position("conv_in.") && position("conv_in.") < position(bridge));
             assert!(position("conv_out.") < position("heads."));
             let y = if ndim == "2D" {
                 model
@@ -204,7 +205,7 @@ fn unsupported_specs_are_errors() {
 #[test]
 fn every_parameter_of_every_architecture_gets_a_gradient() {
     let device = Device::flex().autodiff();
-    for arch in ["unet", "attention_unet", "resunet", "seunet"] {
+    for arch in ["unet", "attention_unet", "resunet", "seunet", "resunet_se", "resunet++"] {
         let extra = ", DROPOUT_VALUES: [0.1, 0.1, 0.1], NORMALIZATION: bn";
         let model = SegModel::new(&small(arch, "2D", extra), &device);
         let x = Tensor::<4>::random([2, 1, 16, 16], Distribution::Normal(0.0, 1.0), &device);
@@ -272,12 +273,12 @@ fn biapy_layout(file: &str) -> (Vec<(String, Vec<usize>)>, usize) {
 fn every_architecture_has_biapys_state_dict_name_for_name_and_shape_for_shape() {
     let device = Device::flex();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for arch in ["unet", "attention_unet", "resunet", "seunet", "resunet_se"] {
+    for arch in ["unet", "attention_unet", "resunet", "seunet", "resunet_se", "resunet++"] {
         for ndim in ["2d", "3d"] {
             let template = root.join(format!("templates/semantic_segmentation/{ndim}_semantic_segmentation.yaml"));
             let config = crate::config::load(&template, &[format!("MODEL.ARCHITECTURE={arch}")]).unwrap().config;
             let model = SegModel::new(&ModelSpec::from_config(&config).unwrap(), &device);
-            let (expected, total) = biapy_layout(&format!("{arch}_{ndim}.txt"));
+            let (expected, total) = biapy_layout(&format!("{}_{ndim}.txt", arch.replace("++", "_pp")));
             let names: Vec<(String, Vec<usize>)> =
                 model.biapy_state_dict_names().into_iter().map(|(n, s, _)| (n, s)).collect();
             let first_difference = names.iter().zip(&expected).position(|(a, b)| a != b);

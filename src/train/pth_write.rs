@@ -203,7 +203,7 @@ mod tests {
 
     #[test]
     fn every_architecture_is_written_with_biapys_names() {
-        for arch in ["unet", "attention_unet", "seunet", "resunet"] {
+        for arch in ["unet", "attention_unet", "seunet", "resunet", "resunet_se", "resunet++"] {
             let (_, model) = tiny(&format!(
                 "MODEL: {{ARCHITECTURE: {arch}, FEATURE_MAPS: [16, 16, 32]}}\nDATA: {{PATCH_SIZE: [16, 16, 1]}}"
             ));

@@ -337,6 +337,18 @@ fn every_layer_kind_runs_in_onnxruntime_and_biapys_class_as_segsweep_computes_it
             "  ARCHITECTURE: resunet_se\n  FEATURE_MAPS: [16, 16, 32]\n  Z_DOWN: [2, 1]\n  LARGER_IO: True",
         ),
         (
+            "resunet-pp-bn-dropout",
+            2,
+            3,
+            "  ARCHITECTURE: resunet++\n  FEATURE_MAPS: [16, 16, 32]\n  NORMALIZATION: bn\n  DROPOUT_VALUES: [0.1, 0.1, 0.1]",
+        ),
+        (
+            "resunet-pp-3d-trilinear-larger-io",
+            3,
+            2,
+            "  ARCHITECTURE: resunet++\n  FEATURE_MAPS: [16, 16, 32]\n  UPSAMPLE_LAYER: upsampling\n  Z_DOWN: [2, 1]\n  LARGER_IO: True",
+        ),
+        (
             "resunet-3d-trilinear-larger-io",
             3,
             2,

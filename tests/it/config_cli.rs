@@ -53,6 +53,17 @@ fn unknown_key_suggests_the_closest() {
 }
 
 #[test]
+fn a_model_value_the_builders_refuse_is_a_config_check_error_naming_the_key() {
+    let (err, _) = check_error(
+        "TRAIN: {ENABLE: True}\nMODEL:\n  ARCHITECTURE: resunet++\n  FEATURE_MAPS: [16, 32, 64]\n  CONV_LAYERS: [2, 3, 2]\n",
+    );
+    assert_eq!(
+        err,
+        "error: `bad.yaml`\n  caused by: `MODEL.CONV_LAYERS`: `resunet++` is built with two convolutions per residual block here; expected all 2\n"
+    );
+}
+
+#[test]
 fn wrong_type_names_the_key() {
     let (err, _) = check_error("TRAIN:\n  ENABLE: True\n  BATCH_SIZE: four\n");
     assert_eq!(err, "error: `TRAIN.BATCH_SIZE` (in `bad.yaml`): invalid type: found string \"four\", expected usize\n");

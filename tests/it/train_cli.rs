@@ -177,7 +177,7 @@ fn random_patches_with_probability_maps_kept_in_the_results_tree() {
 fn every_architecture_learns_in_two_epochs() {
     let dir = TestDir::new();
     let config = tiny_job(&dir, 2, 2);
-    for arch in ["unet", "attention_unet", "resunet", "seunet", "resunet_se"] {
+    for arch in ["unet", "attention_unet", "resunet", "seunet", "resunet_se", "resunet++"] {
         let results = dir.join(&format!("results-{arch}"));
         let out = train_with(&config, &results, &[&format!("MODEL.ARCHITECTURE={arch}")]);
         assert_eq!(out.code, 0, "{arch}: {}\n{}", out.stdout, out.stderr);

@@ -61,6 +61,7 @@ pub fn biapy_class(arch: Arch) -> (&'static str, &'static str) {
         Arch::Seunet => ("biapy.models.seunet", "SE_U_Net"),
         Arch::Resunet => ("biapy.models.resunet", "ResUNet"),
         Arch::ResunetSe => ("biapy.models.resunet_se", "ResUNet_SE"),
+        Arch::ResunetPlusPlus => ("biapy.models.resunet++", "ResUNetPlusPlus"),
     }
 }
 

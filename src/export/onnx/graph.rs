@@ -95,20 +95,28 @@ impl Graph {
         (weight, bias.map(|b| self.param(format!("{name}.bias"), b)))
     }
 
-    /// `ConvNd` (stride 1, "same" zero padding, bias).
+    /// `ConvNd` (stride 1, "same" zero padding, bias; dilated for ASPP).
     pub fn conv(&mut self, x: &str, conv: &ConvNd, name: &str) -> String {
-        let ((weight, bias), kernel) = match conv {
-            ConvNd::D2(c) => (self.weight_bias(name, &c.weight, c.bias.as_ref()), c.kernel_size.to_vec()),
-            ConvNd::D3(c) => (self.weight_bias(name, &c.weight, c.bias.as_ref()), c.kernel_size.to_vec()),
+        let ((weight, bias), kernel, dilation) = match conv {
+            ConvNd::D2(c) => {
+                (self.weight_bias(name, &c.weight, c.bias.as_ref()), c.kernel_size.to_vec(), c.dilation.to_vec())
+            }
+            ConvNd::D3(c) => {
+                (self.weight_bias(name, &c.weight, c.bias.as_ref()), c.kernel_size.to_vec(), c.dilation.to_vec())
+            }
         };
-        let begin: Vec<i64> = kernel.iter().map(|&k| ((k - 1) / 2) as i64).collect();
-        let end: Vec<i64> = kernel.iter().map(|&k| (k - 1 - (k - 1) / 2) as i64).collect();
+        let span: Vec<usize> = kernel.iter().zip(&dilation).map(|(&k, &d)| d * (k - 1)).collect();
+        let begin: Vec<i64> = span.iter().map(|&s| (s / 2) as i64).collect();
+        let end: Vec<i64> = span.iter().map(|&s| (s - s / 2) as i64).collect();
         let pads = [begin, end].concat();
         let mut inputs = vec![x, weight.as_str()];
         if let Some(bias) = &bias {
             inputs.push(bias);
         }
-        let attrs = vec![("kernel_shape", Attr::Ints(as_i64(&kernel))), ("pads", Attr::Ints(pads))];
+        let mut attrs = vec![("kernel_shape", Attr::Ints(as_i64(&kernel))), ("pads", Attr::Ints(pads))];
+        if dilation.iter().any(|&d| d != 1) {
+            attrs.push(("dilations", Attr::Ints(as_i64(&dilation))));
+        }
         self.node("Conv", name.to_string(), &inputs, attrs)
     }
 

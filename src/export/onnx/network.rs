@@ -1,6 +1,6 @@
 //! The networks of [`crate::model`] as ONNX graphs, block by block in the order their `forward`
 //! runs: the U-Net skeleton (encoder levels, max-pooling, bottleneck, decoder steps with their
-//! skip connections, head) with its three variants' units, and the residual U-Net. Nodes and
+//! skip connections, head) with its three variants' units, the residual U-Net and ResUNet++. Nodes and
 //! initializers are named after BiaPy's modules (`down_path.0.block.1.conv.weight`). Inference
 //! only: dropout is the identity and batch norm uses its running statistics.
 
@@ -9,6 +9,7 @@ use crate::config::ConvBlockOrder;
 use crate::model::attention::AttentionBlock;
 use crate::model::blocks::{ConvBlock, ConvStack, UpBlock, Upsampler};
 use crate::model::resunet::{ResConvBlock, ResUNet, ResUpBlock};
+use crate::model::resunet_pp::{Aspp, PlusAttention, ResUNetPlusPlus};
 use crate::model::seunet::SqExBlock;
 use crate::model::{SegModel, UNet};
 
@@ -19,6 +20,7 @@ pub fn emit(model: &SegModel, g: &mut Graph, input: &str) -> String {
     match model {
         SegModel::Unet(net) | SegModel::AttentionUnet(net) | SegModel::Seunet(net) => unet(g, net, input, ndim),
         SegModel::Resunet(net) | SegModel::ResunetSe(net) => resunet(g, net, input, ndim),
+        SegModel::ResunetPlusPlus(net) => resunet_pp(g, net, input, ndim),
     }
 }
 
@@ -198,6 +200,10 @@ fn res_block(g: &mut Graph, x: &str, block: &ResConvBlock, name: &str, ndim: usi
         Some(conv) => g.conv(&residual, conv, &format!("{name}.shortcut")),
         None => residual,
     };
+    let shortcut = match &block.shortcut_norm {
+        Some(norm) => g.norm(&shortcut, norm, &format!("{name}.shortcut_norm"), ndim),
+        None => shortcut,
+    };
     let sum = g.node("Add", format!("{name}.add"), &[&y, &shortcut], vec![]);
     match &block.se {
         Some(se) => squeeze_excite(g, &sum, se, &format!("{name}.se_block"), ndim),
@@ -212,4 +218,68 @@ fn res_up_block(g: &mut Graph, x: &str, bridge: &str, up: &ResUpBlock, name: &st
     };
     let joined = g.node("Concat", format!("{name}.concat"), &[&upsampled, bridge], vec![("axis", Attr::Int(1))]);
     res_block(g, &joined, &up.conv_block, &format!("{name}.conv_block"), ndim)
+}
+
+/// ResUNet++'s forward (`crate::model::resunet_pp`): levels with SE, pooled after level 0,
+/// the ASPP bridge, gated residual up-blocks, the ASPP output and the head.
+fn resunet_pp(g: &mut Graph, net: &ResUNetPlusPlus, input: &str, ndim: usize) -> String {
+    let mut x = match &net.conv_in {
+        Some(unit) => conv_unit(g, input, unit, "conv_in", ndim),
+        None => input.to_string(),
+    };
+    let mut skips = Vec::with_capacity(net.down_path.len());
+    for (level, block) in net.down_path.iter().enumerate() {
+        x = res_block(g, &x, block, &format!("down_path.{level}"), ndim);
+        if let Some(se) = net.sqex_blocks.get(level) {
+            x = squeeze_excite(g, &x, se, &format!("sqex_blocks.{level}"), ndim);
+        }
+        if level > 0 {
+            x = g.max_pool(&x, net.geometry.pools[level - 1], ndim, &format!("down_path.{level}.pool"));
+        }
+        skips.push(x.clone());
+    }
+    x = aspp(g, &x, &net.aspp_bridge, "aspp_bridge", ndim);
+    for (step, (gate, up)) in net.attentions.iter().zip(&net.up_paths).enumerate() {
+        let skip = skips[skips.len() - 2 - step].clone();
+        x = plus_attention(g, &skip, &x, gate, &format!("attentions.0.{step}"), ndim);
+        x = res_up_block(g, &x, &skip, up, &format!("up_paths.0.{step}"), ndim);
+    }
+    x = aspp(g, &x, &net.aspp_out, "aspp_out.0", ndim);
+    if let Some(unit) = &net.conv_out {
+        x = conv_unit(g, &x, unit, "conv_out.0", ndim);
+    }
+    g.conv(&x, &net.heads[0], "heads.0")
+}
+
+/// Three dilated conv → ReLU → norm branches, concatenated, then the 1×1 `output` conv.
+fn aspp(g: &mut Graph, x: &str, aspp: &Aspp, name: &str, ndim: usize) -> String {
+    let branches: Vec<String> = aspp
+        .branches
+        .iter()
+        .enumerate()
+        .map(|(i, branch)| {
+            let branch_name = format!("{name}.aspp_block{}", i + 1);
+            let y = g.conv(x, &branch.conv, &format!("{branch_name}.0"));
+            let y = g.node("Relu", format!("{branch_name}.relu"), &[&y], vec![]);
+            g.norm(&y, &branch.norm, &format!("{branch_name}.2"), ndim)
+        })
+        .collect();
+    let inputs: Vec<&str> = branches.iter().map(String::as_str).collect();
+    let joined = g.node("Concat", format!("{name}.concat"), &inputs, vec![("axis", Attr::Int(1))]);
+    g.conv(&joined, &aspp.output, &format!("{name}.output"))
+}
+
+/// `x · conv₁(relu(norm(pool(conv₃(relu(norm(skip)))) + conv₃(relu(norm(x))))))`.
+fn plus_attention(g: &mut Graph, skip: &str, x: &str, gate: &PlusAttention, name: &str, ndim: usize) -> String {
+    let branch = |g: &mut Graph, input: &str, norm, conv, part: &str| {
+        let y = g.norm(input, norm, &format!("{name}.{part}.0"), ndim);
+        let y = g.node("Relu", format!("{name}.{part}.relu"), &[&y], vec![]);
+        g.conv(&y, conv, &format!("{name}.{part}.2"))
+    };
+    let e = branch(g, skip, &gate.encoder_norm, &gate.encoder_conv, "conv_encoder");
+    let e = g.max_pool(&e, gate.pool, ndim, &format!("{name}.conv_encoder.pool"));
+    let d = branch(g, x, &gate.decoder_norm, &gate.decoder_conv, "conv_decoder");
+    let sum = g.node("Add", format!("{name}.sum"), &[&e, &d], vec![]);
+    let attention = branch(g, &sum, &gate.attn_norm, &gate.attn_conv, "conv_attn");
+    g.node("Mul", name.to_string(), &[x, &attention], vec![])
 }
