@@ -30,7 +30,8 @@ const SEMANTIC_ARCHITECTURES: &[&str] = &[
 ];
 
 /// The subset segsweep builds (the U-Net family of the training issue).
-const IMPLEMENTED_ARCHITECTURES: &[&str] = &["unet", "attention_unet", "resunet", "seunet", "resunet_se", "resunet++"];
+const IMPLEMENTED_ARCHITECTURES: &[&str] =
+    &["unet", "attention_unet", "resunet", "seunet", "resunet_se", "resunet++", "multiresunet"];
 
 /// Collects problems, naming where each key was set.
 struct Checker<'a> {

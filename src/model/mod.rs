@@ -1,5 +1,5 @@
 //! The segmentation networks: BiaPy's U-Net family (`unet`, `attention_unet`, `resunet`,
-//! `seunet`, `resunet_se`, `resunet++`) in 2D and 3D, built from a [`ModelSpec`] into one burn module, [`SegModel`].
+//! `seunet`, `resunet_se`, `resunet++`) and `multiresunet` in 2D and 3D, built from a [`ModelSpec`] into one burn module, [`SegModel`].
 //!
 //! Data flow: resolved [`Config`] → [`ModelSpec::from_config`] (checks what the builders need) →
 //! [`SegModel::new`] → [`SegModel::forward2d`] / [`SegModel::forward3d`] → logits (no final
@@ -8,7 +8,7 @@
 //! output shapes and parameter counts; [`max_pool3d`] fills a gap in burn 0.22.1.
 //!
 //! Files: `layers` (2D/3D leaf layers, initialisation), `blocks` (conv unit, level, decoder step),
-//! `unet`, `attention`, `seunet`, `resunet`, `resunet_pp`, `pool3d`, `summary`, `predict`. This module must not read files;
+//! `unet`, `attention`, `seunet`, `resunet`, `resunet_pp`, `multiresunet`, `pool3d`, `summary`, `predict`. This module must not read files;
 //! the device comes from the caller (only [`summary`] builds a throw-away model on the CPU device,
 //! with lazily initialised weights, to count parameters).
 //!
@@ -24,6 +24,7 @@ pub mod attention;
 pub mod biapy_names;
 pub mod blocks;
 pub mod layers;
+pub mod multiresunet;
 pub mod pool3d;
 pub mod predict;
 pub mod resunet;
@@ -38,6 +39,7 @@ use burn::tensor::{Device, Tensor};
 
 pub use blocks::Geometry;
 pub use layers::{NameList, n_trainable_params};
+pub use multiresunet::MultiResUnet;
 pub use pool3d::max_pool3d;
 pub use resunet::ResUNet;
 pub use resunet_pp::ResUNetPlusPlus;
@@ -51,7 +53,7 @@ use crate::config::{Activation, Config, ConvBlockOrder, Ndim, NormLayer, Upsampl
 pub enum ModelError {
     /// `MODEL.ARCHITECTURE` names a network segsweep does not build.
     #[error(
-        "`MODEL.ARCHITECTURE`: `{0}` is not built by segsweep; available: `unet`, `attention_unet`, `resunet`, `seunet`, `resunet_se`, `resunet++`"
+        "`MODEL.ARCHITECTURE`: `{0}` is not built by segsweep; available: `unet`, `attention_unet`, `resunet`, `seunet`, `resunet_se`, `resunet++`, `multiresunet`"
     )]
     UnsupportedArchitecture(String),
     /// A model key has a value the builders cannot use.
@@ -87,6 +89,8 @@ pub enum Arch {
     ResunetSe,
     /// `resunet++`.
     ResunetPlusPlus,
+    /// `multiresunet`.
+    Multiresunet,
 }
 
 impl Arch {
@@ -99,6 +103,7 @@ impl Arch {
             "seunet" => Some(Arch::Seunet),
             "resunet_se" => Some(Arch::ResunetSe),
             "resunet++" => Some(Arch::ResunetPlusPlus),
+            "multiresunet" => Some(Arch::Multiresunet),
             _ => None,
         }
     }
@@ -112,6 +117,7 @@ impl Arch {
             Arch::Seunet => "seunet",
             Arch::ResunetSe => "resunet_se",
             Arch::ResunetPlusPlus => "resunet++",
+            Arch::Multiresunet => "multiresunet",
         }
     }
 }
@@ -248,6 +254,14 @@ impl ModelSpec {
                 return fail("MODEL.CONV_BLOCK_ORDER", format!("`{arch}` is built with `conv_norm_act` only here"));
             }
         }
+        if self.arch == Arch::Multiresunet && self.z_down.len() != multiresunet::DEPTH {
+            let message = format!(
+                "`multiresunet` always down-samples {} times (BiaPy checks 4 values); found {}",
+                multiresunet::DEPTH,
+                self.z_down.len()
+            );
+            return fail("MODEL.Z_DOWN", message);
+        }
         if self.arch == Arch::ResunetPlusPlus && self.feature_maps.len() < 3 {
             let message = "`resunet++` needs at least 3 values (the last is the ASPP bridge's width)".into();
             return fail("MODEL.FEATURE_MAPS", message);
@@ -313,7 +327,8 @@ impl ModelSpec {
     }
 
     /// The input a network built from this spec accepts: its pools in the order applied
-    /// (`resunet++` pools after levels `1…len(F)−2`, not after level 0).
+    /// (`resunet++` pools after levels `1…len(F)−2`, not after level 0; `multiresunet` by 2 in
+    /// y and x).
     pub fn geometry(&self) -> Geometry {
         let levels = match self.arch {
             Arch::ResunetPlusPlus => 1..self.depth(),
@@ -344,6 +359,8 @@ pub enum SegModel {
     ResunetSe(ResUNet),
     /// `resunet++`.
     ResunetPlusPlus(ResUNetPlusPlus),
+    /// `multiresunet`.
+    Multiresunet(MultiResUnet),
 }
 
 impl SegModel {
@@ -357,6 +374,7 @@ impl SegModel {
             Arch::Resunet => SegModel::Resunet(ResUNet::new(spec, device)),
             Arch::ResunetSe => SegModel::ResunetSe(ResUNet::new(spec, device)),
             Arch::ResunetPlusPlus => SegModel::ResunetPlusPlus(ResUNetPlusPlus::new(spec, device)),
+            Arch::Multiresunet => SegModel::Multiresunet(MultiResUnet::new(spec, device)),
         })
     }
 
@@ -388,6 +406,7 @@ impl SegModel {
             SegModel::Unet(net) | SegModel::AttentionUnet(net) | SegModel::Seunet(net) => net.forward(x),
             SegModel::Resunet(net) | SegModel::ResunetSe(net) => net.forward(x),
             SegModel::ResunetPlusPlus(net) => net.forward(x),
+            SegModel::Multiresunet(net) => net.forward(x),
         }
     }
 
@@ -397,6 +416,7 @@ impl SegModel {
             SegModel::Unet(net) | SegModel::AttentionUnet(net) | SegModel::Seunet(net) => &net.geometry,
             SegModel::Resunet(net) | SegModel::ResunetSe(net) => &net.geometry,
             SegModel::ResunetPlusPlus(net) => &net.geometry,
+            SegModel::Multiresunet(net) => &net.geometry,
         }
     }
 
@@ -417,6 +437,7 @@ impl SegModel {
             SegModel::Unet(net) | SegModel::AttentionUnet(net) | SegModel::Seunet(net) => net.block_params(),
             SegModel::Resunet(net) | SegModel::ResunetSe(net) => net.block_params(),
             SegModel::ResunetPlusPlus(net) => net.block_params(),
+            SegModel::Multiresunet(net) => net.block_params(),
         }
     }
 
@@ -427,6 +448,7 @@ impl SegModel {
             SegModel::Unet(net) | SegModel::AttentionUnet(net) | SegModel::Seunet(net) => net.biapy_state_dict_names(),
             SegModel::Resunet(net) | SegModel::ResunetSe(net) => net.biapy_state_dict_names(),
             SegModel::ResunetPlusPlus(net) => net.biapy_state_dict_names(),
+            SegModel::Multiresunet(net) => net.biapy_state_dict_names(),
         }
     }
 }

@@ -72,6 +72,15 @@ fn block_layout(spec: &ModelSpec) -> Vec<(String, usize, usize)> {
             blocks.push(("bottleneck".into(), fm[d + 1], d));
             blocks.extend((0..d).rev().map(|i| (format!("decoder {i}"), fm[i + 1], i)));
         }
+        // Fixed widths: multires blocks of 32·2^level filters (the res path counts with its
+        // encoder row, the transposed conv with its decoder row).
+        Arch::Multiresunet => {
+            use super::multiresunet::{BASE_FILTERS, multires_channels};
+            let width = |level: usize| multires_channels(BASE_FILTERS << level);
+            blocks.extend((0..depth).map(|level| (format!("encoder {level}"), width(level), level)));
+            blocks.push(("bottleneck".into(), width(depth), depth));
+            blocks.extend((0..depth).rev().map(|level| (format!("decoder {level}"), width(level), level)));
+        }
         // Encoder rows before their pooling.
         _ => {
             blocks.extend((0..depth).map(|level| (format!("encoder {level}"), fm[level], level)));

@@ -250,7 +250,8 @@ fn adam_reduces_the_loss_of_a_small_unet() {
 
 /// `tests/fixtures/biapy/layouts/<arch>_<2d|3d>.txt`: BiaPy 3.7.1's state dict for its 2D and 3D
 /// templates with only `MODEL.ARCHITECTURE` changed, measured from BiaPy (`name<TAB>[shape]` per
-/// tensor, then `# total parameters: N`).
+/// tensor, then `# total parameters: N`). Buffers (batch norm's running statistics, marked
+/// `buffer`) are left out: [`biapy_layout_buffers`] lists them.
 fn biapy_layout(file: &str) -> (Vec<(String, Vec<usize>)>, usize) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/biapy/layouts").join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -259,7 +260,7 @@ fn biapy_layout(file: &str) -> (Vec<(String, Vec<usize>)>, usize) {
     for line in text.lines() {
         if let Some(n) = line.strip_prefix("# total parameters: ") {
             total = n.trim().parse().expect("a count");
-        } else if !line.starts_with('#') {
+        } else if !line.starts_with('#') && !line.ends_with("\tbuffer") {
             let (name, shape) = line.split_once('\t').expect("name<TAB>[shape]");
             let shape = shape.trim().trim_start_matches('[').trim_end_matches(']');
             let dims = shape.split(',').filter(|d| !d.trim().is_empty()).map(|d| d.trim().parse().expect("a dim"));
@@ -269,11 +270,25 @@ fn biapy_layout(file: &str) -> (Vec<(String, Vec<usize>)>, usize) {
     (names, total)
 }
 
+/// The running statistics among a layout file's buffers (`num_batches_tracked` is written by the
+/// `.pth` writer beside them and has no burn tensor).
+fn biapy_layout_buffers(file: &str) -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/biapy/layouts").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut names: Vec<String> = text
+        .lines()
+        .filter(|line| line.ends_with("\tbuffer") && line.contains(".running_"))
+        .map(|line| line.split('\t').next().unwrap_or_default().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
 #[test]
 fn every_architecture_has_biapys_state_dict_name_for_name_and_shape_for_shape() {
     let device = Device::flex();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for arch in ["unet", "attention_unet", "resunet", "seunet", "resunet_se", "resunet++"] {
+    for arch in ["unet", "attention_unet", "resunet", "seunet", "resunet_se", "resunet++", "multiresunet"] {
         for ndim in ["2d", "3d"] {
             let template = root.join(format!("templates/semantic_segmentation/{ndim}_semantic_segmentation.yaml"));
             let config = crate::config::load(&template, &[format!("MODEL.ARCHITECTURE={arch}")]).unwrap().config;
@@ -285,6 +300,15 @@ fn every_architecture_has_biapys_state_dict_name_for_name_and_shape_for_shape() 
             assert_eq!(first_difference, None, "{arch} {ndim}: ours {:?}", first_difference.map(|i| &names[i]));
             assert_eq!(names.len(), expected.len(), "{arch} {ndim}");
             assert_eq!(model.n_params(), total, "{arch} {ndim}: BiaPy's parameter count");
+            let file = format!("{}_{ndim}.txt", arch.replace("++", "_pp"));
+            let mut buffers: Vec<String> = crate::model::biapy_names::renaming(&model)
+                .expect("every tensor has a BiaPy name")
+                .into_iter()
+                .map(|r| r.biapy)
+                .filter(|name| name.contains(".running_"))
+                .collect();
+            buffers.sort();
+            assert_eq!(buffers, biapy_layout_buffers(&file), "{arch} {ndim}: batch norm buffers");
         }
     }
 }

@@ -108,6 +108,18 @@ pub fn model_build_kwargs(config: &Config) -> serde_json::Value {
     let n_classes = config.data.n_classes;
     let out_channels = if n_classes <= 2 { 1 } else { n_classes };
     let head = if n_classes > 2 { "ce_softmax" } else { "ce_sigmoid" };
+    // `build_model`'s arguments for MultiResUnet, which takes no other model key.
+    if model.architecture == "multiresunet" {
+        let ndim = if config.problem.ndim == crate::config::Ndim::D3 { 3 } else { 2 };
+        return serde_json::json!({
+            "input_channels": config.data.patch_size.last(),
+            "ndim": ndim,
+            "alpha": crate::model::multiresunet::ALPHA,
+            "z_down": model.z_down,
+            "output_channels": [out_channels],
+            "explicit_activations": false,
+        });
+    }
     serde_json::json!({
         "image_shape": config.data.patch_size,
         "activation": json(&model.activation),
@@ -203,14 +215,19 @@ mod tests {
 
     #[test]
     fn every_architecture_is_written_with_biapys_names() {
-        for arch in ["unet", "attention_unet", "seunet", "resunet", "resunet_se", "resunet++"] {
+        for arch in ["unet", "attention_unet", "seunet", "resunet", "resunet_se", "resunet++", "multiresunet"] {
+            // MultiResUNet ignores the feature maps but always pools four times.
+            let (maps, patch) =
+                if arch == "multiresunet" { ("[16, 16, 16, 16, 32]", 32) } else { ("[16, 16, 32]", 16) };
             let (_, model) = tiny(&format!(
-                "MODEL: {{ARCHITECTURE: {arch}, FEATURE_MAPS: [16, 16, 32]}}\nDATA: {{PATCH_SIZE: [16, 16, 1]}}"
+                "MODEL: {{ARCHITECTURE: {arch}, FEATURE_MAPS: {maps}}}\nDATA: {{PATCH_SIZE: [{patch}, {patch}, 1]}}"
             ));
             let bytes = to_bytes(&model, Contents::StateDict).expect(arch);
             let zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
-            // data.pkl, byteorder, version and one record per BiaPy-named tensor.
-            assert_eq!(zip.len(), 3 + model.biapy_state_dict_names().len(), "{arch}");
+            // data.pkl, byteorder, version and one record per BiaPy-named tensor (parameters and
+            // batch norm's running statistics; PyTorch fills `num_batches_tracked` in when absent).
+            let tensors = crate::model::biapy_names::renaming(&model).expect("BiaPy names").len();
+            assert_eq!(zip.len(), 3 + tensors, "{arch}");
         }
     }
 

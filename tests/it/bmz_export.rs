@@ -348,6 +348,13 @@ fn every_layer_kind_runs_in_onnxruntime_and_biapys_class_as_segsweep_computes_it
             2,
             "  ARCHITECTURE: resunet++\n  FEATURE_MAPS: [16, 16, 32]\n  UPSAMPLE_LAYER: upsampling\n  Z_DOWN: [2, 1]\n  LARGER_IO: True",
         ),
+        ("multiresunet-3-classes", 2, 3, "  ARCHITECTURE: multiresunet\n  FEATURE_MAPS: [16, 32, 64, 128, 256]"),
+        (
+            "multiresunet-3d-anisotropic",
+            3,
+            2,
+            "  ARCHITECTURE: multiresunet\n  FEATURE_MAPS: [16, 32, 64, 128, 256]\n  Z_DOWN: [2, 2, 1, 1]",
+        ),
         (
             "resunet-3d-trilinear-larger-io",
             3,
@@ -380,9 +387,14 @@ fn every_layer_kind_runs_in_onnxruntime_and_biapys_class_as_segsweep_computes_it
             vec![Path::new("--no-bioimageio"), &package]
         };
         let seen = check(&python, &files);
-        assert!(seen["onnx_max_abs"].as_f64().unwrap() <= 1e-4, "{name}: {seen}");
+        // MultiResUNet stacks 84 batch norms (after one epoch their running variances are small
+        // and scale rounding up) and 7 million weights: in 3D its logits differed from
+        // onnxruntime's and from PyTorch's by 1.5e-4 at most (both), rounding, not a layer out of
+        // place (which moves logits by whole units).
+        let tolerance = if name.starts_with("multiresunet") { 5e-4 } else { 1e-4 };
+        assert!(seen["onnx_max_abs"].as_f64().unwrap() <= tolerance, "{name}: {seen}");
         if biapy_builds {
-            assert!(seen["pth_max_abs"].as_f64().unwrap() <= 1e-4, "{name}: {seen}");
+            assert!(seen["pth_max_abs"].as_f64().unwrap() <= tolerance, "{name}: {seen}");
             assert_eq!(seen["weights"], serde_json::json!(["onnx", "pytorch_state_dict"]), "{name}");
         } else {
             assert_eq!(seen["weights"], serde_json::json!(["onnx"]), "{name}");

@@ -177,9 +177,16 @@ fn random_patches_with_probability_maps_kept_in_the_results_tree() {
 fn every_architecture_learns_in_two_epochs() {
     let dir = TestDir::new();
     let config = tiny_job(&dir, 2, 2);
-    for arch in ["unet", "attention_unet", "resunet", "seunet", "resunet_se", "resunet++"] {
+    for arch in ["unet", "attention_unet", "resunet", "seunet", "resunet_se", "resunet++", "multiresunet"] {
         let results = dir.join(&format!("results-{arch}"));
-        let out = train_with(&config, &results, &[&format!("MODEL.ARCHITECTURE={arch}")]);
+        let architecture = format!("MODEL.ARCHITECTURE={arch}");
+        // MultiResUNet always down-samples four times (BiaPy checks four `Z_DOWN` values).
+        let sets: &[&str] = if arch == "multiresunet" {
+            &[&architecture, "MODEL.FEATURE_MAPS=[4, 8, 16, 32, 64]", "MODEL.Z_DOWN=[2, 2, 2, 2]"]
+        } else {
+            &[&architecture]
+        };
+        let out = train_with(&config, &results, sets);
         assert_eq!(out.code, 0, "{arch}: {}\n{}", out.stdout, out.stderr);
         let losses: Vec<f64> = log_rows(&results).iter().map(|row| row[1].parse().unwrap()).collect();
         assert!(losses.len() == 2 && losses[1] < losses[0], "{arch}: training losses {losses:?}");

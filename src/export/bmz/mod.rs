@@ -62,6 +62,7 @@ pub fn biapy_class(arch: Arch) -> (&'static str, &'static str) {
         Arch::Resunet => ("biapy.models.resunet", "ResUNet"),
         Arch::ResunetSe => ("biapy.models.resunet_se", "ResUNet_SE"),
         Arch::ResunetPlusPlus => ("biapy.models.resunet++", "ResUNetPlusPlus"),
+        Arch::Multiresunet => ("biapy.models.multiresunet", "MultiResUnet"),
     }
 }
 

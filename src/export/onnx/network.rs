@@ -1,6 +1,7 @@
 //! The networks of [`crate::model`] as ONNX graphs, block by block in the order their `forward`
 //! runs: the U-Net skeleton (encoder levels, max-pooling, bottleneck, decoder steps with their
-//! skip connections, head) with its three variants' units, the residual U-Net and ResUNet++. Nodes and
+//! skip connections, head) with its three variants' units, the residual U-Net, ResUNet++ and
+//! MultiResUNet. Nodes and
 //! initializers are named after BiaPy's modules (`down_path.0.block.1.conv.weight`). Inference
 //! only: dropout is the identity and batch norm uses its running statistics.
 
@@ -8,6 +9,7 @@ use super::graph::{Attr, Graph};
 use crate::config::ConvBlockOrder;
 use crate::model::attention::AttentionBlock;
 use crate::model::blocks::{ConvBlock, ConvStack, UpBlock, Upsampler};
+use crate::model::multiresunet::{ConvBn, MultiResBlock, MultiResUnet, ResPath};
 use crate::model::resunet::{ResConvBlock, ResUNet, ResUpBlock};
 use crate::model::resunet_pp::{Aspp, PlusAttention, ResUNetPlusPlus};
 use crate::model::seunet::SqExBlock;
@@ -21,6 +23,7 @@ pub fn emit(model: &SegModel, g: &mut Graph, input: &str) -> String {
         SegModel::Unet(net) | SegModel::AttentionUnet(net) | SegModel::Seunet(net) => unet(g, net, input, ndim),
         SegModel::Resunet(net) | SegModel::ResunetSe(net) => resunet(g, net, input, ndim),
         SegModel::ResunetPlusPlus(net) => resunet_pp(g, net, input, ndim),
+        SegModel::Multiresunet(net) => multiresunet(g, net, input, ndim),
     }
 }
 
@@ -282,4 +285,59 @@ fn plus_attention(g: &mut Graph, skip: &str, x: &str, gate: &PlusAttention, name
     let sum = g.node("Add", format!("{name}.sum"), &[&e, &d], vec![]);
     let attention = branch(g, &sum, &gate.attn_norm, &gate.attn_conv, "conv_attn");
     g.node("Mul", name.to_string(), &[x, &attention], vec![])
+}
+
+/// MultiResUNet's forward (`crate::model::multiresunet`).
+fn multiresunet(g: &mut Graph, net: &MultiResUnet, input: &str, ndim: usize) -> String {
+    let depth = net.respaths.len();
+    let mut x = input.to_string();
+    let mut skips = Vec::with_capacity(depth);
+    for level in 0..depth {
+        let features = multires_block(g, &x, &net.blocks[level], &format!("multiresblock{}", level + 1), ndim);
+        x = g.max_pool(&features, net.geometry.pools[level], ndim, &format!("pool{}", level + 1));
+        skips.push(res_path(g, &features, &net.respaths[level], &format!("respath{}", level + 1), ndim));
+    }
+    x = multires_block(g, &x, &net.blocks[depth], &format!("multiresblock{}", depth + 1), ndim);
+    for (step, up) in net.ups.iter().enumerate() {
+        let index = depth + 2 + step;
+        let skip = skips.pop().expect("one res path per decoder step");
+        let upsampled = g.conv_transpose(&x, up, &format!("upsample{index}"));
+        let joined =
+            g.node("Concat", format!("upsample{index}.concat"), &[&upsampled, &skip], vec![("axis", Attr::Int(1))]);
+        x = multires_block(g, &joined, &net.blocks[depth + 1 + step], &format!("multiresblock{index}"), ndim);
+    }
+    g.conv(&x, &net.heads[0], "heads.0")
+}
+
+fn conv_bn(g: &mut Graph, x: &str, unit: &ConvBn, name: &str, ndim: usize) -> String {
+    let y = g.conv(x, &unit.conv, &format!("{name}.conv1"));
+    let y = g.norm(&y, &unit.bn, &format!("{name}.batchnorm"), ndim);
+    if unit.relu { g.node("Relu", format!("{name}.relu"), &[&y], vec![]) } else { y }
+}
+
+fn multires_block(g: &mut Graph, x: &str, block: &MultiResBlock, name: &str, ndim: usize) -> String {
+    let shortcut = conv_bn(g, x, &block.shortcut, &format!("{name}.shortcut"), ndim);
+    let a = conv_bn(g, x, &block.conv_3x3, &format!("{name}.conv_3x3"), ndim);
+    let b = conv_bn(g, &a, &block.conv_5x5, &format!("{name}.conv_5x5"), ndim);
+    let c = conv_bn(g, &b, &block.conv_7x7, &format!("{name}.conv_7x7"), ndim);
+    let joined = g.node("Concat", format!("{name}.concat"), &[&a, &b, &c], vec![("axis", Attr::Int(1))]);
+    let joined = g.norm(&joined, &block.batch_norm1, &format!("{name}.batch_norm1"), ndim);
+    let sum = g.node("Add", format!("{name}.add"), &[&joined, &shortcut], vec![]);
+    let y = g.norm(&sum, &block.batch_norm2, &format!("{name}.batch_norm2"), ndim);
+    g.node("Relu", format!("{name}.relu"), &[&y], vec![])
+}
+
+/// Each step's one norm appears twice in the graph, with the same weights (BiaPy's quirk).
+fn res_path(g: &mut Graph, x: &str, path: &ResPath, name: &str, ndim: usize) -> String {
+    let mut x = x.to_string();
+    for (l, ((shortcut, conv), bn)) in path.shortcuts.iter().zip(&path.convs).zip(&path.bns).enumerate() {
+        let skip = conv_bn(g, &x, shortcut, &format!("{name}.shortcuts.{l}"), ndim);
+        let y = conv_bn(g, &x, conv, &format!("{name}.convs.{l}"), ndim);
+        let y = g.norm(&y, bn, &format!("{name}.bns.{l}.first"), ndim);
+        let y = g.node("Relu", format!("{name}.bns.{l}.relu1"), &[&y], vec![]);
+        let sum = g.node("Add", format!("{name}.bns.{l}.add"), &[&y, &skip], vec![]);
+        let y = g.norm(&sum, bn, &format!("{name}.bns.{l}.second"), ndim);
+        x = g.node("Relu", format!("{name}.bns.{l}.relu2"), &[&y], vec![]);
+    }
+    x
 }
