@@ -54,50 +54,63 @@ impl ConvNd {
     /// BiaPy's initialisation: Xavier-uniform weight (gain 1), bias 0. `kernel` is
     /// `(kz, ky, kx)`; `kz` is ignored in 2D.
     pub fn new(ndim: Ndim, channels: [usize; 2], kernel: [usize; 3], device: &Device) -> Self {
-        let init = Initializer::XavierUniform { gain: 1.0 };
-        let bias = Initializer::Zeros.init([channels[1]], device);
-        match ndim {
-            Ndim::D2 => {
-                let mut conv = Conv2dConfig::new(channels, [kernel[1], kernel[2]])
-                    .with_padding(PaddingConfig2d::Same)
-                    .with_initializer(init)
-                    .init(device);
-                conv.bias = Some(bias);
-                ConvNd::D2(conv)
-            }
-            Ndim::D3 => {
-                let mut conv = Conv3dConfig::new(channels, kernel)
-                    .with_padding(PaddingConfig3d::Same)
-                    .with_initializer(init)
-                    .init(device);
-                conv.bias = Some(bias);
-                ConvNd::D3(conv)
-            }
-        }
+        Self::build(ndim, channels, kernel, 1, true, device)
     }
 
     /// A 3×3(×3) convolution with dilation `rate` in every axis and zero padding `rate`, so the
     /// size is kept (BiaPy's ASPP branches); initialised as [`ConvNd::new`].
     pub fn dilated(ndim: Ndim, channels: [usize; 2], rate: usize, device: &Device) -> Self {
+        Self::build(ndim, channels, [3, 3, 3], rate, true, device)
+    }
+
+    /// PyTorch's default initialisation, for the networks BiaPy does not re-initialise
+    /// (`multiresunet`): weight and bias uniform in ±1/√fan_in (burn's default, Kaiming-uniform
+    /// with gain 1/√3).
+    pub fn torch_default(ndim: Ndim, channels: [usize; 2], kernel: [usize; 3], device: &Device) -> Self {
+        Self::build(ndim, channels, kernel, 1, false, device)
+    }
+
+    /// Stride 1, size-keeping zero padding (`dilation·(k − 1)/2` per side; kernels are odd).
+    fn build(
+        ndim: Ndim,
+        channels: [usize; 2],
+        kernel: [usize; 3],
+        dilation: usize,
+        biapy_init: bool,
+        device: &Device,
+    ) -> Self {
+        let pad = |k: usize| dilation * (k - 1) / 2;
         let init = Initializer::XavierUniform { gain: 1.0 };
-        let bias = Initializer::Zeros.init([channels[1]], device);
+        let bias = || Some(Initializer::Zeros.init([channels[1]], device));
         match ndim {
             Ndim::D2 => {
-                let mut conv = Conv2dConfig::new(channels, [3, 3])
-                    .with_dilation([rate, rate])
-                    .with_padding(PaddingConfig2d::Explicit(rate, rate, rate, rate))
-                    .with_initializer(init)
-                    .init(device);
-                conv.bias = Some(bias);
+                let padding = if dilation == 1 {
+                    PaddingConfig2d::Same
+                } else {
+                    PaddingConfig2d::Explicit(pad(kernel[1]), pad(kernel[2]), pad(kernel[1]), pad(kernel[2]))
+                };
+                let config = Conv2dConfig::new(channels, [kernel[1], kernel[2]])
+                    .with_dilation([dilation; 2])
+                    .with_padding(padding);
+                if !biapy_init {
+                    return ConvNd::D2(config.init(device));
+                }
+                let mut conv = config.with_initializer(init).init(device);
+                conv.bias = bias();
                 ConvNd::D2(conv)
             }
             Ndim::D3 => {
-                let mut conv = Conv3dConfig::new(channels, [3, 3, 3])
-                    .with_dilation([rate, rate, rate])
-                    .with_padding(PaddingConfig3d::Explicit(rate, rate, rate))
-                    .with_initializer(init)
-                    .init(device);
-                conv.bias = Some(bias);
+                let padding = if dilation == 1 {
+                    PaddingConfig3d::Same
+                } else {
+                    PaddingConfig3d::Explicit(pad(kernel[0]), pad(kernel[1]), pad(kernel[2]))
+                };
+                let config = Conv3dConfig::new(channels, kernel).with_dilation([dilation; 3]).with_padding(padding);
+                if !biapy_init {
+                    return ConvNd::D3(config.init(device));
+                }
+                let mut conv = config.with_initializer(init).init(device);
+                conv.bias = bias();
                 ConvNd::D3(conv)
             }
         }

@@ -21,8 +21,6 @@
 //! This file must not read the config.
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2dConfig, Conv3dConfig};
-use burn::nn::{PaddingConfig2d, PaddingConfig3d};
 use burn::tensor::{Device, Tensor, activation};
 
 use super::ModelSpec;
@@ -49,19 +47,6 @@ pub fn multires_channels(filters: usize) -> usize {
     multires_widths(filters).iter().sum()
 }
 
-/// A convolution with PyTorch's default initialisation (weight and bias uniform in
-/// ±1/√fan_in, burn's default Kaiming-uniform with gain 1/√3), stride 1, "same" padding.
-fn torch_default_conv(ndim: Ndim, channels: [usize; 2], kernel: usize, device: &Device) -> ConvNd {
-    match ndim {
-        Ndim::D2 => {
-            ConvNd::D2(Conv2dConfig::new(channels, [kernel; 2]).with_padding(PaddingConfig2d::Same).init(device))
-        }
-        Ndim::D3 => {
-            ConvNd::D3(Conv3dConfig::new(channels, [kernel; 3]).with_padding(PaddingConfig3d::Same).init(device))
-        }
-    }
-}
-
 /// BiaPy's `Conv_batchnorm`: conv → batch norm → ReLU (when `relu`).
 #[derive(Module, Debug)]
 pub struct ConvBn {
@@ -76,7 +61,7 @@ pub struct ConvBn {
 impl ConvBn {
     fn new(ndim: Ndim, channels: [usize; 2], kernel: usize, relu: bool, device: &Device) -> Self {
         Self {
-            conv: torch_default_conv(ndim, channels, kernel, device),
+            conv: ConvNd::torch_default(ndim, channels, [kernel; 3], device),
             bn: Norm::new(NormLayer::Bn, ndim, channels[1], device),
             relu,
         }
@@ -227,7 +212,7 @@ impl MultiResUnet {
             blocks.push(MultiResBlock::new(ndim, 2 * filters(level), filters(level), device));
             in_channels = multires_channels(filters(level));
         }
-        let heads = vec![torch_default_conv(ndim, [in_channels, spec.out_channels], 1, device)];
+        let heads = vec![ConvNd::torch_default(ndim, [in_channels, spec.out_channels], [1, 1, 1], device)];
         Self { blocks, respaths, ups, heads, geometry }
     }
 
