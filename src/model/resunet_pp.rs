@@ -355,6 +355,36 @@ mod tests {
     }
 
     #[test]
+    fn group_norm_builds_runs_and_has_instance_norms_parameter_count() {
+        // D21: BiaPy 3.7.1 crashes on `gn`; segsweep builds it (16 groups in 2D, 8 in 3D).
+        for (ndim, patch, input) in
+            [("2D", "[32, 32, 1]", vec![2, 1, 32, 32]), ("3D", "[8, 32, 32, 1]", vec![1, 1, 8, 32, 32])]
+        {
+            let yaml = |norm: &str| {
+                format!(
+                    "PROBLEM: {{NDIM: {ndim}}}\nDATA: {{PATCH_SIZE: {patch}}}\n\
+                     MODEL: {{ARCHITECTURE: resunet++, FEATURE_MAPS: [16, 32, 32], Z_DOWN: [1, 1], NORMALIZATION: {norm}}}"
+                )
+            };
+            let gn = net(&yaml("gn"));
+            assert!(
+                matches!(gn.aspp_bridge.branches[0].norm, Norm::Group(_))
+                    && matches!(gn.attentions[0].attn_norm, Norm::Group(_))
+            );
+            assert_eq!(n_trainable_params(&gn), n_trainable_params(&net(&yaml("in"))), "{ndim}");
+            let device = Device::flex();
+            let y = if ndim == "2D" {
+                let x = Tensor::<4>::random([2, 1, 32, 32], Distribution::Normal(0.0, 1.0), &device);
+                gn.forward(x).dims().to_vec()
+            } else {
+                let x = Tensor::<5>::random([1, 1, 8, 32, 32], Distribution::Normal(0.0, 1.0), &device);
+                gn.forward(x).dims().to_vec()
+            };
+            assert_eq!(y, input, "{ndim}");
+        }
+    }
+
+    #[test]
     fn a_3d_anisotropic_net_runs_and_keeps_the_size() {
         let yaml = "PROBLEM: {NDIM: 3D}\nDATA: {PATCH_SIZE: [4, 16, 16, 1]}\n\
                     MODEL: {ARCHITECTURE: resunet++, FEATURE_MAPS: [2, 4, 8, 8], Z_DOWN: [1, 1, 2]}";
