@@ -68,17 +68,16 @@ pub struct ResConvBlock {
 }
 
 impl ResConvBlock {
-    /// A block `channels[0] → channels[1]` with the kernel and dropout of `level` (`depth` =
-    /// bottleneck); `se_extra` builds `resunet_se`'s block.
+    /// A block `channels[0] → channels[1]` of `kind` with the kernel and dropout of `level`
+    /// (`depth` = bottleneck).
     pub fn new(
         spec: &ModelSpec,
         level: usize,
         channels: [usize; 2],
         first: bool,
-        se_extra: bool,
+        kind: ResBlockKind,
         device: &Device,
     ) -> Self {
-        let kind = if se_extra { ResBlockKind::SqueezeExcite } else { ResBlockKind::Plain };
         Self::with_kernel(spec, spec.kernel(level), spec.dropout[level], channels, first, kind, device)
     }
 
@@ -236,15 +235,15 @@ impl ResUNet {
     pub fn new(spec: &ModelSpec, device: &Device) -> Self {
         let depth = spec.depth();
         let fm = &spec.feature_maps;
-        let se = spec.arch == super::Arch::ResunetSe;
+        let kind = if spec.arch == super::Arch::ResunetSe { ResBlockKind::SqueezeExcite } else { ResBlockKind::Plain };
         let mut down_path = Vec::with_capacity(depth);
         let (conv_in, conv_out) = spec.io_units(device);
         let mut in_channels = spec.encoder_in_channels();
         for (level, &channels) in fm[..depth].iter().enumerate() {
-            down_path.push(ResConvBlock::new(spec, level, [in_channels, channels], level == 0, se, device));
+            down_path.push(ResConvBlock::new(spec, level, [in_channels, channels], level == 0, kind, device));
             in_channels = channels;
         }
-        let bottleneck = ResConvBlock::new(spec, depth, [in_channels, fm[depth]], false, se, device);
+        let bottleneck = ResConvBlock::new(spec, depth, [in_channels, fm[depth]], false, kind, device);
         let up_paths = (0..depth)
             .rev()
             .map(|level| {
@@ -253,7 +252,7 @@ impl ResUNet {
                 let up = (spec.upsample == UpsampleLayer::Convtranspose)
                     .then(|| ConvTransposeNd::new(spec.ndim, [in_channels, in_channels], factors, device));
                 let channels = [in_channels + fm[level], fm[level]];
-                let conv_block = ResConvBlock::new(spec, level, channels, false, se, device);
+                let conv_block = ResConvBlock::new(spec, level, channels, false, kind, device);
                 ResUpBlock { up, conv_block, factors }
             })
             .collect();
