@@ -40,8 +40,9 @@ pub(crate) fn same_rank<const A: usize, const B: usize>(x: Tensor<A>) -> Tensor<
     x.reshape(shape)
 }
 
-/// A convolution with stride 1, zero "same" padding and a bias: `Conv2d` or `Conv3d` (dilated
-/// for ASPP: [`ConvNd::dilated`]).
+/// A convolution with zero "same" padding and a bias: `Conv2d` or `Conv3d` (dilated for ASPP:
+/// [`ConvNd::dilated`]; strided for STU-Net: [`ConvNd::strided`]; depth-wise and
+/// kernel = stride for the ConvNeXt networks: [`ConvNd::depthwise`], [`ConvNd::patchify`]).
 #[derive(Module, Debug)]
 pub enum ConvNd {
     /// Takes `[batch, channel, y, x]`.
@@ -50,47 +51,93 @@ pub enum ConvNd {
     D3(Conv3d),
 }
 
+/// A convolution's geometry, `(z, y, x)` (`z` ignored in 2D).
+#[derive(Clone, Copy)]
+struct ConvShape {
+    kernel: [usize; 3],
+    stride: [usize; 3],
+    dilation: usize,
+    groups: usize,
+    /// Zero padding `dilation·(k − 1)/2` per side (kernels are odd); `false`: none.
+    padded: bool,
+}
+
+impl ConvShape {
+    fn same(kernel: [usize; 3]) -> Self {
+        Self { kernel, stride: [1; 3], dilation: 1, groups: 1, padded: true }
+    }
+}
+
 impl ConvNd {
     /// BiaPy's initialisation: Xavier-uniform weight (gain 1), bias 0. `kernel` is
     /// `(kz, ky, kx)`; `kz` is ignored in 2D.
     pub fn new(ndim: Ndim, channels: [usize; 2], kernel: [usize; 3], device: &Device) -> Self {
-        Self::build(ndim, channels, kernel, 1, true, device)
+        Self::build(ndim, channels, ConvShape::same(kernel), true, device)
+    }
+
+    /// A convolution with stride `stride` `(sz, sy, sx)` and zero padding `k // 2` on both sides
+    /// of each axis (odd kernels: the size is divided by the stride), initialised as
+    /// [`ConvNd::new`] (STU-Net's down-sampling convolutions).
+    pub fn strided(ndim: Ndim, channels: [usize; 2], kernel: [usize; 3], stride: [usize; 3], device: &Device) -> Self {
+        Self::build(ndim, channels, ConvShape { stride, ..ConvShape::same(kernel) }, true, device)
     }
 
     /// A 3×3(×3) convolution with dilation `rate` in every axis and zero padding `rate`, so the
     /// size is kept (BiaPy's ASPP branches); initialised as [`ConvNd::new`].
     pub fn dilated(ndim: Ndim, channels: [usize; 2], rate: usize, device: &Device) -> Self {
-        Self::build(ndim, channels, [3, 3, 3], rate, true, device)
+        Self::build(ndim, channels, ConvShape { dilation: rate, ..ConvShape::same([3; 3]) }, true, device)
+    }
+
+    /// A depth-wise convolution (`groups = channels`) that keeps the size (odd kernels), with
+    /// Xavier-uniform weights as PyTorch bounds them for a `[c, 1, k…]` weight (fan-out `c·k…`,
+    /// where burn would take `k…`) and zero bias (the ConvNeXt blocks' 7×7 convolution).
+    pub fn depthwise(ndim: Ndim, channels: usize, kernel: [usize; 3], device: &Device) -> Self {
+        let shape = ConvShape { groups: channels, ..ConvShape::same(kernel) };
+        Self::build(ndim, [channels; 2], shape, true, device)
+    }
+
+    /// A convolution with kernel = stride = `factors` and no padding (a ConvNeXt stem or
+    /// down-sampling layer), initialised as [`ConvNd::new`].
+    pub fn patchify(ndim: Ndim, channels: [usize; 2], factors: [usize; 3], device: &Device) -> Self {
+        let shape = ConvShape { kernel: factors, stride: factors, dilation: 1, groups: 1, padded: false };
+        Self::build(ndim, channels, shape, true, device)
     }
 
     /// PyTorch's default initialisation, for the networks BiaPy does not re-initialise
     /// (`multiresunet`): weight and bias uniform in ±1/√fan_in (burn's default, Kaiming-uniform
     /// with gain 1/√3).
     pub fn torch_default(ndim: Ndim, channels: [usize; 2], kernel: [usize; 3], device: &Device) -> Self {
-        Self::build(ndim, channels, kernel, 1, false, device)
+        Self::build(ndim, channels, ConvShape::same(kernel), false, device)
     }
 
-    /// Stride 1, size-keeping zero padding (`dilation·(k − 1)/2` per side; kernels are odd).
-    fn build(
-        ndim: Ndim,
-        channels: [usize; 2],
-        kernel: [usize; 3],
-        dilation: usize,
-        biapy_init: bool,
-        device: &Device,
-    ) -> Self {
-        let pad = |k: usize| dilation * (k - 1) / 2;
-        let init = Initializer::XavierUniform { gain: 1.0 };
+    fn build(ndim: Ndim, channels: [usize; 2], shape: ConvShape, biapy_init: bool, device: &Device) -> Self {
+        let ConvShape { kernel, stride, dilation, groups, padded } = shape;
+        let pad = |k: usize| if padded { dilation * (k - 1) / 2 } else { 0 };
+        let receptive: usize = match ndim {
+            Ndim::D2 => kernel[1] * kernel[2],
+            Ndim::D3 => kernel.iter().product(),
+        };
+        let init = if groups == 1 {
+            Initializer::XavierUniform { gain: 1.0 }
+        } else {
+            // PyTorch reads fan-in and fan-out off the `[out, in/groups, k…]` weight.
+            let fan = (channels[0] / groups + channels[1]) * receptive;
+            let bound = (6.0 / fan as f64).sqrt();
+            Initializer::Uniform { min: -bound, max: bound }
+        };
         let bias = || Some(Initializer::Zeros.init([channels[1]], device));
+        let keeps_size = padded && dilation == 1 && stride == [1; 3];
         match ndim {
             Ndim::D2 => {
-                let padding = if dilation == 1 {
+                let padding = if keeps_size {
                     PaddingConfig2d::Same
                 } else {
                     PaddingConfig2d::Explicit(pad(kernel[1]), pad(kernel[2]), pad(kernel[1]), pad(kernel[2]))
                 };
                 let config = Conv2dConfig::new(channels, [kernel[1], kernel[2]])
+                    .with_stride([stride[1], stride[2]])
                     .with_dilation([dilation; 2])
+                    .with_groups(groups)
                     .with_padding(padding);
                 if !biapy_init {
                     return ConvNd::D2(config.init(device));
@@ -100,12 +147,16 @@ impl ConvNd {
                 ConvNd::D2(conv)
             }
             Ndim::D3 => {
-                let padding = if dilation == 1 {
+                let padding = if keeps_size {
                     PaddingConfig3d::Same
                 } else {
                     PaddingConfig3d::Explicit(pad(kernel[0]), pad(kernel[1]), pad(kernel[2]))
                 };
-                let config = Conv3dConfig::new(channels, kernel).with_dilation([dilation; 3]).with_padding(padding);
+                let config = Conv3dConfig::new(channels, kernel)
+                    .with_stride(stride)
+                    .with_dilation([dilation; 3])
+                    .with_groups(groups)
+                    .with_padding(padding);
                 if !biapy_init {
                     return ConvNd::D3(config.init(device));
                 }
@@ -359,6 +410,29 @@ pub fn upsample<const D: usize>(x: Tensor<D>, factors: [usize; 3]) -> Tensor<D> 
     }
 }
 
+/// `F.interpolate(mode="nearest", scale_factor=factors)` for integer factors `(fz, fy, fx)`
+/// (`fz` ignored in 2D): every value repeated `f` times along its axis, which is what PyTorch's
+/// `floor(dst / f)` source index gives. Built from reshapes and `repeat_dim`, so it has a
+/// gradient (the sum over each block) on every backend.
+pub fn upsample_nearest<const D: usize>(x: Tensor<D>, factors: [usize; 3]) -> Tensor<D> {
+    let n_axes = D - 2;
+    let mut x = x;
+    for (axis, &factor) in (2..D).zip(&factors[3 - n_axes..]) {
+        if factor == 1 {
+            continue;
+        }
+        let dims = x.dims();
+        // [.., n, rest] → [.., n, 1, rest] → repeated → [.., n·f, rest]: each row f times.
+        let before: usize = dims[..=axis].iter().product();
+        let after: usize = dims[axis + 1..].iter().product();
+        let repeated: Tensor<3> = x.reshape([before, 1, after]).repeat_dim(1, factor);
+        let mut out = dims;
+        out[axis] *= factor;
+        x = repeated.reshape(out);
+    }
+    x
+}
+
 /// Trainable parameters of a module: what burn's `num_params` counts minus batch-norm running
 /// statistics (which burn visits as float tensors; PyTorch calls them buffers).
 pub fn n_trainable_params<M: Module>(module: &M) -> usize {
@@ -392,6 +466,55 @@ impl ModuleVisitor for TrainableCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Against PyTorch's rule `out[i] = in[floor(i / f)]` per axis, and the gradient of `Σ y·g`
+    /// (each input collects the sum of `g` over its `fz·fy·fx` copies).
+    #[test]
+    fn nearest_upsampling_repeats_each_value_and_sums_its_gradient() {
+        let device = Device::flex().autodiff();
+        let (dims, f) = ([2usize, 3, 2, 3, 4], [2usize, 1, 3]);
+        let n: usize = dims.iter().product();
+        let x: Vec<f32> = (0..n).map(|i| i as f32).collect();
+        let xt = Tensor::<5>::from_data(TensorData::new(x.clone(), dims), &device).require_grad();
+        let y = upsample_nearest(xt.clone(), f);
+        let out = [dims[0], dims[1], dims[2] * f[0], dims[3] * f[1], dims[4] * f[2]];
+        assert_eq!(y.dims(), out);
+        let m: usize = out.iter().product();
+        let g: Vec<f32> = (0..m).map(|i| ((i * 131) % 17) as f32 - 8.0).collect();
+        let grads = (y.clone() * Tensor::<5>::from_data(TensorData::new(g.clone(), out), &device)).sum().backward();
+        let y = y.into_data().try_to_vec::<f32>().unwrap();
+        let dx = xt.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        let mut want_dx = vec![0.0f32; n];
+        for i in 0..m {
+            let mut rest = i;
+            let mut index = [0usize; 5];
+            for axis in (0..5).rev() {
+                index[axis] = rest % out[axis];
+                rest /= out[axis];
+            }
+            let (z, yy, xx) = (index[2] / f[0], index[3] / f[1], index[4] / f[2]);
+            let source = (((index[0] * dims[1] + index[1]) * dims[2] + z) * dims[3] + yy) * dims[4] + xx;
+            assert_eq!(y[i], x[source], "output {i}");
+            want_dx[source] += g[i];
+        }
+        assert_eq!(dx, want_dx);
+        let x4 = Tensor::<4>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [1, 1, 2, 2]), &Device::flex());
+        let y4 = upsample_nearest(x4, [7, 2, 1]).into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(y4, [1.0, 2.0, 1.0, 2.0, 3.0, 4.0, 3.0, 4.0]);
+    }
+
+    /// PyTorch's `Conv2d(k=3, stride=2, padding=1)` and `Conv3d(k=(1,3,3), stride=(1,2,2),
+    /// padding=(0,1,1))` halve even sizes.
+    #[test]
+    fn strided_convolutions_divide_the_size_by_the_stride() {
+        let device = Device::flex();
+        let conv = ConvNd::strided(Ndim::D2, [2, 5], [3, 3, 3], [2, 2, 2], &device);
+        assert_eq!(conv.forward(Tensor::<4>::zeros([1, 2, 8, 6], &device)).dims(), [1, 5, 4, 3]);
+        let conv = ConvNd::strided(Ndim::D3, [2, 5], [1, 3, 3], [1, 2, 2], &device);
+        assert_eq!(conv.forward(Tensor::<5>::zeros([1, 2, 3, 8, 6], &device)).dims(), [1, 5, 3, 4, 3]);
+        let one = ConvNd::strided(Ndim::D3, [2, 5], [1, 1, 1], [2, 2, 2], &device);
+        assert_eq!(one.forward(Tensor::<5>::zeros([1, 2, 4, 8, 6], &device)).dims(), [1, 5, 2, 4, 3]);
+    }
 
     #[test]
     fn elu_equals_burns_bit_for_bit() {

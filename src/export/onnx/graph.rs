@@ -1,11 +1,11 @@
 //! An ONNX graph under construction and the layers of [`crate::model::layers`] as ONNX nodes
-//! (opset 17): convolutions with their "same" padding, transposed convolutions, the three norms,
+//! (opset 17): convolutions with their padding, transposed convolutions, the three norms,
 //! every `MODEL.ACTIVATION`, max-pooling and linear resizing. Values are named by the node that
 //! makes them; weights become initializers named after their layer. This file knows layers, not
 //! networks ([`super::network`] walks those).
 
 use burn::module::Param;
-use burn::nn::{BatchNorm, GroupNorm, InstanceNorm};
+use burn::nn::{BatchNorm, GroupNorm, InstanceNorm, PaddingConfig2d, PaddingConfig3d};
 use burn::tensor::Tensor;
 
 use super::proto::{AttributeProto, FLOAT, INT64, NodeProto, TensorProto};
@@ -95,27 +95,46 @@ impl Graph {
         (weight, bias.map(|b| self.param(format!("{name}.bias"), b)))
     }
 
-    /// `ConvNd` (stride 1, "same" zero padding, bias; dilated for ASPP).
+    /// `ConvNd`: its padding, stride, dilation and groups as the burn layer holds them.
     pub fn conv(&mut self, x: &str, conv: &ConvNd, name: &str) -> String {
-        let ((weight, bias), kernel, dilation) = match conv {
+        let ((weight, bias), kernel, dilation, stride, groups, pads) = match conv {
             ConvNd::D2(c) => {
-                (self.weight_bias(name, &c.weight, c.bias.as_ref()), c.kernel_size.to_vec(), c.dilation.to_vec())
+                let span = |axis: usize| c.dilation[axis] * (c.kernel_size[axis] - 1);
+                let pads = match c.padding {
+                    PaddingConfig2d::Same => [span(0) / 2, span(1) / 2, span(0) - span(0) / 2, span(1) - span(1) / 2],
+                    PaddingConfig2d::Valid => [0; 4],
+                    PaddingConfig2d::Explicit(top, left, bottom, right) => [top, left, bottom, right],
+                };
+                let weights = self.weight_bias(name, &c.weight, c.bias.as_ref());
+                (weights, c.kernel_size.to_vec(), c.dilation.to_vec(), c.stride.to_vec(), c.groups, pads.to_vec())
             }
             ConvNd::D3(c) => {
-                (self.weight_bias(name, &c.weight, c.bias.as_ref()), c.kernel_size.to_vec(), c.dilation.to_vec())
+                let span = |axis: usize| c.dilation[axis] * (c.kernel_size[axis] - 1);
+                let pads = match c.padding {
+                    PaddingConfig3d::Same => {
+                        let begin = [0, 1, 2].map(|a| span(a) / 2);
+                        [begin, [0, 1, 2].map(|a| span(a) - span(a) / 2)].concat()
+                    }
+                    PaddingConfig3d::Valid => vec![0; 6],
+                    PaddingConfig3d::Explicit(d, h, w) => vec![d, h, w, d, h, w],
+                };
+                let weights = self.weight_bias(name, &c.weight, c.bias.as_ref());
+                (weights, c.kernel_size.to_vec(), c.dilation.to_vec(), c.stride.to_vec(), c.groups, pads)
             }
         };
-        let span: Vec<usize> = kernel.iter().zip(&dilation).map(|(&k, &d)| d * (k - 1)).collect();
-        let begin: Vec<i64> = span.iter().map(|&s| (s / 2) as i64).collect();
-        let end: Vec<i64> = span.iter().map(|&s| (s - s / 2) as i64).collect();
-        let pads = [begin, end].concat();
         let mut inputs = vec![x, weight.as_str()];
         if let Some(bias) = &bias {
             inputs.push(bias);
         }
-        let mut attrs = vec![("kernel_shape", Attr::Ints(as_i64(&kernel))), ("pads", Attr::Ints(pads))];
+        let mut attrs = vec![("kernel_shape", Attr::Ints(as_i64(&kernel))), ("pads", Attr::Ints(as_i64(&pads)))];
         if dilation.iter().any(|&d| d != 1) {
             attrs.push(("dilations", Attr::Ints(as_i64(&dilation))));
+        }
+        if stride.iter().any(|&s| s != 1) {
+            attrs.push(("strides", Attr::Ints(as_i64(&stride))));
+        }
+        if groups != 1 {
+            attrs.push(("group", Attr::Int(groups as i64)));
         }
         self.node("Conv", name.to_string(), &inputs, attrs)
     }
@@ -252,6 +271,20 @@ impl Graph {
         let scales = self.float(format!("{name}.scales"), &[ndim + 2], &scales);
         let attrs =
             vec![("mode", Attr::Str("linear")), ("coordinate_transformation_mode", Attr::Str("pytorch_half_pixel"))];
+        self.node("Resize", name.to_string(), &[x, "", &scales], attrs)
+    }
+
+    /// Nearest up-sampling by integer `factors` as PyTorch's `mode="nearest"` (source index
+    /// `floor(dst / f)`).
+    pub fn upsample_nearest(&mut self, x: &str, factors: [usize; 3], ndim: usize, name: &str) -> String {
+        let mut scales = vec![1.0f32, 1.0];
+        scales.extend(factors[3 - ndim..].iter().map(|&f| f as f32));
+        let scales = self.float(format!("{name}.scales"), &[ndim + 2], &scales);
+        let attrs = vec![
+            ("mode", Attr::Str("nearest")),
+            ("coordinate_transformation_mode", Attr::Str("asymmetric")),
+            ("nearest_mode", Attr::Str("floor")),
+        ];
         self.node("Resize", name.to_string(), &[x, "", &scales], attrs)
     }
 }
