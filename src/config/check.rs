@@ -30,8 +30,18 @@ const SEMANTIC_ARCHITECTURES: &[&str] = &[
 ];
 
 /// The subset segsweep builds (the U-Net family of the training issue).
-const IMPLEMENTED_ARCHITECTURES: &[&str] =
-    &["unet", "attention_unet", "resunet", "seunet", "resunet_se", "resunet++", "multiresunet"];
+const IMPLEMENTED_ARCHITECTURES: &[&str] = &[
+    "unet",
+    "attention_unet",
+    "resunet",
+    "seunet",
+    "resunet_se",
+    "resunet++",
+    "multiresunet",
+    "stunet",
+    "unext_v1",
+    "unext_v2",
+];
 
 /// Collects problems, naming where each key was set.
 struct Checker<'a> {
@@ -394,6 +404,9 @@ fn check_model(config: &Config, c: &mut Checker) {
             format!("`{arch}` is not implemented by segsweep yet; available: {}", quoted(IMPLEMENTED_ARCHITECTURES)),
         );
     }
+    if arch == "stunet" {
+        check_stunet(model, c);
+    }
     let n_levels = model.feature_maps.len();
     c.require(n_levels > 2, "MODEL.FEATURE_MAPS", "expected more than 2 levels");
     c.require(
@@ -432,8 +445,9 @@ fn check_model(config: &Config, c: &mut Checker) {
         "MODEL.ISOTROPY",
         format!("expected {n_levels} values, found {}", model.isotropy.len()),
     );
+    let fixed_norms = ["multiresunet", "stunet", "unext_v1", "unext_v2"].contains(&arch);
     c.require(
-        model.normalization != NormLayer::Ln,
+        fixed_norms || model.normalization != NormLayer::Ln,
         "MODEL.NORMALIZATION",
         "`ln` is not available in the U-Net family; use `in`, `bn`, `sync_bn` or `gn`",
     );
@@ -444,6 +458,25 @@ fn check_model(config: &Config, c: &mut Checker) {
         "only `best_on_val` is supported yet (set `PATHS.CHECKPOINT_FILE` to load a periodic checkpoint)",
     );
     check_patch_divisibility(config, c);
+}
+
+/// STU-Net's pretrained encoder: BiaPy downloads it from Hugging Face (spec architectures §8),
+/// skipping the download when a checkpoint is loaded anyway; segsweep downloads nothing. The
+/// topology keys are checked where the network is described (`ModelSpec::from_config`).
+fn check_stunet(model: &super::schema::Model, c: &mut Checker) {
+    let stunet = &model.stunet;
+    if !stunet.pretrained {
+        return;
+    }
+    if stunet.variant == super::schema::StunetVariant::Custom {
+        c.fail("MODEL.STUNET.PRETRAINED", "the `custom` variant has no pretrained checkpoint (as BiaPy)");
+    } else if !model.load_checkpoint {
+        c.not_implemented(
+            "MODEL.STUNET.PRETRAINED",
+            "would download OrgMIM's encoder weights from Hugging Face, and segsweep downloads nothing at run time: set \
+             it to False, or load weights you have with `MODEL.LOAD_CHECKPOINT` and `PATHS.CHECKPOINT_FILE`",
+        );
+    }
 }
 
 /// Spec §1.7 #40: every pooling level must divide the patch evenly.
@@ -743,6 +776,19 @@ mod tests {
             problems("TRAIN: {ENABLE: True}\nMODEL: {ARCHITECTURE: unetr}\nDATA: {TRAIN: {PROBABILITY_MAP: True}}\n");
         assert!(p.iter().any(|m| m.contains("`unetr` is not implemented by segsweep yet")));
         assert!(p.iter().any(|m| m.contains("only works with `DATA.TRAIN.EXTRACT_RANDOM_PATCH: True`")));
+    }
+
+    #[test]
+    fn stunets_pretrained_encoder_is_refused_unless_a_checkpoint_replaces_it() {
+        let stunet =
+            |extra: &str| problems(&format!("TRAIN: {{ENABLE: True}}\nMODEL: {{ARCHITECTURE: stunet, {extra}}}\n"));
+        assert!(stunet("STUNET: {VARIANT: small}").is_empty());
+        let p = stunet("STUNET: {PRETRAINED: True}");
+        assert!(p.len() == 1 && p[0].starts_with("`MODEL.STUNET.PRETRAINED`") && p[0].contains("downloads nothing"));
+        let p = stunet("STUNET: {VARIANT: custom, PRETRAINED: True}");
+        assert!(p.len() == 1 && p[0].contains("no pretrained checkpoint"), "{p:?}");
+        let p = stunet("STUNET: {PRETRAINED: True}, LOAD_CHECKPOINT: True");
+        assert!(p.iter().all(|m| !m.contains("STUNET")), "{p:?}");
     }
 
     #[test]

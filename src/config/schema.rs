@@ -715,6 +715,14 @@ pub struct Model {
     pub freeze_layers_matching: Vec<String>,
     pub torchvision_model_name: String,
     pub bmz: Bmz,
+    /// `MODEL.CONVNEXT_SD_PROB`: the deepest ConvNeXt block's stochastic-depth probability
+    /// (`unext_v1`, `unext_v2`).
+    pub convnext_sd_prob: f64,
+    /// `MODEL.CONVNEXT_LAYER_SCALE`: the initial layer scale of `unext_v1`'s blocks (none when ≤ 0).
+    pub convnext_layer_scale: f64,
+    /// `MODEL.CONVNEXT_STEM_K_SIZE`: kernel and stride of the `unext_*` stem.
+    pub convnext_stem_k_size: usize,
+    pub stunet: Stunet,
 }
 
 impl Model {
@@ -763,8 +771,50 @@ impl Default for Model {
             freeze_layers_matching: Vec::new(),
             torchvision_model_name: String::new(),
             bmz: Bmz::default(),
+            convnext_sd_prob: 0.1,
+            convnext_layer_scale: 1e-6,
+            convnext_stem_k_size: 2,
+            stunet: Stunet::default(),
         }
     }
+}
+
+/// `MODEL.STUNET`: which STU-Net to build. `DEPTH`, `DIMS`, `POOL_OP_KERNEL_SIZES` and
+/// `CONV_KERNEL_SIZES` are read only with `VARIANT: custom` (BiaPy's defaults, `(z, y, x)`
+/// entries; 2D takes two values per entry).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", default)]
+pub struct Stunet {
+    pub variant: StunetVariant,
+    /// BiaPy downloads OrgMIM encoder weights from Hugging Face; segsweep downloads nothing.
+    pub pretrained: bool,
+    pub depth: Vec<usize>,
+    pub dims: Vec<usize>,
+    pub pool_op_kernel_sizes: Vec<Vec<usize>>,
+    pub conv_kernel_sizes: Vec<Vec<usize>>,
+}
+
+impl Default for Stunet {
+    fn default() -> Self {
+        Self {
+            variant: StunetVariant::Base,
+            pretrained: false,
+            depth: vec![1; 6],
+            dims: vec![32, 64, 128, 256, 512, 512],
+            pool_op_kernel_sizes: [vec![vec![2; 3]; 4], vec![vec![1; 3]]].concat(),
+            conv_kernel_sizes: vec![vec![3; 3]; 6],
+        }
+    }
+}
+
+/// `MODEL.STUNET.VARIANT`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StunetVariant {
+    Small,
+    Base,
+    Large,
+    Custom,
 }
 
 /// `MODEL.BMZ`: a BioImage Model Zoo package to run (`MODEL.SOURCE: bmz`) and the metadata of

@@ -1,5 +1,5 @@
 //! The segmentation networks: BiaPy's U-Net family (`unet`, `attention_unet`, `resunet`,
-//! `seunet`, `resunet_se`, `resunet++`) and `multiresunet` in 2D and 3D, built from a [`ModelSpec`] into one burn module, [`SegModel`].
+//! `seunet`, `resunet_se`, `resunet++`), `multiresunet`, `stunet` and `unext_v1`/`unext_v2` in 2D and 3D, built from a [`ModelSpec`] into one burn module, [`SegModel`].
 //!
 //! Data flow: resolved [`Config`] → [`ModelSpec::from_config`] (checks what the builders need) →
 //! [`SegModel::new`] → [`SegModel::forward2d`] / [`SegModel::forward3d`] → logits (no final
@@ -8,7 +8,7 @@
 //! output shapes and parameter counts; [`max_pool3d`] fills a gap in burn 0.22.1.
 //!
 //! Files: `layers` (2D/3D leaf layers, initialisation), `blocks` (conv unit, level, decoder step),
-//! `unet`, `attention`, `seunet`, `resunet`, `resunet_pp`, `multiresunet`, `pool3d`, `summary`, `predict`. This module must not read files;
+//! `unet`, `attention`, `seunet`, `resunet`, `resunet_pp`, `multiresunet`, `stunet`, `convnext`, `unext`, `pool3d`, `summary`, `predict`. This module must not read files;
 //! the device comes from the caller (only [`summary`] builds a throw-away model on the CPU device,
 //! with lazily initialised weights, to count parameters).
 //!
@@ -23,6 +23,7 @@
 pub mod attention;
 pub mod biapy_names;
 pub mod blocks;
+pub mod convnext;
 pub mod layers;
 pub mod multiresunet;
 pub mod pool3d;
@@ -31,8 +32,10 @@ pub mod resunet;
 pub mod resunet_pp;
 pub mod seunet;
 pub mod skeleton;
+pub mod stunet;
 pub mod summary;
 pub mod unet;
+pub mod unext;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -43,8 +46,10 @@ pub use multiresunet::MultiResUnet;
 pub use pool3d::max_pool3d;
 pub use resunet::ResUNet;
 pub use resunet_pp::ResUNetPlusPlus;
+pub use stunet::Stunet;
 pub use summary::{LayerRow, summary};
 pub use unet::{UNet, UNetVariant};
+pub use unext::Unext;
 
 use crate::config::{Activation, Config, ConvBlockOrder, Ndim, NormLayer, UpsampleLayer};
 
@@ -53,7 +58,7 @@ use crate::config::{Activation, Config, ConvBlockOrder, Ndim, NormLayer, Upsampl
 pub enum ModelError {
     /// `MODEL.ARCHITECTURE` names a network segsweep does not build.
     #[error(
-        "`MODEL.ARCHITECTURE`: `{0}` is not built by segsweep; available: `unet`, `attention_unet`, `resunet`, `seunet`, `resunet_se`, `resunet++`, `multiresunet`"
+        "`MODEL.ARCHITECTURE`: `{0}` is not built by segsweep; available: `unet`, `attention_unet`, `resunet`, `seunet`, `resunet_se`, `resunet++`, `multiresunet`, `stunet`, `unext_v1`, `unext_v2`"
     )]
     UnsupportedArchitecture(String),
     /// A model key has a value the builders cannot use.
@@ -91,6 +96,12 @@ pub enum Arch {
     ResunetPlusPlus,
     /// `multiresunet`.
     Multiresunet,
+    /// `stunet`.
+    Stunet,
+    /// `unext_v1`.
+    UnextV1,
+    /// `unext_v2`.
+    UnextV2,
 }
 
 impl Arch {
@@ -104,8 +115,22 @@ impl Arch {
             "resunet_se" => Some(Arch::ResunetSe),
             "resunet++" => Some(Arch::ResunetPlusPlus),
             "multiresunet" => Some(Arch::Multiresunet),
+            "stunet" => Some(Arch::Stunet),
+            "unext_v1" => Some(Arch::UnextV1),
+            "unext_v2" => Some(Arch::UnextV2),
             _ => None,
         }
+    }
+
+    /// `unext_v1` or `unext_v2`.
+    pub fn is_unext(self) -> bool {
+        matches!(self, Arch::UnextV1 | Arch::UnextV2)
+    }
+
+    /// Whether the network's norms follow `MODEL.NORMALIZATION` (`multiresunet`, `stunet` and
+    /// the `unext_*` have fixed ones).
+    pub fn reads_normalization(self) -> bool {
+        !matches!(self, Arch::Multiresunet | Arch::Stunet | Arch::UnextV1 | Arch::UnextV2)
     }
 
     /// BiaPy's name.
@@ -118,6 +143,9 @@ impl Arch {
             Arch::ResunetSe => "resunet_se",
             Arch::ResunetPlusPlus => "resunet++",
             Arch::Multiresunet => "multiresunet",
+            Arch::Stunet => "stunet",
+            Arch::UnextV1 => "unext_v1",
+            Arch::UnextV2 => "unext_v2",
         }
     }
 }
@@ -160,6 +188,10 @@ pub struct ModelSpec {
     /// `MODEL.LARGER_IO`: an extra conv unit with a `(k+2)` kernel before the encoder
     /// (`conv_in`) and after the decoder (`conv_out.0`).
     pub larger_io: bool,
+    /// `MODEL.STUNET`'s stages (`stunet` only; `None` for the other networks).
+    pub stunet: Option<stunet::Topology>,
+    /// `MODEL.CONVNEXT_*` (read by `unext_v1` and `unext_v2` only).
+    pub convnext: convnext::Settings,
 }
 
 impl ModelSpec {
@@ -190,9 +222,43 @@ impl ModelSpec {
             conv_layers: model.conv_layers.clone(),
             conv_block_order: model.conv_block_order,
             larger_io: model.larger_io,
+            convnext: convnext::Settings {
+                drop_path: model.convnext_sd_prob,
+                layer_scale: model.convnext_layer_scale,
+                stem_kernel: model.convnext_stem_k_size,
+            },
+            stunet: match arch {
+                Arch::Stunet => Some(stunet::Topology::from_config(&model.stunet, config.problem.ndim)?),
+                _ => None,
+            },
         };
         spec.validate()?;
+        spec.check_patch(&config.data.patch_size)?;
         Ok(spec)
+    }
+
+    /// Checks that `DATA.PATCH_SIZE` survives the network's down-sampling. BiaPy checks the pools
+    /// of `FEATURE_MAPS` levels only; a network with other strides (`unext_*`'s stem, `stunet`'s
+    /// stages) needs its own multiples, or its skip connections would not line up.
+    pub fn check_patch(&self, patch: &[usize]) -> Result<(), ModelError> {
+        let n_axes = self.ndim.n_axes();
+        if patch.len() != n_axes + 1 {
+            // The config check names a patch of the wrong rank.
+            return Ok(());
+        }
+        let geometry = self.geometry();
+        let multiples = &geometry.total_factors()[3 - n_axes..];
+        if patch[..n_axes].iter().zip(multiples).all(|(&size, &m)| size > 0 && size % m == 0) {
+            return Ok(());
+        }
+        Err(ModelError::InvalidSpec {
+            key: "DATA.PATCH_SIZE",
+            message: format!(
+                "{patch:?} does not fit `{}`: its spatial sizes must be multiples of {multiples:?}, the network's total \
+                 down-sampling",
+                self.arch.name()
+            ),
+        })
     }
 
     /// Checks that the builders can use every value (lengths, ranges, combinations).
@@ -234,11 +300,12 @@ impl ModelSpec {
 
     fn validate_combinations(&self) -> Result<(), ModelError> {
         let fail = |key: &'static str, message: String| Err(ModelError::InvalidSpec { key, message });
-        if self.norm == NormLayer::Ln {
+        let reads_norm = self.arch.reads_normalization();
+        if reads_norm && self.norm == NormLayer::Ln {
             return fail("MODEL.NORMALIZATION", "`ln` is not available in the U-Net family".into());
         }
         let groups = layers::group_norm_groups(self.ndim);
-        if self.norm == NormLayer::Gn && self.feature_maps.iter().any(|f| f % groups != 0) {
+        if reads_norm && self.norm == NormLayer::Gn && self.feature_maps.iter().any(|f| f % groups != 0) {
             let message =
                 format!("`gn` uses {groups} groups here; every `MODEL.FEATURE_MAPS` value must be a multiple");
             return fail("MODEL.NORMALIZATION", message);
@@ -261,6 +328,25 @@ impl ModelSpec {
                 self.z_down.len()
             );
             return fail("MODEL.Z_DOWN", message);
+        }
+        if self.arch.is_unext() {
+            let arch = self.arch.name();
+            if self.conv_block_order != ConvBlockOrder::ConvNormAct {
+                return fail(
+                    "MODEL.CONV_BLOCK_ORDER",
+                    format!("`{arch}` takes only `conv_norm_act` (as BiaPy checks)"),
+                );
+            }
+            if !(0.0..1.0).contains(&self.convnext.drop_path) {
+                let message = format!("{} is outside [0, 1)", self.convnext.drop_path);
+                return fail("MODEL.CONVNEXT_SD_PROB", message);
+            }
+            if self.convnext.stem_kernel == 0 {
+                return fail("MODEL.CONVNEXT_STEM_K_SIZE", "the stem's kernel must be at least 1".into());
+            }
+        }
+        if self.arch == Arch::Stunet && self.stunet.is_none() {
+            return fail("MODEL.STUNET", "`stunet` needs its stages (`ModelSpec::from_config` resolves them)".into());
         }
         if self.arch == Arch::ResunetPlusPlus && self.feature_maps.len() < 3 {
             let message = "`resunet++` needs at least 3 values (the last is the ASPP bridge's width)".into();
@@ -328,17 +414,20 @@ impl ModelSpec {
 
     /// The input a network built from this spec accepts: its pools in the order applied
     /// (`resunet++` pools after levels `1…len(F)−2`, not after level 0; `multiresunet` by 2 in
-    /// y and x).
+    /// y and x; `stunet` by its stages' strides; the `unext_*` by their stem first).
     pub fn geometry(&self) -> Geometry {
         let levels = match self.arch {
             Arch::ResunetPlusPlus => 1..self.depth(),
             _ => 0..self.depth(),
         };
-        Geometry {
-            ndim: self.ndim,
-            in_channels: self.in_channels,
-            pools: levels.map(|l| self.pool_factors(l)).collect(),
-        }
+        let pools = match &self.stunet {
+            Some(topology) => topology.pools.clone(),
+            None if self.arch.is_unext() => {
+                std::iter::once(unext::stem_factors(self)).chain(levels.map(|l| self.pool_factors(l))).collect()
+            }
+            None => levels.map(|l| self.pool_factors(l)).collect(),
+        };
+        Geometry { ndim: self.ndim, in_channels: self.in_channels, pools }
     }
 }
 
@@ -361,6 +450,12 @@ pub enum SegModel {
     ResunetPlusPlus(ResUNetPlusPlus),
     /// `multiresunet`.
     Multiresunet(MultiResUnet),
+    /// `stunet`.
+    Stunet(Stunet),
+    /// `unext_v1`.
+    UnextV1(Unext),
+    /// `unext_v2`.
+    UnextV2(Unext),
 }
 
 impl SegModel {
@@ -375,6 +470,9 @@ impl SegModel {
             Arch::ResunetSe => SegModel::ResunetSe(ResUNet::new(spec, device)),
             Arch::ResunetPlusPlus => SegModel::ResunetPlusPlus(ResUNetPlusPlus::new(spec, device)),
             Arch::Multiresunet => SegModel::Multiresunet(MultiResUnet::new(spec, device)),
+            Arch::Stunet => SegModel::Stunet(Stunet::new(spec, device)),
+            Arch::UnextV1 => SegModel::UnextV1(Unext::new(spec, convnext::Version::V1, device)),
+            Arch::UnextV2 => SegModel::UnextV2(Unext::new(spec, convnext::Version::V2, device)),
         })
     }
 
@@ -407,6 +505,8 @@ impl SegModel {
             SegModel::Resunet(net) | SegModel::ResunetSe(net) => net.forward(x),
             SegModel::ResunetPlusPlus(net) => net.forward(x),
             SegModel::Multiresunet(net) => net.forward(x),
+            SegModel::Stunet(net) => net.forward(x),
+            SegModel::UnextV1(net) | SegModel::UnextV2(net) => net.forward(x),
         }
     }
 
@@ -417,6 +517,8 @@ impl SegModel {
             SegModel::Resunet(net) | SegModel::ResunetSe(net) => &net.geometry,
             SegModel::ResunetPlusPlus(net) => &net.geometry,
             SegModel::Multiresunet(net) => &net.geometry,
+            SegModel::Stunet(net) => &net.geometry,
+            SegModel::UnextV1(net) | SegModel::UnextV2(net) => &net.geometry,
         }
     }
 
@@ -438,6 +540,8 @@ impl SegModel {
             SegModel::Resunet(net) | SegModel::ResunetSe(net) => net.block_params(),
             SegModel::ResunetPlusPlus(net) => net.block_params(),
             SegModel::Multiresunet(net) => net.block_params(),
+            SegModel::Stunet(net) => net.block_params(),
+            SegModel::UnextV1(net) | SegModel::UnextV2(net) => net.block_params(),
         }
     }
 
@@ -449,6 +553,8 @@ impl SegModel {
             SegModel::Resunet(net) | SegModel::ResunetSe(net) => net.biapy_state_dict_names(),
             SegModel::ResunetPlusPlus(net) => net.biapy_state_dict_names(),
             SegModel::Multiresunet(net) => net.biapy_state_dict_names(),
+            SegModel::Stunet(net) => net.biapy_state_dict_names(),
+            SegModel::UnextV1(net) | SegModel::UnextV2(net) => net.biapy_state_dict_names(),
         }
     }
 }

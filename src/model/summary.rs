@@ -81,6 +81,25 @@ fn block_layout(spec: &ModelSpec) -> Vec<(String, usize, usize)> {
             blocks.push(("bottleneck".into(), width(depth), depth));
             blocks.extend((0..depth).rev().map(|level| (format!("decoder {level}"), width(level), level)));
         }
+        // Stages at their own resolution (stage d is strided d times), the bottleneck stage,
+        // decoder steps back to stage s with its width, and the two 1×1 outputs.
+        Arch::Stunet => {
+            let t = spec.stunet.as_ref().expect("a validated stunet spec has a topology");
+            let n = t.n_pools();
+            blocks.extend((0..n).map(|d| (format!("encoder {d}"), t.dims[d], d)));
+            blocks.push(("bottleneck".into(), t.dims[n], n));
+            blocks.extend((0..n).rev().map(|s| (format!("decoder {s}"), t.dims[s], s)));
+        }
+        // The stem divides by its factors before level 0: level j's blocks run after j + 1
+        // down-samplings, and the decoder's last row ends with the inverted stem at full size.
+        Arch::UnextV1 | Arch::UnextV2 => {
+            blocks.extend((0..depth).map(|level| (format!("encoder {level}"), fm[level], level + 1)));
+            blocks.push(("bottleneck".into(), fm[depth], depth + 1));
+            blocks.extend((0..depth).rev().map(|level| {
+                let scale = if level == 0 { 0 } else { level + 1 };
+                (format!("decoder {level}"), fm[level], scale)
+            }));
+        }
         // Encoder rows before their pooling.
         _ => {
             blocks.extend((0..depth).map(|level| (format!("encoder {level}"), fm[level], level)));
@@ -123,6 +142,29 @@ mod tests {
         assert_eq!(rows[4].output_shape, [1, 256, 16, 16]);
         assert_eq!(rows[5].output_shape, [1, 128, 32, 32]);
         assert_eq!(rows[9].output_shape, [1, 1, 256, 256]);
+    }
+
+    #[test]
+    fn stunet_rows_follow_its_stages() {
+        let rows = summary(&spec("MODEL: {ARCHITECTURE: stunet}"), &[256, 256]).expect("fits");
+        let shapes: Vec<(&str, &[usize])> = rows.iter().map(|r| (r.name.as_str(), &r.output_shape[..])).collect();
+        assert_eq!(shapes[0], ("encoder 0", &[1, 32, 256, 256][..]));
+        assert_eq!(shapes[4], ("encoder 4", &[1, 512, 16, 16][..]));
+        assert_eq!(shapes[5], ("bottleneck", &[1, 512, 16, 16][..]));
+        assert_eq!(shapes[6], ("decoder 4", &[1, 512, 16, 16][..]));
+        assert_eq!(shapes[10], ("decoder 0", &[1, 32, 256, 256][..]));
+        assert_eq!(shapes[11], ("head", &[1, 1, 256, 256][..]));
+        assert_eq!(rows.iter().map(|r| r.n_params).sum::<usize>(), 20_445_571);
+    }
+
+    #[test]
+    fn unext_rows_start_after_the_stem() {
+        let rows = summary(&spec("MODEL: {ARCHITECTURE: unext_v2}"), &[256, 256]).expect("fits");
+        assert_eq!(rows[0].output_shape, [1, 16, 128, 128]);
+        assert_eq!(rows[4].output_shape, [1, 256, 8, 8]);
+        assert_eq!(rows[5].output_shape, [1, 128, 16, 16]);
+        assert_eq!(rows[8].output_shape, [1, 16, 256, 256]);
+        assert_eq!(rows.iter().map(|r| r.n_params).sum::<usize>(), 2_235_857);
     }
 
     #[test]

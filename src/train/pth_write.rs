@@ -120,6 +120,56 @@ pub fn model_build_kwargs(config: &Config) -> serde_json::Value {
             "explicit_activations": false,
         });
     }
+    // `build_stunet`'s arguments (`build_model`'s STU-Net branch); `pretrained` is off: the
+    // weights are in the checkpoint.
+    if model.architecture == "stunet" {
+        let stunet = &model.stunet;
+        let mut kwargs = serde_json::json!({
+            "variant": json(&stunet.variant),
+            "image_shape": config.data.patch_size,
+            "output_channels": [out_channels],
+            "output_channel_info": ["pred0"],
+            "explicit_activations": false,
+            "head_activations": vec![head; out_channels],
+            "deep_supervision": false,
+            "return_one_tensor": false,
+            "pretrained": false,
+        });
+        if stunet.variant == crate::config::StunetVariant::Custom {
+            kwargs["depth"] = serde_json::json!(stunet.depth);
+            kwargs["dims"] = serde_json::json!(stunet.dims);
+            kwargs["pool_op_kernel_sizes"] = serde_json::json!(stunet.pool_op_kernel_sizes);
+            kwargs["conv_kernel_sizes"] = serde_json::json!(stunet.conv_kernel_sizes);
+        }
+        return kwargs;
+    }
+    // `U_NeXt_V1/V2`: `build_model` renames `conv_layers` and drops the keys they do not take.
+    if let Some(version) = model.architecture.strip_prefix("unext_") {
+        let mut kwargs = serde_json::json!({
+            "image_shape": config.data.patch_size,
+            "feature_maps": model.feature_maps,
+            "upsample_layer": json(&model.upsample_layer),
+            "yx_down": model.yx_down,
+            "z_down": model.z_down,
+            "output_channels": [out_channels],
+            "output_channel_info": ["pred0"],
+            "head_activations": vec![head; out_channels],
+            "explicit_activations": false,
+            "separated_decoders": false,
+            "divide_decoder_feature_maps": false,
+            "stochastic_depth_prob": model.convnext_sd_prob,
+            "cn_layers": model.conv_layers,
+            "isotropy": model.isotropy,
+            "stem_k_size": model.convnext_stem_k_size,
+            "contrast": config.loss.contrast.enable,
+            "contrast_proj_dim": config.loss.contrast.proj_dim,
+            "return_one_tensor": false,
+        });
+        if version == "v1" {
+            kwargs["layer_scale"] = serde_json::json!(model.convnext_layer_scale);
+        }
+        return kwargs;
+    }
     serde_json::json!({
         "image_shape": config.data.patch_size,
         "activation": json(&model.activation),
@@ -215,7 +265,18 @@ mod tests {
 
     #[test]
     fn every_architecture_is_written_with_biapys_names() {
-        for arch in ["unet", "attention_unet", "seunet", "resunet", "resunet_se", "resunet++", "multiresunet"] {
+        for arch in [
+            "unet",
+            "attention_unet",
+            "seunet",
+            "resunet",
+            "resunet_se",
+            "resunet++",
+            "multiresunet",
+            "stunet",
+            "unext_v1",
+            "unext_v2",
+        ] {
             // MultiResUNet ignores the feature maps but always pools four times.
             let (maps, patch) =
                 if arch == "multiresunet" { ("[16, 16, 16, 16, 32]", 32) } else { ("[16, 16, 32]", 16) };

@@ -356,6 +356,32 @@ fn every_layer_kind_runs_in_onnxruntime_and_biapys_class_as_segsweep_computes_it
             "  ARCHITECTURE: multiresunet\n  FEATURE_MAPS: [16, 32, 64, 128, 256]\n  Z_DOWN: [2, 2, 1, 1]",
         ),
         (
+            "stunet-small-3-classes",
+            2,
+            3,
+            "  ARCHITECTURE: stunet\n  STUNET: {VARIANT: custom, DEPTH: [2, 1, 1], DIMS: [8, 16, 16], \
+             POOL_OP_KERNEL_SIZES: [[2, 2], [1, 1]], CONV_KERNEL_SIZES: [[3, 3], [3, 3], [3, 3]]}",
+        ),
+        (
+            "stunet-3d-anisotropic",
+            3,
+            2,
+            "  ARCHITECTURE: stunet\n  STUNET: {VARIANT: custom, DEPTH: [1, 2, 1], DIMS: [4, 8, 8], \
+             POOL_OP_KERNEL_SIZES: [[1, 2, 2], [2, 2, 2]], CONV_KERNEL_SIZES: [[1, 3, 3], [3, 3, 3], [3, 3, 3]]}",
+        ),
+        (
+            "unext-v1-upsampling-3-classes",
+            2,
+            3,
+            "  ARCHITECTURE: unext_v1\n  UPSAMPLE_LAYER: upsampling\n  CONVNEXT_LAYER_SCALE: 0.5",
+        ),
+        (
+            "unext-v2-3d-anisotropic",
+            3,
+            2,
+            "  ARCHITECTURE: unext_v2\n  Z_DOWN: [1, 2]\n  ISOTROPY: [false, true, true]\n  CONV_LAYERS: [1, 2, 1]",
+        ),
+        (
             "resunet-3d-trilinear-larger-io",
             3,
             2,

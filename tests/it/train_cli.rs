@@ -177,14 +177,34 @@ fn random_patches_with_probability_maps_kept_in_the_results_tree() {
 fn every_architecture_learns_in_two_epochs() {
     let dir = TestDir::new();
     let config = tiny_job(&dir, 2, 2);
-    for arch in ["unet", "attention_unet", "resunet", "seunet", "resunet_se", "resunet++", "multiresunet"] {
+    let archs = [
+        "unet",
+        "attention_unet",
+        "resunet",
+        "seunet",
+        "resunet_se",
+        "resunet++",
+        "multiresunet",
+        "stunet",
+        "unext_v1",
+        "unext_v2",
+    ];
+    for arch in archs {
         let results = dir.join(&format!("results-{arch}"));
         let architecture = format!("MODEL.ARCHITECTURE={arch}");
-        // MultiResUNet always down-samples four times (BiaPy checks four `Z_DOWN` values).
-        let sets: &[&str] = if arch == "multiresunet" {
-            &[&architecture, "MODEL.FEATURE_MAPS=[4, 8, 16, 32, 64]", "MODEL.Z_DOWN=[2, 2, 2, 2]"]
-        } else {
-            &[&architecture]
+        // MultiResUNet always down-samples four times (BiaPy checks four `Z_DOWN` values);
+        // STU-Net takes its own stages (a small custom one here).
+        let sets: &[&str] = match arch {
+            "multiresunet" => &[&architecture, "MODEL.FEATURE_MAPS=[4, 8, 16, 32, 64]", "MODEL.Z_DOWN=[2, 2, 2, 2]"],
+            "stunet" => &[
+                &architecture,
+                "MODEL.STUNET.VARIANT=custom",
+                "MODEL.STUNET.DEPTH=[1, 1, 1]",
+                "MODEL.STUNET.DIMS=[4, 8, 16]",
+                "MODEL.STUNET.POOL_OP_KERNEL_SIZES=[[2, 2], [2, 2]]",
+                "MODEL.STUNET.CONV_KERNEL_SIZES=[[3, 3], [3, 3], [3, 3]]",
+            ],
+            _ => &[&architecture],
         };
         let out = train_with(&config, &results, sets);
         assert_eq!(out.code, 0, "{arch}: {}\n{}", out.stdout, out.stderr);

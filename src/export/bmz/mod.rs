@@ -63,6 +63,9 @@ pub fn biapy_class(arch: Arch) -> (&'static str, &'static str) {
         Arch::ResunetSe => ("biapy.models.resunet_se", "ResUNet_SE"),
         Arch::ResunetPlusPlus => ("biapy.models.resunet++", "ResUNetPlusPlus"),
         Arch::Multiresunet => ("biapy.models.multiresunet", "MultiResUnet"),
+        Arch::Stunet => ("biapy.models.stunet", "build_stunet"),
+        Arch::UnextV1 => ("biapy.models.unext_v1", "U_NeXt_V1"),
+        Arch::UnextV2 => ("biapy.models.unext_v2", "U_NeXt_V2"),
     }
 }
 
@@ -97,7 +100,7 @@ pub fn write_package(out: &Path, config: &Config, model: &SegModel, sample: &Sam
     let onnx = add("model.onnx", crate::export::onnx::to_bytes(model));
     let arch = crate::model::Arch::from_name(&config.model.architecture)
         .ok_or_else(|| ModelError::UnsupportedArchitecture(config.model.architecture.clone()))?;
-    let state_dict = if config.model.normalization == NormLayer::Gn {
+    let state_dict = if arch.reads_normalization() && config.model.normalization == NormLayer::Gn {
         // spec §7 quirk: BiaPy 3.7.1's norm factory raises a TypeError for `gn`, so its class
         // cannot be built to take these weights.
         Err(WeightsError::Unsupported(

@@ -1,18 +1,21 @@
 //! The networks of [`crate::model`] as ONNX graphs, block by block in the order their `forward`
 //! runs: the U-Net skeleton (encoder levels, max-pooling, bottleneck, decoder steps with their
-//! skip connections, head) with its three variants' units, the residual U-Net, ResUNet++ and
-//! MultiResUNet. Nodes and
+//! skip connections, head) with its three variants' units, the residual U-Net, ResUNet++,
+//! MultiResUNet, STU-Net and the U-NeXts. Nodes and
 //! initializers are named after BiaPy's modules (`down_path.0.block.1.conv.weight`). Inference
 //! only: dropout is the identity and batch norm uses its running statistics.
 
 use super::graph::{Attr, Graph};
-use crate::config::ConvBlockOrder;
+use crate::config::{Activation, ConvBlockOrder};
 use crate::model::attention::AttentionBlock;
 use crate::model::blocks::{ConvBlock, ConvStack, UpBlock, Upsampler};
+use crate::model::convnext::{ChannelNorm, ConvNextBlock, LayerScale};
 use crate::model::multiresunet::{ConvBn, MultiResBlock, MultiResUnet, ResPath};
 use crate::model::resunet::{ResConvBlock, ResUNet, ResUpBlock};
 use crate::model::resunet_pp::{Aspp, PlusAttention, ResUNetPlusPlus};
 use crate::model::seunet::SqExBlock;
+use crate::model::stunet::{BasicResBlock, Stunet};
+use crate::model::unext::{Unext, UpStep};
 use crate::model::{SegModel, UNet};
 
 /// Adds `model`'s forward pass from the value `input` (`[batch, c, (z,) y, x]`); returns the
@@ -24,6 +27,8 @@ pub fn emit(model: &SegModel, g: &mut Graph, input: &str) -> String {
         SegModel::Resunet(net) | SegModel::ResunetSe(net) => resunet(g, net, input, ndim),
         SegModel::ResunetPlusPlus(net) => resunet_pp(g, net, input, ndim),
         SegModel::Multiresunet(net) => multiresunet(g, net, input, ndim),
+        SegModel::Stunet(net) => stunet(g, net, input, ndim),
+        SegModel::UnextV1(net) | SegModel::UnextV2(net) => unext(g, net, input, ndim),
     }
 }
 
@@ -340,4 +345,175 @@ fn res_path(g: &mut Graph, x: &str, path: &ResPath, name: &str, ndim: usize) -> 
         x = g.node("Relu", format!("{name}.bns.{l}.relu2"), &[&y], vec![]);
     }
     x
+}
+
+/// STU-Net's forward (`crate::model::stunet`).
+fn stunet(g: &mut Graph, net: &Stunet, input: &str, ndim: usize) -> String {
+    let (bottleneck, encoder) = net.conv_blocks_context.split_last().expect("at least two stages");
+    let mut x = input.to_string();
+    let mut skips = Vec::with_capacity(encoder.len());
+    for (d, blocks) in encoder.iter().enumerate() {
+        x = stunet_stage(g, &x, blocks, &format!("conv_blocks_context.{d}"), ndim);
+        skips.push(x.clone());
+    }
+    x = stunet_stage(g, &x, bottleneck, &format!("conv_blocks_context.{}", encoder.len()), ndim);
+    let pools = &net.geometry.pools;
+    for (u, (up, blocks)) in net.upsample_layers.iter().zip(&net.conv_blocks_localization).enumerate() {
+        let name = format!("upsample_layers.{u}");
+        let skip = skips.pop().expect("one skip per decoder stage");
+        let upsampled = g.upsample_nearest(&x, pools[pools.len() - 1 - u], ndim, &format!("{name}.interpolate"));
+        let upsampled = g.conv(&upsampled, up, &format!("{name}.conv"));
+        let joined = g.node("Concat", format!("{name}.concat"), &[&upsampled, &skip], vec![("axis", Attr::Int(1))]);
+        x = stunet_stage(g, &joined, blocks, &format!("conv_blocks_localization.{u}"), ndim);
+    }
+    let x = g.conv(&x, &net.seg_outputs[0], "seg_outputs.0");
+    g.conv(&x, &net.heads[0], "heads.0")
+}
+
+fn stunet_stage(g: &mut Graph, x: &str, blocks: &[BasicResBlock], name: &str, ndim: usize) -> String {
+    let mut x = x.to_string();
+    for (b, block) in blocks.iter().enumerate() {
+        let name = format!("{name}.{b}");
+        let y = g.conv(&x, &block.conv1, &format!("{name}.conv1"));
+        let y = g.norm(&y, &block.norm1, &format!("{name}.norm1"), ndim);
+        let y = g.activation(&y, Activation::LeakyRelu, &format!("{name}.act1"));
+        let y = g.conv(&y, &block.conv2, &format!("{name}.conv2"));
+        let y = g.norm(&y, &block.norm2, &format!("{name}.norm2"), ndim);
+        let residual = match &block.conv3 {
+            Some(conv) => g.conv(&x, conv, &format!("{name}.conv3")),
+            None => x.clone(),
+        };
+        let sum = g.node("Add", format!("{name}.add"), &[&y, &residual], vec![]);
+        x = g.activation(&sum, Activation::LeakyRelu, &format!("{name}.act2"));
+    }
+    x
+}
+
+/// The U-NeXt's forward (`crate::model::unext`); drop path is the identity at inference.
+fn unext(g: &mut Graph, net: &Unext, input: &str, ndim: usize) -> String {
+    let x = g.conv(input, &net.stem, "down_path.0.0");
+    let mut x = channel_norm(g, &x, &net.stem_norm, "down_path.0.2", ndim);
+    let mut skips = Vec::with_capacity(net.levels.len());
+    for (i, ((blocks, norm), conv)) in net.levels.iter().zip(&net.down_norms).zip(&net.down_convs).enumerate() {
+        x = convnext_blocks(g, &x, blocks, &format!("down_path.{}", i + 1), ndim);
+        skips.push(x.clone());
+        let normed = channel_norm(g, &x, norm, &format!("downsample_layers.{i}.1"), ndim);
+        x = g.conv(&normed, conv, &format!("downsample_layers.{i}.3"));
+    }
+    x = convnext_blocks(g, &x, &net.bottleneck, "bottleneck", ndim);
+    for (step, up) in net.ups.iter().enumerate() {
+        let skip = skips.pop().expect("one skip per decoder step");
+        x = unext_up(g, &x, &skip, up, &format!("up_paths.0.{step}"), ndim);
+    }
+    let last = format!("up_paths.0.{}", net.ups.len());
+    let x = g.conv_transpose(&x, &net.inverted_stem, &format!("{last}.0"));
+    let x = channel_norm(g, &x, &net.inverted_stem_norm, &format!("{last}.2"), ndim);
+    g.conv(&x, &net.heads[0], "heads.0")
+}
+
+fn unext_up(g: &mut Graph, x: &str, skip: &str, up: &UpStep, name: &str, ndim: usize) -> String {
+    let x = channel_norm(g, x, &up.norm, &format!("{name}.up.0.1"), ndim);
+    let upsampled = match &up.up {
+        Upsampler::Transpose(conv) => g.conv_transpose(&x, conv, &format!("{name}.up.1")),
+        Upsampler::Resize(conv) => {
+            let resized = g.upsample(&x, up.factors, ndim, &format!("{name}.up.1"));
+            g.conv(&resized, conv, &format!("{name}.up.2"))
+        }
+    };
+    let joined = g.node("Concat", format!("{name}.concat"), &[&upsampled, skip], vec![("axis", Attr::Int(1))]);
+    let x = g.conv(&joined, &up.conv_block, &format!("{name}.conv_block.block.0"));
+    convnext_blocks(g, &x, &up.cn_block, &format!("{name}.cn_block"), ndim)
+}
+
+/// Channels-first ↔ channels-last permutations for a tensor with `ndim` spatial axes.
+fn channel_perms(ndim: usize) -> (Vec<i64>, Vec<i64>) {
+    let n = ndim as i64 + 2;
+    let last = std::iter::once(0).chain(2..n).chain(std::iter::once(1)).collect();
+    let first = [0, n - 1].into_iter().chain(1..n - 1).collect();
+    (last, first)
+}
+
+/// Layer norm over the last axis (`LayerNormalization`, opset 17).
+fn layer_norm_last(g: &mut Graph, x: &str, norm: &ChannelNorm, name: &str) -> String {
+    let scale = g.param(format!("{name}.weight"), &norm.norm.gamma);
+    let mut inputs = vec![x.to_string(), scale];
+    if let Some(beta) = &norm.norm.beta {
+        inputs.push(g.param(format!("{name}.bias"), beta));
+    }
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let attrs = vec![("axis", Attr::Int(-1)), ("epsilon", Attr::Float(norm.epsilon as f32))];
+    g.node("LayerNormalization", name.to_string(), &inputs, attrs)
+}
+
+/// A channel norm on a channels-first tensor: transpose, layer norm, transpose back.
+fn channel_norm(g: &mut Graph, x: &str, norm: &ChannelNorm, name: &str, ndim: usize) -> String {
+    let (last, first) = channel_perms(ndim);
+    let t = g.node("Transpose", format!("{name}.to_last"), &[x], vec![("perm", Attr::Ints(last))]);
+    let y = layer_norm_last(g, &t, norm, &format!("{name}.ln"));
+    g.node("Transpose", name.to_string(), &[&y], vec![("perm", Attr::Ints(first))])
+}
+
+/// `x · W + b` on the last axis (burn's `[in, out]` weight).
+fn linear(g: &mut Graph, x: &str, fc: &burn::nn::Linear, name: &str) -> String {
+    let weight = g.param(format!("{name}.weight"), &fc.weight);
+    let product = g.node("MatMul", format!("{name}.matmul"), &[x, &weight], vec![]);
+    match &fc.bias {
+        Some(bias) => {
+            let bias = g.param(format!("{name}.bias"), bias);
+            g.node("Add", name.to_string(), &[&product, &bias], vec![])
+        }
+        None => product,
+    }
+}
+
+fn convnext_blocks(g: &mut Graph, x: &str, blocks: &[ConvNextBlock], name: &str, ndim: usize) -> String {
+    let mut x = x.to_string();
+    for (j, block) in blocks.iter().enumerate() {
+        x = convnext_block(g, &x, block, &format!("{name}.{j}"), ndim);
+    }
+    x
+}
+
+fn convnext_block(g: &mut Graph, x: &str, block: &ConvNextBlock, name: &str, ndim: usize) -> String {
+    let (last, first) = channel_perms(ndim);
+    let y = g.conv(x, &block.dwconv, &format!("{name}.block.0"));
+    let y = g.node("Transpose", format!("{name}.block.1"), &[&y], vec![("perm", Attr::Ints(last))]);
+    let y = layer_norm_last(g, &y, &block.norm, &format!("{name}.block.2"));
+    let y = linear(g, &y, &block.fc1, &format!("{name}.block.3"));
+    let mut y = g.activation(&y, Activation::Gelu, &format!("{name}.block.4"));
+    if let Some(grn) = &block.grn {
+        let grn_name = format!("{name}.block.5");
+        let norm = g.node(
+            "ReduceL2",
+            format!("{grn_name}.l2"),
+            &[&y],
+            vec![("axes", Attr::Ints(vec![1, 2])), ("keepdims", Attr::Int(1))],
+        );
+        let mean = g.node(
+            "ReduceMean",
+            format!("{grn_name}.mean"),
+            &[&norm],
+            vec![("axes", Attr::Ints(vec![-1])), ("keepdims", Attr::Int(1))],
+        );
+        let eps = g.float(format!("{grn_name}.eps"), &[], &[1e-6]);
+        let mean = g.node("Add", format!("{grn_name}.mean_eps"), &[&mean, &eps], vec![]);
+        let scale = g.node("Div", format!("{grn_name}.n"), &[&norm, &mean], vec![]);
+        let scaled = g.node("Mul", format!("{grn_name}.xn"), &[&y, &scale], vec![]);
+        let gamma = g.param(format!("{grn_name}.gamma"), &grn.gamma);
+        let beta = g.param(format!("{grn_name}.beta"), &grn.beta);
+        let scaled = g.node("Mul", format!("{grn_name}.gamma_xn"), &[&scaled, &gamma], vec![]);
+        let shifted = g.node("Add", format!("{grn_name}.plus_beta"), &[&scaled, &beta], vec![]);
+        y = g.node("Add", grn_name, &[&shifted, &y], vec![]);
+    }
+    let fc2 = if block.grn.is_some() { 6 } else { 5 };
+    let y = linear(g, &y, &block.fc2, &format!("{name}.block.{fc2}"));
+    let mut y = g.node("Transpose", format!("{name}.block.{}", fc2 + 1), &[&y], vec![("perm", Attr::Ints(first))]);
+    if let Some(scale) = &block.layer_scale {
+        let scale = match scale {
+            LayerScale::D2(p) => g.param(format!("{name}.layer_scale"), p),
+            LayerScale::D3(p) => g.param(format!("{name}.layer_scale"), p),
+        };
+        y = g.node("Mul", format!("{name}.scaled"), &[&y, &scale], vec![]);
+    }
+    g.node("Add", name.to_string(), &[x, &y], vec![])
 }
