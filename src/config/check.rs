@@ -41,6 +41,7 @@ const IMPLEMENTED_ARCHITECTURES: &[&str] = &[
     "stunet",
     "unext_v1",
     "unext_v2",
+    "unetr",
 ];
 
 /// Collects problems, naming where each key was set.
@@ -409,14 +410,29 @@ fn check_model(config: &Config, c: &mut Checker) {
     }
     let n_levels = model.feature_maps.len();
     c.require(n_levels > 2, "MODEL.FEATURE_MAPS", "expected more than 2 levels");
-    c.require(
-        model.dropout_values.len() == n_levels,
-        "MODEL.DROPOUT_VALUES",
-        format!(
-            "expected {n_levels} values (one per `MODEL.FEATURE_MAPS` level), found {}",
-            model.dropout_values.len()
-        ),
-    );
+    if arch == "unetr" {
+        // BiaPy: one value for the whole decoder (all zeros become `(0.0,)`).
+        c.require(
+            model.dropout_values.len() == 1 || model.dropout_values.iter().all(|&p| p == 0.0),
+            "MODEL.DROPOUT_VALUES",
+            format!("`unetr` takes one value, found {}", model.dropout_values.len()),
+        );
+        c.require(
+            !config.test.full_img,
+            "TEST.FULL_IMG",
+            "`unetr` takes inputs of exactly `DATA.PATCH_SIZE` (its positional embedding has one entry per token of \
+             the patch), so whole images cannot go through it, as in BiaPy",
+        );
+    } else {
+        c.require(
+            model.dropout_values.len() == n_levels,
+            "MODEL.DROPOUT_VALUES",
+            format!(
+                "expected {n_levels} values (one per `MODEL.FEATURE_MAPS` level), found {}",
+                model.dropout_values.len()
+            ),
+        );
+    }
     c.require(
         model.dropout_values.iter().all(|p| (0.0..=1.0).contains(p)),
         "MODEL.DROPOUT_VALUES",
@@ -773,8 +789,8 @@ mod tests {
     #[test]
     fn unsupported_features_are_errors_not_silence() {
         let p =
-            problems("TRAIN: {ENABLE: True}\nMODEL: {ARCHITECTURE: unetr}\nDATA: {TRAIN: {PROBABILITY_MAP: True}}\n");
-        assert!(p.iter().any(|m| m.contains("`unetr` is not implemented by segsweep yet")));
+            problems("TRAIN: {ENABLE: True}\nMODEL: {ARCHITECTURE: hrnet}\nDATA: {TRAIN: {PROBABILITY_MAP: True}}\n");
+        assert!(p.iter().any(|m| m.contains("`hrnet` is not implemented by segsweep yet")));
         assert!(p.iter().any(|m| m.contains("only works with `DATA.TRAIN.EXTRACT_RANDOM_PATCH: True`")));
     }
 

@@ -72,7 +72,7 @@ mod tests {
     fn takes_the_model_and_normalization_but_keeps_what_biapy_keeps() {
         let saved = json!({
             "MODEL": {"ARCHITECTURE": "resunet", "FEATURE_MAPS": [8, 16], "OUT_CHECKPOINT_FORMAT": "pth",
-                      "BMZ": {"SOURCE_MODEL_ID": "x"}, "UNETR_VIT_HIDD_MULT": 3, "DROPOUT_VALUES": null},
+                      "BMZ": {"SOURCE_MODEL_ID": "x"}, "MAE_DEC_HIDDEN_SIZE": 3, "DROPOUT_VALUES": null},
             "DATA": {"NORMALIZATION": {"TYPE": "div"}, "PATCH_SIZE": [64, 64, 1]},
         });
         let items = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();

@@ -38,7 +38,6 @@ const FOREIGN: &[(&str, &str)] = &[
     ("DATA.VAL.INPUT_", "Zarr/H5 inputs"),
     ("DATA.TEST.INPUT_", "Zarr/H5 inputs"),
     ("MODEL.HRNET.", "the hrnet architecture"),
-    ("MODEL.UNETR_", "the unetr architecture"),
     ("MODEL.VIT_", "vision-transformer architectures"),
     ("MODEL.MAE_", "the self-supervised workflow"),
     ("MODEL.UNEXT_", "the unext architectures"),

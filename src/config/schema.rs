@@ -723,6 +723,19 @@ pub struct Model {
     /// `MODEL.CONVNEXT_STEM_K_SIZE`: kernel and stride of the `unext_*` stem.
     pub convnext_stem_k_size: usize,
     pub stunet: Stunet,
+    /// `MODEL.UNETR_VIT_MODEL`: `custom` (the `VIT_*` keys), `vit_base_patch16`,
+    /// `vit_large_patch16` (BiaPy's presets); `vit_huge_patch14` and `sam3_vit` are refused.
+    pub unetr_vit_model: String,
+    /// `MODEL.UNETR_VIT_HIDD_MULT`: a skip every this many transformer blocks (≤ 0: BiaPy's
+    /// automatic spacing).
+    pub unetr_vit_hidd_mult: i64,
+    /// `MODEL.UNETR_VIT_NUM_FILTERS`: the decoder's first width.
+    pub unetr_vit_num_filters: usize,
+    pub vit_token_size: usize,
+    pub vit_embed_dim: usize,
+    pub vit_num_layers: usize,
+    pub vit_num_heads: usize,
+    pub vit_mlp_ratio: f64,
 }
 
 impl Model {
@@ -775,6 +788,14 @@ impl Default for Model {
             convnext_layer_scale: 1e-6,
             convnext_stem_k_size: 2,
             stunet: Stunet::default(),
+            unetr_vit_model: "custom".into(),
+            unetr_vit_hidd_mult: -1,
+            unetr_vit_num_filters: 16,
+            vit_token_size: 16,
+            vit_embed_dim: 768,
+            vit_num_layers: 12,
+            vit_num_heads: 12,
+            vit_mlp_ratio: 4.0,
         }
     }
 }

@@ -25,46 +25,58 @@ pub struct Rename {
     pub transposed: bool,
 }
 
-/// Every float tensor of a module: `(path, id, shape)`, paths as burn's stores write them.
+/// Every float tensor of a module: `(path, id, shape, is a Linear weight)`, paths as burn's
+/// stores write them.
 struct Paths {
     path: Vec<String>,
-    found: Vec<(String, ParamId, Vec<usize>)>,
+    containers: Vec<String>,
+    found: Vec<(String, ParamId, Vec<usize>, bool)>,
 }
 
 impl ModuleVisitor for Paths {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
+    fn enter_module(&mut self, name: &str, container_type: &str) {
         self.path.push(name.to_owned());
+        self.containers.push(container_type.to_owned());
     }
 
     fn exit_module(&mut self, _name: &str, _container_type: &str) {
         self.path.pop();
+        self.containers.pop();
     }
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.found.push((self.path.join("."), param.id, param.lazy_shape().to_vec()));
+        // burn's `Linear` stores its weight `[in, out]`, PyTorch `[out, in]`: known by the
+        // module, not guessed from the shapes (a square weight looks the same both ways).
+        let linear_weight = self.containers.last().is_some_and(|c| c == "Struct:Linear")
+            && self.path.last().is_some_and(|p| p == "weight");
+        self.found.push((self.path.join("."), param.id, param.lazy_shape().to_vec(), linear_weight));
     }
 }
 
 /// The burn → BiaPy renaming of every tensor of `model`, or `None` when some tensor has no
 /// BiaPy name (the caller then keeps burn's names, and says so where it matters).
 pub fn renaming(model: &SegModel) -> Option<Vec<Rename>> {
-    let mut visitor = Paths { path: Vec::new(), found: Vec::new() };
+    let mut visitor = Paths { path: Vec::new(), containers: Vec::new(), found: Vec::new() };
     model.visit(&mut visitor);
     let names: HashMap<ParamId, (String, Vec<usize>)> =
         model.biapy_state_dict_names().into_iter().map(|(name, shape, id)| (id, (name, shape))).collect();
     let mut renames = Vec::with_capacity(visitor.found.len());
     let mut by_path: HashMap<&str, &str> = HashMap::new();
-    for (path, id, shape) in &visitor.found {
+    for (path, id, shape, transposed) in &visitor.found {
         if let Some((name, torch_shape)) = names.get(id) {
-            let transposed = shape != torch_shape;
-            if transposed && (shape.len() != 2 || shape.iter().rev().ne(torch_shape.iter())) {
+            let fits = match transposed {
+                true => shape.len() == 2 && shape.iter().rev().eq(torch_shape.iter()),
+                false => shape == torch_shape,
+            };
+            if !fits {
                 return None;
             }
+            let transposed = *transposed;
             by_path.insert(path, name);
             renames.push(Rename { burn: path.clone(), biapy: name.clone(), transposed });
         }
     }
-    for (path, _, _) in &visitor.found {
+    for (path, _, _, _) in &visitor.found {
         let (layer, buffer) = path.rsplit_once('.')?;
         if by_path.contains_key(path.as_str()) {
             continue;

@@ -233,6 +233,9 @@ pub struct Geometry {
     pub in_channels: usize,
     /// Pooling factors `(fz, fy, fx)` per encoder level.
     pub pools: Vec<[usize; 3]>,
+    /// The only spatial size `(z, y, x)` accepted, for a network built for one input size
+    /// (`unetr`'s positional embedding); `None`: any multiple of the pools.
+    pub fixed: Option<[usize; 3]>,
 }
 
 impl Geometry {
@@ -243,15 +246,20 @@ impl Geometry {
         let n_axes = self.ndim.n_axes();
         let factors = self.total_factors();
         let spatial_ok = dims.len() == n_axes + 2
-            && dims[2..].iter().zip(&factors[3 - n_axes..]).all(|(&size, &f)| size > 0 && size % f == 0);
+            && dims[2..].iter().zip(&factors[3 - n_axes..]).all(|(&size, &f)| size > 0 && size % f == 0)
+            && self.fixed.is_none_or(|fixed| dims[2..] == fixed[3 - n_axes..]);
         if dims.len() == n_axes + 2 && dims[1] == self.in_channels && dims[0] > 0 && spatial_ok {
             return Ok(());
         }
         let axes = if n_axes == 2 { "y, x" } else { "z, y, x" };
         let multiples: Vec<usize> = factors[3 - n_axes..].to_vec();
+        let sizes = match self.fixed {
+            Some(fixed) => format!("spatial sizes exactly {:?}", &fixed[3 - n_axes..]),
+            None => format!("spatial sizes multiples of {multiples:?}"),
+        };
         Err(ModelError::Input {
             got: dims.to_vec(),
-            expected: format!("[batch, {}, {axes}] with spatial sizes multiples of {multiples:?}", self.in_channels),
+            expected: format!("[batch, {}, {axes}] with {sizes}", self.in_channels),
         })
     }
 

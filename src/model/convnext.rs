@@ -9,10 +9,10 @@
 //! file must not know about U-Net levels.
 
 use burn::module::{Module, Param};
-use burn::nn::{Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::{Device, Distribution, Tensor, activation};
 
-use super::layers::{ConvNd, NameList};
+use super::layers::{ConvNd, NameList, xavier_linear};
 use crate::config::Ndim;
 
 /// `MODEL.CONVNEXT_*`: what the `unext_*` networks read besides the U-Net keys.
@@ -234,20 +234,14 @@ impl ConvNextBlock {
         drop: f64,
         device: &Device,
     ) -> Self {
-        let linear = |d_in: usize, d_out: usize| {
-            let mut fc =
-                LinearConfig::new(d_in, d_out).with_initializer(Initializer::XavierUniform { gain: 1.0 }).init(device);
-            fc.bias = Some(Initializer::Zeros.init([d_out], device));
-            fc
-        };
         let scale =
             (version == Version::V1 && layer_scale > 0.0).then(|| LayerScale::new(ndim, dim, layer_scale, device));
         Self {
             dwconv: ConvNd::depthwise(ndim, dim, kernel, device),
             norm: ChannelNorm::new(dim, BLOCK_EPSILON, device),
-            fc1: linear(dim, 4 * dim),
+            fc1: xavier_linear(dim, 4 * dim, device),
             grn: (version == Version::V2).then(|| Grn::new(4 * dim, device)),
-            fc2: linear(4 * dim, dim),
+            fc2: xavier_linear(4 * dim, dim, device),
             layer_scale: scale,
             drop_path: DropPath::new(drop),
         }
@@ -289,7 +283,7 @@ impl ConvNextBlock {
 }
 
 /// `{prefix}.weight` with PyTorch's `[out, in]` shape (burn stores `[in, out]`) and `{prefix}.bias`.
-fn linear_names(fc: &Linear, prefix: &str, out: &mut NameList) {
+pub fn linear_names(fc: &Linear, prefix: &str, out: &mut NameList) {
     let mut shape = fc.weight.lazy_shape().to_vec();
     shape.reverse();
     out.push((format!("{prefix}.weight"), shape, fc.weight.id));

@@ -14,8 +14,8 @@ use burn::nn::conv::{
     ConvTranspose3dConfig,
 };
 use burn::nn::{
-    BatchNorm, BatchNormConfig, GroupNorm, GroupNormConfig, Initializer, InstanceNorm, InstanceNormConfig,
-    PaddingConfig2d, PaddingConfig3d,
+    BatchNorm, BatchNormConfig, GroupNorm, GroupNormConfig, Initializer, InstanceNorm, InstanceNormConfig, Linear,
+    LinearConfig, PaddingConfig2d, PaddingConfig3d,
 };
 use burn::tensor::module::{interpolate, max_pool2d};
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions, MaxPoolOptions};
@@ -202,6 +202,15 @@ impl ConvTransposeNd {
     /// BiaPy keeps: weight and bias uniform in ±1/√fan_in with fan_in = out·fz·fy·fx (PyTorch
     /// reads fan-in off dimension 1 of the `[in, out, k…]` weight).
     pub fn new(ndim: Ndim, channels: [usize; 2], factors: [usize; 3], device: &Device) -> Self {
+        Self::build(ndim, channels, factors, true, device)
+    }
+
+    /// As [`ConvTransposeNd::new`] without a bias (UNETR's decoder).
+    pub fn without_bias(ndim: Ndim, channels: [usize; 2], factors: [usize; 3], device: &Device) -> Self {
+        Self::build(ndim, channels, factors, false, device)
+    }
+
+    fn build(ndim: Ndim, channels: [usize; 2], factors: [usize; 3], bias: bool, device: &Device) -> Self {
         let receptive: usize = match ndim {
             Ndim::D2 => factors[1] * factors[2],
             Ndim::D3 => factors.iter().product(),
@@ -211,12 +220,17 @@ impl ConvTransposeNd {
         match ndim {
             Ndim::D2 => {
                 let k = [factors[1], factors[2]];
-                let conv = ConvTranspose2dConfig::new(channels, k).with_stride(k).with_initializer(init).init(device);
+                let conv = ConvTranspose2dConfig::new(channels, k)
+                    .with_stride(k)
+                    .with_bias(bias)
+                    .with_initializer(init)
+                    .init(device);
                 ConvTransposeNd::D2(conv)
             }
             Ndim::D3 => {
                 let conv = ConvTranspose3dConfig::new(channels, factors)
                     .with_stride(factors)
+                    .with_bias(bias)
                     .with_initializer(init)
                     .init(device);
                 ConvTransposeNd::D3(conv)
@@ -243,6 +257,13 @@ impl ConvTransposeNd {
             out.push((format!("{prefix}.bias"), bias.lazy_shape().to_vec(), bias.id));
         }
     }
+}
+
+/// A `Linear` layer as BiaPy's `init_weights` leaves it: Xavier-uniform weight, zero bias.
+pub fn xavier_linear(d_in: usize, d_out: usize, device: &Device) -> Linear {
+    let mut fc = LinearConfig::new(d_in, d_out).with_initializer(Initializer::XavierUniform { gain: 1.0 }).init(device);
+    fc.bias = Some(Initializer::Zeros.init([d_out], device));
+    fc
 }
 
 /// `MODEL.NORMALIZATION`: instance norm (affine, instance statistics at inference too), batch

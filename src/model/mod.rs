@@ -1,5 +1,5 @@
 //! The segmentation networks: BiaPy's U-Net family (`unet`, `attention_unet`, `resunet`,
-//! `seunet`, `resunet_se`, `resunet++`), `multiresunet`, `stunet` and `unext_v1`/`unext_v2` in 2D and 3D, built from a [`ModelSpec`] into one burn module, [`SegModel`].
+//! `seunet`, `resunet_se`, `resunet++`), `multiresunet`, `stunet`, `unext_v1`/`unext_v2` and `unetr` in 2D and 3D, built from a [`ModelSpec`] into one burn module, [`SegModel`].
 //!
 //! Data flow: resolved [`Config`] → [`ModelSpec::from_config`] (checks what the builders need) →
 //! [`SegModel::new`] → [`SegModel::forward2d`] / [`SegModel::forward3d`] → logits (no final
@@ -8,7 +8,7 @@
 //! output shapes and parameter counts; [`max_pool3d`] fills a gap in burn 0.22.1.
 //!
 //! Files: `layers` (2D/3D leaf layers, initialisation), `blocks` (conv unit, level, decoder step),
-//! `unet`, `attention`, `seunet`, `resunet`, `resunet_pp`, `multiresunet`, `stunet`, `convnext`, `unext`, `pool3d`, `summary`, `predict`. This module must not read files;
+//! `unet`, `attention`, `seunet`, `resunet`, `resunet_pp`, `multiresunet`, `stunet`, `convnext`, `unext`, `unetr`, `pool3d`, `summary`, `predict`. This module must not read files;
 //! the device comes from the caller (only [`summary`] builds a throw-away model on the CPU device,
 //! with lazily initialised weights, to count parameters).
 //!
@@ -35,6 +35,7 @@ pub mod skeleton;
 pub mod stunet;
 pub mod summary;
 pub mod unet;
+pub mod unetr;
 pub mod unext;
 
 use burn::module::Module;
@@ -49,6 +50,7 @@ pub use resunet_pp::ResUNetPlusPlus;
 pub use stunet::Stunet;
 pub use summary::{LayerRow, summary};
 pub use unet::{UNet, UNetVariant};
+pub use unetr::Unetr;
 pub use unext::Unext;
 
 use crate::config::{Activation, Config, ConvBlockOrder, Ndim, NormLayer, UpsampleLayer};
@@ -58,7 +60,7 @@ use crate::config::{Activation, Config, ConvBlockOrder, Ndim, NormLayer, Upsampl
 pub enum ModelError {
     /// `MODEL.ARCHITECTURE` names a network segsweep does not build.
     #[error(
-        "`MODEL.ARCHITECTURE`: `{0}` is not built by segsweep; available: `unet`, `attention_unet`, `resunet`, `seunet`, `resunet_se`, `resunet++`, `multiresunet`, `stunet`, `unext_v1`, `unext_v2`"
+        "`MODEL.ARCHITECTURE`: `{0}` is not built by segsweep; available: `unet`, `attention_unet`, `resunet`, `seunet`, `resunet_se`, `resunet++`, `multiresunet`, `stunet`, `unext_v1`, `unext_v2`, `unetr`"
     )]
     UnsupportedArchitecture(String),
     /// A model key has a value the builders cannot use.
@@ -102,6 +104,8 @@ pub enum Arch {
     UnextV1,
     /// `unext_v2`.
     UnextV2,
+    /// `unetr`.
+    Unetr,
 }
 
 impl Arch {
@@ -118,6 +122,7 @@ impl Arch {
             "stunet" => Some(Arch::Stunet),
             "unext_v1" => Some(Arch::UnextV1),
             "unext_v2" => Some(Arch::UnextV2),
+            "unetr" => Some(Arch::Unetr),
             _ => None,
         }
     }
@@ -146,6 +151,7 @@ impl Arch {
             Arch::Stunet => "stunet",
             Arch::UnextV1 => "unext_v1",
             Arch::UnextV2 => "unext_v2",
+            Arch::Unetr => "unetr",
         }
     }
 }
@@ -192,6 +198,8 @@ pub struct ModelSpec {
     pub stunet: Option<stunet::Topology>,
     /// `MODEL.CONVNEXT_*` (read by `unext_v1` and `unext_v2` only).
     pub convnext: convnext::Settings,
+    /// The ViT encoder and decoder widths (`unetr` only).
+    pub vit: Option<unetr::VitTopology>,
 }
 
 impl ModelSpec {
@@ -226,6 +234,12 @@ impl ModelSpec {
                 drop_path: model.convnext_sd_prob,
                 layer_scale: model.convnext_layer_scale,
                 stem_kernel: model.convnext_stem_k_size,
+            },
+            vit: match arch {
+                Arch::Unetr => {
+                    Some(unetr::VitTopology::from_config(model, config.problem.ndim, &config.data.patch_size)?)
+                }
+                _ => None,
             },
             stunet: match arch {
                 Arch::Stunet => Some(stunet::Topology::from_config(&model.stunet, config.problem.ndim)?),
@@ -268,8 +282,10 @@ impl ModelSpec {
         if n_levels < 2 || self.feature_maps.contains(&0) {
             return fail("MODEL.FEATURE_MAPS", format!("{:?}: expected at least 2 positive values", self.feature_maps));
         }
+        // `unetr` takes one dropout value (its topology checks it).
+        let dropout_len = if self.arch == Arch::Unetr { n_levels } else { self.dropout.len() };
         let per_level = [
-            ("MODEL.DROPOUT_VALUES", self.dropout.len(), n_levels),
+            ("MODEL.DROPOUT_VALUES", dropout_len, n_levels),
             ("MODEL.CONV_LAYERS", self.conv_layers.len(), n_levels),
             ("MODEL.ISOTROPY", self.isotropy.len(), n_levels),
             ("MODEL.YX_DOWN", self.yx_down.len(), n_levels - 1),
@@ -305,7 +321,8 @@ impl ModelSpec {
             return fail("MODEL.NORMALIZATION", "`ln` is not available in the U-Net family".into());
         }
         let groups = layers::group_norm_groups(self.ndim);
-        if reads_norm && self.norm == NormLayer::Gn && self.feature_maps.iter().any(|f| f % groups != 0) {
+        let widths_from_feature_maps = reads_norm && self.arch != Arch::Unetr;
+        if widths_from_feature_maps && self.norm == NormLayer::Gn && self.feature_maps.iter().any(|f| f % groups != 0) {
             let message =
                 format!("`gn` uses {groups} groups here; every `MODEL.FEATURE_MAPS` value must be a multiple");
             return fail("MODEL.NORMALIZATION", message);
@@ -344,6 +361,12 @@ impl ModelSpec {
             if self.convnext.stem_kernel == 0 {
                 return fail("MODEL.CONVNEXT_STEM_K_SIZE", "the stem's kernel must be at least 1".into());
             }
+        }
+        if self.arch == Arch::Unetr && self.vit.is_none() {
+            return fail(
+                "MODEL.UNETR_VIT_MODEL",
+                "`unetr` needs its encoder (`ModelSpec::from_config` resolves it)".into(),
+            );
         }
         if self.arch == Arch::Stunet && self.stunet.is_none() {
             return fail("MODEL.STUNET", "`stunet` needs its stages (`ModelSpec::from_config` resolves them)".into());
@@ -420,6 +443,14 @@ impl ModelSpec {
             Arch::ResunetPlusPlus => 1..self.depth(),
             _ => 0..self.depth(),
         };
+        if let Some(vit) = &self.vit {
+            let step = match self.ndim {
+                Ndim::D2 => [1, 2, 2],
+                Ndim::D3 => [2; 3],
+            };
+            let pools = vec![step; vit.levels()];
+            return Geometry { ndim: self.ndim, in_channels: self.in_channels, pools, fixed: Some(vit.patch) };
+        }
         let pools = match &self.stunet {
             Some(topology) => topology.pools.clone(),
             None if self.arch.is_unext() => {
@@ -427,7 +458,7 @@ impl ModelSpec {
             }
             None => levels.map(|l| self.pool_factors(l)).collect(),
         };
-        Geometry { ndim: self.ndim, in_channels: self.in_channels, pools }
+        Geometry { ndim: self.ndim, in_channels: self.in_channels, pools, fixed: None }
     }
 }
 
@@ -456,6 +487,8 @@ pub enum SegModel {
     UnextV1(Unext),
     /// `unext_v2`.
     UnextV2(Unext),
+    /// `unetr`.
+    Unetr(Unetr),
 }
 
 impl SegModel {
@@ -473,6 +506,7 @@ impl SegModel {
             Arch::Stunet => SegModel::Stunet(Stunet::new(spec, device)),
             Arch::UnextV1 => SegModel::UnextV1(Unext::new(spec, convnext::Version::V1, device)),
             Arch::UnextV2 => SegModel::UnextV2(Unext::new(spec, convnext::Version::V2, device)),
+            Arch::Unetr => SegModel::Unetr(Unetr::new(spec, device)),
         })
     }
 
@@ -507,6 +541,7 @@ impl SegModel {
             SegModel::Multiresunet(net) => net.forward(x),
             SegModel::Stunet(net) => net.forward(x),
             SegModel::UnextV1(net) | SegModel::UnextV2(net) => net.forward(x),
+            SegModel::Unetr(net) => net.forward(x),
         }
     }
 
@@ -519,6 +554,7 @@ impl SegModel {
             SegModel::Multiresunet(net) => &net.geometry,
             SegModel::Stunet(net) => &net.geometry,
             SegModel::UnextV1(net) | SegModel::UnextV2(net) => &net.geometry,
+            SegModel::Unetr(net) => &net.geometry,
         }
     }
 
@@ -542,6 +578,7 @@ impl SegModel {
             SegModel::Multiresunet(net) => net.block_params(),
             SegModel::Stunet(net) => net.block_params(),
             SegModel::UnextV1(net) | SegModel::UnextV2(net) => net.block_params(),
+            SegModel::Unetr(net) => net.block_params(),
         }
     }
 
@@ -555,6 +592,7 @@ impl SegModel {
             SegModel::Multiresunet(net) => net.biapy_state_dict_names(),
             SegModel::Stunet(net) => net.biapy_state_dict_names(),
             SegModel::UnextV1(net) | SegModel::UnextV2(net) => net.biapy_state_dict_names(),
+            SegModel::Unetr(net) => net.biapy_state_dict_names(),
         }
     }
 }

@@ -100,6 +100,18 @@ fn block_layout(spec: &ModelSpec) -> Vec<(String, usize, usize)> {
                 (format!("decoder {level}"), fm[level], scale)
             }));
         }
+        // The token map at 1/P, each transformer block on it, then the decoder: the
+        // bottleneck at 2/P, each level up to the next scale, the image branch and last
+        // yellow layers at full size.
+        Arch::Unetr => {
+            let t = spec.vit.as_ref().expect("a validated unetr spec has a topology");
+            let levels = t.levels();
+            blocks.push(("embedding".into(), t.embed, levels));
+            blocks.extend((0..t.depth).map(|b| (format!("block {b}"), t.embed, levels)));
+            blocks.push(("bottleneck".into(), t.filters << (levels - 1), levels - 1));
+            blocks.extend((1..levels).rev().map(|l| (format!("decoder {}", l - 1), t.filters << (l - 1), l - 1)));
+            blocks.push(("image branch".into(), t.filters, 0));
+        }
         // Encoder rows before their pooling.
         _ => {
             blocks.extend((0..depth).map(|level| (format!("encoder {level}"), fm[level], level)));

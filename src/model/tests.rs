@@ -185,9 +185,9 @@ fn wrong_inputs_are_errors_not_panics() {
 #[test]
 fn unsupported_specs_are_errors() {
     let mut config = crate::config::Config::default();
-    config.model.architecture = "unetr".into();
+    config.model.architecture = "hrnet".into();
     let err = ModelSpec::from_config(&config).expect_err("not built");
-    assert_eq!(err, ModelError::UnsupportedArchitecture("unetr".into()));
+    assert_eq!(err, ModelError::UnsupportedArchitecture("hrnet".into()));
 
     let mut bad = small("resunet", "2D", "");
     bad.conv_layers = vec![3, 3, 3];
@@ -261,7 +261,9 @@ fn biapy_layout(file: &str) -> (Vec<(String, Vec<usize>)>, usize) {
         if let Some(n) = line.strip_prefix("# total parameters: ") {
             total = n.trim().parse().expect("a count");
         } else if !line.starts_with('#') && !line.ends_with("\tbuffer") {
-            let (name, shape) = line.split_once('\t').expect("name<TAB>[shape]");
+            let (name, rest) = line.split_once('\t').expect("name<TAB>[shape]");
+            // A third column marks UNETR's frozen `pos_embed` (a parameter all the same).
+            let shape = rest.split('\t').next().unwrap_or_default();
             let shape = shape.trim().trim_start_matches('[').trim_end_matches(']');
             let dims = shape.split(',').filter(|d| !d.trim().is_empty()).map(|d| d.trim().parse().expect("a dim"));
             names.push((name.to_string(), dims.collect()));
@@ -299,6 +301,7 @@ fn every_architecture_has_biapys_state_dict_name_for_name_and_shape_for_shape() 
         "stunet",
         "unext_v1",
         "unext_v2",
+        "unetr",
     ];
     for arch in archs {
         for ndim in ["2d", "3d"] {

@@ -143,6 +143,31 @@ pub fn model_build_kwargs(config: &Config) -> serde_json::Value {
         }
         return kwargs;
     }
+    // `UNETR`: the ViT keys, the decoder's activation and norm, one dropout value.
+    if model.architecture == "unetr" {
+        return serde_json::json!({
+            "input_shape": config.data.patch_size,
+            "patch_size": model.vit_token_size,
+            "embed_dim": model.vit_embed_dim,
+            "depth": model.vit_num_layers,
+            "num_heads": model.vit_num_heads,
+            "mlp_ratio": model.vit_mlp_ratio,
+            "vit_model": model.unetr_vit_model,
+            "num_filters": model.unetr_vit_num_filters,
+            "output_channels": [out_channels],
+            "output_channel_info": ["pred0"],
+            "head_activations": vec![head; out_channels],
+            "explicit_activations": false,
+            "decoder_activation": json(&model.activation),
+            "ViT_hidd_mult": model.unetr_vit_hidd_mult,
+            "normalization": json(&model.normalization),
+            "dropout": model.dropout_values.first().copied().unwrap_or(0.0),
+            "k_size": model.kernel_size,
+            "contrast": config.loss.contrast.enable,
+            "contrast_proj_dim": config.loss.contrast.proj_dim,
+            "return_one_tensor": false,
+        });
+    }
     // `U_NeXt_V1/V2`: `build_model` renames `conv_layers` and drops the keys they do not take.
     if let Some(version) = model.architecture.strip_prefix("unext_") {
         let mut kwargs = serde_json::json!({
@@ -276,12 +301,19 @@ mod tests {
             "stunet",
             "unext_v1",
             "unext_v2",
+            "unetr",
         ] {
             // MultiResUNet ignores the feature maps but always pools four times.
             let (maps, patch) =
                 if arch == "multiresunet" { ("[16, 16, 16, 16, 32]", 32) } else { ("[16, 16, 32]", 16) };
+            // A small ViT (BiaPy's default has 86 million weights).
+            let vit = if arch == "unetr" {
+                ", VIT_TOKEN_SIZE: 4, VIT_EMBED_DIM: 8, VIT_NUM_HEADS: 2, VIT_NUM_LAYERS: 2"
+            } else {
+                ""
+            };
             let (_, model) = tiny(&format!(
-                "MODEL: {{ARCHITECTURE: {arch}, FEATURE_MAPS: {maps}}}\nDATA: {{PATCH_SIZE: [{patch}, {patch}, 1]}}"
+                "MODEL: {{ARCHITECTURE: {arch}, FEATURE_MAPS: {maps}{vit}}}\nDATA: {{PATCH_SIZE: [{patch}, {patch}, 1]}}"
             ));
             let bytes = to_bytes(&model, Contents::StateDict).expect(arch);
             let zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");

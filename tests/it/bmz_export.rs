@@ -382,6 +382,20 @@ fn every_layer_kind_runs_in_onnxruntime_and_biapys_class_as_segsweep_computes_it
             "  ARCHITECTURE: unext_v2\n  Z_DOWN: [1, 2]\n  ISOTROPY: [false, true, true]\n  CONV_LAYERS: [1, 2, 1]",
         ),
         (
+            "unetr-bn-dropout-3-classes",
+            2,
+            3,
+            "  ARCHITECTURE: unetr\n  VIT_TOKEN_SIZE: 8\n  VIT_EMBED_DIM: 16\n  VIT_NUM_HEADS: 4\n  VIT_NUM_LAYERS: 3\n  \
+             UNETR_VIT_NUM_FILTERS: 4\n  NORMALIZATION: bn\n  DROPOUT_VALUES: [0.1]",
+        ),
+        (
+            "unetr-3d",
+            3,
+            2,
+            "  ARCHITECTURE: unetr\n  VIT_TOKEN_SIZE: 4\n  VIT_EMBED_DIM: 8\n  VIT_NUM_HEADS: 2\n  VIT_NUM_LAYERS: 2\n  \
+             UNETR_VIT_NUM_FILTERS: 2\n  Z_DOWN: [1, 1]",
+        ),
+        (
             "resunet-3d-trilinear-larger-io",
             3,
             2,
@@ -393,6 +407,11 @@ fn every_layer_kind_runs_in_onnxruntime_and_biapys_class_as_segsweep_computes_it
         let mut config = job(&dir, ndim, classes, model, false);
         if model.contains("FEATURE_MAPS") {
             let text = std::fs::read_to_string(&config).unwrap().replace("  FEATURE_MAPS: [4, 8, 16]\n", "");
+            config = dir.write("job.yaml", &text);
+        }
+        // UNETR takes a cubic patch.
+        if name == "unetr-3d" {
+            let text = std::fs::read_to_string(&config).unwrap().replace("(16, 32, 32, 1)", "(16, 16, 16, 1)");
             config = dir.write("job.yaml", &text);
         }
         let results = dir.join("results");

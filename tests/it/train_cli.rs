@@ -188,6 +188,7 @@ fn every_architecture_learns_in_two_epochs() {
         "stunet",
         "unext_v1",
         "unext_v2",
+        "unetr",
     ];
     for arch in archs {
         let results = dir.join(&format!("results-{arch}"));
@@ -203,6 +204,15 @@ fn every_architecture_learns_in_two_epochs() {
                 "MODEL.STUNET.DIMS=[4, 8, 16]",
                 "MODEL.STUNET.POOL_OP_KERNEL_SIZES=[[2, 2], [2, 2]]",
                 "MODEL.STUNET.CONV_KERNEL_SIZES=[[3, 3], [3, 3], [3, 3]]",
+            ],
+            // A small ViT: 8-voxel tokens, two blocks of width 16.
+            "unetr" => &[
+                &architecture,
+                "MODEL.VIT_TOKEN_SIZE=8",
+                "MODEL.VIT_EMBED_DIM=16",
+                "MODEL.VIT_NUM_HEADS=2",
+                "MODEL.VIT_NUM_LAYERS=2",
+                "MODEL.UNETR_VIT_NUM_FILTERS=4",
             ],
             _ => &[&architecture],
         };

@@ -66,6 +66,7 @@ pub fn biapy_class(arch: Arch) -> (&'static str, &'static str) {
         Arch::Stunet => ("biapy.models.stunet", "build_stunet"),
         Arch::UnextV1 => ("biapy.models.unext_v1", "U_NeXt_V1"),
         Arch::UnextV2 => ("biapy.models.unext_v2", "U_NeXt_V2"),
+        Arch::Unetr => ("biapy.models.unetr", "UNETR"),
     }
 }
 
@@ -138,6 +139,7 @@ pub fn write_package(out: &Path, config: &Config, model: &SegModel, sample: &Sam
         in_channels: sample.input.n_channels(),
         out_channels: sample.output.n_channels(),
         size_step: model.geometry().total_factors(),
+        fixed_size: model.geometry().fixed,
         test_input,
         test_output,
         cover: "cover.png".into(),

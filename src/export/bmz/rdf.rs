@@ -33,6 +33,8 @@ pub struct Description<'a> {
     pub out_channels: usize,
     /// Product of the pooling factors `(z, y, x)`: valid sizes are multiples of it.
     pub size_step: [usize; 3],
+    /// The only valid size `(z, y, x)` of a network built for one input size (`unetr`).
+    pub fixed_size: Option<[usize; 3]>,
     pub test_input: FileRef,
     pub test_output: FileRef,
     pub cover: String,
@@ -66,9 +68,17 @@ pub fn describe(d: &Description<'_>) -> Result<Value, String> {
         vec![json!({"type": "batch"}), json!({"type": "channel", "channel_names": channel_names(d.in_channels)})];
     // The smallest input leaves at least 2 voxels per axis at the bottleneck: instance norm
     // (BiaPy's default) has no statistics of a single voxel, and PyTorch refuses it.
-    input_axes.extend(
-        axes.iter().map(|a| json!({"type": "space", "id": a, "size": {"min": 2 * step_of(a), "step": step_of(a)}})),
-    );
+    let fixed_of = |axis: &str| {
+        d.fixed_size.map(|f| match axis {
+            "z" => f[0],
+            "y" => f[1],
+            _ => f[2],
+        })
+    };
+    input_axes.extend(axes.iter().map(|a| match fixed_of(a) {
+        Some(size) => json!({"type": "space", "id": a, "size": size}),
+        None => json!({"type": "space", "id": a, "size": {"min": 2 * step_of(a), "step": step_of(a)}}),
+    }));
     let mut output_axes =
         vec![json!({"type": "batch"}), json!({"type": "channel", "channel_names": channel_names(d.out_channels)})];
     output_axes

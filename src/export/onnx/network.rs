@@ -1,7 +1,7 @@
 //! The networks of [`crate::model`] as ONNX graphs, block by block in the order their `forward`
 //! runs: the U-Net skeleton (encoder levels, max-pooling, bottleneck, decoder steps with their
 //! skip connections, head) with its three variants' units, the residual U-Net, ResUNet++,
-//! MultiResUNet, STU-Net and the U-NeXts. Nodes and
+//! MultiResUNet, STU-Net, the U-NeXts and UNETR. Nodes and
 //! initializers are named after BiaPy's modules (`down_path.0.block.1.conv.weight`). Inference
 //! only: dropout is the identity and batch norm uses its running statistics.
 
@@ -15,6 +15,7 @@ use crate::model::resunet::{ResConvBlock, ResUNet, ResUpBlock};
 use crate::model::resunet_pp::{Aspp, PlusAttention, ResUNetPlusPlus};
 use crate::model::seunet::SqExBlock;
 use crate::model::stunet::{BasicResBlock, Stunet};
+use crate::model::unetr::{Unetr, VitBlock};
 use crate::model::unext::{Unext, UpStep};
 use crate::model::{SegModel, UNet};
 
@@ -29,6 +30,7 @@ pub fn emit(model: &SegModel, g: &mut Graph, input: &str) -> String {
         SegModel::Multiresunet(net) => multiresunet(g, net, input, ndim),
         SegModel::Stunet(net) => stunet(g, net, input, ndim),
         SegModel::UnextV1(net) | SegModel::UnextV2(net) => unext(g, net, input, ndim),
+        SegModel::Unetr(net) => unetr(g, net, input, ndim),
     }
 }
 
@@ -433,15 +435,25 @@ fn channel_perms(ndim: usize) -> (Vec<i64>, Vec<i64>) {
     (last, first)
 }
 
-/// Layer norm over the last axis (`LayerNormalization`, opset 17).
+/// A channel norm's layer norm over the last axis.
 fn layer_norm_last(g: &mut Graph, x: &str, norm: &ChannelNorm, name: &str) -> String {
-    let scale = g.param(format!("{name}.weight"), &norm.norm.gamma);
+    layer_norm_eps(g, x, &norm.norm, norm.epsilon, name)
+}
+
+/// A ViT layer norm (ε [`crate::model::unetr::EPSILON`]) over the last axis.
+fn layer_norm(g: &mut Graph, x: &str, norm: &burn::nn::LayerNorm, name: &str) -> String {
+    layer_norm_eps(g, x, norm, crate::model::unetr::EPSILON, name)
+}
+
+/// Layer norm over the last axis (`LayerNormalization`, opset 17).
+fn layer_norm_eps(g: &mut Graph, x: &str, norm: &burn::nn::LayerNorm, epsilon: f64, name: &str) -> String {
+    let scale = g.param(format!("{name}.weight"), &norm.gamma);
     let mut inputs = vec![x.to_string(), scale];
-    if let Some(beta) = &norm.norm.beta {
+    if let Some(beta) = &norm.beta {
         inputs.push(g.param(format!("{name}.bias"), beta));
     }
     let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    let attrs = vec![("axis", Attr::Int(-1)), ("epsilon", Attr::Float(norm.epsilon as f32))];
+    let attrs = vec![("axis", Attr::Int(-1)), ("epsilon", Attr::Float(epsilon as f32))];
     g.node("LayerNormalization", name.to_string(), &inputs, attrs)
 }
 
@@ -516,4 +528,105 @@ fn convnext_block(g: &mut Graph, x: &str, block: &ConvNextBlock, name: &str, ndi
         y = g.node("Mul", format!("{name}.scaled"), &[&y, &scale], vec![]);
     }
     g.node("Add", name.to_string(), &[x, &y], vec![])
+}
+
+/// UNETR's forward (`crate::model::unetr`), for inputs of exactly the patch size. The class
+/// token and the positional embedding enter as one constant: the tokens are padded with a zero
+/// row in front and `[cls + pos₀, pos₁, …]` is added, which is BiaPy's `cat` then `+ pos_embed`
+/// value for value.
+fn unetr(g: &mut Graph, net: &Unetr, input: &str, ndim: usize) -> String {
+    let t = &net.topology;
+    let e = t.embed as i64;
+    let g_axis = t.grid() as i64;
+    let embedded = g.conv(input, &net.patch_embed, "patch_embed.proj");
+    let flat_shape = g.int64("patch_embed.flat_shape".into(), &[0, e, -1]);
+    let flat = g.node("Reshape", "patch_embed.flat".into(), &[&embedded, &flat_shape], vec![]);
+    let tokens = g.node("Transpose", "patch_embed.tokens".into(), &[&flat], vec![("perm", Attr::Ints(vec![0, 2, 1]))]);
+    let pads = g.int64("cls_token.pads".into(), &[0, 1, 0, 0, 0, 0]);
+    let padded = g.node("Pad", "cls_token.slot".into(), &[&tokens, &pads], vec![]);
+    let pos = net.pos_embed.val();
+    let first = pos.clone().narrow(1, 0, 1) + net.cls_token.val();
+    let n_tokens = pos.dims()[1];
+    let rest = pos.narrow(1, 1, n_tokens - 1);
+    let embedding = g.tensor("cls_token_pos_embed".into(), burn::tensor::Tensor::cat(vec![first, rest], 1));
+    let mut x = g.node("Add", "pos_embed.add".into(), &[&padded, &embedding], vec![]);
+    let starts = g.int64("tokens.starts".into(), &[1]);
+    let ends = g.int64("tokens.ends".into(), &[i64::MAX]);
+    let axes = g.int64("tokens.axes".into(), &[1]);
+    let drop_cls =
+        |g: &mut Graph, x: &str, name: &str| g.node("Slice", name.to_string(), &[x, &starts, &ends, &axes], vec![]);
+    let taps = t.skip_blocks();
+    let mut skips = Vec::new();
+    for (b, block) in net.blocks.iter().enumerate() {
+        x = vit_block(g, &x, block, &format!("blocks.{b}"), t.heads);
+        if taps.contains(&(b + 1)) {
+            skips.insert(0, drop_cls(g, &x, &format!("blocks.{b}.skip")));
+        }
+    }
+    let mut map_shape = vec![0];
+    map_shape.extend(std::iter::repeat_n(g_axis, ndim));
+    map_shape.push(e);
+    let map_shape = g.int64("tokens.map_shape".into(), &map_shape);
+    let to_first: Vec<i64> = [0, ndim as i64 + 1].into_iter().chain(1..=ndim as i64).collect();
+    let token_map = |g: &mut Graph, x: &str, name: &str| {
+        let grid = g.node("Reshape", format!("{name}.grid"), &[x, &map_shape], vec![]);
+        g.node("Transpose", name.to_string(), &[&grid], vec![("perm", Attr::Ints(to_first.clone()))])
+    };
+    let last = drop_cls(g, &x, "blocks.last");
+    let last = token_map(g, &last, "bottleneck.in");
+    let mut y = g.conv_transpose(&last, &net.bottleneck, "bottleneck");
+    for (level, skip) in skips.iter().enumerate() {
+        let mut z = token_map(g, skip, &format!("mid_blue_block.{level}.in"));
+        for (s, step) in net.mid_blue_block[level].iter().enumerate() {
+            z = g.conv_transpose(&z, &step.up, &format!("mid_blue_block.{level}.{}", 2 * s));
+            z = conv_unit(g, &z, &step.unit, &format!("mid_blue_block.{level}.{}", 2 * s + 1), ndim);
+        }
+        let joined =
+            g.node("Concat", format!("two_yellow_layers.{level}.concat"), &[&y, &z], vec![("axis", Attr::Int(1))]);
+        y = conv_stack(g, &joined, &net.two_yellow_layers[level], &format!("two_yellow_layers.{level}"), ndim);
+        y = g.conv_transpose(&y, &net.up_green_layers[level], &format!("up_green_layers.{level}"));
+    }
+    let levels = t.levels();
+    let image_name = format!("two_yellow_layers.{}", levels - 1);
+    let image = conv_stack(g, input, &net.two_yellow_layers[levels - 1], &image_name, ndim);
+    let joined = g.node("Concat", "two_yellow_layers.last.concat".into(), &[&image, &y], vec![("axis", Attr::Int(1))]);
+    let y = conv_stack(g, &joined, &net.two_yellow_layers[levels], &format!("two_yellow_layers.{levels}"), ndim);
+    g.conv(&y, &net.heads[0], "heads.0")
+}
+
+/// `x += proj(MHSA(LN(x)))`, `x += fc2(GELU(fc1(LN(x))))` on `[batch, tokens, E]`.
+fn vit_block(g: &mut Graph, x: &str, block: &VitBlock, name: &str, heads: usize) -> String {
+    let e = block.proj.weight.dims()[0];
+    let head_dim = e / heads;
+    let normed = layer_norm(g, x, &block.norm1, &format!("{name}.norm1"));
+    let qkv = linear(g, &normed, &block.qkv, &format!("{name}.attn.qkv"));
+    let split_shape = g.int64(format!("{name}.attn.split_shape"), &[0, 0, 3, heads as i64, head_dim as i64]);
+    let split = g.node("Reshape", format!("{name}.attn.split"), &[&qkv, &split_shape], vec![]);
+    let perm = vec![("perm", Attr::Ints(vec![2, 0, 3, 1, 4]))];
+    let per_head = g.node("Transpose", format!("{name}.attn.heads"), &[&split], perm);
+    let pick = |g: &mut Graph, i: i64, what: &str| {
+        let index = g.int64(format!("{name}.attn.{what}_index"), &[i]);
+        let attrs = vec![("axis", Attr::Int(0))];
+        let picked = g.node("Gather", format!("{name}.attn.{what}_picked"), &[&per_head, &index], attrs);
+        let axes = g.int64(format!("{name}.attn.{what}_axes"), &[0]);
+        g.node("Squeeze", format!("{name}.attn.{what}"), &[&picked, &axes], vec![])
+    };
+    let (q, k, v) = (pick(g, 0, "q"), pick(g, 1, "k"), pick(g, 2, "v"));
+    let scale = g.float(format!("{name}.attn.scale"), &[], &[(head_dim as f32).powf(-0.5)]);
+    let q = g.node("Mul", format!("{name}.attn.q_scaled"), &[&q, &scale], vec![]);
+    let kt = g.node("Transpose", format!("{name}.attn.kt"), &[&k], vec![("perm", Attr::Ints(vec![0, 1, 3, 2]))]);
+    let scores = g.node("MatMul", format!("{name}.attn.scores"), &[&q, &kt], vec![]);
+    let weights = g.node("Softmax", format!("{name}.attn.softmax"), &[&scores], vec![("axis", Attr::Int(-1))]);
+    let attended = g.node("MatMul", format!("{name}.attn.attended"), &[&weights, &v], vec![]);
+    let perm = vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))];
+    let back = g.node("Transpose", format!("{name}.attn.back"), &[&attended], perm);
+    let merge_shape = g.int64(format!("{name}.attn.merge_shape"), &[0, 0, e as i64]);
+    let merged = g.node("Reshape", format!("{name}.attn.merged"), &[&back, &merge_shape], vec![]);
+    let attn = linear(g, &merged, &block.proj, &format!("{name}.attn.proj"));
+    let x = g.node("Add", format!("{name}.attn.residual"), &[x, &attn], vec![]);
+    let normed = layer_norm(g, &x, &block.norm2, &format!("{name}.norm2"));
+    let hidden = linear(g, &normed, &block.fc1, &format!("{name}.mlp.fc1"));
+    let hidden = g.activation(&hidden, Activation::Gelu, &format!("{name}.mlp.act"));
+    let mlp = linear(g, &hidden, &block.fc2, &format!("{name}.mlp.fc2"));
+    g.node("Add", name.to_string(), &[&x, &mlp], vec![])
 }
