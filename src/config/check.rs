@@ -13,7 +13,7 @@ use super::error::{Origin, Problem};
 use super::filter::FilterRules;
 use super::schema::{Binarization, Config, Ndim, NormLayer, NormalizationType, ProblemType, SchedulerName};
 
-/// Architectures BiaPy accepts for `SEMANTIC_SEG` (spec §1.7 #34).
+/// Architectures BiaPy accepts for `SEMANTIC_SEG` (spec §1.7 #34); segsweep builds all twelve.
 const SEMANTIC_ARCHITECTURES: &[&str] = &[
     "unet",
     "resunet",
@@ -27,21 +27,6 @@ const SEMANTIC_ARCHITECTURES: &[&str] = &[
     "unext_v2",
     "hrnet",
     "stunet",
-];
-
-/// The subset segsweep builds (the U-Net family of the training issue).
-const IMPLEMENTED_ARCHITECTURES: &[&str] = &[
-    "unet",
-    "attention_unet",
-    "resunet",
-    "seunet",
-    "resunet_se",
-    "resunet++",
-    "multiresunet",
-    "stunet",
-    "unext_v1",
-    "unext_v2",
-    "unetr",
 ];
 
 /// Collects problems, naming where each key was set.
@@ -398,11 +383,6 @@ fn check_model(config: &Config, c: &mut Checker) {
                 "`{arch}` is not a semantic segmentation architecture; expected one of {}",
                 quoted(SEMANTIC_ARCHITECTURES)
             ),
-        );
-    } else if !IMPLEMENTED_ARCHITECTURES.contains(&arch) {
-        c.not_implemented(
-            "MODEL.ARCHITECTURE",
-            format!("`{arch}` is not implemented by segsweep yet; available: {}", quoted(IMPLEMENTED_ARCHITECTURES)),
         );
     }
     if arch == "stunet" {
@@ -788,9 +768,7 @@ mod tests {
 
     #[test]
     fn unsupported_features_are_errors_not_silence() {
-        let p =
-            problems("TRAIN: {ENABLE: True}\nMODEL: {ARCHITECTURE: hrnet}\nDATA: {TRAIN: {PROBABILITY_MAP: True}}\n");
-        assert!(p.iter().any(|m| m.contains("`hrnet` is not implemented by segsweep yet")));
+        let p = problems("TRAIN: {ENABLE: True}\nDATA: {TRAIN: {PROBABILITY_MAP: True}}\n");
         assert!(p.iter().any(|m| m.contains("only works with `DATA.TRAIN.EXTRACT_RANDOM_PATCH: True`")));
     }
 

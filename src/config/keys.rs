@@ -37,7 +37,6 @@ const FOREIGN: &[(&str, &str)] = &[
     ("DATA.TRAIN.INPUT_", "Zarr/H5 inputs"),
     ("DATA.VAL.INPUT_", "Zarr/H5 inputs"),
     ("DATA.TEST.INPUT_", "Zarr/H5 inputs"),
-    ("MODEL.HRNET.", "the hrnet architecture"),
     ("MODEL.VIT_", "vision-transformer architectures"),
     ("MODEL.MAE_", "the self-supervised workflow"),
     ("MODEL.UNEXT_", "the unext architectures"),

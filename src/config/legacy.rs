@@ -219,6 +219,14 @@ fn only_weights(layer: &mut RawLayer, t: &mut Translation) {
 
 fn hrnet_variant(layer: &mut RawLayer, t: &mut Translation) {
     let Some(Value::String(arch)) = layer.values.get("MODEL.ARCHITECTURE").cloned() else { return };
+    // BiaPy's converter (run on the YAML file, not on command-line options) gives an `hrnet`
+    // without a variant `W18`, where config.py's default is `W48` (spec architectures §9.1).
+    let from_file = matches!(layer.origin, crate::config::error::Origin::File(_));
+    if arch == "hrnet" && from_file && !layer.values.contains_key("MODEL.HRNET.VARIANT") {
+        layer.values.insert("MODEL.HRNET.VARIANT".into(), json!("W18"));
+        t.notes.push("`MODEL.ARCHITECTURE: hrnet` without `MODEL.HRNET.VARIANT` → `W18` (as BiaPy's converter)".into());
+        return;
+    }
     let Some(width) = arch.strip_prefix("hrnet").filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_digit()))
     else {
         return;
@@ -326,6 +334,16 @@ mod tests {
         assert!(t.notes.iter().any(|n| n.contains("no rebalancing")));
         assert_eq!(l.values["AUGMENTOR.HFLIP_PROB"], json!(0.3));
         assert_eq!(l.values["AUGMENTOR.VFLIP_PROB"], json!(0.9));
+    }
+
+    #[test]
+    fn an_hrnet_file_without_a_variant_gets_w18() {
+        let mut l = layer(&[("MODEL.ARCHITECTURE", json!("hrnet"))]);
+        translate(&mut l);
+        assert_eq!(l.values["MODEL.HRNET.VARIANT"], json!("W18"));
+        let mut given = layer(&[("MODEL.ARCHITECTURE", json!("hrnet")), ("MODEL.HRNET.VARIANT", json!("W32"))]);
+        translate(&mut given);
+        assert_eq!(given.values["MODEL.HRNET.VARIANT"], json!("W32"));
     }
 
     #[test]

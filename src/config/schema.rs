@@ -736,6 +736,43 @@ pub struct Model {
     pub vit_num_layers: usize,
     pub vit_num_heads: usize,
     pub vit_mlp_ratio: f64,
+    pub hrnet: Hrnet,
+}
+
+/// `MODEL.HRNET` (BiaPy's keys and defaults; a YAML file naming `hrnet` without a `VARIANT`
+/// gets `W18`, as BiaPy's converter writes).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", default)]
+pub struct Hrnet {
+    /// `W18`, `W32`, `W48`, `W64` or `custom`.
+    pub variant: String,
+    pub z_down: Vec<usize>,
+    pub yx_down: Vec<usize>,
+    pub block_type: String,
+    /// `FCN`, `ASPP`, `PSP` or `OCR`.
+    pub head_type: String,
+    pub num_stages: usize,
+    pub num_modules: Vec<usize>,
+    pub num_branches: Vec<usize>,
+    pub num_blocks: Vec<Vec<usize>>,
+    pub num_channels: Vec<Vec<usize>>,
+}
+
+impl Default for Hrnet {
+    fn default() -> Self {
+        Self {
+            variant: "W48".into(),
+            z_down: vec![0; 3],
+            yx_down: vec![0; 3],
+            block_type: "BASIC".into(),
+            head_type: "FCN".into(),
+            num_stages: 3,
+            num_modules: vec![1, 4, 3],
+            num_branches: vec![2, 3, 4],
+            num_blocks: vec![vec![4, 4], vec![4, 4, 4], vec![4, 4, 4, 4]],
+            num_channels: vec![vec![18, 36], vec![18, 36, 72], vec![18, 36, 72, 144]],
+        }
+    }
 }
 
 impl Model {
@@ -796,6 +833,7 @@ impl Default for Model {
             vit_num_layers: 12,
             vit_num_heads: 12,
             vit_mlp_ratio: 4.0,
+            hrnet: Hrnet::default(),
         }
     }
 }

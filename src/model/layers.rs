@@ -60,11 +60,12 @@ struct ConvShape {
     groups: usize,
     /// Zero padding `dilation·(k − 1)/2` per side (kernels are odd); `false`: none.
     padded: bool,
+    bias: bool,
 }
 
 impl ConvShape {
     fn same(kernel: [usize; 3]) -> Self {
-        Self { kernel, stride: [1; 3], dilation: 1, groups: 1, padded: true }
+        Self { kernel, stride: [1; 3], dilation: 1, groups: 1, padded: true, bias: true }
     }
 }
 
@@ -99,8 +100,14 @@ impl ConvNd {
     /// A convolution with kernel = stride = `factors` and no padding (a ConvNeXt stem or
     /// down-sampling layer), initialised as [`ConvNd::new`].
     pub fn patchify(ndim: Ndim, channels: [usize; 2], factors: [usize; 3], device: &Device) -> Self {
-        let shape = ConvShape { kernel: factors, stride: factors, dilation: 1, groups: 1, padded: false };
+        let shape = ConvShape { kernel: factors, stride: factors, padded: false, ..ConvShape::same(factors) };
         Self::build(ndim, channels, shape, true, device)
+    }
+
+    /// A convolution without bias, stride `stride` and zero padding `k // 2`, with PyTorch's
+    /// default initialisation (HRNet's, which BiaPy does not re-initialise).
+    pub fn unbiased(ndim: Ndim, channels: [usize; 2], kernel: [usize; 3], stride: [usize; 3], device: &Device) -> Self {
+        Self::build(ndim, channels, ConvShape { stride, bias: false, ..ConvShape::same(kernel) }, false, device)
     }
 
     /// PyTorch's default initialisation, for the networks BiaPy does not re-initialise
@@ -111,7 +118,7 @@ impl ConvNd {
     }
 
     fn build(ndim: Ndim, channels: [usize; 2], shape: ConvShape, biapy_init: bool, device: &Device) -> Self {
-        let ConvShape { kernel, stride, dilation, groups, padded } = shape;
+        let ConvShape { kernel, stride, dilation, groups, padded, bias: with_bias } = shape;
         let pad = |k: usize| if padded { dilation * (k - 1) / 2 } else { 0 };
         let receptive: usize = match ndim {
             Ndim::D2 => kernel[1] * kernel[2],
@@ -138,6 +145,7 @@ impl ConvNd {
                     .with_stride([stride[1], stride[2]])
                     .with_dilation([dilation; 2])
                     .with_groups(groups)
+                    .with_bias(with_bias)
                     .with_padding(padding);
                 if !biapy_init {
                     return ConvNd::D2(config.init(device));
@@ -156,6 +164,7 @@ impl ConvNd {
                     .with_stride(stride)
                     .with_dilation([dilation; 3])
                     .with_groups(groups)
+                    .with_bias(with_bias)
                     .with_padding(padding);
                 if !biapy_init {
                     return ConvNd::D3(config.init(device));
@@ -431,6 +440,36 @@ pub fn upsample<const D: usize>(x: Tensor<D>, factors: [usize; 3]) -> Tensor<D> 
     }
 }
 
+/// `F.interpolate(x, size, mode="bilinear"/"trilinear", align_corners=True)`: to the spatial
+/// size `size` (`(z, y, x)`, `z` ignored in 2D), corners mapped onto corners. Trilinear is done
+/// separably (bilinear over (y, x), then linear over z), which is the same interpolation.
+pub fn resize_align_corners<const D: usize>(x: Tensor<D>, size: [usize; 3]) -> Tensor<D> {
+    let aligned = InterpolateOptions::new(InterpolateMode::Bilinear).with_align_corners(true);
+    match D {
+        4 => {
+            let x4 = same_rank::<D, 4>(x);
+            same_rank(interpolate(x4, aligned.with_output_size([size[1], size[2]])))
+        }
+        _ => {
+            let x5 = same_rank::<D, 5>(x);
+            let [b, c, z, h, w] = x5.dims();
+            let [z2, h2, w2] = size;
+            let mut out = x5;
+            if [h, w] != [h2, w2] {
+                let yx = interpolate(out.reshape([b, c * z, h, w]), aligned.clone().with_output_size([h2, w2]));
+                out = yx.reshape([b, c, z, h2, w2]);
+            }
+            if z != z2 {
+                // As [b, c·y, z, x]: interpolating (z, x) with x kept is linear in z alone.
+                let zx = out.permute([0, 1, 3, 2, 4]).reshape([b, c * h2, z, w2]);
+                let zx = interpolate(zx, aligned.with_output_size([z2, w2]));
+                out = zx.reshape([b, c, h2, z2, w2]).permute([0, 1, 3, 2, 4]);
+            }
+            same_rank(out)
+        }
+    }
+}
+
 /// `F.interpolate(mode="nearest", scale_factor=factors)` for integer factors `(fz, fy, fx)`
 /// (`fz` ignored in 2D): every value repeated `f` times along its axis, which is what PyTorch's
 /// `floor(dst / f)` source index gives. Built from reshapes and `repeat_dim`, so it has a
@@ -522,6 +561,22 @@ mod tests {
         let x4 = Tensor::<4>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [1, 1, 2, 2]), &Device::flex());
         let y4 = upsample_nearest(x4, [7, 2, 1]).into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(y4, [1.0, 2.0, 1.0, 2.0, 3.0, 4.0, 3.0, 4.0]);
+    }
+
+    /// PyTorch's `align_corners=True`: `out[i] = in[i·(n−1)/(m−1)]` interpolated, per axis.
+    #[test]
+    fn align_corners_resizing_maps_corners_onto_corners() {
+        let device = Device::flex();
+        let x = Tensor::<5>::from_data(TensorData::new(vec![0.0f32, 3.0, 6.0, 9.0], [1, 1, 2, 1, 2]), &device);
+        // z 2 → 3, y 1 → 1, x 2 → 4: x positions 0, 1/3, 2/3, 1; z positions 0, 1/2, 1.
+        let y = resize_align_corners(x, [3, 1, 4]).into_data().try_to_vec::<f32>().unwrap();
+        let want = [0.0, 1.0, 2.0, 3.0, 3.0, 4.0, 5.0, 6.0, 6.0, 7.0, 8.0, 9.0];
+        for (a, b) in y.iter().zip(want) {
+            assert!((a - b).abs() < 1e-5, "{y:?}");
+        }
+        let x4 = Tensor::<4>::from_data(TensorData::new(vec![0.0f32, 2.0], [1, 1, 1, 2]), &device);
+        let y4 = resize_align_corners(x4, [1, 1, 3]).into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(y4, [0.0, 1.0, 2.0]);
     }
 
     /// PyTorch's `Conv2d(k=3, stride=2, padding=1)` and `Conv3d(k=(1,3,3), stride=(1,2,2),

@@ -1,5 +1,5 @@
 //! The segmentation networks: BiaPy's U-Net family (`unet`, `attention_unet`, `resunet`,
-//! `seunet`, `resunet_se`, `resunet++`), `multiresunet`, `stunet`, `unext_v1`/`unext_v2` and `unetr` in 2D and 3D, built from a [`ModelSpec`] into one burn module, [`SegModel`].
+//! `seunet`, `resunet_se`, `resunet++`), `multiresunet`, `stunet`, `unext_v1`/`unext_v2`, `unetr` and `hrnet` in 2D and 3D, built from a [`ModelSpec`] into one burn module, [`SegModel`].
 //!
 //! Data flow: resolved [`Config`] → [`ModelSpec::from_config`] (checks what the builders need) →
 //! [`SegModel::new`] → [`SegModel::forward2d`] / [`SegModel::forward3d`] → logits (no final
@@ -8,7 +8,7 @@
 //! output shapes and parameter counts; [`max_pool3d`] fills a gap in burn 0.22.1.
 //!
 //! Files: `layers` (2D/3D leaf layers, initialisation), `blocks` (conv unit, level, decoder step),
-//! `unet`, `attention`, `seunet`, `resunet`, `resunet_pp`, `multiresunet`, `stunet`, `convnext`, `unext`, `unetr`, `pool3d`, `summary`, `predict`. This module must not read files;
+//! `unet`, `attention`, `seunet`, `resunet`, `resunet_pp`, `multiresunet`, `stunet`, `convnext`, `unext`, `unetr`, `hrnet`, `pool3d`, `summary`, `predict`. This module must not read files;
 //! the device comes from the caller (only [`summary`] builds a throw-away model on the CPU device,
 //! with lazily initialised weights, to count parameters).
 //!
@@ -24,6 +24,7 @@ pub mod attention;
 pub mod biapy_names;
 pub mod blocks;
 pub mod convnext;
+pub mod hrnet;
 pub mod layers;
 pub mod multiresunet;
 pub mod pool3d;
@@ -42,6 +43,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 pub use blocks::Geometry;
+pub use hrnet::Hrnet;
 pub use layers::{NameList, n_trainable_params};
 pub use multiresunet::MultiResUnet;
 pub use pool3d::max_pool3d;
@@ -60,7 +62,7 @@ use crate::config::{Activation, Config, ConvBlockOrder, Ndim, NormLayer, Upsampl
 pub enum ModelError {
     /// `MODEL.ARCHITECTURE` names a network segsweep does not build.
     #[error(
-        "`MODEL.ARCHITECTURE`: `{0}` is not built by segsweep; available: `unet`, `attention_unet`, `resunet`, `seunet`, `resunet_se`, `resunet++`, `multiresunet`, `stunet`, `unext_v1`, `unext_v2`, `unetr`"
+        "`MODEL.ARCHITECTURE`: `{0}` is not built by segsweep; available: `unet`, `attention_unet`, `resunet`, `seunet`, `resunet_se`, `resunet++`, `multiresunet`, `stunet`, `unext_v1`, `unext_v2`, `unetr`, `hrnet`"
     )]
     UnsupportedArchitecture(String),
     /// A model key has a value the builders cannot use.
@@ -106,6 +108,8 @@ pub enum Arch {
     UnextV2,
     /// `unetr`.
     Unetr,
+    /// `hrnet`.
+    Hrnet,
 }
 
 impl Arch {
@@ -123,6 +127,7 @@ impl Arch {
             "unext_v1" => Some(Arch::UnextV1),
             "unext_v2" => Some(Arch::UnextV2),
             "unetr" => Some(Arch::Unetr),
+            "hrnet" => Some(Arch::Hrnet),
             _ => None,
         }
     }
@@ -152,6 +157,7 @@ impl Arch {
             Arch::UnextV1 => "unext_v1",
             Arch::UnextV2 => "unext_v2",
             Arch::Unetr => "unetr",
+            Arch::Hrnet => "hrnet",
         }
     }
 }
@@ -200,6 +206,8 @@ pub struct ModelSpec {
     pub convnext: convnext::Settings,
     /// The ViT encoder and decoder widths (`unetr` only).
     pub vit: Option<unetr::VitTopology>,
+    /// `MODEL.HRNET.VARIANT`'s width W (`hrnet` only).
+    pub hrnet_width: Option<usize>,
 }
 
 impl ModelSpec {
@@ -234,6 +242,10 @@ impl ModelSpec {
                 drop_path: model.convnext_sd_prob,
                 layer_scale: model.convnext_layer_scale,
                 stem_kernel: model.convnext_stem_k_size,
+            },
+            hrnet_width: match arch {
+                Arch::Hrnet => Some(hrnet::width_from_config(&model.hrnet)?),
+                _ => None,
             },
             vit: match arch {
                 Arch::Unetr => {
@@ -321,7 +333,7 @@ impl ModelSpec {
             return fail("MODEL.NORMALIZATION", "`ln` is not available in the U-Net family".into());
         }
         let groups = layers::group_norm_groups(self.ndim);
-        let widths_from_feature_maps = reads_norm && self.arch != Arch::Unetr;
+        let widths_from_feature_maps = reads_norm && !matches!(self.arch, Arch::Unetr | Arch::Hrnet);
         if widths_from_feature_maps && self.norm == NormLayer::Gn && self.feature_maps.iter().any(|f| f % groups != 0) {
             let message =
                 format!("`gn` uses {groups} groups here; every `MODEL.FEATURE_MAPS` value must be a multiple");
@@ -361,6 +373,12 @@ impl ModelSpec {
             if self.convnext.stem_kernel == 0 {
                 return fail("MODEL.CONVNEXT_STEM_K_SIZE", "the stem's kernel must be at least 1".into());
             }
+        }
+        if self.arch == Arch::Hrnet && self.hrnet_width.is_none() {
+            return fail(
+                "MODEL.HRNET.VARIANT",
+                "`hrnet` needs its width (`ModelSpec::from_config` resolves it)".into(),
+            );
         }
         if self.arch == Arch::Unetr && self.vit.is_none() {
             return fail(
@@ -453,6 +471,9 @@ impl ModelSpec {
         }
         let pools = match &self.stunet {
             Some(topology) => topology.pools.clone(),
+            // The stem's two stride-2 convolutions; the branches below round up and are
+            // interpolated back to exact sizes.
+            None if self.arch == Arch::Hrnet => vec![hrnet::STEP; 2],
             None if self.arch.is_unext() => {
                 std::iter::once(unext::stem_factors(self)).chain(levels.map(|l| self.pool_factors(l))).collect()
             }
@@ -489,6 +510,8 @@ pub enum SegModel {
     UnextV2(Unext),
     /// `unetr`.
     Unetr(Unetr),
+    /// `hrnet`.
+    Hrnet(Hrnet),
 }
 
 impl SegModel {
@@ -507,6 +530,7 @@ impl SegModel {
             Arch::UnextV1 => SegModel::UnextV1(Unext::new(spec, convnext::Version::V1, device)),
             Arch::UnextV2 => SegModel::UnextV2(Unext::new(spec, convnext::Version::V2, device)),
             Arch::Unetr => SegModel::Unetr(Unetr::new(spec, device)),
+            Arch::Hrnet => SegModel::Hrnet(Hrnet::new(spec, device)),
         })
     }
 
@@ -542,6 +566,7 @@ impl SegModel {
             SegModel::Stunet(net) => net.forward(x),
             SegModel::UnextV1(net) | SegModel::UnextV2(net) => net.forward(x),
             SegModel::Unetr(net) => net.forward(x),
+            SegModel::Hrnet(net) => net.forward(x),
         }
     }
 
@@ -555,6 +580,7 @@ impl SegModel {
             SegModel::Stunet(net) => &net.geometry,
             SegModel::UnextV1(net) | SegModel::UnextV2(net) => &net.geometry,
             SegModel::Unetr(net) => &net.geometry,
+            SegModel::Hrnet(net) => &net.geometry,
         }
     }
 
@@ -579,6 +605,7 @@ impl SegModel {
             SegModel::Stunet(net) => net.block_params(),
             SegModel::UnextV1(net) | SegModel::UnextV2(net) => net.block_params(),
             SegModel::Unetr(net) => net.block_params(),
+            SegModel::Hrnet(net) => net.block_params(),
         }
     }
 
@@ -593,6 +620,7 @@ impl SegModel {
             SegModel::Stunet(net) => net.biapy_state_dict_names(),
             SegModel::UnextV1(net) | SegModel::UnextV2(net) => net.biapy_state_dict_names(),
             SegModel::Unetr(net) => net.biapy_state_dict_names(),
+            SegModel::Hrnet(net) => net.biapy_state_dict_names(),
         }
     }
 }

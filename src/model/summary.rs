@@ -112,6 +112,14 @@ fn block_layout(spec: &ModelSpec) -> Vec<(String, usize, usize)> {
             blocks.extend((1..levels).rev().map(|l| (format!("decoder {}", l - 1), t.filters << (l - 1), l - 1)));
             blocks.push(("image branch".into(), t.filters, 0));
         }
+        // The stem and `layer1` at 1/4, each stage (shown by its full-resolution branch), and
+        // the head after its ×4 up-sampling.
+        Arch::Hrnet => {
+            let w = spec.hrnet_width.expect("a validated hrnet spec has a width");
+            blocks.push(("stem".into(), 64, 2));
+            blocks.push(("layer1".into(), 256, 2));
+            blocks.extend((0..super::hrnet::MODULES.len()).map(|k| (format!("stage {k}"), w, 2)));
+        }
         // Encoder rows before their pooling.
         _ => {
             blocks.extend((0..depth).map(|level| (format!("encoder {level}"), fm[level], level)));

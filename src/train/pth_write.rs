@@ -143,6 +143,35 @@ pub fn model_build_kwargs(config: &Config) -> serde_json::Value {
         }
         return kwargs;
     }
+    // `HighResolutionNet`: the preset's topology dict as `build_model` writes it (after
+    // `check_configuration` set `HRNET.Z_DOWN` to 1s and `YX_DOWN` to 2s).
+    if model.architecture == "hrnet" {
+        let w: usize = model.hrnet.variant.trim_start_matches(['W', 'w']).parse().unwrap_or(18);
+        let branches = [2usize, 3, 4];
+        return serde_json::json!({
+            "cfg": {
+                "Z_DOWN": [1, 1, 1],
+                "YX_DOWN": [2, 2, 2],
+                "BLOCK_TYPE": "BASIC",
+                "NUM_STAGES": 3,
+                "NUM_MODULES": crate::model::hrnet::MODULES,
+                "NUM_BRANCHES": branches,
+                "NUM_BLOCKS": branches.map(|b| vec![crate::model::hrnet::BLOCKS; b]),
+                "NUM_CHANNELS": branches.map(|b| (0..b).map(|i| w << i).collect::<Vec<_>>()),
+            },
+            "image_shape": config.data.patch_size,
+            "normalization": json(&model.normalization),
+            "output_channels": [out_channels],
+            "contrast": config.loss.contrast.enable,
+            "contrast_proj_dim": config.loss.contrast.proj_dim,
+            "head_type": model.hrnet.head_type,
+            "head_activations": vec![head; out_channels],
+            "output_channel_info": ["pred0"],
+            "explicit_activations": false,
+            "activation": json(&model.activation),
+            "return_one_tensor": false,
+        });
+    }
     // `UNETR`: the ViT keys, the decoder's activation and norm, one dropout value.
     if model.architecture == "unetr" {
         return serde_json::json!({
@@ -302,6 +331,7 @@ mod tests {
             "unext_v1",
             "unext_v2",
             "unetr",
+            "hrnet",
         ] {
             // MultiResUNet ignores the feature maps but always pools four times.
             let (maps, patch) =

@@ -396,6 +396,13 @@ fn every_layer_kind_runs_in_onnxruntime_and_biapys_class_as_segsweep_computes_it
              UNETR_VIT_NUM_FILTERS: 2\n  Z_DOWN: [1, 1]",
         ),
         (
+            "hrnet-bn-3-classes",
+            2,
+            3,
+            "  ARCHITECTURE: hrnet\n  NORMALIZATION: bn\n  ACTIVATION: relu\n  HRNET: {VARIANT: W18}",
+        ),
+        ("hrnet-3d", 3, 2, "  ARCHITECTURE: hrnet\n  Z_DOWN: [1, 1]\n  HRNET: {VARIANT: W18}"),
+        (
             "resunet-3d-trilinear-larger-io",
             3,
             2,

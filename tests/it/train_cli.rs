@@ -189,6 +189,7 @@ fn every_architecture_learns_in_two_epochs() {
         "unext_v1",
         "unext_v2",
         "unetr",
+        "hrnet",
     ];
     for arch in archs {
         let results = dir.join(&format!("results-{arch}"));
@@ -214,6 +215,8 @@ fn every_architecture_learns_in_two_epochs() {
                 "MODEL.VIT_NUM_LAYERS=2",
                 "MODEL.UNETR_VIT_NUM_FILTERS=4",
             ],
+            // The smallest preset (W18); the file says `unet`, so config.py's W48 would apply.
+            "hrnet" => &[&architecture, "MODEL.HRNET.VARIANT=W18"],
             _ => &[&architecture],
         };
         let out = train_with(&config, &results, sets);

@@ -67,6 +67,7 @@ pub fn biapy_class(arch: Arch) -> (&'static str, &'static str) {
         Arch::UnextV1 => ("biapy.models.unext_v1", "U_NeXt_V1"),
         Arch::UnextV2 => ("biapy.models.unext_v2", "U_NeXt_V2"),
         Arch::Unetr => ("biapy.models.unetr", "UNETR"),
+        Arch::Hrnet => ("biapy.models.hrnet", "HighResolutionNet"),
     }
 }
 

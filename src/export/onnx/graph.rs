@@ -274,6 +274,17 @@ impl Graph {
         self.node("Resize", name.to_string(), &[x, "", &scales], attrs)
     }
 
+    /// Bi/trilinear resizing with `align_corners=True` to the spatial size of `like` (`sizes`
+    /// taken from `like`'s shape at run time: batch and channels from `x`).
+    pub fn resize_like(&mut self, x: &str, like: &str, name: &str) -> String {
+        let x_shape = self.node("Shape", format!("{name}.x_shape"), &[x], vec![("end", Attr::Int(2))]);
+        let like_shape = self.node("Shape", format!("{name}.like_shape"), &[like], vec![("start", Attr::Int(2))]);
+        let sizes =
+            self.node("Concat", format!("{name}.sizes"), &[&x_shape, &like_shape], vec![("axis", Attr::Int(0))]);
+        let attrs = vec![("mode", Attr::Str("linear")), ("coordinate_transformation_mode", Attr::Str("align_corners"))];
+        self.node("Resize", name.to_string(), &[x, "", "", &sizes], attrs)
+    }
+
     /// Nearest up-sampling by integer `factors` as PyTorch's `mode="nearest"` (source index
     /// `floor(dst / f)`).
     pub fn upsample_nearest(&mut self, x: &str, factors: [usize; 3], ndim: usize, name: &str) -> String {

@@ -1,7 +1,7 @@
 //! The networks of [`crate::model`] as ONNX graphs, block by block in the order their `forward`
 //! runs: the U-Net skeleton (encoder levels, max-pooling, bottleneck, decoder steps with their
 //! skip connections, head) with its three variants' units, the residual U-Net, ResUNet++,
-//! MultiResUNet, STU-Net, the U-NeXts and UNETR. Nodes and
+//! MultiResUNet, STU-Net, the U-NeXts, UNETR and HRNet. Nodes and
 //! initializers are named after BiaPy's modules (`down_path.0.block.1.conv.weight`). Inference
 //! only: dropout is the identity and batch norm uses its running statistics.
 
@@ -10,6 +10,7 @@ use crate::config::{Activation, ConvBlockOrder};
 use crate::model::attention::AttentionBlock;
 use crate::model::blocks::{ConvBlock, ConvStack, UpBlock, Upsampler};
 use crate::model::convnext::{ChannelNorm, ConvNextBlock, LayerScale};
+use crate::model::hrnet::{Cbn, CbnPath, HrModule, Hrnet, ResBlock};
 use crate::model::multiresunet::{ConvBn, MultiResBlock, MultiResUnet, ResPath};
 use crate::model::resunet::{ResConvBlock, ResUNet, ResUpBlock};
 use crate::model::resunet_pp::{Aspp, PlusAttention, ResUNetPlusPlus};
@@ -31,6 +32,7 @@ pub fn emit(model: &SegModel, g: &mut Graph, input: &str) -> String {
         SegModel::Stunet(net) => stunet(g, net, input, ndim),
         SegModel::UnextV1(net) | SegModel::UnextV2(net) => unext(g, net, input, ndim),
         SegModel::Unetr(net) => unetr(g, net, input, ndim),
+        SegModel::Hrnet(net) => hrnet(g, net, input, ndim),
     }
 }
 
@@ -629,4 +631,103 @@ fn vit_block(g: &mut Graph, x: &str, block: &VitBlock, name: &str, heads: usize)
     let hidden = g.activation(&hidden, Activation::Gelu, &format!("{name}.mlp.act"));
     let mlp = linear(g, &hidden, &block.fc2, &format!("{name}.mlp.fc2"));
     g.node("Add", name.to_string(), &[&x, &mlp], vec![])
+}
+
+/// HRNet's forward (`crate::model::hrnet`): sizes of the interpolations are read off the
+/// branches at run time, as PyTorch's `size=` arguments are.
+fn hrnet(g: &mut Graph, net: &Hrnet, input: &str, ndim: usize) -> String {
+    let x = cbn(g, input, &net.conv1_block, "conv1_block", ndim);
+    let mut x = cbn(g, &x, &net.conv2_block, "conv2_block", ndim);
+    for (b, block) in net.layer1.iter().enumerate() {
+        x = hr_res_block(g, &x, block, &format!("layer1.{b}"), ndim);
+    }
+    let mut ys = vec![x];
+    for (k, (transition, modules)) in net.transitions.iter().zip(&net.stages).enumerate() {
+        let mut xs: Vec<String> = transition
+            .iter()
+            .enumerate()
+            .map(|(b, t)| {
+                let input = ys.get(b).unwrap_or_else(|| ys.last().expect("a branch")).clone();
+                match t {
+                    None => input,
+                    Some(path) => cbn_path(g, &input, path, &format!("transitions.{k}.{b}"), ndim),
+                }
+            })
+            .collect();
+        for (m, module) in modules.iter().enumerate() {
+            xs = hr_module(g, xs, module, &format!("stages.{k}.{m}"), ndim);
+        }
+        ys = xs;
+    }
+    let mut feats = vec![ys[0].clone()];
+    for (b, y) in ys.iter().enumerate().skip(1) {
+        feats.push(g.resize_like(y, &ys[0], &format!("head.resize.{b}")));
+    }
+    let refs: Vec<&str> = feats.iter().map(String::as_str).collect();
+    let joined = g.node("Concat", "head.concat".into(), &refs, vec![("axis", Attr::Int(1))]);
+    let logits = g.conv(&joined, &net.heads[0], "heads.0");
+    let [_, sy, sx] = crate::model::hrnet::STEP;
+    g.upsample(&logits, [1, sy * sy, sx * sx], ndim, "upsample_logits")
+}
+
+fn cbn(g: &mut Graph, x: &str, unit: &Cbn, name: &str, ndim: usize) -> String {
+    let y = g.conv(x, &unit.conv, &format!("{name}.block.0"));
+    let y = g.norm(&y, &unit.norm, &format!("{name}.block.1"), ndim);
+    match unit.act {
+        Some(act) => g.activation(&y, act, &format!("{name}.block.2")),
+        None => y,
+    }
+}
+
+fn cbn_path(g: &mut Graph, x: &str, path: &CbnPath, name: &str, ndim: usize) -> String {
+    let mut x = x.to_string();
+    for (k, unit) in path.units.iter().enumerate() {
+        let unit_name = if path.sequential { format!("{name}.{k}") } else { name.to_string() };
+        x = cbn(g, &x, unit, &unit_name, ndim);
+    }
+    x
+}
+
+fn hr_res_block(g: &mut Graph, x: &str, block: &ResBlock, name: &str, ndim: usize) -> String {
+    let mut y = x.to_string();
+    for (k, unit) in block.convs.iter().enumerate() {
+        y = cbn(g, &y, unit, &format!("{name}.conv{}_block", k + 1), ndim);
+    }
+    let residual = match &block.downsample {
+        Some((conv, norm)) => {
+            let r = g.conv(x, conv, &format!("{name}.downsample.0"));
+            g.norm(&r, norm, &format!("{name}.downsample.1"), ndim)
+        }
+        None => x.to_string(),
+    };
+    let sum = g.node("Add", format!("{name}.add"), &[&y, &residual], vec![]);
+    g.node("Relu", format!("{name}.relu"), &[&sum], vec![])
+}
+
+fn hr_module(g: &mut Graph, xs: Vec<String>, module: &HrModule, name: &str, ndim: usize) -> Vec<String> {
+    let xs: Vec<String> = xs
+        .into_iter()
+        .zip(&module.branches)
+        .enumerate()
+        .map(|(b, (x, blocks))| {
+            let mut x = x;
+            for (k, block) in blocks.iter().enumerate() {
+                x = hr_res_block(g, &x, block, &format!("{name}.branches.{b}.{k}"), ndim);
+            }
+            x
+        })
+        .collect();
+    let mut out = Vec::with_capacity(xs.len());
+    for (i, paths) in module.fuse_layers.iter().enumerate() {
+        let mut sum = xs[i].clone();
+        for (j, path) in paths.iter().enumerate() {
+            let fuse = format!("{name}.fuse_layers.{i}.{j}");
+            let Some(path) = path else { continue };
+            let term = cbn_path(g, &xs[j], path, &fuse, ndim);
+            let term = if j > i { g.resize_like(&term, &xs[i], &format!("{fuse}.resize")) } else { term };
+            sum = g.node("Add", format!("{fuse}.add"), &[&sum, &term], vec![]);
+        }
+        out.push(g.activation(&sum, module.act, &format!("{name}.fuse_act.{i}")));
+    }
+    out
 }
