@@ -113,6 +113,22 @@ pub enum Arch {
 }
 
 impl Arch {
+    /// Every architecture, in BiaPy's order of the U-Net family first.
+    pub const ALL: [Arch; 12] = [
+        Arch::Unet,
+        Arch::AttentionUnet,
+        Arch::Resunet,
+        Arch::Seunet,
+        Arch::ResunetSe,
+        Arch::ResunetPlusPlus,
+        Arch::Multiresunet,
+        Arch::Stunet,
+        Arch::UnextV1,
+        Arch::UnextV2,
+        Arch::Unetr,
+        Arch::Hrnet,
+    ];
+
     /// Parses BiaPy's name.
     pub fn from_name(name: &str) -> Option<Self> {
         match name {

@@ -287,24 +287,17 @@ fn biapy_layout_buffers(file: &str) -> Vec<String> {
 }
 
 #[test]
+fn every_architecture_round_trips_its_biapy_name() {
+    for arch in Arch::ALL {
+        assert_eq!(Arch::from_name(arch.name()), Some(arch));
+    }
+}
+
+#[test]
 fn every_architecture_has_biapys_state_dict_name_for_name_and_shape_for_shape() {
     let device = Device::flex();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let archs = [
-        "unet",
-        "attention_unet",
-        "resunet",
-        "seunet",
-        "resunet_se",
-        "resunet++",
-        "multiresunet",
-        "stunet",
-        "unext_v1",
-        "unext_v2",
-        "unetr",
-        "hrnet",
-    ];
-    for arch in archs {
+    for arch in Arch::ALL.map(Arch::name) {
         for ndim in ["2d", "3d"] {
             let template = root.join(format!("templates/semantic_segmentation/{ndim}_semantic_segmentation.yaml"));
             let mut sets = vec![format!("MODEL.ARCHITECTURE={arch}")];

@@ -319,20 +319,7 @@ mod tests {
 
     #[test]
     fn every_architecture_is_written_with_biapys_names() {
-        for arch in [
-            "unet",
-            "attention_unet",
-            "seunet",
-            "resunet",
-            "resunet_se",
-            "resunet++",
-            "multiresunet",
-            "stunet",
-            "unext_v1",
-            "unext_v2",
-            "unetr",
-            "hrnet",
-        ] {
+        for arch in crate::model::Arch::ALL.map(crate::model::Arch::name) {
             // MultiResUNet ignores the feature maps but always pools four times.
             let (maps, patch) =
                 if arch == "multiresunet" { ("[16, 16, 16, 16, 32]", 32) } else { ("[16, 16, 32]", 16) };

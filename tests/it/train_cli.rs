@@ -177,21 +177,7 @@ fn random_patches_with_probability_maps_kept_in_the_results_tree() {
 fn every_architecture_learns_in_two_epochs() {
     let dir = TestDir::new();
     let config = tiny_job(&dir, 2, 2);
-    let archs = [
-        "unet",
-        "attention_unet",
-        "resunet",
-        "seunet",
-        "resunet_se",
-        "resunet++",
-        "multiresunet",
-        "stunet",
-        "unext_v1",
-        "unext_v2",
-        "unetr",
-        "hrnet",
-    ];
-    for arch in archs {
+    for arch in segsweep::model::Arch::ALL.map(segsweep::model::Arch::name) {
         let results = dir.join(&format!("results-{arch}"));
         let architecture = format!("MODEL.ARCHITECTURE={arch}");
         // MultiResUNet always down-samples four times (BiaPy checks four `Z_DOWN` values);
