@@ -138,7 +138,10 @@ impl Grn {
 
     /// `[batch, (z,) y, x, channel]` → same shape.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        let g = x.clone().square().sum_dim(1).sum_dim(2).sqrt();
+        // The sum of squares is floored at the smallest normal f32 before the root: an all-zero
+        // slab then gets gradient 0 (PyTorch's `norm` subgradient) instead of 0·∞ = NaN, and the
+        // output is unchanged (x is 0 wherever the floor applies).
+        let g = x.clone().square().sum_dim(1).sum_dim(2).clamp_min(f32::MIN_POSITIVE).sqrt();
         let n = g.clone() / (g.mean_dim(D - 1).add_scalar(1e-6));
         let channels = self.gamma.dims()[3];
         let mut shape = [1usize; D];
@@ -365,6 +368,19 @@ mod tests {
                 assert!((y[p * c + ch] as f64 - want).abs() < 1e-5, "{p} {ch}");
             }
         }
+    }
+
+    #[test]
+    fn grn_of_an_all_zero_slab_has_a_zero_gradient_not_nan() {
+        let device = Device::flex().autodiff();
+        let mut grn = Grn::new(2, &device);
+        grn.gamma = Param::from_tensor(Tensor::ones([1, 1, 1, 2], &device));
+        let x = Tensor::<4>::zeros([1, 2, 3, 2], &device).require_grad();
+        let y = grn.forward(x.clone());
+        assert_eq!(values(y.clone()), vec![0.0; 12]);
+        let grads = y.sum().backward();
+        let dx = x.grad(&grads).expect("a gradient").into_data().try_to_vec::<f32>().unwrap();
+        assert!(dx.iter().all(|v| v.is_finite()), "{dx:?}");
     }
 
     #[test]
