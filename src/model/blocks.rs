@@ -167,6 +167,16 @@ pub enum Upsampler {
     Resize(ConvNd),
 }
 
+impl Upsampler {
+    /// `[batch, in, …]` → `[batch, out, …·factors]`.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>, factors: [usize; 3]) -> Tensor<D> {
+        match self {
+            Upsampler::Transpose(conv) => conv.forward(x),
+            Upsampler::Resize(conv) => conv.forward(upsample(x, factors)),
+        }
+    }
+}
+
 /// One decoder step (BiaPy's `UpBlock`): up-sample `in → out` channels, norm, activation;
 /// optionally gate the skip connection; concatenate `[upsampled, skip]`; run the conv units.
 #[derive(Module, Debug)]
@@ -191,11 +201,7 @@ impl UpBlock {
     /// `x`: `[batch, in, …]` at the coarser level; `bridge`: `[batch, out, …]`, the skip
     /// connection. Returns `[batch, out, …]` at the bridge's size.
     pub fn forward<const D: usize>(&self, x: Tensor<D>, bridge: Tensor<D>) -> Tensor<D> {
-        let up = match &self.up {
-            Upsampler::Transpose(conv) => conv.forward(x),
-            Upsampler::Resize(conv) => conv.forward(upsample(x, self.factors)),
-        };
-        let up = activate(self.act, self.up_norm.forward(up));
+        let up = activate(self.act, self.up_norm.forward(self.up.forward(x, self.factors)));
         let bridge = match &self.attention_gate {
             Some(gate) => gate.forward(up.clone(), bridge),
             None => bridge,

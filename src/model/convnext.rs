@@ -79,10 +79,7 @@ impl ChannelNorm {
 
     /// Appends `{prefix}.weight` and `{prefix}.bias`.
     pub fn biapy_names(&self, prefix: &str, out: &mut NameList) {
-        out.push((format!("{prefix}.weight"), self.norm.gamma.lazy_shape().to_vec(), self.norm.gamma.id));
-        if let Some(beta) = &self.norm.beta {
-            out.push((format!("{prefix}.bias"), beta.lazy_shape().to_vec(), beta.id));
-        }
+        layer_norm_names(&self.norm, prefix, out);
     }
 }
 
@@ -282,6 +279,14 @@ impl ConvNextBlock {
             None => 5,
         };
         linear_names(&self.fc2, &format!("{prefix}.block.{fc2}"), out);
+    }
+}
+
+/// A `LayerNorm`'s `{prefix}.weight` and `{prefix}.bias`.
+pub fn layer_norm_names(norm: &LayerNorm, prefix: &str, out: &mut NameList) {
+    out.push((format!("{prefix}.weight"), norm.gamma.lazy_shape().to_vec(), norm.gamma.id));
+    if let Some(beta) = &norm.beta {
+        out.push((format!("{prefix}.bias"), beta.lazy_shape().to_vec(), beta.id));
     }
 }
 

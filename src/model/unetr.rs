@@ -25,7 +25,7 @@ use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::{Device, Tensor, activation};
 
 use super::blocks::{ConvBlock, ConvStack, Geometry, UnitSpec};
-use super::convnext::linear_names;
+use super::convnext::{layer_norm_names, linear_names};
 use super::layers::{ConvNd, ConvTransposeNd, NameList, n_trainable_params, xavier_linear};
 use super::{ModelError, ModelSpec};
 use crate::config::{ConvBlockOrder, Model, Ndim};
@@ -237,13 +237,6 @@ impl VitBlock {
         layer_norm_names(&self.norm2, &format!("{prefix}.norm2"), out);
         linear_names(&self.fc1, &format!("{prefix}.mlp.fc1"), out);
         linear_names(&self.fc2, &format!("{prefix}.mlp.fc2"), out);
-    }
-}
-
-fn layer_norm_names(norm: &LayerNorm, prefix: &str, out: &mut NameList) {
-    out.push((format!("{prefix}.weight"), norm.gamma.lazy_shape().to_vec(), norm.gamma.id));
-    if let Some(beta) = &norm.beta {
-        out.push((format!("{prefix}.bias"), beta.lazy_shape().to_vec(), beta.id));
     }
 }
 

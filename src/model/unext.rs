@@ -26,7 +26,7 @@ use burn::tensor::{Device, Tensor};
 use super::ModelSpec;
 use super::blocks::{Geometry, Upsampler};
 use super::convnext::{ChannelNorm, ConvNextBlock, Version};
-use super::layers::{ConvNd, ConvTransposeNd, NameList, n_trainable_params, upsample};
+use super::layers::{ConvNd, ConvTransposeNd, NameList, n_trainable_params};
 use crate::config::{Ndim, UpsampleLayer};
 
 /// The channel norms' ε outside the ConvNeXt blocks (stem, down- and up-sampling).
@@ -111,11 +111,7 @@ pub struct UpStep {
 impl UpStep {
     /// `x` at the coarser level, `skip` at this one.
     pub fn forward<const D: usize>(&self, x: Tensor<D>, skip: Tensor<D>) -> Tensor<D> {
-        let x = self.norm.forward(x);
-        let up = match &self.up {
-            Upsampler::Transpose(conv) => conv.forward(x),
-            Upsampler::Resize(conv) => conv.forward(upsample(x, self.factors)),
-        };
+        let up = self.up.forward(self.norm.forward(x), self.factors);
         run_blocks(&self.cn_block, self.conv_block.forward(Tensor::cat(vec![up, skip], 1)))
     }
 
