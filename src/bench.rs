@@ -14,8 +14,10 @@ use serde::Serialize;
 
 use crate::config::{Config, Ndim};
 use crate::model::{ModelError, ModelSpec, SegModel};
+use crate::train::cycled::MomentumDial;
 use crate::train::loss::LossFn;
 use crate::train::optim::optimizer;
+use crate::train::schedule::LrSchedule;
 use crate::train::setup::patch_zyx;
 
 /// How many steps to time, after how many untimed ones.
@@ -68,7 +70,9 @@ pub fn measure(config: &Config, device: &Device, device_name: &str, plan: StepPl
     };
     let (images, labels) = random_batch(&shape, config.data.n_classes.max(2), 7);
     let loss_fn = LossFn::from_config(config);
-    let mut optim = optimizer(&config.train);
+    // The optimiser training uses: a one-cycle schedule's moves its momentum (held at its start here).
+    let dial = LrSchedule::from_config(&config.train, 1).momentum(0, 0).map(MomentumDial::new);
+    let mut optim = optimizer(&config.train, dial.as_ref());
     let lr = config.train.lr.first().copied().unwrap_or(1e-3);
     let sync = |d: &Device| d.sync().map_err(|e| BenchError::Device(format!("{e:?}")));
 

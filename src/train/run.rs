@@ -12,6 +12,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
 use super::checkpoint::{Checkpoints, RESUME_VERSION, ResumeState};
+use super::cycled::MomentumDial;
 use super::error::TrainError;
 use super::loader::{epoch_order, spawn_batches};
 use super::log::{EpochRow, draw_charts, write_csv};
@@ -58,6 +59,8 @@ struct EpochContext<'a> {
     batch_size: usize,
     device: &'a Device,
     show_progress: bool,
+    /// The optimiser's momentum / β₁ when the schedule moves it (`onecycle`).
+    momentum: Option<&'a MomentumDial>,
 }
 
 /// Trains the model of `config` on the sets built by [`super::setup::build_sets`].
@@ -72,12 +75,18 @@ pub fn train(
     let batch_size = config.train.batch_size;
     let checkpoints = Checkpoints::of(layout, config);
     let loss_fn = LossFn::from_config(config);
-    let context =
-        EpochContext { loss_fn: &loss_fn, batch_size, device: &options.device, show_progress: options.progress };
     let schedule = LrSchedule::from_config(&config.train, train_set.len().div_ceil(batch_size));
+    let dial = schedule.momentum(0, 0).map(MomentumDial::new);
+    let context = EpochContext {
+        loss_fn: &loss_fn,
+        batch_size,
+        device: &options.device,
+        show_progress: options.progress,
+        momentum: dial.as_ref(),
+    };
     let model = seeded_model(config, options)?;
     let (mut model, mut optim, mut state, resumed_from) =
-        start_or_resume(config, &checkpoints, options, schedule, model, out)?;
+        start_or_resume(config, &checkpoints, options, (schedule, dial.as_ref()), model, out)?;
     let epochs = config.train.epochs;
     let train_logs = layout.result("train_logs");
     let charts = layout.result("charts");
@@ -160,11 +169,11 @@ fn start_or_resume(
     config: &Config,
     checkpoints: &Checkpoints,
     options: &TrainOptions,
-    schedule: LrSchedule,
+    (schedule, dial): (LrSchedule, Option<&MomentumDial>),
     model: SegModel,
     out: &mut dyn Write,
 ) -> Result<(SegModel, ModuleOptimizer, ResumeState, Option<usize>), TrainError> {
-    let optim = optimizer(&config.train);
+    let optim = optimizer(&config.train, dial);
     // Frozen after the weights are loaded, as BiaPy; a resumed model is frozen again.
     let patterns = config
         .model
@@ -221,7 +230,7 @@ fn train_epoch(
     context: &EpochContext,
     events: &mut EventWriter,
 ) -> Result<(SegModel, EpochStats), TrainError> {
-    let EpochContext { loss_fn, batch_size, device, show_progress } = *context;
+    let EpochContext { loss_fn, batch_size, device, show_progress, momentum } = *context;
     let order = epoch_order(set.len(), true, set.seed, epoch);
     let n_batches = order.len().div_ceil(batch_size);
     let bar = super::progress::epoch_bar(n_batches, epoch + 1, show_progress);
@@ -244,9 +253,14 @@ fn train_epoch(
             continue;
         }
         let grads = GradientsParams::from_grads(fwd.loss.backward(), &model);
+        let beta = momentum.zip(schedule.momentum(epoch, step));
+        if let Some((dial, value)) = beta {
+            dial.set(value);
+        }
         model = optim.step(lr, model, grads);
         let global_step = (epoch * n_batches + step) as i64;
-        for (tag, value) in [("loss/loss", loss_value), ("opt/lr", lr)] {
+        let momentum_row = beta.map(|(_, value)| ("opt/momentum", value));
+        for (tag, value) in [("loss/loss", loss_value), ("opt/lr", lr)].into_iter().chain(momentum_row) {
             events.scalar(tag, value, global_step).map_err(TrainError::write(events.path()))?;
         }
         loss_sum += loss_value;

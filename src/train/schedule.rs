@@ -4,7 +4,8 @@
 //!
 //! - `warmupcosine`: per iteration, fractional epoch `e = step / steps_per_epoch + epoch`.
 //! - `onecycle`: PyTorch's `OneCycleLR` (pct_start 0.3, cosine, div 25, final div 1e4), per
-//!   optimizer step. Momentum cycling is not reproduced (burn's optimizers keep β₁ fixed).
+//!   optimizer step, with its momentum cycling (SGD's momentum, Adam's β₁ from 0.95 to 0.85 and
+//!   back; applied by [`super::cycled`]'s optimisers).
 //! - `reduceonplateau`: PyTorch's `ReduceLROnPlateau` (mode min, relative threshold 1e-4,
 //!   cooldown 0), stepped once per epoch with the mean validation loss.
 //! - `warmupreduceonplateau`: BiaPy's fixed Cellpose-style table.
@@ -81,6 +82,17 @@ impl LrSchedule {
         }
     }
 
+    /// The momentum / β₁ of optimizer step `step` of epoch `epoch` when the schedule moves it
+    /// (`onecycle`), else `None` (the optimiser's own stays).
+    pub fn momentum(&self, epoch: usize, step: usize) -> Option<f64> {
+        match self {
+            LrSchedule::OneCycle { total_steps, steps_per_epoch, .. } => {
+                Some(one_cycle_momentum(*total_steps, epoch * steps_per_epoch + step))
+            }
+            _ => None,
+        }
+    }
+
     /// Called once per epoch after validation; only `reduceonplateau` reacts. Returns the new
     /// learning rate when it was reduced.
     pub fn end_of_epoch(&mut self, val_loss: f64) -> Option<f64> {
@@ -124,17 +136,39 @@ pub fn warmup_cosine_lr(lr: f64, min_lr: f64, warmup: f64, decay_start: f64, epo
 pub fn one_cycle_lr(max_lr: f64, total_steps: usize, step: usize) -> f64 {
     let initial = max_lr / 25.0;
     let min_lr = initial / 1e4;
+    match one_cycle_phase(total_steps, step) {
+        (0, pct) => cosine_anneal(initial, max_lr, pct),
+        (_, pct) => cosine_anneal(max_lr, min_lr, pct),
+    }
+}
+
+/// The momentum (SGD) or β₁ (Adam) PyTorch's `OneCycleLR` sets at step `step` of
+/// `total_steps` (`cycle_momentum=True`): from 0.95 down to 0.85 while the learning rate rises,
+/// back to 0.95 while it falls.
+pub fn one_cycle_momentum(total_steps: usize, step: usize) -> f64 {
+    let (base, max) = (0.85, 0.95);
+    match one_cycle_phase(total_steps, step) {
+        (0, pct) => cosine_anneal(max, base, pct),
+        (_, pct) => cosine_anneal(base, max, pct),
+    }
+}
+
+/// The phase (0: warm-up, 1: annealing) and the fraction of it done at `step`, as PyTorch's
+/// `OneCycleLR.get_lr` computes them (pct_start 0.3).
+fn one_cycle_phase(total_steps: usize, step: usize) -> (usize, f64) {
     let end_warm = 0.3 * total_steps as f64 - 1.0;
     let end = total_steps as f64 - 1.0;
-    let anneal =
-        |start: f64, stop: f64, pct: f64| stop + (start - stop) / 2.0 * ((std::f64::consts::PI * pct).cos() + 1.0);
     let s = step as f64;
     if s <= end_warm {
-        anneal(initial, max_lr, if end_warm > 0.0 { s / end_warm } else { 1.0 })
+        (0, if end_warm > 0.0 { s / end_warm } else { 1.0 })
     } else {
-        let pct = ((s - end_warm) / (end - end_warm).max(f64::EPSILON)).min(1.0);
-        anneal(max_lr, min_lr, pct)
+        (1, ((s - end_warm) / (end - end_warm).max(f64::EPSILON)).min(1.0))
     }
+}
+
+/// PyTorch's `_annealing_cos`: from `start` at `pct` 0 to `stop` at 1.
+fn cosine_anneal(start: f64, stop: f64, pct: f64) -> f64 {
+    stop + (start - stop) / 2.0 * ((std::f64::consts::PI * pct).cos() + 1.0)
 }
 
 /// BiaPy's `warmupreduceonplateau` table (spec §8.3): 10 epochs of linear warm-up from 0, then
@@ -204,6 +238,22 @@ mod tests {
         close(s.lr(9, 9), 0.01 / 25.0 / 1e4);
         // Half-way through the warm-up phase: the cosine midpoint.
         close(one_cycle_lr(1.0, 70, 10), 0.04 + (1.0 - 0.04) * 0.5);
+    }
+
+    #[test]
+    fn one_cycle_momentum_mirrors_the_learning_rate() {
+        let s = schedule("EPOCHS: 10, LR: [0.01], LR_SCHEDULER: {NAME: onecycle}", 10);
+        close(s.momentum(0, 0).unwrap(), 0.95);
+        close(s.momentum(2, 9).unwrap(), 0.85);
+        close(s.momentum(9, 9).unwrap(), 0.95);
+        close(one_cycle_momentum(70, 10), 0.85 + 0.1 * 0.5);
+        // The momentum (and Adam's β₁) torch 2.11's OneCycleLR(max_lr=1, total_steps=10) gives
+        // before each of the ten optimizer steps.
+        let torch = [0.95, 0.9, 0.85, 0.854_951_6, 0.868_825_5, 0.888_874, 0.911_126, 0.931_174_5, 0.945_048_4, 0.95];
+        for (step, &expected) in torch.iter().enumerate() {
+            assert!((one_cycle_momentum(10, step) - expected).abs() < 1e-4, "step {step}");
+        }
+        assert_eq!(schedule("LR: [0.01]", 10).momentum(0, 0), None);
     }
 
     #[test]
