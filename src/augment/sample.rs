@@ -29,35 +29,7 @@ pub(super) enum Interp {
     Nearest,
 }
 
-/// Maps index `i` (possibly outside `0..n`) into `0..n` following `mode`; `None` means "outside,
-/// value 0" (`constant`).
-#[inline]
-pub(super) fn map_index(i: isize, n: usize, mode: FillMode) -> Option<usize> {
-    let n_i = n as isize;
-    if (0..n_i).contains(&i) {
-        return Some(i as usize);
-    }
-    if n == 0 {
-        return None;
-    }
-    let j = match mode {
-        FillMode::Constant => return None,
-        FillMode::Nearest => i.clamp(0, n_i - 1),
-        FillMode::Wrap => i.rem_euclid(n_i),
-        FillMode::Reflect if n == 1 => 0,
-        FillMode::Reflect => {
-            let period = 2 * n_i - 2;
-            let m = i.rem_euclid(period);
-            if m >= n_i { period - m } else { m }
-        }
-        FillMode::Symmetric => {
-            let period = 2 * n_i;
-            let m = i.rem_euclid(period);
-            if m >= n_i { period - 1 - m } else { m }
-        }
-    };
-    Some(j as usize)
-}
+pub(super) use crate::data::border::map_index;
 
 /// Up to 8 (voxel, weight) pairs whose weighted sum is an interpolated value. Voxels are flat
 /// spatial indices `(z * ny + y) * nx + x`; taps outside the volume in `constant` mode are left

@@ -6,6 +6,7 @@
 //! data are loaded, so a template with placeholder paths still passes `config check`).
 
 mod by_chunks;
+mod preprocess;
 
 use std::collections::BTreeMap;
 
@@ -298,10 +299,8 @@ fn check_data(config: &Config, c: &mut Checker) {
         "DATA.FORCE_RGB",
         "is not applied to volumes predicted by chunks (`TEST.BY_CHUNKS`): store them with three channels",
     );
+    preprocess::check(config, c);
     for (key, on) in [
-        ("DATA.PREPROCESS.TRAIN", data.preprocess.train),
-        ("DATA.PREPROCESS.VAL", data.preprocess.val),
-        ("DATA.PREPROCESS.TEST", data.preprocess.test),
         ("DATA.RESOLUTION_NORM.ENABLE", data.resolution_norm.enable),
         ("DATA.TRAIN.INPUT_ZARR_MULTIPLE_DATA", train.input_zarr_multiple_data),
     ] {

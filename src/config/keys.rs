@@ -33,7 +33,6 @@ const FOREIGN: &[(&str, &str)] = &[
     ("TEST.MATCHING_STATS", "the instance segmentation workflow"),
     ("TEST.POST_PROCESSING.", "post-processing of other workflows"),
     ("DATA.NORMALIZATION.TARGET.", "the image-to-image workflow"),
-    ("DATA.PREPROCESS.", "pre-processing, which segsweep does not implement"),
     ("DATA.TRAIN.INPUT_", "Zarr/H5 inputs"),
     ("DATA.VAL.INPUT_", "Zarr/H5 inputs"),
     ("DATA.TEST.INPUT_", "Zarr/H5 inputs"),

@@ -215,13 +215,131 @@ impl Default for ZeroMeanUnitVar {
     }
 }
 
-/// `DATA.PREPROCESS`: the switches only; segsweep rejects them when on (D14).
+/// `DATA.PREPROCESS` (BiaPy's `preprocess_data`): which splits are pre-processed, and how.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE", default)]
 pub struct Preprocess {
     pub train: bool,
     pub val: bool,
     pub test: bool,
+    pub resize: PreprocessResize,
+    pub zoom: PreprocessZoom,
+    pub gaussian_blur: PreprocessGaussianBlur,
+    pub median_blur: PreprocessMedianBlur,
+    pub match_histogram: PreprocessMatchHistogram,
+    pub clahe: PreprocessClahe,
+    pub canny: PreprocessCanny,
+}
+
+/// `DATA.PREPROCESS.RESIZE`: `skimage.transform.resize`'s arguments.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", default)]
+pub struct PreprocessResize {
+    pub enable: bool,
+    pub output_shape: Vec<usize>,
+    pub order: i64,
+    pub mode: String,
+    pub cval: f64,
+    pub clip: bool,
+    pub preserve_range: bool,
+    pub anti_aliasing: bool,
+}
+
+impl Default for PreprocessResize {
+    fn default() -> Self {
+        Self {
+            enable: false,
+            output_shape: vec![512, 512],
+            order: 1,
+            mode: "reflect".into(),
+            cval: 0.0,
+            clip: true,
+            preserve_range: true,
+            anti_aliasing: false,
+        }
+    }
+}
+
+/// `DATA.PREPROCESS.ZOOM` (BiaPy reads it in its detection workflow only).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", default)]
+pub struct PreprocessZoom {
+    pub enable: bool,
+    pub zoom_factor: Vec<f64>,
+}
+
+impl Default for PreprocessZoom {
+    fn default() -> Self {
+        Self { enable: false, zoom_factor: vec![1.0; 5] }
+    }
+}
+
+/// `DATA.PREPROCESS.GAUSSIAN_BLUR`: `skimage.filters.gaussian`'s arguments.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", default)]
+pub struct PreprocessGaussianBlur {
+    pub enable: bool,
+    pub sigma: f64,
+    pub mode: String,
+    pub channel_axis: Option<i64>,
+}
+
+impl Default for PreprocessGaussianBlur {
+    fn default() -> Self {
+        Self { enable: false, sigma: 1.0, mode: "nearest".into(), channel_axis: None }
+    }
+}
+
+/// `DATA.PREPROCESS.MEDIAN_BLUR`: the footprint, channels last.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", default)]
+pub struct PreprocessMedianBlur {
+    pub enable: bool,
+    pub kernel_size: Vec<usize>,
+}
+
+impl Default for PreprocessMedianBlur {
+    fn default() -> Self {
+        Self { enable: false, kernel_size: vec![3, 3, 1] }
+    }
+}
+
+/// `DATA.PREPROCESS.MATCH_HISTOGRAM`: the folder of reference images.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", default)]
+pub struct PreprocessMatchHistogram {
+    pub enable: bool,
+    pub reference_path: String,
+}
+
+impl Default for PreprocessMatchHistogram {
+    fn default() -> Self {
+        Self { enable: false, reference_path: "user_data/test/x".into() }
+    }
+}
+
+/// `DATA.PREPROCESS.CLAHE`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", default)]
+pub struct PreprocessClahe {
+    pub enable: bool,
+    pub kernel_size: Option<serde_json::Value>,
+    pub clip_limit: f64,
+}
+
+impl Default for PreprocessClahe {
+    fn default() -> Self {
+        Self { enable: false, kernel_size: None, clip_limit: 0.01 }
+    }
+}
+
+/// `DATA.PREPROCESS.CANNY`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", default)]
+pub struct PreprocessCanny {
+    pub enable: bool,
+    pub low_threshold: Option<f64>,
+    pub high_threshold: Option<f64>,
 }
 
 /// `DATA.{TRAIN,VAL,TEST}.FILTER_SAMPLES`.

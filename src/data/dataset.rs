@@ -9,7 +9,10 @@
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use super::hash::{HashError, hash_files};
+use super::preprocess::{Preprocess, PreprocessError, SampleType, sample_type};
 use super::tiff_io::{TiffError, TiffImage, TiffMeta, TiffStack, read_tiff};
 use super::volume::Volume;
 use crate::config::{Config, Ndim};
@@ -45,6 +48,8 @@ pub enum DataError {
     Tiff(#[from] TiffError),
     #[error(transparent)]
     Hash(#[from] HashError),
+    #[error(transparent)]
+    Preprocess(PreprocessError),
 }
 
 /// Which of a config's data splits a folder pair is.
@@ -95,6 +100,8 @@ pub struct SplitSpec {
     /// `LOSS.IGNORE_INDEX` when set: a mask value that is allowed and excluded from losses and
     /// metrics.
     pub ignore_label: Option<u16>,
+    /// `DATA.PREPROCESS` of this split, applied to each pair as it is read.
+    pub preprocess: Option<Arc<Preprocess>>,
 }
 
 /// One image (as float) and its mask, read and checked.
@@ -106,6 +113,8 @@ pub struct Sample {
     pub meta: TiffMeta,
     pub mask_path: Option<PathBuf>,
     pub mask: Option<Volume<u16>>,
+    /// The image's `(z, y, x)` shape in its file, before `DATA.PREPROCESS.RESIZE`.
+    pub file_shape: [usize; 3],
 }
 
 /// The TIFF files directly inside `dir`, in natural order (`2.tif` before `10.tif`).
@@ -161,50 +170,54 @@ pub fn load_split(spec: &SplitSpec) -> Result<Vec<Sample>, DataError> {
     discover(spec)?.into_iter().map(|(image_path, mask_path)| load_pair(spec, image_path, mask_path)).collect()
 }
 
-/// Reads and checks one pair.
+/// Reads and checks one pair, pre-processed as the split's `DATA.PREPROCESS` says.
 pub fn load_pair(spec: &SplitSpec, image_path: PathBuf, mask_path: Option<PathBuf>) -> Result<Sample, DataError> {
-    let (image, meta) = if spec.force_rgb && spec.n_channels == 3 {
-        let (image, meta) = read_image_with(&image_path, spec.ndim, 3, &[1, 3])?;
-        (repeat_to_rgb(image), meta)
-    } else {
-        read_image(&image_path, spec.ndim, spec.n_channels)?
+    let rgb = spec.force_rgb && spec.n_channels == 3;
+    let accepted: &[usize] = if rgb { &[1, 3] } else { &[spec.n_channels] };
+    let (image, meta, sample) = read_image_with(&image_path, spec.ndim, spec.n_channels, accepted)?;
+    let file_shape = image.spatial_shape();
+    let image = match &spec.preprocess {
+        Some(p) => p.image(&image, sample).map_err(DataError::Preprocess)?,
+        None => image,
     };
+    let image = if rgb { repeat_to_rgb(image) } else { image };
     let mask = match &mask_path {
         Some(path) => {
             let mask = read_mask(path, spec.ndim, spec.n_classes, spec.ignore_label)?;
-            if mask.spatial_shape() != image.spatial_shape() {
+            if mask.spatial_shape() != file_shape {
                 return Err(DataError::ShapeMismatch {
                     image: image_path,
-                    image_shape: shape_text(image.spatial_shape(), spec.ndim),
+                    image_shape: shape_text(file_shape, spec.ndim),
                     mask: path.clone(),
                     mask_shape: shape_text(mask.spatial_shape(), spec.ndim),
                 });
             }
-            Some(mask)
+            Some(spec.preprocess.as_ref().map_or(mask.clone(), |p| p.mask(&mask)))
         }
         None => None,
     };
-    Ok(Sample { image_path, image, meta, mask_path, mask })
+    Ok(Sample { image_path, image, meta, mask_path, mask, file_shape })
 }
 
 /// Reads an image as float `(z, y, x, c)`, checking 2D/3D and the channel count.
 pub fn read_image(path: &Path, ndim: Ndim, n_channels: usize) -> Result<(Volume<f32>, TiffMeta), DataError> {
-    read_image_with(path, ndim, n_channels, &[n_channels])
+    read_image_with(path, ndim, n_channels, &[n_channels]).map(|(image, meta, _)| (image, meta))
 }
 
-/// [`read_image`] accepting any channel count of `accepted` (`n_channels` guides the 2D layout).
+/// [`read_image`] accepting any channel count of `accepted` (`n_channels` guides the 2D layout),
+/// with the file's sample type.
 fn read_image_with(
     path: &Path,
     ndim: Ndim,
     n_channels: usize,
     accepted: &[usize],
-) -> Result<(Volume<f32>, TiffMeta), DataError> {
+) -> Result<(Volume<f32>, TiffMeta, SampleType), DataError> {
     let tiff = read_tiff(path)?;
     let image = orient(path, &tiff, tiff.volume.to_f32(), ndim, n_channels)?;
     if !accepted.contains(&image.n_channels()) {
         return Err(DataError::Channels { path: path.into(), found: image.n_channels(), expected: n_channels });
     }
-    Ok((image, tiff.meta))
+    Ok((image, tiff.meta, sample_type(&tiff.volume)))
 }
 
 /// `DATA.FORCE_RGB`: a single-channel image as three equal channels (BiaPy's `np.repeat`); an
@@ -347,7 +360,13 @@ pub fn split_hash(spec: &SplitSpec) -> Result<String, DataError> {
         Some(dir) => hash_files(dir, &masks)?,
         None => String::new(),
     };
-    Ok(super::hash::sha256_hex(format!("{image_hash}\n{mask_hash}").as_bytes()))
+    // `DATA.PREPROCESS.MATCH_HISTOGRAM`'s reference images change what is trained on.
+    let mut text = format!("{image_hash}\n{mask_hash}");
+    if let Some(dir) = spec.preprocess.as_ref().and_then(|p| p.reference_dir()) {
+        let key = "DATA.PREPROCESS.MATCH_HISTOGRAM.REFERENCE_PATH";
+        text.push_str(&format!("\nreference {}", hash_files(dir, &list_tiffs(key, dir)?)?));
+    }
+    Ok(super::hash::sha256_hex(text.as_bytes()))
 }
 
 /// The splits a resolved config reads: training (if `TRAIN.ENABLE`), validation from disk (if
@@ -363,6 +382,7 @@ pub fn config_splits(config: &Config) -> Vec<SplitSpec> {
         force_rgb: data.force_rgb,
         n_classes: data.n_classes,
         ignore_label: u16::try_from(config.loss.ignore_index).ok(),
+        preprocess: Preprocess::from_config(config, role),
     };
     let mut splits = Vec::new();
     if config.train.enable {

@@ -4,13 +4,16 @@
 //! the patch grid and the merge of patches. The only stage module that reads user image files
 //! (the pipeline modules themselves do no I/O).
 
+pub mod border;
 pub mod dataset;
 pub mod filter;
 pub mod hash;
+pub mod median;
 pub mod merge;
 pub mod normalize;
 pub mod normalize_stream;
 pub mod patches;
+pub mod preprocess;
 pub mod sampling;
 pub mod split;
 pub mod synth;

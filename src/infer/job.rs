@@ -299,6 +299,8 @@ struct Context<'a> {
     test_filter: Option<FilterRules>,
     /// `DATA.TEST.ROI_MASK` when `PATH` is one file for every image: read on first use, once.
     shared_roi: std::cell::OnceCell<RoiMask>,
+    /// `DATA.PREPROCESS` of the test split (its `RESIZE` is undone on each prediction).
+    preprocess: Option<std::sync::Arc<crate::data::preprocess::Preprocess>>,
 }
 
 impl<'a> Context<'a> {
@@ -340,6 +342,7 @@ impl<'a> Context<'a> {
             test_filter: FilterRules::from_config(&config.data.test.filter_samples, "DATA.TEST.FILTER_SAMPLES")
                 .map_err(|e| InferError::Filter(e.to_string()))?,
             shared_roi: std::cell::OnceCell::new(),
+            preprocess: test_spec(config)?.preprocess,
         })
     }
 
@@ -473,7 +476,13 @@ impl<'a> Context<'a> {
                 predict_by_patches(predictor, &image, truth_padded.as_ref(), &self.patch, &self.labeling(numeric))?;
             (prediction.probs, prediction.patch_counts.iter().map(|c| iou(c, config.test.empty_iou)).collect())
         };
-        let mut probs = undo_complete_shape(&probs, pad);
+        let probs = undo_complete_shape(&probs, pad);
+        // `DATA.PREPROCESS.RESIZE`: back to the image's own shape, as BiaPy, before anything is
+        // written or measured.
+        let mut probs = match &self.preprocess {
+            Some(p) => p.restore(&probs, sample.file_shape),
+            None => probs,
+        };
         // Zeroed before the probabilities are written, so every later level sees the region.
         self.apply_roi(&sample.image_path, &mut probs)?;
         write_probs(&self.layout.result(self.raw_dir()), stem, &probs, &sample.meta)?;

@@ -14,10 +14,9 @@
 //! assert_eq!(out.as_slice(), &[1.0, 2.0, 5.0, 3.0, 3.0]);
 //! ```
 
-use rayon::prelude::*;
-
 use crate::config::PostProcessing;
 use crate::data::Volume;
+use crate::data::median::MedianBorder;
 
 const AXIS_KEY: &str = "TEST.POST_PROCESSING.MEDIAN_FILTER_AXIS";
 const SIZE_KEY: &str = "TEST.POST_PROCESSING.MEDIAN_FILTER_SIZE";
@@ -111,88 +110,10 @@ pub fn apply_filters(volume: &Volume<f32>, filters: &[(FilterAxis, usize)]) -> V
     filters.iter().fold(volume.clone(), |v, &(axis, size)| median_filter(&v, axis.footprint(size)))
 }
 
-/// SciPy `median_filter(channel, size=footprint, mode="reflect")` on every channel of `volume`.
-///
-/// `footprint` is the `(z, y, x)` box (0 is read as 1). As in SciPy the window of an axis of size
-/// `s` covers offsets `-(s/2) ..= s - 1 - s/2` and the result is element `n/2` (0-based) of the
-/// sorted `n`-element window, so odd boxes give the true median. Borders repeat the data
-/// half-sample symmetrically, periodically with period `2 × length` when the box is larger than
-/// the axis; an axis of length 1 repeats its one element (so a z box on 2D data is the
-/// identity). NaN sorts above every number (`f32::total_cmp`).
+/// SciPy `median_filter(channel, size=footprint, mode="reflect")` on every channel of `volume`
+/// (see [`crate::data::median::median_filter`]; borders half-sample symmetric).
 pub fn median_filter(volume: &Volume<f32>, footprint: [usize; 3]) -> Volume<f32> {
-    let footprint = footprint.map(|s| s.max(1));
-    let mut out = volume.clone();
-    let [nz, ny, nx, nc] = volume.shape();
-    if footprint == [1, 1, 1] || out.as_slice().is_empty() {
-        return out;
-    }
-    let plan = Plan {
-        shape: volume.shape(),
-        windows: [Window::new(nz, footprint[0]), Window::new(ny, footprint[1]), Window::new(nx, footprint[2])],
-        rank: footprint.iter().product::<usize>() / 2,
-    };
-    let src = volume.as_slice();
-    out.as_mut_slice().par_chunks_mut(nx * nc).enumerate().for_each(|(row, dst)| plan.row(src, row, dst));
-    out
-}
-
-/// Source indices along one axis: the window of output position `i` is `ext[i .. i + size]`.
-struct Window {
-    ext: Vec<usize>,
-    size: usize,
-}
-
-impl Window {
-    fn new(len: usize, size: usize) -> Self {
-        let before = (size / 2) as i64;
-        let ext = (0..len + size - 1).map(|j| symmetric_index(j as i64 - before, len)).collect();
-        Self { ext, size }
-    }
-
-    fn at(&self, i: usize) -> &[usize] {
-        &self.ext[i..i + self.size]
-    }
-}
-
-/// Index of coordinate `i` in the half-sample symmetric extension of an axis of `len` elements
-/// (`d c b a | a b c d | d c b a`, period `2 × len`), as SciPy's `map_coordinate` for `reflect`.
-fn symmetric_index(i: i64, len: usize) -> usize {
-    if len <= 1 {
-        return 0;
-    }
-    let len = len as i64;
-    let m = i.rem_euclid(2 * len);
-    (if m < len { m } else { 2 * len - 1 - m }) as usize
-}
-
-/// Everything one output row needs.
-struct Plan {
-    shape: [usize; 4],
-    windows: [Window; 3],
-    rank: usize,
-}
-
-impl Plan {
-    /// Fills `dst`, output row `row` (= `z × ny + y`), all x and channels.
-    fn row(&self, src: &[f32], row: usize, dst: &mut [f32]) {
-        let [_, ny, nx, nc] = self.shape;
-        let (zs, ys) = (self.windows[0].at(row / ny), self.windows[1].at(row % ny));
-        let mut buf = Vec::with_capacity(zs.len() * ys.len() * self.windows[2].size);
-        for x in 0..nx {
-            let xs = self.windows[2].at(x);
-            for c in 0..nc {
-                buf.clear();
-                for &z in zs {
-                    for &y in ys {
-                        let base = (z * ny + y) * nx;
-                        buf.extend(xs.iter().map(|&xx| src[(base + xx) * nc + c]));
-                    }
-                }
-                let (_, median, _) = buf.select_nth_unstable_by(self.rank, f32::total_cmp);
-                dst[x * nc + c] = *median;
-            }
-        }
-    }
+    crate::data::median::median_filter(volume, footprint, MedianBorder::Symmetric)
 }
 
 #[cfg(test)]

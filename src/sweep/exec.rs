@@ -51,24 +51,32 @@ pub struct SweepRunOutcome {
     pub test: TestOutcome,
 }
 
+/// A split's image, mask and histogram-reference folders (`DATA.PREPROCESS.MATCH_HISTOGRAM`).
+type SplitFolders = (String, String, String);
+
 /// Content hashes of data splits, computed once per process and folder set: every run of a
 /// sweep reads the same folders, and hashing multi-gigabyte stacks once per run would dominate
 /// a sweep of cached stages.
 #[derive(Debug, Default)]
 pub struct DataHashes {
-    known: std::sync::Mutex<std::collections::HashMap<Vec<(String, String)>, String>>,
+    known: std::sync::Mutex<std::collections::HashMap<Vec<SplitFolders>, String>>,
 }
 
 impl DataHashes {
     /// The hash of the training (train and validation) or the test splits of `config`.
     fn of(&self, config: &Config, training: bool) -> Result<String, DataError> {
         let splits: Vec<_> = config_splits(config).into_iter().filter(|s| s.role.is_training() == training).collect();
-        let folders: Vec<(String, String)> = splits
+        let folders: Vec<SplitFolders> = splits
             .iter()
             .map(|s| {
                 (
                     s.image_dir.display().to_string(),
                     s.mask_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default(),
+                    s.preprocess
+                        .as_ref()
+                        .and_then(|p| p.reference_dir())
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_default(),
                 )
             })
             .collect();

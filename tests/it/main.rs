@@ -26,6 +26,8 @@
 //!   state intact, a resume once space returns.
 //! - `post_processing_matrix`: every test mode × median filter × class count in 2D and 3D writes
 //!   its post-processing folder and IoU line or is refused with the key (D16).
+//! - `preprocess`: `DATA.PREPROCESS` through `segsweep run` (outputs at the images' own shape)
+//!   and against BiaPy's own `preprocess_data` (`tests/python/biapy_preprocess.py`).
 //! - `test_options`: the test-phase switches (`DATA.TEST.MEDIAN_PADDING`, …) against the same
 //!   model with the switch off.
 //! - `tidy`: every source file has a `//!` comment; no `dbg!`/`todo!`.
@@ -42,6 +44,7 @@ mod drill_core;
 mod faults;
 mod fuzz_regressions;
 mod post_processing_matrix;
+mod preprocess;
 mod report_html;
 mod run_cli;
 mod slurm;

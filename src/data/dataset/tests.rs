@@ -23,6 +23,7 @@ fn spec(root: &Path, ndim: Ndim) -> SplitSpec {
         n_channels: 1,
         n_classes: 2,
         ignore_label: None,
+        preprocess: None,
     }
 }
 

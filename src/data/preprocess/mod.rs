@@ -1,0 +1,274 @@
+//! `DATA.PREPROCESS` (BiaPy's `preprocess_data`): resize, Gaussian blur, median blur and
+//! histogram matching of each raw image right after it is read, before padding, normalisation
+//! and patching; masks are only resized (nearest neighbour). `TRAIN`, `VAL` and `TEST` say which
+//! splits; a validation split carved from training follows `TRAIN` (as BiaPy warns). Each step
+//! casts back to the file's sample type as BiaPy's `.astype(img.dtype)` does (integers
+//! truncated). At test time the prediction of a resized image is resized back to the image's own
+//! shape ([`Preprocess::restore`]) before anything is written or measured.
+//!
+//! `CLAHE` and `CANNY` are refused by `config check` (not implemented), `ZOOM` too (BiaPy reads it
+//! in its detection workflow only). Owns the image operations; reads only the reference images of
+//! `MATCH_HISTOGRAM`.
+
+pub mod gaussian;
+pub mod histogram;
+pub mod resize;
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use self::histogram::ReferenceHistogram;
+use self::resize::{Order, ResizeOptions, resize};
+use super::Volume;
+use super::dataset::SplitRole;
+use super::median::{MedianBorder, median_filter};
+use crate::config::{Config, FillMode, Ndim};
+
+const REFERENCE_KEY: &str = "DATA.PREPROCESS.MATCH_HISTOGRAM.REFERENCE_PATH";
+
+/// The kind of samples a file holds, for BiaPy's casts back to it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SampleType {
+    /// Integers whose type's largest value is `max` (255 for `uint8`).
+    Integer {
+        max: f64,
+    },
+    Float,
+}
+
+/// A reference folder for histogram matching that cannot be used.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum PreprocessError {
+    #[error("`{REFERENCE_KEY}`: {0}")]
+    Reference(String),
+    #[error("`{REFERENCE_KEY}`: `{}` holds {dtype} samples; the reference histogram has one bin per grey level, so it needs unsigned 8- or 16-bit images (as BiaPy's `np.iinfo` bins)", path.display())]
+    ReferenceType { path: PathBuf, dtype: &'static str },
+    #[error("`{REFERENCE_KEY}`: no value of the images in `{}` falls in the histogram's bins", path.display())]
+    EmptyReference { path: PathBuf },
+}
+
+/// The pre-processing of one split.
+#[derive(Debug)]
+pub struct Preprocess {
+    resize: Option<(Vec<usize>, ResizeOptions)>,
+    gaussian: Option<Gaussian>,
+    median: Option<[usize; 3]>,
+    /// `MATCH_HISTOGRAM`'s folder and its histogram, read on first use.
+    histogram: Option<(PathBuf, LazyReference)>,
+    /// 3D data: z is an array axis (blurred); 2D images have none.
+    is_3d: bool,
+}
+
+/// A reference histogram read on first use (or why it could not be).
+type LazyReference = OnceLock<Result<Arc<ReferenceHistogram>, PreprocessError>>;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Gaussian {
+    sigma: f64,
+    mode: FillMode,
+    /// `CHANNEL_AXIS: None` blurs across channels too (skimage's grayscale reading).
+    across_channels: bool,
+}
+
+impl Preprocess {
+    /// The pre-processing `DATA.PREPROCESS` asks for on `split`, `None` when it is off or empty.
+    /// Values are assumed checked by `config check`; the histogram reference images are read on
+    /// first use.
+    pub fn from_config(config: &Config, split: SplitRole) -> Option<Arc<Self>> {
+        let p = &config.data.preprocess;
+        let on = match split {
+            SplitRole::Train => p.train,
+            SplitRole::Val if config.data.val.from_train => p.train,
+            SplitRole::Val => p.val,
+            SplitRole::Test => p.test,
+        };
+        if !on {
+            return None;
+        }
+        let is_3d = config.problem.ndim == Ndim::D3;
+        let resize = p.resize.enable.then(|| {
+            let options = ResizeOptions {
+                order: if p.resize.order == 0 { Order::Nearest } else { Order::Linear },
+                mode: numpy_mode(&p.resize.mode).unwrap_or(FillMode::Reflect),
+                cval: p.resize.cval,
+                clip: p.resize.clip,
+                anti_aliasing: p.resize.anti_aliasing,
+            };
+            (output_shape(&p.resize.output_shape, is_3d), options)
+        });
+        let blur = &p.gaussian_blur;
+        let gaussian = blur.enable.then(|| Gaussian {
+            sigma: blur.sigma,
+            mode: scipy_mode(&blur.mode).unwrap_or(FillMode::Nearest),
+            across_channels: blur.channel_axis.is_none(),
+        });
+        let median = p.median_blur.enable.then(|| {
+            let k = &p.median_blur.kernel_size;
+            if is_3d { [k[0], k[1], k[2]] } else { [1, k[0], k[1]] }
+        });
+        let histogram =
+            p.match_histogram.enable.then(|| (PathBuf::from(&p.match_histogram.reference_path), OnceLock::new()));
+        let any = resize.is_some() || gaussian.is_some() || median.is_some() || histogram.is_some();
+        any.then(|| Arc::new(Preprocess { resize, gaussian, median, histogram, is_3d }))
+    }
+
+    /// `MATCH_HISTOGRAM`'s folder of reference images, when on.
+    pub fn reference_dir(&self) -> Option<&std::path::Path> {
+        self.histogram.as_ref().map(|(dir, _)| dir.as_path())
+    }
+
+    /// Whether images change shape (`RESIZE`), so test predictions must be restored.
+    pub fn resizes(&self) -> bool {
+        self.resize.is_some()
+    }
+
+    /// An image pre-processed: resize, Gaussian blur, median blur, histogram matching, in
+    /// BiaPy's order, each cast back to `sample`. Fails only when the histogram reference
+    /// cannot be read.
+    pub fn image(&self, image: &Volume<f32>, sample: SampleType) -> Result<Volume<f32>, PreprocessError> {
+        let mut v = image.map(|&x| f64::from(x));
+        let cast = |v: &mut Volume<f64>| {
+            if let SampleType::Integer { .. } = sample {
+                v.as_mut_slice().iter_mut().for_each(|x| *x = x.trunc());
+            } else {
+                v.as_mut_slice().iter_mut().for_each(|x| *x = f64::from(*x as f32));
+            }
+        };
+        if let Some((shape, options)) = &self.resize {
+            v = resize(&v, spatial(&v, shape), options);
+            cast(&mut v);
+        }
+        if let Some(g) = self.gaussian {
+            let scale = match sample {
+                SampleType::Integer { max } => max,
+                SampleType::Float => 1.0,
+            };
+            let sigma_z = if self.is_3d { g.sigma } else { 0.0 };
+            let sigmas = [sigma_z, g.sigma, g.sigma, if g.across_channels { g.sigma } else { 0.0 }];
+            v.as_mut_slice().iter_mut().for_each(|x| *x /= scale);
+            v = gaussian::gaussian_filter(&v, sigmas, g.mode, 0.0);
+            v.as_mut_slice().iter_mut().for_each(|x| *x *= scale);
+            cast(&mut v);
+        }
+        if let Some(footprint) = self.median {
+            let f32s = v.map(|&x| x as f32);
+            v = median_filter(&f32s, footprint, MedianBorder::Nearest).map(|&x| f64::from(x));
+        }
+        if let Some((dir, loaded)) = &self.histogram {
+            let reference = loaded.get_or_init(|| reference_histogram(dir).map(Arc::new)).clone()?;
+            let matched = reference.apply(v.as_slice());
+            v.as_mut_slice().copy_from_slice(&matched);
+            cast(&mut v);
+        }
+        Ok(v.map(|&x| x as f32))
+    }
+
+    /// A mask pre-processed: only resized, nearest neighbour (BiaPy's `is_y_mask`).
+    pub fn mask(&self, mask: &Volume<u16>) -> Volume<u16> {
+        let Some((shape, options)) = &self.resize else { return mask.clone() };
+        let nearest = ResizeOptions { order: Order::Nearest, ..*options };
+        let v = mask.map(|&x| f64::from(x));
+        resize(&v, spatial(&v, shape), &nearest).map(|&x| x as u16)
+    }
+
+    /// A prediction of a resized image brought back to the image's spatial shape `shape`, with
+    /// `RESIZE`'s own settings (BiaPy's test path); unchanged without `RESIZE`.
+    pub fn restore(&self, probs: &Volume<f32>, shape: [usize; 3]) -> Volume<f32> {
+        let Some((_, options)) = &self.resize else { return probs.clone() };
+        if probs.spatial_shape() == shape {
+            return probs.clone();
+        }
+        resize(&probs.map(|&x| f64::from(x)), shape, options).map(|&x| x as f32)
+    }
+}
+
+/// `(z, y, x)` of `RESIZE.OUTPUT_SHAPE` for `volume`: a 2D shape keeps z.
+fn spatial(volume: &Volume<f64>, shape: &[usize]) -> [usize; 3] {
+    match shape {
+        [y, x] => [volume.shape()[0], *y, *x],
+        [z, y, x] => [*z, *y, *x],
+        _ => volume.spatial_shape(),
+    }
+}
+
+/// `RESIZE.OUTPUT_SHAPE`, with BiaPy's 3D default: `(512, 512)` becomes `(512, 512, 512)`.
+pub fn output_shape(shape: &[usize], is_3d: bool) -> Vec<usize> {
+    if is_3d && shape == [512, 512] { vec![512, 512, 512] } else { shape.to_vec() }
+}
+
+/// A NumPy `np.pad` mode name (`RESIZE.MODE`).
+pub fn numpy_mode(name: &str) -> Option<FillMode> {
+    Some(match name {
+        "constant" => FillMode::Constant,
+        "edge" => FillMode::Nearest,
+        "symmetric" => FillMode::Symmetric,
+        "reflect" => FillMode::Reflect,
+        "wrap" => FillMode::Wrap,
+        _ => return None,
+    })
+}
+
+/// A SciPy `ndimage` mode name (`GAUSSIAN_BLUR.MODE`): SciPy's `reflect` is NumPy's `symmetric`
+/// and its `mirror` NumPy's `reflect`.
+pub fn scipy_mode(name: &str) -> Option<FillMode> {
+    Some(match name {
+        "constant" => FillMode::Constant,
+        "nearest" => FillMode::Nearest,
+        "reflect" => FillMode::Symmetric,
+        "mirror" => FillMode::Reflect,
+        "wrap" => FillMode::Wrap,
+        _ => return None,
+    })
+}
+
+/// The histogram of every image in `dir` (natural order), binned by the first image's type.
+fn reference_histogram(dir: &std::path::Path) -> Result<ReferenceHistogram, PreprocessError> {
+    let files =
+        super::dataset::list_tiffs(REFERENCE_KEY, dir).map_err(|e| PreprocessError::Reference(e.to_string()))?;
+    let mut images = Vec::new();
+    let mut max = None;
+    for path in &files {
+        let tiff = super::tiff_io::read_tiff(path).map_err(|e| PreprocessError::Reference(e.to_string()))?;
+        if max.is_none() {
+            max = Some(match tiff.volume.dtype() {
+                "uint8" => 255,
+                "uint16" => 65535,
+                dtype => return Err(PreprocessError::ReferenceType { path: path.clone(), dtype }),
+            });
+        }
+        images.push(tiff.volume.to_f32().into_vec());
+    }
+    let max = max.unwrap_or(255);
+    ReferenceHistogram::new(images.iter().map(Vec::as_slice), max)
+        .ok_or_else(|| PreprocessError::EmptyReference { path: dir.into() })
+}
+
+/// Two pre-processings are equal when they do the same (the loaded reference aside).
+impl PartialEq for Preprocess {
+    fn eq(&self, other: &Self) -> bool {
+        let dir = |p: &Self| p.histogram.as_ref().map(|(d, _)| d.clone());
+        self.resize == other.resize
+            && self.gaussian == other.gaussian
+            && self.median == other.median
+            && dir(self) == dir(other)
+            && self.is_3d == other.is_3d
+    }
+}
+
+/// The sample type of a TIFF file's samples.
+pub fn sample_type(volume: &super::tiff_io::AnyVolume) -> SampleType {
+    use super::tiff_io::AnyVolume as A;
+    let max = match volume {
+        A::U8(_) => f64::from(u8::MAX),
+        A::U16(_) => f64::from(u16::MAX),
+        A::U32(_) => f64::from(u32::MAX),
+        A::I8(_) => f64::from(i8::MAX),
+        A::I16(_) => f64::from(i16::MAX),
+        A::I32(_) => f64::from(i32::MAX),
+        A::F32(_) | A::F64(_) => return SampleType::Float,
+    };
+    SampleType::Integer { max }
+}
+
+#[cfg(test)]
+mod tests;

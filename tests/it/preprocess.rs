@@ -1,0 +1,187 @@
+//! `DATA.PREPROCESS` through `segsweep run` on tiny synthetic data (every step on, test images
+//! resized and their predictions restored to the images' own shape), its refusals by key, and
+//! segsweep's pre-processing of real TIFF files against BiaPy 3.7.1's own `preprocess_data`
+//! (`tests/python/biapy_preprocess.py`, in the Python of `SEGSWEEP_PYTHON`).
+
+use std::path::Path;
+use std::process::Command;
+
+use segsweep::config::load_str;
+use segsweep::data::dataset::{SplitRole, config_splits, load_pair};
+use segsweep::data::{AnyVolume, Volume, read_tiff, write_tiff};
+
+use crate::util::{TestDir, available_or_skip, repo_root, run_job, tiny_run_yaml, tiny_synthetic_set};
+
+const ALL_STEPS: &str = "  PREPROCESS:
+    TRAIN: True
+    VAL: True
+    TEST: True
+    RESIZE: {ENABLE: True, OUTPUT_SHAPE: [48, 80]}
+    GAUSSIAN_BLUR: {ENABLE: True, SIGMA: 0.7}
+    MEDIAN_BLUR: {ENABLE: True, KERNEL_SIZE: [3, 3, 1]}
+    MATCH_HISTOGRAM: {ENABLE: True, REFERENCE_PATH: '@REF@'}
+";
+
+#[test]
+fn every_step_trains_and_tests_and_outputs_keep_the_images_shape() {
+    let dir = TestDir::new();
+    let data = tiny_synthetic_set(&dir, 2, 3, 2);
+    let steps = ALL_STEPS.replace("@REF@", &data.join("test/x").display().to_string());
+    let yaml =
+        tiny_run_yaml(&data, 2, 2, "ENABLE: True").replace("  TRAIN: {PATH:", &format!("{steps}  TRAIN: {{PATH:"));
+    let results = dir.join("results");
+    let out = run_job(&dir.write("pre.yaml", &yaml), &results, "pre", &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("Test Foreground IoU (merge patches): "), "{}", out.stdout);
+    let binarized = results.join("pre/results/pre_1/per_image_binarized");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&binarized).unwrap() {
+        let shape = match read_tiff(&entry.unwrap().path()).unwrap().volume {
+            AnyVolume::U8(v) => v.shape(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(&shape[1..3], &[64, 64], "restored to the test image's own 64×64, not 48×80");
+        n += 1;
+    }
+    assert_eq!(n, 2);
+}
+
+#[test]
+fn steps_segsweep_does_not_run_are_refused_by_key() {
+    let dir = TestDir::new();
+    let data = tiny_synthetic_set(&dir, 2, 1, 1);
+    for (setting, key, says) in [
+        ("CLAHE: {ENABLE: True}", "DATA.PREPROCESS.CLAHE.ENABLE", "not implemented"),
+        ("RESIZE: {ENABLE: True, OUTPUT_SHAPE: [64, 64], ORDER: 3}", "DATA.PREPROCESS.RESIZE.ORDER", "spline order 3"),
+        ("RESIZE: {ENABLE: True, OUTPUT_SHAPE: [16, 64]}", "DATA.PREPROCESS.RESIZE.OUTPUT_SHAPE", "smaller than"),
+        ("ZOOM: {ENABLE: True}", "DATA.PREPROCESS.ZOOM.ENABLE", "detection workflow"),
+        ("MEDIAN_BLUR: {ENABLE: True, KERNEL_SIZE: [3, 3]}", "DATA.PREPROCESS.MEDIAN_BLUR.KERNEL_SIZE", "y, x, c"),
+        ("GAUSSIAN_BLUR: {ENABLE: True, MODE: edge}", "DATA.PREPROCESS.GAUSSIAN_BLUR.MODE", "`edge`"),
+    ] {
+        let yaml = tiny_run_yaml(&data, 2, 2, "ENABLE: True")
+            .replace("  TRAIN: {PATH:", &format!("  PREPROCESS: {{TRAIN: True, {setting}}}\n  TRAIN: {{PATH:"));
+        let out = run_job(&dir.write("bad.yaml", &yaml), &dir.join("results"), "bad", &[]);
+        assert_ne!(out.code, 0, "{setting}");
+        assert!(out.stderr.contains(key) && out.stderr.contains(says), "{setting}: {}", out.stderr);
+    }
+}
+
+fn python_with_biapy(test: &str) -> Option<String> {
+    let python = std::env::var("SEGSWEEP_PYTHON").unwrap_or_else(|_| "python3".into());
+    let works = Command::new(&python).args(["-c", "import biapy"]).output().is_ok_and(|o| o.status.success());
+    let missing = format!("`{python}` lacks biapy (tests/python/requirements.txt)");
+    available_or_skip(test, works, "SEGSWEEP_REQUIRE_PYTHON", &missing).then_some(python)
+}
+
+/// BiaPy's output for `image` with `settings` (the `DATA.PREPROCESS` sub-sections as JSON).
+fn biapy(python: &str, image: &Path, settings: &str, ndim: &str, kind: &str) -> (Vec<usize>, Vec<f64>) {
+    let out = Command::new(python)
+        .arg(repo_root().join("tests/python/biapy_preprocess.py"))
+        .args([image.to_str().unwrap(), settings, ndim, kind])
+        .output()
+        .expect("run python");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // BiaPy prints as it goes: the result is the last line.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
+    let shape = json["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+    (shape, json["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect())
+}
+
+/// A deterministic, textured `u8` or `u16` image.
+fn textured(shape: [usize; 4], max: u32) -> Vec<u32> {
+    (0..shape.iter().product::<usize>())
+        .map(|i| ((i * 7919 + (i / 13) * 104_729) % (max as usize + 1)) as u32)
+        .collect()
+}
+
+#[test]
+fn images_and_masks_match_biapys_preprocess_data() {
+    let Some(python) = python_with_biapy("images_and_masks_match_biapys_preprocess_data") else { return };
+    let dir = TestDir::new();
+    // 2D uint8 (y, x, 1) and 3D uint16 (z, y, x, 1) images, a 2D 0/1 mask, and a reference.
+    let image_2d = dir.join("x2/a.tif");
+    let image_3d = dir.join("x3/a.tif");
+    let mask_2d = dir.join("y2/a.tif");
+    let reference = dir.join("ref/r.tif");
+    for p in [&image_2d, &image_3d, &mask_2d, &reference] {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    }
+    let u8s = |shape: [usize; 4], max: u32| {
+        AnyVolume::U8(Volume::from_vec(shape, textured(shape, max).into_iter().map(|v| v as u8).collect()).unwrap())
+    };
+    write_tiff(&image_2d, &u8s([1, 20, 28, 1], 255), &Default::default()).unwrap();
+    write_tiff(&mask_2d, &u8s([1, 20, 28, 1], 1), &Default::default()).unwrap();
+    write_tiff(&reference, &u8s([1, 16, 16, 1], 120), &Default::default()).unwrap();
+    let shape_3d = [6, 10, 12, 1];
+    let stack = Volume::from_vec(shape_3d, textured(shape_3d, 4000).into_iter().map(|v| v as u16).collect()).unwrap();
+    write_tiff(&image_3d, &AnyVolume::U16(stack), &Default::default()).unwrap();
+
+    let reference = reference.parent().unwrap().display().to_string();
+    let cases: Vec<(&str, String, String)> = vec![
+        ("2d", "RESIZE: {ENABLE: True, OUTPUT_SHAPE: [33, 17]}".into(), r#"{"RESIZE": {"ENABLE": true, "OUTPUT_SHAPE": [33, 17]}}"#.into()),
+        (
+            "2d",
+            "RESIZE: {ENABLE: True, OUTPUT_SHAPE: [9, 40], ORDER: 0, MODE: constant, CVAL: 7}".into(),
+            r#"{"RESIZE": {"ENABLE": true, "OUTPUT_SHAPE": [9, 40], "ORDER": 0, "MODE": "constant", "CVAL": 7.0}}"#.into(),
+        ),
+        (
+            "2d",
+            "RESIZE: {ENABLE: True, OUTPUT_SHAPE: [10, 14], ANTI_ALIASING: True, MODE: symmetric}".into(),
+            r#"{"RESIZE": {"ENABLE": true, "OUTPUT_SHAPE": [10, 14], "ANTI_ALIASING": true, "MODE": "symmetric"}}"#.into(),
+        ),
+        ("2d", "GAUSSIAN_BLUR: {ENABLE: True, SIGMA: 1.5, MODE: reflect}".into(), r#"{"GAUSSIAN_BLUR": {"ENABLE": true, "SIGMA": 1.5, "MODE": "reflect"}}"#.into()),
+        ("2d", "MEDIAN_BLUR: {ENABLE: True, KERNEL_SIZE: [5, 3, 1]}".into(), r#"{"MEDIAN_BLUR": {"ENABLE": true, "KERNEL_SIZE": [5, 3, 1]}}"#.into()),
+        (
+            "2d",
+            format!("MATCH_HISTOGRAM: {{ENABLE: True, REFERENCE_PATH: '{reference}'}}"),
+            format!(r#"{{"MATCH_HISTOGRAM": {{"ENABLE": true, "REFERENCE_PATH": "{reference}"}}}}"#),
+        ),
+        (
+            "3d",
+            "RESIZE: {ENABLE: True, OUTPUT_SHAPE: [9, 7, 20]}\n    GAUSSIAN_BLUR: {ENABLE: True, SIGMA: 0.8, MODE: mirror}\n    MEDIAN_BLUR: {ENABLE: True, KERNEL_SIZE: [3, 3, 3, 1]}".into(),
+            r#"{"RESIZE": {"ENABLE": true, "OUTPUT_SHAPE": [9, 7, 20]}, "GAUSSIAN_BLUR": {"ENABLE": true, "SIGMA": 0.8, "MODE": "mirror"}, "MEDIAN_BLUR": {"ENABLE": true, "KERNEL_SIZE": [3, 3, 3, 1]}}"#.into(),
+        ),
+    ];
+    for (ndim, yaml_steps, json_steps) in cases {
+        let (image, folder) = if ndim == "2d" { (&image_2d, "x2") } else { (&image_3d, "x3") };
+        let patch = if ndim == "2d" { "[4, 4, 1]" } else { "[4, 4, 4, 1]" };
+        let yaml = format!(
+            "PROBLEM: {{NDIM: {}}}\nTRAIN: {{ENABLE: True}}\nMODEL: {{FEATURE_MAPS: [4, 8, 16], YX_DOWN: [1, 1], Z_DOWN: [1, 1]}}\nDATA:\n  PATCH_SIZE: {patch}\n  TRAIN: {{PATH: '{}', GT_PATH: '{}'}}\n  PREPROCESS:\n    TRAIN: True\n    {yaml_steps}\n",
+            ndim.to_uppercase(),
+            dir.join(folder).display(),
+            dir.join("y2").display(),
+        );
+        let config = load_str(&yaml, &[]).unwrap_or_else(|e| panic!("{yaml}: {e}")).config;
+        let spec = config_splits(&config).into_iter().find(|s| s.role == SplitRole::Train).unwrap();
+        let mask = (ndim == "2d").then(|| mask_2d.clone());
+        let sample = load_pair(&spec, image.clone(), mask).unwrap();
+        let (shape, values) = biapy(&python, image, &json_steps, ndim, "image");
+        let ours = sample.image;
+        let our_shape: Vec<usize> = if ndim == "2d" { ours.shape()[1..].to_vec() } else { ours.shape().to_vec() };
+        assert_eq!(our_shape, shape, "{yaml_steps}");
+        let differ: Vec<(usize, f32, f64)> = ours
+            .as_slice()
+            .iter()
+            .zip(&values)
+            .enumerate()
+            .filter(|(_, (a, b))| (f64::from(**a) - **b).abs() > 0.0)
+            .map(|(i, (a, b))| (i, *a, *b))
+            .collect();
+        // Equal to the grey level, BiaPy's truncations to the integer type included.
+        assert!(
+            differ.is_empty(),
+            "{yaml_steps}: {} of {} values differ: {:?}",
+            differ.len(),
+            values.len(),
+            &differ[..differ.len().min(8)]
+        );
+        if ndim == "2d" && yaml_steps.starts_with("RESIZE") {
+            let (mask_shape, mask_values) = biapy(&python, &mask_2d, &json_steps, ndim, "mask");
+            let ours = sample.mask.unwrap();
+            assert_eq!(ours.shape()[1..].to_vec(), mask_shape);
+            let ours: Vec<f64> = ours.as_slice().iter().map(|&v| f64::from(v)).collect();
+            assert_eq!(ours, mask_values, "{yaml_steps}: masks are resized nearest, exactly as BiaPy");
+        }
+    }
+}
