@@ -659,7 +659,6 @@ fn check_test(config: &Config, c: &mut Checker) {
         "TEST.REUSE_PREDICTIONS",
         "`TEST.BY_CHUNKS` writes labels, not the probabilities to re-use; set one of them to False",
     );
-    c.unsupported(test.reduce_memory, "TEST.REDUCE_MEMORY");
     by_chunks::check(config, c);
     if config.data.test.median_padding {
         let key = "DATA.TEST.MEDIAN_PADDING";

@@ -172,7 +172,7 @@ fn predict_all(
 ) -> Result<InferRecord, InferError> {
     let started = Instant::now();
     let spec = test_spec(config)?;
-    let predictor = Predictor::new(model, device, config.data.n_classes);
+    let predictor = Predictor::new(model, device, config.data.n_classes).with_half_precision(config.test.reduce_memory);
     let context = Context::new(config, layout)?;
     let mut images = Vec::new();
     for (image_path, mask_path) in test_pairs(config, &spec)? {

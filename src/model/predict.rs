@@ -1,7 +1,9 @@
 //! The model as a function from image patches to probabilities: a batch of `(z, y, x, c)`
 //! patches in, `(z, y, x, k)` probabilities out (k = 1 with a sigmoid when binary, `N_CLASSES`
 //! with a channel softmax otherwise, spec §3.6). Works on any patch size the network accepts, so
-//! it serves patches, whole images and test-time augmentation alike.
+//! it serves patches, whole images and test-time augmentation alike. With half precision
+//! (`TEST.REDUCE_MEMORY`) the inputs and the probabilities are rounded to float16, as BiaPy's
+//! float16 test arrays hold them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -21,6 +23,8 @@ pub struct Predictor {
     device: Device,
     n_classes: usize,
     model_nanos: AtomicU64,
+    /// Round inputs and probabilities to float16 (`TEST.REDUCE_MEMORY`).
+    half: bool,
 }
 
 impl Predictor {
@@ -31,7 +35,16 @@ impl Predictor {
             device: device.clone().without_autodiff(),
             n_classes,
             model_nanos: AtomicU64::new(0),
+            half: false,
         }
+    }
+
+    /// The same predictor, rounding its inputs and probabilities to float16 when `half`
+    /// (BiaPy's `TEST.REDUCE_MEMORY`: the normalised image and the predictions are float16
+    /// arrays; patches are merged in float32).
+    pub fn with_half_precision(mut self, half: bool) -> Self {
+        self.half = half;
+        self
     }
 
     /// Seconds spent in [`Predictor::predict`] so far.
@@ -57,8 +70,11 @@ impl Predictor {
                 data.extend(src.iter().skip(channel).step_by(c));
             }
         }
+        if self.half {
+            round_to_f16(&mut data);
+        }
         let binary = self.n_classes <= 2;
-        let (values, k) = match self.model.ndim() {
+        let (mut values, k) = match self.model.ndim() {
             Ndim::D2 => {
                 let input = Tensor::<4>::from_data(TensorData::new(data, [n * z, c, y, x]), &self.device);
                 let logits = self.model.forward2d(input)?;
@@ -72,6 +88,9 @@ impl Predictor {
                 (activate(logits, binary), k)
             }
         };
+        if self.half {
+            round_to_f16(&mut values);
+        }
         let probs = unpack(&values, n, [z, y, x], k);
         self.model_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         Ok(probs)
@@ -81,6 +100,13 @@ impl Predictor {
 fn activate<const D: usize>(logits: Tensor<D>, binary: bool) -> Vec<f32> {
     let probs = if binary { sigmoid(logits) } else { softmax(logits, 1) };
     probs.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
+}
+
+/// Each value rounded to the nearest float16 (ties to even, NumPy's `astype(np.float16)`).
+fn round_to_f16(values: &mut [f32]) {
+    for v in values {
+        *v = half::f16::from_f32(*v).to_f32();
+    }
 }
 
 /// Channel-first `[n, k, z, y, x]` values to `n` channels-last volumes.
@@ -111,5 +137,28 @@ mod tests {
         let out = unpack(&values, 2, [1, 1, 2], 2);
         assert_eq!(out[0].as_slice(), &[1.0, 10.0, 2.0, 20.0]);
         assert_eq!(out[1].as_slice(), &[3.0, 30.0, 4.0, 40.0]);
+    }
+
+    #[test]
+    fn float16_rounding_is_numpys() {
+        // np.float16 of these: 0.0999755859375, 0.333251953125, 2048 (a tie, to even), 2052.
+        let mut values = [0.1f32, 1.0 / 3.0, 2049.0, 2051.0];
+        round_to_f16(&mut values);
+        assert_eq!(values, [0.099_975_586, 0.333_251_95, 2048.0, 2052.0]);
+    }
+
+    #[test]
+    fn half_precision_probabilities_are_float16_values_near_the_full_ones() {
+        let spec = crate::model::testutil::spec("MODEL: {FEATURE_MAPS: [2, 4, 8]}\nDATA: {PATCH_SIZE: [16, 16, 1]}");
+        let device = Device::flex();
+        let model = SegModel::try_new(&spec, &device).unwrap();
+        let patch =
+            Volume::from_vec([1, 16, 16, 1], (0..256).map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0).collect()).unwrap();
+        let full = Predictor::new(&model, &device, 2).predict(std::slice::from_ref(&patch)).unwrap();
+        let half = Predictor::new(&model, &device, 2).with_half_precision(true).predict(&[patch]).unwrap();
+        let (full, half) = (full[0].as_slice(), half[0].as_slice());
+        assert!(half.iter().all(|&v| half::f16::from_f32(v).to_f32() == v), "every value is a float16");
+        assert!(full.iter().zip(half).all(|(a, b)| (a - b).abs() < 2e-3));
+        assert_ne!(full, half);
     }
 }

@@ -1,6 +1,6 @@
 //! BiaPy's test-phase switches through `segsweep run` on tiny synthetic data, each against the
 //! same trained model with the switch off: `DATA.TEST.MEDIAN_PADDING`, `TEST.REUSE_PREDICTIONS`,
-//! `DATA.TEST.ROI_MASK`.
+//! `DATA.TEST.ROI_MASK`, `TEST.REDUCE_MEMORY`.
 
 use std::path::Path;
 
@@ -129,4 +129,20 @@ fn a_coarse_roi_mask_zeroes_the_prediction_outside_it() {
     );
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.contains("`DATA.TEST.ROI_MASK.PATH`: `/no/such/mask` does not exist"), "{}", missing.stderr);
+}
+
+#[test]
+fn reduce_memory_rounds_inputs_and_probabilities_to_float16() {
+    let dir = TestDir::new();
+    let (config, checkpoint) = trained(&dir, 2);
+    for (name, reduce) in [("full", "False"), ("half", "True")] {
+        let out = test_again(&dir, &config, &checkpoint, name, &[&format!("TEST.REDUCE_MEMORY={reduce}")]);
+        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+        assert!(out.stdout.contains("Test Foreground IoU (merge patches): "), "{}", out.stdout);
+    }
+    let (full, half) = (first_probs(&dir.join("results"), "full"), first_probs(&dir.join("results"), "half"));
+    assert_eq!(full.len(), half.len());
+    assert_ne!(full, half, "float16 inputs and outputs change the probabilities");
+    let worst = full.iter().zip(&half).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 5e-3, "float16 rounding moves a probability by {worst}");
 }
