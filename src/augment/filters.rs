@@ -73,7 +73,7 @@ pub(super) fn convolve_plane(plane: &mut [f32], ny: usize, nx: usize, kernel: &[
 /// `scipy.ndimage.rotate(kernel, angle)` of a square `k × k` kernel with its `reshape=True`
 /// output size (the bounding box of the rotated square), zero outside; returns the rotated
 /// values and their `(rows, columns)`. Interpolation is bilinear, where SciPy uses a cubic
-/// spline: segsweep's warps are all linear.
+/// spline (a B-spline with prefilter, not the cubic convolution the warps use).
 pub(super) fn rotate_kernel(kernel: &[f32], k: usize, angle: f64) -> (Vec<f32>, usize, usize) {
     let a = angle.rem_euclid(360.0);
     let (c, s) = match a {

@@ -12,7 +12,7 @@ use crate::data::Volume;
 
 use super::draw::{randint_inclusive, roll, uniform};
 use super::filters::{convolve_plane, gaussian_kernel};
-use super::sample::{Interp, crop, resample};
+use super::sample::{Cubic, Interp, crop, resample};
 
 /// The z axis of a `(z, y, x, c)` volume.
 pub(super) const Z: usize = 0;
@@ -177,7 +177,8 @@ pub(super) fn translate(
 
 /// `SHEAR`: integer angles `ax`, `ay` drawn separately in `range` (degrees, inclusive); x is
 /// sheared by `tan(ax)·y`, then y by `tan(ay)·x`, about the slice centre (as skimage's
-/// `AffineTransform` shear composed x-then-y in BiaPy's `build_shear_matrix_skimage`).
+/// `AffineTransform` shear composed x-then-y in BiaPy's `build_shear_matrix_skimage`). The image
+/// is bicubic as skimage's `warp(order=3)` and clipped to its input range as `warp` clips.
 pub(super) fn shear(
     image: &Volume<f32>,
     mask: &Volume<u16>,
@@ -191,16 +192,38 @@ pub(super) fn shear(
     let (tx, ty) = (ax.to_radians().tan(), ay.to_radians().tan());
     let shape = image.spatial_shape();
     let (cy, cx) = ((shape[Y] as f64 - 1.0) / 2.0, (shape[X] as f64 - 1.0) / 2.0);
-    resample(image, mask, shape, mode, interp, |[z, y, x]| {
+    let (mut out, out_mask) = resample(image, mask, shape, mode, interp.order_3(Cubic::Skimage), |[z, y, x]| {
         // Inverse of (x, y) → (x + tx·y, y + ty·x') applied to the output position.
         let (dy_out, dx_out) = (y as f64 - cy, x as f64 - cx);
         let dy = dy_out - ty * dx_out;
         [z as f64, cy + dy, cx + dx_out - tx * dy]
-    })
+    });
+    clip_like_skimage(image, &mut out, mode);
+    (out, out_mask)
+}
+
+/// skimage's `_clip_warp_output` (cval 0) per z-slice (BiaPy warps a stack slice by slice): each
+/// warped slice clipped to its input slice's range, widened to 0 when a `constant` fill brought 0
+/// in from outside that range.
+fn clip_like_skimage(input: &Volume<f32>, output: &mut Volume<f32>, mode: FillMode) {
+    let range = |v: &[f32]| v.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    let [_, ny, nx, nc] = input.shape();
+    let slice = ny * nx * nc;
+    if slice == 0 {
+        return;
+    }
+    for (src, dst) in input.as_slice().chunks(slice).zip(output.as_mut_slice().chunks_mut(slice)) {
+        let (min, max) = range(src);
+        let (out_min, out_max) = range(dst);
+        let keep_zero = mode == FillMode::Constant && !(min..=max).contains(&0.0) && (out_min..=out_max).contains(&0.0);
+        let (low, high) = if keep_zero { (min.min(0.0), max.max(0.0)) } else { (min, max) };
+        dst.iter_mut().for_each(|v| *v = v.clamp(low, high));
+    }
 }
 
 /// `SHIFT`: one fraction `f` drawn in `range`; y moves by `round(f·H)` and x by `round(f·W)`
-/// pixels (Python's round-half-even), always down/right.
+/// pixels (Python's round-half-even), always down/right. Whole pixels: BiaPy's spline order 3
+/// reads the samples themselves there, as the linear taps do.
 pub(super) fn shift(
     image: &Volume<f32>,
     mask: &Volume<u16>,
@@ -217,7 +240,7 @@ pub(super) fn shift(
 
 /// `ELASTIC`: α uniform in `alpha`; one in-plane displacement field (uniform[−1, 1] noise,
 /// Gaussian-smoothed with `sigma`, × α) moves every z-slice and channel; output `(y, x)` samples
-/// the input at `(y − dy, x − dx)` as BiaPy's `_map_coordinates`.
+/// the input at `(y − dy, x − dx)` as BiaPy's `_map_coordinates` (`cv2.remap`, bicubic).
 pub(super) fn elastic(
     image: &Volume<f32>,
     mask: &Volume<u16>,
@@ -231,7 +254,7 @@ pub(super) fn elastic(
     let shape = image.spatial_shape();
     let nx = shape[X];
     let (dx, dy) = displacement_field(shape[Y], nx, alpha, sigma, rng);
-    resample(image, mask, shape, mode, interp, |[z, y, x]| {
+    resample(image, mask, shape, mode, interp.order_3(Cubic::OpenCv), |[z, y, x]| {
         let k = y * nx + x;
         [z as f64, y as f64 - f64::from(dy[k]), x as f64 - f64::from(dx[k])]
     })
@@ -343,6 +366,35 @@ mod tests {
         assert_eq!((sheared, sheared_mask), (img.clone(), msk.clone()));
         let (warped, warped_mask) = elastic(&img, &msk, [0.0, 0.0], 4.0, FillMode::Constant, Interp::Linear, &mut rng);
         assert_eq!((warped, warped_mask), (img, msk));
+    }
+
+    #[test]
+    fn a_cubic_shear_stays_in_each_slices_range() {
+        // A hard 0/10 step in slice 0 and a 100/200 step in slice 1: Catmull–Rom overshoots at
+        // the steps, and skimage's warp clips back to each slice's own range.
+        let img = Volume::from_vec(
+            [2, 12, 12, 1],
+            (0..288)
+                .map(|i| {
+                    let (z, x) = (i / 144, i % 12);
+                    let high = x >= 6;
+                    match (z, high) {
+                        (0, false) => 0.0,
+                        (0, true) => 10.0,
+                        (_, false) => 100.0,
+                        (_, true) => 200.0,
+                    }
+                })
+                .collect(),
+        )
+        .unwrap();
+        let msk = img.map(|_| 0u16);
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let (out, _) = shear(&img, &msk, [20, 20], FillMode::Symmetric, Interp::Linear, &mut rng);
+        let slice = |z: usize| &out.as_slice()[z * 144..(z + 1) * 144];
+        assert!(slice(0).iter().all(|&v| (0.0..=10.0).contains(&v)));
+        assert!(slice(1).iter().all(|&v| (100.0..=200.0).contains(&v)));
+        assert!(slice(0).iter().any(|&v| v > 0.0 && v < 10.0), "interpolated values across the step");
     }
 
     #[test]

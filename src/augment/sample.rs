@@ -1,7 +1,8 @@
 //! The resampling core of the geometric transforms: fill (boundary) modes, interpolation taps and
 //! [`resample`], which moves an image and its mask through one coordinate map, so the two can
-//! never drift apart. The image is interpolated (linear, or nearest in tests); the mask is always
-//! nearest neighbour, so a warped mask only ever holds labels that were in the input.
+//! never drift apart. The image is interpolated (linear, bicubic where BiaPy uses spline order 3,
+//! or nearest in tests); the mask is always nearest neighbour, so a warped mask only ever holds
+//! labels that were in the input.
 //!
 //! Fill modes follow NumPy's `np.pad` names (which are also OpenCV's `BORDER_*` and skimage's):
 //!
@@ -22,28 +23,73 @@ use crate::data::Volume;
 /// How the image is interpolated; the mask is always nearest neighbour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Interp {
-    /// (Tri/bi)linear: what segsweep uses for every warp.
+    /// (Tri/bi)linear: rotations, zoom and the other affine warps.
     Linear,
+    /// Bicubic in the `(y, x)` plane (z on a slice), where BiaPy warps with spline order 3.
+    Cubic(Cubic),
     /// Nearest neighbour, as the mask: tests use it to check image/mask alignment exactly.
     #[cfg_attr(not(test), allow(dead_code))]
     Nearest,
 }
 
+/// Which bicubic: Keys' cubic convolution with the parameter `a` each library uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Cubic {
+    /// skimage's `warp(order=3)` (a = −0.5, Catmull–Rom): `SHEAR`.
+    Skimage,
+    /// OpenCV's `INTER_CUBIC` (a = −0.75): `ELASTIC` (`cv2.remap`).
+    OpenCv,
+}
+
+impl Cubic {
+    fn a(self) -> f64 {
+        match self {
+            Cubic::Skimage => -0.5,
+            Cubic::OpenCv => -0.75,
+        }
+    }
+}
+
+impl Interp {
+    /// What a warp BiaPy runs with spline order 3 uses: `kind`, unless the tests' nearest
+    /// neighbour is on.
+    pub(super) fn order_3(self, kind: Cubic) -> Interp {
+        match self {
+            Interp::Nearest => Interp::Nearest,
+            _ => Interp::Cubic(kind),
+        }
+    }
+}
+
+/// Keys' cubic convolution weights of the four samples at offsets −1, 0, 1, 2 around a point
+/// `t ∈ [0, 1)` past the second (OpenCV's `interpolateCubic`).
+fn cubic_weights(a: f64, t: f64) -> [f64; 4] {
+    let w0 = ((a * (t + 1.0) - 5.0 * a) * (t + 1.0) + 8.0 * a) * (t + 1.0) - 4.0 * a;
+    let w1 = ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0;
+    let u = 1.0 - t;
+    let w2 = ((a + 2.0) * u - (a + 3.0)) * u * u + 1.0;
+    [w0, w1, w2, 1.0 - w0 - w1 - w2]
+}
+
 pub(super) use crate::data::border::map_index;
 
-/// Up to 8 (voxel, weight) pairs whose weighted sum is an interpolated value. Voxels are flat
+/// Up to 16 (voxel, weight) pairs whose weighted sum is an interpolated value. Voxels are flat
 /// spatial indices `(z * ny + y) * nx + x`; taps outside the volume in `constant` mode are left
 /// out (they contribute the fill value 0).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Taps {
     len: usize,
-    voxel: [usize; 8],
-    weight: [f32; 8],
+    voxel: [usize; 16],
+    weight: [f32; 16],
 }
 
 impl Taps {
+    fn empty() -> Self {
+        Taps { len: 0, voxel: [0; 16], weight: [0.0; 16] }
+    }
+
     fn single(voxel: Option<usize>) -> Self {
-        let mut taps = Taps { len: 0, voxel: [0; 8], weight: [0.0; 8] };
+        let mut taps = Taps::empty();
         if let Some(v) = voxel {
             taps.push(v, 1.0);
         }
@@ -109,7 +155,7 @@ pub(super) fn linear_taps(src: [f64; 3], shape: [usize; 3], mode: FillMode) -> T
     let (tz, nz) = axis_taps(src[0], shape[0], mode);
     let (ty, ny) = axis_taps(src[1], shape[1], mode);
     let (tx, nx) = axis_taps(src[2], shape[2], mode);
-    let mut taps = Taps { len: 0, voxel: [0; 8], weight: [0.0; 8] };
+    let mut taps = Taps::empty();
     for &(z, wz) in &tz[..nz] {
         for &(y, wy) in &ty[..ny] {
             let row = (z * shape[1] + y) * shape[2];
@@ -136,11 +182,36 @@ fn interior_plane_taps(src: [f64; 3], shape: [usize; 3]) -> Option<Taps> {
     let (ty, tx) = ((y - iy as f64) as f32, (x - ix as f64) as f32);
     let v = (z as usize * shape[1] + iy as usize) * shape[2] + ix as usize;
     let nx = shape[2];
-    Some(Taps {
-        len: 4,
-        voxel: [v, v + 1, v + nx, v + nx + 1, 0, 0, 0, 0],
-        weight: [(1.0 - ty) * (1.0 - tx), (1.0 - ty) * tx, ty * (1.0 - tx), ty * tx, 0.0, 0.0, 0.0, 0.0],
-    })
+    let mut taps = Taps::empty();
+    taps.push(v, (1.0 - ty) * (1.0 - tx));
+    taps.push(v + 1, (1.0 - ty) * tx);
+    taps.push(v + nx, ty * (1.0 - tx));
+    taps.push(v + nx + 1, ty * tx);
+    Some(taps)
+}
+
+/// Bicubic taps at `src` `(z, y, x)`: the 4 × 4 in-plane neighbours, each index mapped by `mode`
+/// (samples outside in `constant` mode contribute 0). Off a slice (fractional z) the taps are
+/// linear: BiaPy's cubic warps are all in-plane.
+#[inline]
+pub(super) fn cubic_taps(src: [f64; 3], shape: [usize; 3], mode: FillMode, kind: Cubic) -> Taps {
+    let z = src[0];
+    let Some(z) = (z == z.trunc()).then(|| map_index(z as isize, shape[0], mode)).flatten() else {
+        return linear_taps(src, shape, mode);
+    };
+    let (y, x) = (src[1].clamp(-1e9, 1e9), src[2].clamp(-1e9, 1e9));
+    let (iy, ix) = (floor_index(y), floor_index(x));
+    let (wy, wx) = (cubic_weights(kind.a(), y - iy as f64), cubic_weights(kind.a(), x - ix as f64));
+    let mut taps = Taps::empty();
+    for (dy, &w_y) in wy.iter().enumerate() {
+        let Some(sy) = map_index(iy + dy as isize - 1, shape[1], mode) else { continue };
+        let row = (z * shape[1] + sy) * shape[2];
+        for (dx, &w_x) in wx.iter().enumerate() {
+            let Some(sx) = map_index(ix + dx as isize - 1, shape[2], mode) else { continue };
+            taps.push(row + sx, (w_y * w_x) as f32);
+        }
+    }
+    taps
 }
 
 /// The voxel nearest to `src` `(z, y, x)` (halves round up), or `None` outside in `constant` mode.
@@ -177,6 +248,7 @@ pub(super) fn resample(
                 let nearest = nearest_voxel(src, shape, mode);
                 let taps = match interp {
                     Interp::Linear => linear_taps(src, shape, mode),
+                    Interp::Cubic(kind) => cubic_taps(src, shape, mode, kind),
                     Interp::Nearest => Taps::single(nearest),
                 };
                 for c in 0..nc {
@@ -258,6 +330,39 @@ mod tests {
         assert_eq!(at(-0.5, FillMode::Wrap), 15.0);
         assert_eq!(nearest_voxel([0.0, 0.0, 2.5], [1, 1, 4], FillMode::Constant), Some(3));
         assert_eq!(nearest_voxel([0.0, 0.0, 3.5], [1, 1, 4], FillMode::Constant), None);
+    }
+
+    #[test]
+    fn cubic_taps_match_skimage_and_opencv_on_an_impulse() {
+        let mut line = vec![0.0f32; 9];
+        line[4] = 1.0;
+        let v = Volume::from_vec([1, 1, 9, 1], line).unwrap();
+        let at =
+            |x: f64, kind| cubic_taps([0.0, 0.0, x], [1, 1, 9], FillMode::Constant, kind).value(v.as_slice(), 1, 0);
+        // skimage.transform.warp(order=3) of this impulse, read at x = 2.7, 3.7, 4.7, 5.7.
+        for (x, expected) in [(2.7, -0.0735), (3.7, 0.8155), (4.7, 0.2895), (5.7, -0.0315)] {
+            assert!((at(x, Cubic::Skimage) - expected).abs() < 1e-6, "skimage at {x}");
+        }
+        // cv2.remap(INTER_CUBIC) at x = 2.3, 3.3, 4.3, 5.3.
+        for (x, expected) in [(2.3, -0.04725), (3.3, 0.32625), (4.3, 0.83125), (5.3, -0.11025)] {
+            assert!((at(x, Cubic::OpenCv) - expected).abs() < 1e-6, "OpenCV at {x}");
+        }
+    }
+
+    #[test]
+    fn cubic_taps_copy_samples_keep_constants_and_fill_borders() {
+        let v = Volume::from_vec([1, 3, 4, 1], (0..12).map(|i| (i * i) as f32).collect()).unwrap();
+        for kind in [Cubic::Skimage, Cubic::OpenCv] {
+            for (y, x) in [(0usize, 0usize), (1, 2), (2, 3)] {
+                let t = cubic_taps([0.0, y as f64, x as f64], [1, 3, 4], FillMode::Reflect, kind);
+                assert_eq!(t.value(v.as_slice(), 1, 0), v.get(0, y, x, 0), "a whole position reads the sample");
+            }
+            let flat = Volume::from_vec([1, 3, 4, 1], vec![7.0f32; 12]).unwrap();
+            let t = cubic_taps([0.0, 0.6, 3.4], [1, 3, 4], FillMode::Nearest, kind);
+            assert!((t.value(flat.as_slice(), 1, 0) - 7.0).abs() < 1e-5, "the weights sum to one");
+            let t = cubic_taps([0.0, 1.0, -1.5], [1, 3, 4], FillMode::Constant, kind);
+            assert!(t.value(flat.as_slice(), 1, 0) < 7.0, "outside counts as 0 in constant mode");
+        }
     }
 
     #[test]
