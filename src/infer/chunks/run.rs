@@ -104,6 +104,26 @@ impl Writers {
         Ok(())
     }
 
+    /// `planes` planes outside `TEST.BY_CHUNKS.Z_START..Z_END`, written as BiaPy's never-written
+    /// planes read: label 0, probability 0; at most `step` planes at a time.
+    fn write_empty(
+        &mut self,
+        planes: usize,
+        [ny, nx]: [usize; 2],
+        k: usize,
+        n_classes: usize,
+        step: usize,
+    ) -> Result<(), InferError> {
+        let mut left = planes;
+        while left > 0 {
+            let n = left.min(step.max(1));
+            let labels = Volume::filled([n, ny, nx, 1], 0u16);
+            self.write(&labels, Volume::filled([n, ny, nx, k], 0.0f32), n_classes)?;
+            left -= n;
+        }
+        Ok(())
+    }
+
     /// Renames the files into place; returns the most planes written at once.
     fn finish(self) -> Result<usize, InferError> {
         let mut most = 0;
@@ -145,7 +165,10 @@ pub fn infer_image(
     let mut mask = mask_stack.map(|stack| MaskSource::new(stack, classes, patch[0])).transpose()?;
     let tiles = tiles_3d(shape, patch, padding)?;
     let k = if config.data.n_classes <= 2 { 1 } else { config.data.n_classes };
-    let mut writers = Writers::create(job, stem, shape, k, &image.meta().clone())?;
+    // The outputs cover the whole volume, as BiaPy's: planes outside the range stay empty.
+    let mut writers = Writers::create(job, stem, [depth, ny, nx], k, &image.meta().clone())?;
+    let n_classes = config.data.n_classes;
+    writers.write_empty(range.start, [ny, nx], k, n_classes, patch[0])?;
     let keep = border_box(shape, job.border);
     let mut total = mask.as_ref().map(|_| Counts::new(config.data.n_classes));
     let mut patch_ious = Vec::new();
@@ -173,6 +196,7 @@ pub fn infer_image(
         }
         writers.write(&labels, probs, config.data.n_classes)?;
     }
+    writers.write_empty(depth - range.end, [ny, nx], k, n_classes, patch[0])?;
     let written_planes = writers.finish()?;
     let footprint = Footprint {
         image_planes: image.max_planes_at_once(),

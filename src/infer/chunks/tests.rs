@@ -114,16 +114,21 @@ fn with_padding_and_a_z_range_every_plane_is_written_once_from_bounded_slabs() {
     let chunked = predict(&config, dir.path(), &options([1, 2, 2]), labeling, &predictor);
     let results = dir.path().join("run/results/t");
     let labels = read_tiff(&results.join("per_image_binarized/x.tif")).unwrap().volume;
-    assert_eq!((labels.shape(), labels.dtype()), ([12, 32, 32, 1], "uint8"));
+    // The outputs cover all 16 planes, as BiaPy's; planes 0..2 and 14..16 were not predicted.
+    assert_eq!((labels.shape(), labels.dtype()), ([16, 32, 32, 1], "uint8"));
     let AnyVolume::F32(probs) = read_tiff(&results.join("per_image/x.tif")).unwrap().volume else { panic!("float32") };
-    assert_eq!(probs.shape(), [12, 32, 32, 1]);
+    assert_eq!(probs.shape(), [16, 32, 32, 1]);
     let AnyVolume::U8(labels) = labels else { panic!("uint8") };
+    let plane = 32 * 32;
+    for outside in [0..2 * plane, 14 * plane..16 * plane] {
+        assert!(labels.as_slice()[outside.clone()].iter().all(|&v| v == 0));
+        assert!(probs.as_slice()[outside].iter().all(|&v| v == 0.0));
+    }
     let relabelled: Vec<u8> = probs.as_slice().iter().map(|&p| u8::from(p > 0.5)).collect();
     assert_eq!(labels.as_slice(), relabelled.as_slice(), "labels are the written probabilities binarised");
     // The whole-volume counts are those of the written labels against planes 2..14 of the mask.
-    let plane = 32 * 32;
     let truth_range = &truth.as_slice()[2 * plane..14 * plane];
-    let pred: Vec<u16> = labels.as_slice().iter().map(|&v| u16::from(v)).collect();
+    let pred: Vec<u16> = labels.as_slice()[2 * plane..14 * plane].iter().map(|&v| u16::from(v)).collect();
     assert_eq!(chunked.image.counts, Some(Counts::from_labels(&pred, truth_range, 2, None)));
     // 6 slabs of 2 planes × 3×3 tiles of 12×12 in y/x (32 = 2·12 + 8), an IoU for each patch.
     assert_eq!(chunked.patch_ious.len(), 6 * 3 * 3);
