@@ -48,8 +48,8 @@ pub enum DataError {
     Tiff(#[from] TiffError),
     #[error(transparent)]
     Hash(#[from] HashError),
-    #[error(transparent)]
-    Preprocess(PreprocessError),
+    #[error("`{}`: {source}", path.display())]
+    Preprocess { path: PathBuf, source: PreprocessError },
 }
 
 /// Which of a config's data splits a folder pair is.
@@ -177,7 +177,9 @@ pub fn load_pair(spec: &SplitSpec, image_path: PathBuf, mask_path: Option<PathBu
     let (image, meta, sample) = read_image_with(&image_path, spec.ndim, spec.n_channels, accepted)?;
     let file_shape = image.spatial_shape();
     let image = match &spec.preprocess {
-        Some(p) => p.image(&image, sample).map_err(DataError::Preprocess)?,
+        Some(p) => {
+            p.image(&image, sample).map_err(|source| DataError::Preprocess { path: image_path.clone(), source })?
+        }
         None => image,
     };
     let image = if rgb { repeat_to_rgb(image) } else { image };

@@ -1,4 +1,4 @@
-//! `DATA.PREPROCESS` through `segsweep run` on tiny synthetic data (every step on, test images
+//! `DATA.PREPROCESS` through `segsweep run` on tiny synthetic data (every step but CLAHE on, test images
 //! resized and their predictions restored to the images' own shape), its refusals by key, and
 //! segsweep's pre-processing of real TIFF files against BiaPy 3.7.1's own `preprocess_data`
 //! (`tests/python/biapy_preprocess.py`, in the Python of `SEGSWEEP_PYTHON`).
@@ -51,7 +51,8 @@ fn steps_segsweep_does_not_run_are_refused_by_key() {
     let dir = TestDir::new();
     let data = tiny_synthetic_set(&dir, 2, 1, 1);
     for (setting, key, says) in [
-        ("CLAHE: {ENABLE: True}", "DATA.PREPROCESS.CLAHE.ENABLE", "not implemented"),
+        ("CANNY: {ENABLE: True}", "DATA.PREPROCESS.CANNY.ENABLE", "not implemented"),
+        ("CLAHE: {ENABLE: True, KERNEL_SIZE: [8, 8]}", "DATA.PREPROCESS.CLAHE.KERNEL_SIZE", "y, x, c"),
         ("RESIZE: {ENABLE: True, OUTPUT_SHAPE: [64, 64], ORDER: 3}", "DATA.PREPROCESS.RESIZE.ORDER", "spline order 3"),
         ("RESIZE: {ENABLE: True, OUTPUT_SHAPE: [16, 64]}", "DATA.PREPROCESS.RESIZE.OUTPUT_SHAPE", "smaller than"),
         ("ZOOM: {ENABLE: True}", "DATA.PREPROCESS.ZOOM.ENABLE", "detection workflow"),
@@ -136,6 +137,17 @@ fn images_and_masks_match_biapys_preprocess_data() {
             "2d",
             format!("MATCH_HISTOGRAM: {{ENABLE: True, REFERENCE_PATH: '{reference}'}}"),
             format!(r#"{{"MATCH_HISTOGRAM": {{"ENABLE": true, "REFERENCE_PATH": "{reference}"}}}}"#),
+        ),
+        ("2d", "CLAHE: {ENABLE: True}".into(), r#"{"CLAHE": {"ENABLE": true}}"#.into()),
+        (
+            "2d",
+            "CLAHE: {ENABLE: True, KERNEL_SIZE: 6, CLIP_LIMIT: 0.05}".into(),
+            r#"{"CLAHE": {"ENABLE": true, "KERNEL_SIZE": 6, "CLIP_LIMIT": 0.05}}"#.into(),
+        ),
+        (
+            "3d",
+            "CLAHE: {ENABLE: True, KERNEL_SIZE: [2, 4, 5, 1], CLIP_LIMIT: 0.0}".into(),
+            r#"{"CLAHE": {"ENABLE": true, "KERNEL_SIZE": [2, 4, 5, 1], "CLIP_LIMIT": 0.0}}"#.into(),
         ),
         (
             "3d",

@@ -113,9 +113,27 @@ pub(super) fn check(config: &Config, c: &mut Checker) {
         );
     }
     if p.clahe.enable {
-        c.not_implemented(
-            "DATA.PREPROCESS.CLAHE.ENABLE",
-            "CLAHE (skimage's `equalize_adapthist`) is not implemented yet",
+        let key = "DATA.PREPROCESS.CLAHE.KERNEL_SIZE";
+        let axes = if is_3d { "z, y, x, c" } else { "y, x, c" };
+        match &p.clahe.kernel_size {
+            None => {}
+            Some(serde_json::Value::Number(n)) => {
+                c.require(n.as_u64().is_some_and(|k| k > 0), key, format!("expected a positive size, found {n}"))
+            }
+            Some(serde_json::Value::Array(items)) => c.require(
+                items.len() == n_axes + 1 && items.iter().all(|v| v.as_u64().is_some_and(|k| k > 0)),
+                key,
+                format!(
+                    "expected {} positive sizes ({axes}, as skimage sees BiaPy's array), found {items:?}",
+                    n_axes + 1
+                ),
+            ),
+            Some(other) => c.fail(key, format!("expected null, a size or a list of sizes, found {other}")),
+        }
+        c.require(
+            p.clahe.clip_limit >= 0.0,
+            "DATA.PREPROCESS.CLAHE.CLIP_LIMIT",
+            format!("expected a limit ≥ 0, found {}", p.clahe.clip_limit),
         );
     }
     if p.canny.enable {
@@ -125,7 +143,7 @@ pub(super) fn check(config: &Config, c: &mut Checker) {
             "Canny edge detection (skimage's `canny`) is not implemented yet",
         );
     }
-    let any_step = p.resize.enable || blur.enable || median.enable || p.match_histogram.enable;
+    let any_step = p.resize.enable || blur.enable || median.enable || p.match_histogram.enable || p.clahe.enable;
     c.require(
         !(p.test && config.test.by_chunks.enable && any_step),
         "DATA.PREPROCESS.TEST",

@@ -1,15 +1,16 @@
-//! `DATA.PREPROCESS` (BiaPy's `preprocess_data`): resize, Gaussian blur, median blur and
-//! histogram matching of each raw image right after it is read, before padding, normalisation
+//! `DATA.PREPROCESS` (BiaPy's `preprocess_data`): resize, Gaussian blur, median blur, histogram
+//! matching and CLAHE of each raw image right after it is read, before padding, normalisation
 //! and patching; masks are only resized (nearest neighbour). `TRAIN`, `VAL` and `TEST` say which
 //! splits; a validation split carved from training follows `TRAIN` (as BiaPy warns). Each step
 //! casts back to the file's sample type as BiaPy's `.astype(img.dtype)` does (integers
 //! truncated). At test time the prediction of a resized image is resized back to the image's own
 //! shape ([`Preprocess::restore`]) before anything is written or measured.
 //!
-//! `CLAHE` and `CANNY` are refused by `config check` (not implemented), `ZOOM` too (BiaPy reads it
-//! in its detection workflow only). Owns the image operations; reads only the reference images of
+//! `CLAHE` works on single-channel unsigned 8/16-bit images; `CANNY` is refused by `config check`
+//! (not implemented), `ZOOM` too (BiaPy reads it in its detection workflow only). Owns the image operations; reads only the reference images of
 //! `MATCH_HISTOGRAM`.
 
+pub mod clahe;
 pub mod gaussian;
 pub mod histogram;
 pub mod resize;
@@ -45,6 +46,8 @@ pub enum PreprocessError {
     ReferenceType { path: PathBuf, dtype: &'static str },
     #[error("`{REFERENCE_KEY}`: no value of the images in `{}` falls in the histogram's bins", path.display())]
     EmptyReference { path: PathBuf },
+    #[error("`DATA.PREPROCESS.CLAHE` needs {0} (skimage's `equalize_adapthist` as BiaPy calls it)")]
+    Clahe(&'static str),
 }
 
 /// The pre-processing of one split.
@@ -55,6 +58,8 @@ pub struct Preprocess {
     median: Option<[usize; 3]>,
     /// `MATCH_HISTOGRAM`'s folder and its histogram, read on first use.
     histogram: Option<(PathBuf, LazyReference)>,
+    /// `CLAHE`: the region size per array axis (`None`: ⅛ of each) and the clip limit.
+    clahe: Option<(Option<Vec<usize>>, f64)>,
     /// 3D data: z is an array axis (blurred); 2D images have none.
     is_3d: bool,
 }
@@ -108,8 +113,10 @@ impl Preprocess {
         });
         let histogram =
             p.match_histogram.enable.then(|| (PathBuf::from(&p.match_histogram.reference_path), OnceLock::new()));
-        let any = resize.is_some() || gaussian.is_some() || median.is_some() || histogram.is_some();
-        any.then(|| Arc::new(Preprocess { resize, gaussian, median, histogram, is_3d }))
+        let n_axes = if is_3d { 4 } else { 3 };
+        let clahe = p.clahe.enable.then(|| (clahe_kernel(p.clahe.kernel_size.as_ref(), n_axes), p.clahe.clip_limit));
+        let any = resize.is_some() || gaussian.is_some() || median.is_some() || histogram.is_some() || clahe.is_some();
+        any.then(|| Arc::new(Preprocess { resize, gaussian, median, histogram, clahe, is_3d }))
     }
 
     /// `MATCH_HISTOGRAM`'s folder of reference images, when on.
@@ -160,6 +167,25 @@ impl Preprocess {
             v.as_mut_slice().copy_from_slice(&matched);
             cast(&mut v);
         }
+        if let Some((kernel, clip_limit)) = &self.clahe {
+            let max = match sample {
+                SampleType::Integer { max } if max == 255.0 || max == 65535.0 => max,
+                _ => return Err(PreprocessError::Clahe("unsigned 8- or 16-bit images")),
+            };
+            if v.n_channels() != 1 {
+                return Err(PreprocessError::Clahe("single-channel images (skimage equalises RGB in HSV)"));
+            }
+            // The array as BiaPy hands it over: `(y, x, 1)` or `(z, y, x, 1)`, as 16-bit values.
+            let [nz, ny, nx, _] = v.shape();
+            let shape: Vec<usize> = if self.is_3d { vec![nz, ny, nx, 1] } else { vec![ny, nx, 1] };
+            let kernel = kernel.clone().unwrap_or_else(|| shape.iter().map(|&s| (s / 8).max(1)).collect());
+            let sixteen: Vec<f64> = v.as_slice().iter().map(|&x| if max == 255.0 { x * 257.0 } else { x }).collect();
+            let equalised = clahe::equalize_adapthist(&sixteen, &shape, &kernel, *clip_limit);
+            for (x, e) in v.as_mut_slice().iter_mut().zip(equalised) {
+                *x = e * max;
+            }
+            cast(&mut v);
+        }
         Ok(v.map(|&x| x as f32))
     }
 
@@ -188,6 +214,18 @@ fn spatial(volume: &Volume<f64>, shape: &[usize]) -> [usize; 3] {
         [y, x] => [volume.shape()[0], *y, *x],
         [z, y, x] => [*z, *y, *x],
         _ => volume.spatial_shape(),
+    }
+}
+
+/// `CLAHE.KERNEL_SIZE` for an array of `n_axes` axes (channels included): `null` (⅛ of each
+/// axis, decided per image), one size for every axis, or one per axis.
+pub fn clahe_kernel(value: Option<&serde_json::Value>, n_axes: usize) -> Option<Vec<usize>> {
+    match value? {
+        serde_json::Value::Number(n) => Some(vec![n.as_u64().unwrap_or(1).max(1) as usize; n_axes]),
+        serde_json::Value::Array(items) => {
+            Some(items.iter().map(|v| v.as_u64().unwrap_or(1).max(1) as usize).collect())
+        }
+        _ => None,
     }
 }
 
@@ -251,6 +289,7 @@ impl PartialEq for Preprocess {
             && self.gaussian == other.gaussian
             && self.median == other.median
             && dir(self) == dir(other)
+            && self.clahe == other.clahe
             && self.is_3d == other.is_3d
     }
 }

@@ -1,0 +1,202 @@
+//! `DATA.PREPROCESS.CLAHE` as BiaPy calls skimage's `equalize_adapthist` on a single-channel
+//! image: the image taken as an N-D array with its channel axis (`(y, x, 1)` or `(z, y, x, 1)`),
+//! scaled to 16-bit (`img_as_uint`) and stretched to 14 bits, binned into 256 bins, one clipped
+//! and equalised histogram per contextual region (`KERNEL_SIZE`, default ⅛ of every axis), each
+//! value interpolated (multi-)linearly between the 2ᴺ neighbouring regions' mappings, and the
+//! result stretched to [0, 1]. Follows skimage 0.26's `_clahe` step by step, float32 accumulation
+//! included, so the values are skimage's.
+
+const NR_OF_GRAY: usize = 1 << 14;
+const NBINS: usize = 256;
+
+/// CLAHE of `values` (an array of `shape`, C order, unsigned 16-bit values, already scaled as
+/// `img_as_uint` does) with region size `kernel` per axis and `clip_limit`; returns values in
+/// [0, 1].
+pub fn equalize_adapthist(values: &[f64], shape: &[usize], kernel: &[usize], clip_limit: f64) -> Vec<f64> {
+    let ndim = shape.len();
+    // rescale_intensity(out_range=(0, 2¹⁴ − 1)), rounded half to even.
+    let (min, max) = min_max(values);
+    let span = max - min;
+    // (A constant image is clipped into the range instead, as skimage.)
+    let scaled: Vec<usize> = values
+        .iter()
+        .map(|&v| {
+            let t =
+                if span > 0.0 { (v - min) / span * (NR_OF_GRAY - 1) as f64 } else { v.min((NR_OF_GRAY - 1) as f64) };
+            t.round_ties_even() as usize
+        })
+        .collect();
+    // Reflect padding so every axis is a whole number of regions plus half a region each side.
+    let pad_start: Vec<usize> = kernel.iter().map(|k| k / 2).collect();
+    let pad_end: Vec<usize> = kernel.iter().zip(shape).map(|(&k, &s)| (k - s % k) % k + k.div_ceil(2)).collect();
+    let padded_shape: Vec<usize> = (0..ndim).map(|d| shape[d] + pad_start[d] + pad_end[d]).collect();
+    let bin_size = 1 + NR_OF_GRAY / NBINS;
+    let n_padded: usize = padded_shape.iter().product();
+    let mut bins = vec![0usize; n_padded];
+    for (flat, bin) in bins.iter_mut().enumerate() {
+        let index = unravel(flat, &padded_shape);
+        let source: Vec<usize> =
+            (0..ndim).map(|d| reflect(index[d] as isize - pad_start[d] as isize, shape[d])).collect();
+        *bin = scaled[ravel(&source, shape)] / bin_size;
+    }
+    // One histogram per region of the padded image that starts half a region in.
+    let ns_hist: Vec<usize> = (0..ndim).map(|d| padded_shape[d] / kernel[d] - 1).collect();
+    let kernel_elements: usize = kernel.iter().product();
+    let clim =
+        if clip_limit > 0.0 { ((clip_limit * kernel_elements as f64) as i64).max(1) } else { kernel_elements as i64 };
+    let n_hist: usize = ns_hist.iter().product();
+    let mut maps = vec![0i64; n_hist * NBINS];
+    for block in 0..n_hist {
+        let b = unravel(block, &ns_hist);
+        let mut hist = vec![0i64; NBINS];
+        for offset in 0..kernel_elements {
+            let o = unravel(offset, kernel);
+            let p: Vec<usize> = (0..ndim).map(|d| kernel[d] / 2 + b[d] * kernel[d] + o[d]).collect();
+            hist[bins[ravel(&p, &padded_shape)]] += 1;
+        }
+        clip_histogram(&mut hist, clim);
+        let scale = (NR_OF_GRAY - 1) as f64 / kernel_elements as f64;
+        let mut running = 0i64;
+        for (bin, &count) in hist.iter().enumerate() {
+            running += count;
+            maps[block * NBINS + bin] = ((running as f64 * scale).min((NR_OF_GRAY - 1) as f64)) as i64;
+        }
+    }
+    // The mappings padded by one region on every side (edge), then each value interpolated.
+    let map_at = |m: &[usize], bin: usize| {
+        let h: Vec<usize> = (0..ndim).map(|d| m[d].saturating_sub(1).min(ns_hist[d] - 1)).collect();
+        maps[ravel(&h, &ns_hist) * NBINS + bin]
+    };
+    let mut out = vec![0.0f64; values.len()];
+    for (flat, o) in out.iter_mut().enumerate() {
+        let index = unravel(flat, shape);
+        let p: Vec<usize> = (0..ndim).map(|d| index[d] + pad_start[d]).collect();
+        let (q, r): (Vec<usize>, Vec<usize>) = (0..ndim).map(|d| (p[d] / kernel[d], p[d] % kernel[d])).unzip();
+        let bin = bins[ravel(&p, &padded_shape)];
+        let mut acc = 0.0f32;
+        for edge in 0..(1usize << ndim) {
+            let e: Vec<usize> = (0..ndim).map(|d| (edge >> (ndim - 1 - d)) & 1).collect();
+            let m: Vec<usize> = (0..ndim).map(|d| q[d] + e[d]).collect();
+            let mut coeff = 1.0f64;
+            for (i, d) in (0..ndim).rev().enumerate() {
+                let c = r[d] as f64 / kernel[d] as f64;
+                let w = if e[d] == 1 { c } else { 1.0 - c };
+                coeff = if i == 0 { w } else { coeff * w };
+            }
+            acc += (map_at(&m, bin) as f64 * coeff) as f32;
+        }
+        *o = f64::from(acc).trunc().max(0.0).min(u16::MAX as f64);
+    }
+    // rescale_intensity to [0, 1] (a constant result clipped into it).
+    let (min, max) = min_max(&out);
+    let span = max - min;
+    out.iter().map(|&v| if span > 0.0 { (v - min) / span } else { v.clamp(0.0, 1.0) }).collect()
+}
+
+/// skimage's `clip_histogram`: bins above `limit` cut, the excess spread over the others.
+fn clip_histogram(hist: &mut [i64], limit: i64) {
+    let n = hist.len() as i64;
+    let mut excess: i64 = hist.iter().filter(|&&h| h > limit).map(|&h| h - limit).sum();
+    for h in hist.iter_mut() {
+        *h = (*h).min(limit);
+    }
+    let increment = excess / n;
+    let upper = limit - increment;
+    for h in hist.iter_mut() {
+        if *h < upper {
+            *h += increment;
+            excess -= increment;
+        }
+    }
+    for h in hist.iter_mut() {
+        if *h >= upper && *h < limit {
+            excess += *h - limit;
+            *h = limit;
+        }
+    }
+    while excess > 0 {
+        let before = excess;
+        for index in 0..hist.len() {
+            let under = hist.iter().filter(|&&h| h < limit).count() as i64;
+            let step = (under / excess).max(1) as usize;
+            let mut added = 0;
+            for h in hist.iter_mut().skip(index).step_by(step) {
+                if *h < limit {
+                    *h += 1;
+                    added += 1;
+                }
+            }
+            excess -= added;
+            if excess <= 0 {
+                break;
+            }
+        }
+        if before == excess {
+            break;
+        }
+    }
+}
+
+/// NumPy's `reflect` padding index (`d c b | a b c d | c b a`); a length-1 axis repeats.
+fn reflect(i: isize, n: usize) -> usize {
+    if n == 1 {
+        return 0;
+    }
+    let period = 2 * n as isize - 2;
+    let m = i.rem_euclid(period);
+    (if m >= n as isize { period - m } else { m }) as usize
+}
+
+fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
+    let mut index = vec![0; shape.len()];
+    for d in (0..shape.len()).rev() {
+        index[d] = flat % shape[d];
+        flat /= shape[d];
+    }
+    index
+}
+
+fn ravel(index: &[usize], shape: &[usize]) -> usize {
+    index.iter().zip(shape).fold(0, |acc, (&i, &s)| acc * s + i)
+}
+
+fn min_max(values: &[f64]) -> (f64, f64) {
+    values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clipping_redistributes_as_skimage_does() {
+        // skimage.exposure._adapthist.clip_histogram printed these (its bookkeeping can hand
+        // out one count more than the excess: 23 counts in, 24 out).
+        let mut hist = vec![0i64; 8];
+        hist[2] = 20;
+        hist[5] = 3;
+        clip_histogram(&mut hist, 5);
+        assert_eq!(hist, [2, 3, 5, 2, 2, 5, 2, 3]);
+        let mut hist = vec![0, 1, 9, 4, 0, 12, 2, 3];
+        clip_histogram(&mut hist, 4);
+        assert_eq!(hist, [3, 4, 4, 4, 4, 4, 4, 4]);
+    }
+
+    #[test]
+    fn reflect_padding_mirrors_without_repeating_the_edge() {
+        let n = 4;
+        let got: Vec<usize> = (-3..7).map(|i| reflect(i, n)).collect();
+        assert_eq!(got, [3, 2, 1, 0, 1, 2, 3, 2, 1, 0]);
+        assert_eq!(reflect(-2, 1), 0);
+    }
+
+    #[test]
+    fn output_spans_zero_to_one_and_keeps_the_order_of_a_ramp() {
+        let shape = [16, 16, 1];
+        let values: Vec<f64> = (0..256).map(|i| (i * 257) as f64).collect();
+        let out = equalize_adapthist(&values, &shape, &[2, 2, 1], 0.01);
+        let (min, max) = min_max(&out);
+        assert_eq!((min, max), (0.0, 1.0));
+        assert_eq!(out.len(), 256);
+    }
+}
