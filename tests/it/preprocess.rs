@@ -1,5 +1,5 @@
-//! `DATA.PREPROCESS` through `segsweep run` on tiny synthetic data (every step but CLAHE on, test images
-//! resized and their predictions restored to the images' own shape), its refusals by key, and
+//! `DATA.PREPROCESS` through `segsweep run` on tiny synthetic data (resize, blurs and histogram
+//! matching on, test predictions restored to the images' own shape), its refusals by key, and
 //! segsweep's pre-processing of real TIFF files against BiaPy 3.7.1's own `preprocess_data`
 //! (`tests/python/biapy_preprocess.py`, in the Python of `SEGSWEEP_PYTHON`).
 
@@ -51,7 +51,11 @@ fn steps_segsweep_does_not_run_are_refused_by_key() {
     let dir = TestDir::new();
     let data = tiny_synthetic_set(&dir, 2, 1, 1);
     for (setting, key, says) in [
-        ("CANNY: {ENABLE: True}", "DATA.PREPROCESS.CANNY.ENABLE", "not implemented"),
+        (
+            "CANNY: {ENABLE: True, LOW_THRESHOLD: 50, HIGH_THRESHOLD: 20}",
+            "DATA.PREPROCESS.CANNY.HIGH_THRESHOLD",
+            "below",
+        ),
         ("CLAHE: {ENABLE: True, KERNEL_SIZE: [8, 8]}", "DATA.PREPROCESS.CLAHE.KERNEL_SIZE", "y, x, c"),
         ("RESIZE: {ENABLE: True, OUTPUT_SHAPE: [64, 64], ORDER: 3}", "DATA.PREPROCESS.RESIZE.ORDER", "spline order 3"),
         ("RESIZE: {ENABLE: True, OUTPUT_SHAPE: [16, 64]}", "DATA.PREPROCESS.RESIZE.OUTPUT_SHAPE", "smaller than"),
@@ -139,6 +143,12 @@ fn images_and_masks_match_biapys_preprocess_data() {
             format!(r#"{{"MATCH_HISTOGRAM": {{"ENABLE": true, "REFERENCE_PATH": "{reference}"}}}}"#),
         ),
         ("2d", "CLAHE: {ENABLE: True}".into(), r#"{"CLAHE": {"ENABLE": true}}"#.into()),
+        ("2d", "CANNY: {ENABLE: True}".into(), r#"{"CANNY": {"ENABLE": true}}"#.into()),
+        (
+            "2d",
+            "CANNY: {ENABLE: True, LOW_THRESHOLD: 10, HIGH_THRESHOLD: 30}".into(),
+            r#"{"CANNY": {"ENABLE": true, "LOW_THRESHOLD": 10, "HIGH_THRESHOLD": 30}}"#.into(),
+        ),
         (
             "2d",
             "CLAHE: {ENABLE: True, KERNEL_SIZE: 6, CLIP_LIMIT: 0.05}".into(),

@@ -138,12 +138,22 @@ pub(super) fn check(config: &Config, c: &mut Checker) {
     }
     if p.canny.enable {
         c.require(!is_3d, "DATA.PREPROCESS.CANNY.ENABLE", "edge detection works on 2D images only (as BiaPy)");
-        c.not_implemented(
-            "DATA.PREPROCESS.CANNY.ENABLE",
-            "Canny edge detection (skimage's `canny`) is not implemented yet",
+        let (low, high) = (p.canny.low_threshold, p.canny.high_threshold);
+        c.require(
+            low.is_none_or(|l| l >= 0.0) && high.is_none_or(|h| h >= 0.0),
+            "DATA.PREPROCESS.CANNY.LOW_THRESHOLD",
+            "thresholds must not be negative",
         );
+        if let (Some(l), Some(h)) = (low, high) {
+            c.require(
+                l <= h,
+                "DATA.PREPROCESS.CANNY.HIGH_THRESHOLD",
+                format!("must not be below `LOW_THRESHOLD` ({h} < {l}), as skimage refuses"),
+            );
+        }
     }
-    let any_step = p.resize.enable || blur.enable || median.enable || p.match_histogram.enable || p.clahe.enable;
+    let any_step =
+        p.resize.enable || blur.enable || median.enable || p.match_histogram.enable || p.clahe.enable || p.canny.enable;
     c.require(
         !(p.test && config.test.by_chunks.enable && any_step),
         "DATA.PREPROCESS.TEST",

@@ -1,15 +1,17 @@
 //! `DATA.PREPROCESS` (BiaPy's `preprocess_data`): resize, Gaussian blur, median blur, histogram
-//! matching and CLAHE of each raw image right after it is read, before padding, normalisation
+//! matching, CLAHE and Canny edges of each raw image right after it is read, before padding, normalisation
 //! and patching; masks are only resized (nearest neighbour). `TRAIN`, `VAL` and `TEST` say which
 //! splits; a validation split carved from training follows `TRAIN` (as BiaPy warns). Each step
 //! casts back to the file's sample type as BiaPy's `.astype(img.dtype)` does (integers
 //! truncated). At test time the prediction of a resized image is resized back to the image's own
 //! shape ([`Preprocess::restore`]) before anything is written or measured.
 //!
-//! `CLAHE` works on single-channel unsigned 8/16-bit images; `CANNY` is refused by `config check`
-//! (not implemented), `ZOOM` too (BiaPy reads it in its detection workflow only). Owns the image operations; reads only the reference images of
+//! `CLAHE` works on single-channel unsigned 8/16-bit images, `CANNY` on single-channel 2D images
+//! (edges 255, the rest 0, as BiaPy's); `ZOOM` is refused by `config check` (BiaPy reads it in
+//! its detection workflow only), and so are spline resize orders 2–5. Owns the image operations; reads only the reference images of
 //! `MATCH_HISTOGRAM`.
 
+pub mod canny;
 pub mod clahe;
 pub mod gaussian;
 pub mod histogram;
@@ -48,6 +50,8 @@ pub enum PreprocessError {
     EmptyReference { path: PathBuf },
     #[error("`DATA.PREPROCESS.CLAHE` needs {0} (skimage's `equalize_adapthist` as BiaPy calls it)")]
     Clahe(&'static str),
+    #[error("`DATA.PREPROCESS.CANNY` needs {0} (BiaPy's single-channel `detect_edges`)")]
+    Canny(&'static str),
 }
 
 /// The pre-processing of one split.
@@ -60,6 +64,9 @@ pub struct Preprocess {
     histogram: Option<(PathBuf, LazyReference)>,
     /// `CLAHE`: the region size per array axis (`None`: ⅛ of each) and the clip limit.
     clahe: Option<(Option<Vec<usize>>, f64)>,
+    /// `CANNY`: the hysteresis thresholds in the image's own units (`None`: 10 % and 20 % of its
+    /// type's largest value).
+    canny: Option<(Option<f64>, Option<f64>)>,
     /// 3D data: z is an array axis (blurred); 2D images have none.
     is_3d: bool,
 }
@@ -115,8 +122,14 @@ impl Preprocess {
             p.match_histogram.enable.then(|| (PathBuf::from(&p.match_histogram.reference_path), OnceLock::new()));
         let n_axes = if is_3d { 4 } else { 3 };
         let clahe = p.clahe.enable.then(|| (clahe_kernel(p.clahe.kernel_size.as_ref(), n_axes), p.clahe.clip_limit));
-        let any = resize.is_some() || gaussian.is_some() || median.is_some() || histogram.is_some() || clahe.is_some();
-        any.then(|| Arc::new(Preprocess { resize, gaussian, median, histogram, clahe, is_3d }))
+        let canny = p.canny.enable.then_some((p.canny.low_threshold, p.canny.high_threshold));
+        let any = resize.is_some()
+            || gaussian.is_some()
+            || median.is_some()
+            || histogram.is_some()
+            || clahe.is_some()
+            || canny.is_some();
+        any.then(|| Arc::new(Preprocess { resize, gaussian, median, histogram, clahe, canny, is_3d }))
     }
 
     /// `MATCH_HISTOGRAM`'s folder of reference images, when on.
@@ -185,6 +198,21 @@ impl Preprocess {
                 *x = e * max;
             }
             cast(&mut v);
+        }
+        if let Some((low, high)) = self.canny {
+            if v.n_channels() != 1 {
+                return Err(PreprocessError::Canny("single-channel 2D images"));
+            }
+            // skimage's img_as_float: integers over their type's largest value, floats as they are.
+            let scale = match sample {
+                SampleType::Integer { max } => max,
+                SampleType::Float => 1.0,
+            };
+            let (low, high) = (low.map_or(0.1, |t| t / scale), high.map_or(0.2, |t| t / scale));
+            let [_, ny, nx, _] = v.shape();
+            let unit: Vec<f64> = v.as_slice().iter().map(|&x| x / scale).collect();
+            let edges = canny::canny(&unit, ny, nx, low, high);
+            v.as_mut_slice().copy_from_slice(&edges);
         }
         Ok(v.map(|&x| x as f32))
     }
@@ -290,6 +318,7 @@ impl PartialEq for Preprocess {
             && self.median == other.median
             && dir(self) == dir(other)
             && self.clahe == other.clahe
+            && self.canny == other.canny
             && self.is_3d == other.is_3d
     }
 }
