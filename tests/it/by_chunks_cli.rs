@@ -14,6 +14,18 @@ fn metrics(job: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(job.join("metrics.json")).unwrap()).unwrap()
 }
 
+/// The normal test path (job `normal`) on the checkpoint the chunked job `chunks` trained.
+fn normal_path(config: &str, results: &Path, extra: &[&str]) -> crate::util::Output {
+    let checkpoint = results.join("chunks/checkpoints/chunks_1-checkpoint-best.safetensors");
+    let checkpoint = format!("PATHS.CHECKPOINT_FILE={}", checkpoint.display());
+    let mut args = vec!["run", "--config", config, "--result_dir", results.to_str().unwrap(), "--name", "normal"];
+    for set in ["TRAIN.ENABLE=False", "MODEL.LOAD_CHECKPOINT=True", &checkpoint, "TEST.BY_CHUNKS.ENABLE=False"] {
+        args.extend(["--set", set]);
+    }
+    args.extend_from_slice(extra);
+    segsweep(&args)
+}
+
 #[test]
 fn chunked_test_writes_tiffs_equal_to_the_normal_path() {
     let dir = TestDir::new();
@@ -53,24 +65,7 @@ TEST: {{ENABLE: True, BY_CHUNKS: {{ENABLE: True, WRITE_RAW_PREDICTIONS: True}}}}
     );
     assert!(out.stdout.contains("Test Foreground IoU (per patch): "), "{}", out.stdout);
     assert!(out.stdout.contains("Test Foreground IoU (per image): "), "{}", out.stdout);
-    let checkpoint = results.join("chunks/checkpoints/chunks_1-checkpoint-best.safetensors");
-    let normal = segsweep(&[
-        "run",
-        "--config",
-        config,
-        "--result_dir",
-        results_dir,
-        "--name",
-        "normal",
-        "--set",
-        "TRAIN.ENABLE=False",
-        "--set",
-        "MODEL.LOAD_CHECKPOINT=True",
-        "--set",
-        &format!("PATHS.CHECKPOINT_FILE={}", checkpoint.display()),
-        "--set",
-        "TEST.BY_CHUNKS.ENABLE=False",
-    ]);
+    let normal = normal_path(config, &results, &[]);
     assert_eq!(normal.code, 0, "{}\n{}", normal.stdout, normal.stderr);
 
     let (chunks, normal) = (results.join("chunks/results/chunks_1"), results.join("normal/results/normal_1"));
@@ -128,27 +123,7 @@ TEST: {{ENABLE: True, AUGMENTATION: True, BY_CHUNKS: {{ENABLE: True, WRITE_RAW_P
     let (config, results_dir) = (config.to_str().unwrap(), results.to_str().unwrap());
     let out = segsweep(&["run", "--config", config, "--result_dir", results_dir, "--name", "chunks"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let checkpoint = results.join("chunks/checkpoints/chunks_1-checkpoint-best.safetensors");
-    let checkpoint = format!("PATHS.CHECKPOINT_FILE={}", checkpoint.display());
-    let normal = segsweep(&[
-        "run",
-        "--config",
-        config,
-        "--result_dir",
-        results_dir,
-        "--name",
-        "normal",
-        "--set",
-        "TRAIN.ENABLE=False",
-        "--set",
-        "MODEL.LOAD_CHECKPOINT=True",
-        "--set",
-        &checkpoint,
-        "--set",
-        "TEST.BY_CHUNKS.ENABLE=False",
-        "--set",
-        "TEST.SAVE_MODEL_RAW_OUTPUT=True",
-    ]);
+    let normal = normal_path(config, &results, &["--set", "TEST.SAVE_MODEL_RAW_OUTPUT=True"]);
     assert_eq!(normal.code, 0, "{}\n{}", normal.stdout, normal.stderr);
     let (chunks, normal) = (results.join("chunks/results/chunks_1"), results.join("normal/results/normal_1"));
     let labels = read_tiff(&chunks.join("per_image_binarized/0000.tif")).unwrap().volume;
