@@ -137,14 +137,9 @@ impl Preprocess {
         self.histogram.as_ref().map(|(dir, _)| dir.as_path())
     }
 
-    /// Whether images change shape (`RESIZE`), so test predictions must be restored.
-    pub fn resizes(&self) -> bool {
-        self.resize.is_some()
-    }
-
-    /// An image pre-processed: resize, Gaussian blur, median blur, histogram matching, in
-    /// BiaPy's order, each cast back to `sample`. Fails only when the histogram reference
-    /// cannot be read.
+    /// An image pre-processed: resize, Gaussian blur, median blur, histogram matching, CLAHE,
+    /// Canny, in BiaPy's order, each cast back to `sample`. Fails when the histogram reference
+    /// cannot be read, or when CLAHE or Canny meet an image they do not take.
     pub fn image(&self, image: &Volume<f32>, sample: SampleType) -> Result<Volume<f32>, PreprocessError> {
         let mut v = image.map(|&x| f64::from(x));
         let cast = |v: &mut Volume<f64>| {
