@@ -38,17 +38,24 @@ fn test_again(dir: &TestDir, config: &Path, checkpoint: &Path, name: &str, sets:
     run_job(config, &dir.join("results"), name, &extra)
 }
 
+/// Tests the trained model with the switch `key` False then True (jobs `names`); each run must
+/// succeed with a merged IoU line. Returns the first image's probabilities of each, equally long.
+fn off_and_on(dir: &TestDir, config: &Path, checkpoint: &Path, key: &str, names: [&str; 2]) -> (Vec<f32>, Vec<f32>) {
+    for (name, value) in names.iter().zip(["False", "True"]) {
+        let out = test_again(dir, config, checkpoint, name, &[&format!("{key}={value}")]);
+        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+        assert!(out.stdout.contains("Test Foreground IoU (merge patches): "), "{}", out.stdout);
+    }
+    let (off, on) = (first_probs(&dir.join("results"), names[0]), first_probs(&dir.join("results"), names[1]));
+    assert_eq!(off.len(), on.len());
+    (off, on)
+}
+
 #[test]
 fn median_padding_fills_the_3d_border_with_medians_and_is_refused_in_2d() {
     let dir = TestDir::new();
     let (config, checkpoint) = trained(&dir, 3);
-    for (name, median) in [("reflect", "False"), ("median", "True")] {
-        let out = test_again(&dir, &config, &checkpoint, name, &[&format!("DATA.TEST.MEDIAN_PADDING={median}")]);
-        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-        assert!(out.stdout.contains("Test Foreground IoU (merge patches): "), "{}", out.stdout);
-    }
-    let (reflect, median) = (first_probs(&dir.join("results"), "reflect"), first_probs(&dir.join("results"), "median"));
-    assert_eq!(reflect.len(), median.len());
+    let (reflect, median) = off_and_on(&dir, &config, &checkpoint, "DATA.TEST.MEDIAN_PADDING", ["reflect", "median"]);
     assert_ne!(reflect, median, "the padded border is seen by the network, so the probabilities change");
     let data = dir.join("data");
     let config_2d = dir.write("two.yaml", &tiny_run_yaml(&data, 2, 2, "ENABLE: True"));
@@ -135,13 +142,7 @@ fn a_coarse_roi_mask_zeroes_the_prediction_outside_it() {
 fn reduce_memory_rounds_inputs_and_probabilities_to_float16() {
     let dir = TestDir::new();
     let (config, checkpoint) = trained(&dir, 2);
-    for (name, reduce) in [("full", "False"), ("half", "True")] {
-        let out = test_again(&dir, &config, &checkpoint, name, &[&format!("TEST.REDUCE_MEMORY={reduce}")]);
-        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-        assert!(out.stdout.contains("Test Foreground IoU (merge patches): "), "{}", out.stdout);
-    }
-    let (full, half) = (first_probs(&dir.join("results"), "full"), first_probs(&dir.join("results"), "half"));
-    assert_eq!(full.len(), half.len());
+    let (full, half) = off_and_on(&dir, &config, &checkpoint, "TEST.REDUCE_MEMORY", ["full", "half"]);
     assert_ne!(full, half, "float16 inputs and outputs change the probabilities");
     let worst = full.iter().zip(&half).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     assert!(worst < 5e-3, "float16 rounding moves a probability by {worst}");
