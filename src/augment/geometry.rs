@@ -9,6 +9,7 @@ use rand::rngs::ChaCha8Rng;
 
 use crate::config::FillMode;
 use crate::data::Volume;
+use crate::data::preprocess::resize::clip_warp_output;
 
 use super::draw::{randint_inclusive, roll, uniform};
 use super::filters::{convolve_plane, gaussian_kernel};
@@ -202,22 +203,15 @@ pub(super) fn shear(
     (out, out_mask)
 }
 
-/// skimage's `_clip_warp_output` (cval 0) per z-slice (BiaPy warps a stack slice by slice): each
-/// warped slice clipped to its input slice's range, widened to 0 when a `constant` fill brought 0
-/// in from outside that range.
+/// skimage's `warp` clipping, per z-slice (BiaPy warps a stack slice by slice, cval 0).
 fn clip_like_skimage(input: &Volume<f32>, output: &mut Volume<f32>, mode: FillMode) {
-    let range = |v: &[f32]| v.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
-    let [_, ny, nx, nc] = input.shape();
-    let slice = ny * nx * nc;
+    let slice = input.shape()[1..].iter().product::<usize>();
     if slice == 0 {
         return;
     }
+    let cval = (mode == FillMode::Constant).then_some(0.0);
     for (src, dst) in input.as_slice().chunks(slice).zip(output.as_mut_slice().chunks_mut(slice)) {
-        let (min, max) = range(src);
-        let (out_min, out_max) = range(dst);
-        let keep_zero = mode == FillMode::Constant && !(min..=max).contains(&0.0) && (out_min..=out_max).contains(&0.0);
-        let (low, high) = if keep_zero { (min.min(0.0), max.max(0.0)) } else { (min, max) };
-        dst.iter_mut().for_each(|v| *v = v.clamp(low, high));
+        clip_warp_output(src, dst, cval);
     }
 }
 

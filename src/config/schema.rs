@@ -260,6 +260,13 @@ impl Default for PreprocessResize {
     }
 }
 
+impl PreprocessResize {
+    /// `OUTPUT_SHAPE`, with BiaPy's 3D default: `(512, 512)` becomes `(512, 512, 512)`.
+    pub fn output_shape(&self, is_3d: bool) -> Vec<usize> {
+        if is_3d && self.output_shape == [512, 512] { vec![512, 512, 512] } else { self.output_shape.clone() }
+    }
+}
+
 /// `DATA.PREPROCESS.ZOOM` (BiaPy reads it in its detection workflow only).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE", default)]

@@ -5,6 +5,14 @@
 
 use crate::config::FillMode;
 
+/// [`map_index`] for the modes that always land on the axis (all but `constant`, which reads 0
+/// at index 0 here: callers never pass it).
+#[inline]
+pub fn fold_index(i: isize, n: usize, mode: FillMode) -> usize {
+    debug_assert!(mode != FillMode::Constant, "constant has no index outside the axis");
+    map_index(i, n, mode).unwrap_or(0)
+}
+
 /// Maps index `i` (possibly outside `0..n`) into `0..n` following `mode`; `None` means "outside,
 /// value 0" (`constant`).
 #[inline]

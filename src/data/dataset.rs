@@ -194,7 +194,10 @@ pub fn load_pair(spec: &SplitSpec, image_path: PathBuf, mask_path: Option<PathBu
                     mask_shape: shape_text(mask.spatial_shape(), spec.ndim),
                 });
             }
-            Some(spec.preprocess.as_ref().map_or(mask.clone(), |p| p.mask(&mask)))
+            Some(match &spec.preprocess {
+                Some(p) => p.mask(mask),
+                None => mask,
+            })
         }
         None => None,
     };

@@ -7,6 +7,8 @@
 use rayon::prelude::*;
 
 use super::Volume;
+use super::border::fold_index;
+use crate::config::FillMode;
 
 /// How the box is filled beyond the volume's edge (SciPy's `mode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,29 +57,18 @@ struct Window {
 
 impl Window {
     fn new(len: usize, size: usize, border: MedianBorder) -> Self {
-        let before = (size / 2) as i64;
-        let index = |i: i64| match border {
-            MedianBorder::Symmetric => symmetric_index(i, len),
-            MedianBorder::Nearest => i.clamp(0, len as i64 - 1) as usize,
+        let before = (size / 2) as isize;
+        let mode = match border {
+            MedianBorder::Symmetric => FillMode::Symmetric,
+            MedianBorder::Nearest => FillMode::Nearest,
         };
-        let ext = (0..len + size - 1).map(|j| index(j as i64 - before)).collect();
+        let ext = (0..len + size - 1).map(|j| fold_index(j as isize - before, len, mode)).collect();
         Self { ext, size }
     }
 
     fn at(&self, i: usize) -> &[usize] {
         &self.ext[i..i + self.size]
     }
-}
-
-/// Index of coordinate `i` in the half-sample symmetric extension of an axis of `len` elements
-/// (`d c b a | a b c d | d c b a`, period `2 × len`), as SciPy's `map_coordinate` for `reflect`.
-fn symmetric_index(i: i64, len: usize) -> usize {
-    if len <= 1 {
-        return 0;
-    }
-    let len = len as i64;
-    let m = i.rem_euclid(2 * len);
-    (if m < len { m } else { 2 * len - 1 - m }) as usize
 }
 
 /// Everything one output row needs.

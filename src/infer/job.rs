@@ -173,7 +173,7 @@ fn predict_all(
     let started = Instant::now();
     let spec = test_spec(config)?;
     let predictor = Predictor::new(model, device, config.data.n_classes).with_half_precision(config.test.reduce_memory);
-    let context = Context::new(config, layout)?;
+    let context = Context::new(config, layout, &spec)?;
     let mut images = Vec::new();
     for (image_path, mask_path) in test_pairs(config, &spec)? {
         let file = image_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -213,7 +213,7 @@ fn predict_all(
 pub fn evaluate_stage(config: &Config, layout: &RunLayout, record: &InferRecord) -> Result<TestOutcome, InferError> {
     let started = Instant::now();
     let spec = test_spec(config)?;
-    let context = Context::new(config, layout)?;
+    let context = Context::new(config, layout, &spec)?;
     // The infer stage may have skipped images (`DATA.TEST.FILTER_SAMPLES`): pair by file name.
     let mut pairs: std::collections::HashMap<String, _> = test_pairs(config, &spec)?
         .into_iter()
@@ -304,7 +304,7 @@ struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
-    fn new(config: &'a Config, layout: &'a RunLayout) -> Result<Self, InferError> {
+    fn new(config: &'a Config, layout: &'a RunLayout, split: &SplitSpec) -> Result<Self, InferError> {
         let ndim = config.problem.ndim;
         let test = &config.test;
         let data_test = &config.data.test;
@@ -342,7 +342,7 @@ impl<'a> Context<'a> {
             test_filter: FilterRules::from_config(&config.data.test.filter_samples, "DATA.TEST.FILTER_SAMPLES")
                 .map_err(|e| InferError::Filter(e.to_string()))?,
             shared_roi: std::cell::OnceCell::new(),
-            preprocess: test_spec(config)?.preprocess,
+            preprocess: split.preprocess.clone(),
         })
     }
 
@@ -480,7 +480,7 @@ impl<'a> Context<'a> {
         // `DATA.PREPROCESS.RESIZE`: back to the image's own shape, as BiaPy, before anything is
         // written or measured.
         let mut probs = match &self.preprocess {
-            Some(p) => p.restore(&probs, sample.file_shape),
+            Some(p) => p.restore(probs, sample.file_shape),
             None => probs,
         };
         // Zeroed before the probabilities are written, so every later level sees the region.

@@ -17,7 +17,7 @@ pub(super) fn check(config: &Config, c: &mut Checker) {
     let is_3d = config.problem.ndim == Ndim::D3;
     let n_axes = if is_3d { 3 } else { 2 };
     if p.resize.enable {
-        let shape = crate::data::preprocess::output_shape(&p.resize.output_shape, is_3d);
+        let shape = p.resize.output_shape(is_3d);
         let ok = shape.len() == n_axes && shape.iter().all(|&s| s > 0);
         c.require(
             ok,

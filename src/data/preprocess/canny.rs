@@ -7,6 +7,7 @@
 use super::gaussian::gaussian_filter;
 use crate::config::FillMode;
 use crate::data::Volume;
+use crate::data::border::fold_index;
 
 /// The edges of the `(ny, nx)` image `values` (already divided by its type's largest value, as
 /// skimage's `img_as_float`); `low` and `high` are the hysteresis thresholds on that scale.
@@ -24,9 +25,11 @@ pub fn canny(values: &[f64], ny: usize, nx: usize, low: f64, high: f64) -> Vec<f
     hysteresis(&low_masked, ny, nx, high).into_iter().map(|edge| if edge { 255.0 } else { 0.0 }).collect()
 }
 
-/// SciPy's `ndimage.sobel` along `axis` (0 rows, 1 columns), `reflect` (half-sample) borders:
+/// SciPy's `ndimage.sobel` along `axis` (0 rows, 1 columns), `reflect` (half-sample, NumPy's
+/// `symmetric`) borders:
 /// `[-1, 0, 1]` along the axis, then `[1, 2, 1]` across it.
 fn sobel(values: &[f64], ny: usize, nx: usize, axis: usize) -> Vec<f64> {
+    let reflect = |i: isize, n: usize| fold_index(i, n, FillMode::Symmetric);
     let at = |v: &[f64], y: isize, x: isize| v[reflect(y, ny) * nx + reflect(x, nx)];
     let mut derivative = vec![0.0; values.len()];
     for y in 0..ny as isize {
@@ -44,13 +47,6 @@ fn sobel(values: &[f64], ny: usize, nx: usize, axis: usize) -> Vec<f64> {
         }
     }
     out
-}
-
-/// SciPy's `reflect` index: `b a | a b c | c b`.
-fn reflect(i: isize, n: usize) -> usize {
-    let n = n as isize;
-    let m = i.rem_euclid(2 * n);
-    (if m < n { m } else { 2 * n - 1 - m }) as usize
 }
 
 /// skimage's `_nonmaximum_suppression_bilinear`: a pixel inside the eroded frame whose

@@ -6,6 +6,10 @@
 //! result stretched to [0, 1]. Follows skimage 0.26's `_clahe` step by step, float32 accumulation
 //! included, so the values are skimage's.
 
+use super::resize::value_range;
+use crate::config::FillMode;
+use crate::data::border::fold_index;
+
 const NR_OF_GRAY: usize = 1 << 14;
 const NBINS: usize = 256;
 
@@ -15,7 +19,7 @@ const NBINS: usize = 256;
 pub fn equalize_adapthist(values: &[f64], shape: &[usize], kernel: &[usize], clip_limit: f64) -> Vec<f64> {
     let ndim = shape.len();
     // rescale_intensity(out_range=(0, 2¹⁴ − 1)), rounded half to even.
-    let (min, max) = min_max(values);
+    let (min, max) = value_range(values).unwrap_or((0.0, 0.0));
     let span = max - min;
     // (A constant image is clipped into the range instead, as skimage.)
     let scaled: Vec<usize> = values
@@ -35,8 +39,9 @@ pub fn equalize_adapthist(values: &[f64], shape: &[usize], kernel: &[usize], cli
     let mut bins = vec![0usize; n_padded];
     for (flat, bin) in bins.iter_mut().enumerate() {
         let index = unravel(flat, &padded_shape);
-        let source: Vec<usize> =
-            (0..ndim).map(|d| reflect(index[d] as isize - pad_start[d] as isize, shape[d])).collect();
+        let source: Vec<usize> = (0..ndim)
+            .map(|d| fold_index(index[d] as isize - pad_start[d] as isize, shape[d], FillMode::Reflect))
+            .collect();
         *bin = scaled[ravel(&source, shape)] / bin_size;
     }
     // One histogram per region of the padded image that starts half a region in.
@@ -88,7 +93,7 @@ pub fn equalize_adapthist(values: &[f64], shape: &[usize], kernel: &[usize], cli
         *o = f64::from(acc).trunc().max(0.0).min(u16::MAX as f64);
     }
     // rescale_intensity to [0, 1] (a constant result clipped into it).
-    let (min, max) = min_max(&out);
+    let (min, max) = value_range(&out).unwrap_or((0.0, 0.0));
     let span = max - min;
     out.iter().map(|&v| if span > 0.0 { (v - min) / span } else { v.clamp(0.0, 1.0) }).collect()
 }
@@ -137,16 +142,6 @@ fn clip_histogram(hist: &mut [i64], limit: i64) {
     }
 }
 
-/// NumPy's `reflect` padding index (`d c b | a b c d | c b a`); a length-1 axis repeats.
-fn reflect(i: isize, n: usize) -> usize {
-    if n == 1 {
-        return 0;
-    }
-    let period = 2 * n as isize - 2;
-    let m = i.rem_euclid(period);
-    (if m >= n as isize { period - m } else { m }) as usize
-}
-
 fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
     let mut index = vec![0; shape.len()];
     for d in (0..shape.len()).rev() {
@@ -158,10 +153,6 @@ fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
 
 fn ravel(index: &[usize], shape: &[usize]) -> usize {
     index.iter().zip(shape).fold(0, |acc, (&i, &s)| acc * s + i)
-}
-
-fn min_max(values: &[f64]) -> (f64, f64) {
-    values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)))
 }
 
 #[cfg(test)]
@@ -185,6 +176,7 @@ mod tests {
     #[test]
     fn reflect_padding_mirrors_without_repeating_the_edge() {
         let n = 4;
+        let reflect = |i, n| fold_index(i, n, FillMode::Reflect);
         let got: Vec<usize> = (-3..7).map(|i| reflect(i, n)).collect();
         assert_eq!(got, [3, 2, 1, 0, 1, 2, 3, 2, 1, 0]);
         assert_eq!(reflect(-2, 1), 0);
@@ -195,7 +187,7 @@ mod tests {
         let shape = [16, 16, 1];
         let values: Vec<f64> = (0..256).map(|i| (i * 257) as f64).collect();
         let out = equalize_adapthist(&values, &shape, &[2, 2, 1], 0.01);
-        let (min, max) = min_max(&out);
+        let (min, max) = value_range(&out).unwrap_or((0.0, 0.0));
         assert_eq!((min, max), (0.0, 1.0));
         assert_eq!(out.len(), 256);
     }

@@ -106,7 +106,7 @@ impl Preprocess {
                 clip: p.resize.clip,
                 anti_aliasing: p.resize.anti_aliasing,
             };
-            (output_shape(&p.resize.output_shape, is_3d), options)
+            (p.resize.output_shape(is_3d), options)
         });
         let blur = &p.gaussian_blur;
         let gaussian = blur.enable.then(|| Gaussian {
@@ -213,8 +213,8 @@ impl Preprocess {
     }
 
     /// A mask pre-processed: only resized, nearest neighbour (BiaPy's `is_y_mask`).
-    pub fn mask(&self, mask: &Volume<u16>) -> Volume<u16> {
-        let Some((shape, options)) = &self.resize else { return mask.clone() };
+    pub fn mask(&self, mask: Volume<u16>) -> Volume<u16> {
+        let Some((shape, options)) = &self.resize else { return mask };
         let nearest = ResizeOptions { order: Order::Nearest, ..*options };
         let v = mask.map(|&x| f64::from(x));
         resize(&v, spatial(&v, shape), &nearest).map(|&x| x as u16)
@@ -222,10 +222,10 @@ impl Preprocess {
 
     /// A prediction of a resized image brought back to the image's spatial shape `shape`, with
     /// `RESIZE`'s own settings (BiaPy's test path); unchanged without `RESIZE`.
-    pub fn restore(&self, probs: &Volume<f32>, shape: [usize; 3]) -> Volume<f32> {
-        let Some((_, options)) = &self.resize else { return probs.clone() };
+    pub fn restore(&self, probs: Volume<f32>, shape: [usize; 3]) -> Volume<f32> {
+        let Some((_, options)) = &self.resize else { return probs };
         if probs.spatial_shape() == shape {
-            return probs.clone();
+            return probs;
         }
         resize(&probs.map(|&x| f64::from(x)), shape, options).map(|&x| x as f32)
     }
@@ -250,11 +250,6 @@ pub fn clahe_kernel(value: Option<&serde_json::Value>, n_axes: usize) -> Option<
         }
         _ => None,
     }
-}
-
-/// `RESIZE.OUTPUT_SHAPE`, with BiaPy's 3D default: `(512, 512)` becomes `(512, 512, 512)`.
-pub fn output_shape(shape: &[usize], is_3d: bool) -> Vec<usize> {
-    if is_3d && shape == [512, 512] { vec![512, 512, 512] } else { shape.to_vec() }
 }
 
 /// A NumPy `np.pad` mode name (`RESIZE.MODE`).

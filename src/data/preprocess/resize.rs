@@ -49,7 +49,8 @@ pub fn resize(volume: &Volume<f64>, out: [usize; 3], options: &ResizeOptions) ->
         }
     }
     if options.clip {
-        clip_to_input(volume, &mut current, options);
+        let cval = (options.mode == FillMode::Constant).then_some(options.cval);
+        clip_warp_output(volume.as_slice(), current.as_mut_slice(), cval);
     }
     debug_assert_eq!(current.shape(), [out[0], out[1], out[2], nc]);
     current
@@ -106,23 +107,35 @@ fn resize_axis(volume: &Volume<f64>, axis: usize, n_out: usize, options: &Resize
     Volume::from_vec(out_shape, data).expect("the output shape's element count")
 }
 
-/// skimage's `_clip_warp_output`: the output clipped to the input's range, widened to `cval`
-/// when a `constant` fill brought it in.
-fn clip_to_input(input: &Volume<f64>, output: &mut Volume<f64>, options: &ResizeOptions) {
-    let (min, max) = min_max(input.as_slice());
-    let (out_min, out_max) = min_max(output.as_slice());
-    let keep_cval = options.mode == FillMode::Constant
-        && !(min <= options.cval && options.cval <= max)
-        && out_min <= options.cval
-        && options.cval <= out_max;
-    let (low, high) = if keep_cval { (min.min(options.cval), max.max(options.cval)) } else { (min, max) };
-    for v in output.as_mut_slice() {
-        *v = v.clamp(low, high);
+/// skimage's `_clip_warp_output`: `output` clipped to the range of `input`, widened to `cval`
+/// when a `constant` fill (`cval` given) brought it in from outside that range. Shared with the
+/// augmentations' `SHEAR` (skimage's `warp`).
+pub fn clip_warp_output<T: Copy + PartialOrd>(input: &[T], output: &mut [T], cval: Option<T>) {
+    let (Some((min, max)), Some((out_min, out_max))) = (value_range(input), value_range(output)) else { return };
+    let (mut low, mut high) = (min, max);
+    if let Some(c) = cval
+        && !(min <= c && c <= max)
+        && out_min <= c
+        && c <= out_max
+    {
+        low = if c < low { c } else { low };
+        high = if c > high { c } else { high };
+    }
+    for v in output {
+        *v = if *v < low {
+            low
+        } else if *v > high {
+            high
+        } else {
+            *v
+        };
     }
 }
 
-fn min_max(values: &[f64]) -> (f64, f64) {
-    values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+/// The smallest and largest value, `None` when there is none.
+pub fn value_range<T: Copy + PartialOrd>(values: &[T]) -> Option<(T, T)> {
+    let first = *values.first()?;
+    Some(values.iter().fold((first, first), |(lo, hi), &v| (if v < lo { v } else { lo }, if v > hi { v } else { hi })))
 }
 
 #[cfg(test)]

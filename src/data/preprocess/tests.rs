@@ -37,12 +37,12 @@ fn integer_images_are_truncated_after_each_step_and_masks_only_resized() {
     let float = p.image(&image, SampleType::Float).unwrap();
     assert_eq!(float.as_slice()[0], 4.375);
     let mask = Volume::from_vec([1, 2, 2, 1], vec![0u16, 1, 1, 0]).unwrap();
-    let resized = p.mask(&mask);
+    let resized = p.mask(mask);
     let (first, second) = ([0u16, 0, 0, 0, 1, 1, 1, 1], [1u16, 1, 1, 1, 0, 0, 0, 0]);
     assert_eq!(resized.as_slice(), [first, first, second, second].concat());
     // Back to the image's shape with RESIZE's settings (coordinates 0.5, 2.5 and 1.5, 5.5).
     let probs = resized.map(|&v| f32::from(v));
-    let restored = p.restore(&probs, [1, 2, 2]);
+    let restored = p.restore(probs, [1, 2, 2]);
     assert_eq!(restored.shape(), [1, 2, 2, 1]);
     assert_eq!(restored.as_slice(), &[0.0, 1.0, 1.0, 0.0]);
 }
@@ -76,8 +76,9 @@ fn mode_names_map_numpys_and_scipys_differently() {
     assert_eq!(numpy_mode("edge"), Some(FillMode::Nearest));
     assert_eq!(scipy_mode("mirror"), Some(FillMode::Reflect));
     assert_eq!(numpy_mode("mirror"), None);
-    assert_eq!(output_shape(&[512, 512], true), vec![512, 512, 512]);
-    assert_eq!(output_shape(&[512, 512], false), vec![512, 512]);
+    let resize = crate::config::PreprocessResize::default();
+    assert_eq!(resize.output_shape(true), vec![512, 512, 512]);
+    assert_eq!(resize.output_shape(false), vec![512, 512]);
 }
 
 #[test]
