@@ -73,19 +73,20 @@ fn cubic_weights(a: f64, t: f64) -> [f64; 4] {
 
 pub(super) use crate::data::border::map_index;
 
-/// Up to 16 (voxel, weight) pairs whose weighted sum is an interpolated value. Voxels are flat
-/// spatial indices `(z * ny + y) * nx + x`; taps outside the volume in `constant` mode are left
-/// out (they contribute the fill value 0).
+/// Up to `N` (voxel, weight) pairs whose weighted sum is an interpolated value: 8 for (tri)linear,
+/// 16 for bicubic, 1 for nearest (sized per kind, as they are built for every output voxel).
+/// Voxels are flat spatial indices `(z * ny + y) * nx + x`; taps outside the volume in `constant`
+/// mode are left out (they contribute the fill value 0).
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Taps {
+pub(super) struct Taps<const N: usize> {
     len: usize,
-    voxel: [usize; 16],
-    weight: [f32; 16],
+    voxel: [usize; N],
+    weight: [f32; N],
 }
 
-impl Taps {
+impl<const N: usize> Taps<N> {
     fn empty() -> Self {
-        Taps { len: 0, voxel: [0; 16], weight: [0.0; 16] }
+        Taps { len: 0, voxel: [0; N], weight: [0.0; N] }
     }
 
     fn single(voxel: Option<usize>) -> Self {
@@ -100,6 +101,24 @@ impl Taps {
         self.voxel[self.len] = voxel;
         self.weight[self.len] = weight;
         self.len += 1;
+    }
+
+    /// The same taps in room for `M` of them.
+    fn widened<const M: usize>(&self) -> Taps<M> {
+        let mut wide = Taps::empty();
+        for t in 0..self.len {
+            wide.push(self.voxel[t], self.weight[t]);
+        }
+        wide
+    }
+
+    /// Interpolated values of every channel of `data` (laid out `(z, y, x, c)`) into `out`.
+    #[inline]
+    fn fill(&self, data: &[f32], out: &mut [f32]) {
+        let n_channels = out.len();
+        for (c, o) in out.iter_mut().enumerate() {
+            *o = self.value(data, n_channels, c);
+        }
     }
 
     /// Interpolated value of channel `c` in `data` laid out `(z, y, x, c)` with `n_channels`.
@@ -148,7 +167,7 @@ fn axis_taps(coord: f64, n: usize, mode: FillMode) -> ([(usize, f64); 2], usize)
 
 /// Linear-interpolation taps at `src` `(z, y, x)` in a volume of spatial `shape`.
 #[inline]
-pub(super) fn linear_taps(src: [f64; 3], shape: [usize; 3], mode: FillMode) -> Taps {
+pub(super) fn linear_taps(src: [f64; 3], shape: [usize; 3], mode: FillMode) -> Taps<8> {
     if let Some(taps) = interior_plane_taps(src, shape) {
         return taps;
     }
@@ -172,7 +191,7 @@ pub(super) fn linear_taps(src: [f64; 3], shape: [usize; 3], mode: FillMode) -> T
 /// The common case, without fill-mode lookups: `z` on a slice and the 2 × 2 in-plane
 /// neighbours inside the volume.
 #[inline]
-fn interior_plane_taps(src: [f64; 3], shape: [usize; 3]) -> Option<Taps> {
+fn interior_plane_taps(src: [f64; 3], shape: [usize; 3]) -> Option<Taps<8>> {
     let [z, y, x] = src;
     let (iy, ix) = (floor_index(y), floor_index(x));
     let inside = z >= 0.0 && z == z.trunc() && (z as usize) < shape[0];
@@ -194,10 +213,10 @@ fn interior_plane_taps(src: [f64; 3], shape: [usize; 3]) -> Option<Taps> {
 /// (samples outside in `constant` mode contribute 0). Off a slice (fractional z) the taps are
 /// linear: BiaPy's cubic warps are all in-plane.
 #[inline]
-pub(super) fn cubic_taps(src: [f64; 3], shape: [usize; 3], mode: FillMode, kind: Cubic) -> Taps {
+pub(super) fn cubic_taps(src: [f64; 3], shape: [usize; 3], mode: FillMode, kind: Cubic) -> Taps<16> {
     let z = src[0];
     let Some(z) = (z == z.trunc()).then(|| map_index(z as isize, shape[0], mode)).flatten() else {
-        return linear_taps(src, shape, mode);
+        return linear_taps(src, shape, mode).widened();
     };
     let (y, x) = (src[1].clamp(-1e9, 1e9), src[2].clamp(-1e9, 1e9));
     let (iy, ix) = (floor_index(y), floor_index(x));
@@ -246,13 +265,11 @@ pub(super) fn resample(
             for ox in 0..out[2] {
                 let src = source([oz, oy, ox]);
                 let nearest = nearest_voxel(src, shape, mode);
-                let taps = match interp {
-                    Interp::Linear => linear_taps(src, shape, mode),
-                    Interp::Cubic(kind) => cubic_taps(src, shape, mode, kind),
-                    Interp::Nearest => Taps::single(nearest),
-                };
-                for c in 0..nc {
-                    out_img[o * nc + c] = taps.value(img, nc, c);
+                let out = &mut out_img[o * nc..(o + 1) * nc];
+                match interp {
+                    Interp::Linear => linear_taps(src, shape, mode).fill(img, out),
+                    Interp::Cubic(kind) => cubic_taps(src, shape, mode, kind).fill(img, out),
+                    Interp::Nearest => Taps::<1>::single(nearest).fill(img, out),
                 }
                 if let Some(v) = nearest {
                     for c in 0..nmc {
