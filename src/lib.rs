@@ -4,7 +4,7 @@
 //! [`metrics`], [`postprocess`] ← [`train`], [`infer`] ← [`export`] (ONNX, BioImage Model Zoo)
 //! ← [`run`]; [`sweep`] runs the stages through its cache and [`report`] summarises the runs.
 //! Shared helpers: [`layout`] (the results tree), [`plot`] (charts), [`device`]
-//! (`--device`), [`atomic`] (temporary name + rename), [`fault`] (test-only injected write errors). Library code never prints: commands that
+//! (`--device`), [`atomic`] (temporary name + rename), [`json`] (key-sorted JSON), [`fault`] (test-only injected write errors). Library code never prints: commands that
 //! print take a writer (`[lints]` in `Cargo.toml` denies `print!` outside the binary).
 
 pub mod atomic;
@@ -17,6 +17,7 @@ pub mod export;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod infer;
+pub mod json;
 pub mod layout;
 pub mod metrics;
 pub mod model;

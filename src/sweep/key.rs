@@ -76,7 +76,7 @@ const INFER_KEYS: &[&str] = &[
 
 /// Canonical JSON text: sorted keys, no spaces, integral floats written as integers.
 pub fn canonical_json(value: &Value) -> String {
-    normalise(value).to_string()
+    crate::json::sorted(&normalise(value)).to_string()
 }
 
 fn normalise(value: &Value) -> Value {

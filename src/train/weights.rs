@@ -95,7 +95,7 @@ fn sorted_header(mut bytes: Vec<u8>) -> Vec<u8> {
         return bytes;
     };
     let Ok(header) = serde_json::from_slice::<serde_json::Value>(&bytes[8..end]) else { return bytes };
-    let Ok(sorted) = serde_json::to_vec(&header) else { return bytes };
+    let Ok(sorted) = serde_json::to_vec(&crate::json::sorted(&header)) else { return bytes };
     if sorted.len() <= end - 8 {
         bytes[8..8 + sorted.len()].copy_from_slice(&sorted);
         bytes[8 + sorted.len()..end].fill(b' ');
