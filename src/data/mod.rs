@@ -15,6 +15,7 @@ pub mod normalize_stream;
 pub mod patches;
 pub mod preprocess;
 pub mod sampling;
+pub mod slab_progress;
 pub mod split;
 pub mod synth;
 pub mod synth_io;

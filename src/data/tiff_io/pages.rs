@@ -23,6 +23,7 @@ use tiff::tags::Tag;
 
 use super::write::WriteOptions;
 use super::{AnyVolume, TiffError, TiffMeta, imagej};
+use crate::data::slab_progress::SlabProgress;
 use crate::data::volume::Volume;
 
 /// Raw sizes above this are written as BigTIFF (classic TIFF offsets stop at 4 GiB).
@@ -93,14 +94,12 @@ enum Encoder {
 pub struct TiffPageWriter {
     path: PathBuf,
     tmp: PathBuf,
-    shape: [usize; 4],
     page_type: PageType,
     description: String,
     meta: TiffMeta,
     sink: Sink,
     encoder: Encoder,
-    planes_written: usize,
-    max_planes_at_once: usize,
+    progress: SlabProgress,
     finished: bool,
 }
 
@@ -142,14 +141,12 @@ impl TiffPageWriter {
         Ok(Self {
             path: path.to_path_buf(),
             tmp,
-            shape,
             page_type,
             description,
             meta: options.meta.clone(),
             sink,
             encoder,
-            planes_written: 0,
-            max_planes_at_once: 0,
+            progress: SlabProgress::new(shape),
             finished: false,
         })
     }
@@ -157,20 +154,11 @@ impl TiffPageWriter {
     /// Appends the next `n` z planes: `slab` is `(n, y, x, c)` of the file's sample type.
     pub fn write_slab(&mut self, slab: &AnyVolume) -> Result<(), TiffError> {
         let invalid = |detail: String| TiffError::InvalidInput { path: self.path.clone(), detail };
-        let [n, y, x, c] = slab.shape();
-        let [z, fy, fx, fc] = self.shape;
         if PageType::of(slab) != Some(self.page_type) {
             return Err(invalid(format!("a {} slab in a {:?} file", slab.dtype(), self.page_type)));
         }
-        if [y, x, c] != [fy, fx, fc] || self.planes_written + n > z {
-            return Err(invalid(format!(
-                "a slab of shape {:?} after {} of {z} planes of {:?}",
-                slab.shape(),
-                self.planes_written,
-                self.shape
-            )));
-        }
-        let page = Page { description: &self.description, meta: &self.meta, first: self.planes_written == 0 };
+        let planes = self.progress.next(slab.shape()).map_err(invalid)?;
+        let page = Page { description: &self.description, meta: &self.meta, first: self.progress.at_start() };
         let written = match (&mut self.encoder, slab) {
             (Encoder::Classic(e), AnyVolume::U8(v)) => encode::<Gray8, _>(e, v, page),
             (Encoder::Classic(e), AnyVolume::U16(v)) => encode::<Gray16, _>(e, v, page),
@@ -181,15 +169,13 @@ impl TiffPageWriter {
             _ => unreachable!("the page type was checked above"),
         };
         written.map_err(|e| encode_error(&self.tmp, e))?;
-        self.planes_written += n;
-        self.max_planes_at_once = self.max_planes_at_once.max(n);
+        self.progress.advance(planes);
         Ok(())
     }
 
     /// Checks every plane was written, flushes and syncs the file and renames it into place.
     pub fn finish(mut self) -> Result<(), TiffError> {
-        if self.planes_written != self.shape[0] {
-            let detail = format!("only {} of {} planes were written", self.planes_written, self.shape[0]);
+        if let Err(detail) = self.progress.complete() {
             return Err(TiffError::InvalidInput { path: self.path.clone(), detail });
         }
         let io = |source| TiffError::Io { path: self.tmp.clone(), source };
@@ -205,7 +191,7 @@ impl TiffPageWriter {
 
     /// The most z planes one [`TiffPageWriter::write_slab`] call carried.
     pub fn max_planes_at_once(&self) -> usize {
-        self.max_planes_at_once
+        self.progress.max_planes_at_once()
     }
 }
 
