@@ -284,6 +284,10 @@ pub struct SynthArgs {
     /// Image size: `Y X` in 2D (default 256 256), `Z Y X` in 3D (default 32 128 128).
     #[arg(long, num_args = 2..=3, value_name = "N")]
     pub size: Option<Vec<usize>>,
+    /// File format of the images and masks: `tif`, or in 3D `zarr` (Zarr v3) or `h5` (HDF5, in
+    /// builds with `--features hdf5`), one `TZCYX` array each.
+    #[arg(long, default_value = "tif", value_parser = ["tif", "zarr", "h5"])]
+    pub format: String,
 }
 
 impl ConfigArgs {

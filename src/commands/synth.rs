@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use segsweep::data::synth::SynthParams;
-use segsweep::data::synth_io::write_synthetic;
+use segsweep::data::synth_io::{SynthFormat, write_synthetic};
 
 use crate::cli::SynthArgs;
 
@@ -21,9 +21,15 @@ pub fn run(args: &SynthArgs) -> anyhow::Result<ExitCode> {
     if let Some(size) = &args.size {
         params.size = size.clone();
     }
-    let n_files = write_synthetic(&args.out, &params)?;
+    let format = match args.format.as_str() {
+        "zarr" => SynthFormat::Zarr,
+        "h5" => SynthFormat::H5,
+        _ => SynthFormat::Tif,
+    };
+    let n_files = write_synthetic(&args.out, &params, format)?;
     println!(
-        "wrote {n_files} files to `{}` ({}D, {} classes, seed {})",
+        "wrote {n_files} {} files to `{}` ({}D, {} classes, seed {})",
+        args.format,
         args.out.display(),
         params.ndim,
         params.n_classes,

@@ -10,6 +10,7 @@ mod preprocess;
 
 use std::collections::BTreeMap;
 
+use super::axes::AxesOrder;
 use super::error::{Origin, Problem};
 use super::filter::FilterRules;
 use super::schema::{Binarization, Config, Ndim, NormLayer, NormalizationType, ProblemType, SchedulerName};
@@ -269,7 +270,7 @@ fn check_data(config: &Config, c: &mut Checker) {
             ("DATA.VAL.INPUT_IMG_AXES_ORDER", &val.input_img_axes_order),
             ("DATA.VAL.INPUT_MASK_AXES_ORDER", &val.input_mask_axes_order),
         ] {
-            c.require(order == "TZCYX", key, "must stay `TZCYX` for 2D data");
+            c.require(order == "TZCYX", key, "must stay `TZCYX` for 2D data (Zarr/HDF5 inputs are 3D only)");
         }
     }
     check_normalization(config, c);
@@ -300,11 +301,68 @@ fn check_data(config: &Config, c: &mut Checker) {
         "is not applied to volumes predicted by chunks (`TEST.BY_CHUNKS`): store them with three channels",
     );
     preprocess::check(config, c);
-    for (key, on) in [
-        ("DATA.RESOLUTION_NORM.ENABLE", data.resolution_norm.enable),
-        ("DATA.TRAIN.INPUT_ZARR_MULTIPLE_DATA", train.input_zarr_multiple_data),
+    check_arrays(config, c);
+    c.unsupported(data.resolution_norm.enable, "DATA.RESOLUTION_NORM.ENABLE");
+}
+
+/// The Zarr/HDF5 keys (D17): axes orders that name Z, Y and X once, and with
+/// `INPUT_ZARR_MULTIPLE_DATA` the two datasets to read (3D only, as BiaPy's Zarr inputs).
+fn check_arrays(config: &Config, c: &mut Checker) {
+    let (t, v, e) = (&config.data.train, &config.data.val, &config.data.test);
+    if config.problem.ndim == Ndim::D3 {
+        for (key, order) in [
+            ("DATA.TRAIN.INPUT_IMG_AXES_ORDER", &t.input_img_axes_order),
+            ("DATA.TRAIN.INPUT_MASK_AXES_ORDER", &t.input_mask_axes_order),
+            ("DATA.VAL.INPUT_IMG_AXES_ORDER", &v.input_img_axes_order),
+            ("DATA.VAL.INPUT_MASK_AXES_ORDER", &v.input_mask_axes_order),
+            ("DATA.TEST.INPUT_IMG_AXES_ORDER", &e.input_img_axes_order),
+            ("DATA.TEST.INPUT_MASK_AXES_ORDER", &e.input_mask_axes_order),
+        ] {
+            if let Err(message) = AxesOrder::parse(order) {
+                c.fail(key, message);
+            }
+        }
+    }
+    for (split, on, raw, gt, masks) in [
+        (
+            "DATA.TRAIN",
+            t.input_zarr_multiple_data,
+            &t.input_zarr_multiple_data_raw_path,
+            &t.input_zarr_multiple_data_gt_path,
+            true,
+        ),
+        (
+            "DATA.VAL",
+            v.input_zarr_multiple_data,
+            &v.input_zarr_multiple_data_raw_path,
+            &v.input_zarr_multiple_data_gt_path,
+            true,
+        ),
+        (
+            "DATA.TEST",
+            e.input_zarr_multiple_data,
+            &e.input_zarr_multiple_data_raw_path,
+            &e.input_zarr_multiple_data_gt_path,
+            e.load_gt,
+        ),
     ] {
-        c.unsupported(on, key);
+        if !on {
+            continue;
+        }
+        let key = format!("{split}.INPUT_ZARR_MULTIPLE_DATA");
+        c.require(
+            config.problem.ndim == Ndim::D3,
+            &key,
+            "Zarr/HDF5 inputs are 3D only (`PROBLEM.NDIM: 3D`), as in BiaPy",
+        );
+        let what = "names the image's dataset inside each container of the split's `PATH` (e.g. `volumes.raw`)";
+        c.require(!raw.is_empty(), &format!("{key}_RAW_PATH"), format!("is empty: with `{key}: True` it {what}"));
+        let what = "names the mask's dataset inside each container of the split's `PATH` (e.g. `volumes.labels`)";
+        c.require(
+            !masks || !gt.is_empty(),
+            &format!("{key}_GT_PATH"),
+            format!("is empty: with `{key}: True` it {what}"),
+        );
     }
 }
 

@@ -13,6 +13,7 @@
 //! assert_eq!(loaded.config.data.patch_size, vec![256, 256, 1]);
 //! ```
 
+pub mod axes;
 pub mod check;
 pub mod checkpoint;
 pub mod error;

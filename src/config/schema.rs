@@ -486,6 +486,9 @@ pub struct DataTest {
     pub filter_samples: FilterSamples,
     pub input_img_axes_order: String,
     pub input_mask_axes_order: String,
+    pub input_zarr_multiple_data: bool,
+    pub input_zarr_multiple_data_raw_path: String,
+    pub input_zarr_multiple_data_gt_path: String,
     /// D3: kept from the documented BiaPy behaviour.
     pub argmax_to_output: bool,
 }
@@ -515,6 +518,9 @@ impl Default for DataTest {
             filter_samples: FilterSamples::default(),
             input_img_axes_order: "TZCYX".into(),
             input_mask_axes_order: "TZCYX".into(),
+            input_zarr_multiple_data: false,
+            input_zarr_multiple_data_raw_path: String::new(),
+            input_zarr_multiple_data_gt_path: String::new(),
             argmax_to_output: true,
         }
     }
@@ -1296,6 +1302,9 @@ impl Default for WorkflowProcess {
 #[serde(rename_all = "SCREAMING_SNAKE_CASE", default)]
 pub struct ByChunks {
     pub enable: bool,
+    /// segsweep's: the outputs' format, `tif` (default) or `zarr` (BiaPy's; `SAVE_OUT_TIF` adds
+    /// a TIFF copy).
+    pub format: String,
     pub save_out_tif: bool,
     pub flush_each: i64,
     pub z_start: i64,
@@ -1309,6 +1318,7 @@ impl Default for ByChunks {
     fn default() -> Self {
         Self {
             enable: false,
+            format: "tif".into(),
             save_out_tif: false,
             flush_each: 100,
             z_start: -1,

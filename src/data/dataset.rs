@@ -1,6 +1,6 @@
-//! Datasets in BiaPy's folder layout: discover the TIFF files of an image folder and its mask
-//! folder, pair them by position in natural sort order (spec §3.1), read them as `(z, y, x, c)`
-//! volumes and check each pair: same count, same spatial shape, image channels equal to the last
+//! Datasets in BiaPy's folder layout: discover the images of an image folder and its mask folder
+//! (TIFF files, Zarr folders, HDF5 files), pair them by position in natural sort order (spec
+//! §3.1), read them as `(z, y, x, c)` volumes and check each pair: same count, same spatial shape, image channels equal to the last
 //! entry of `DATA.PATCH_SIZE`, 2D vs 3D as `PROBLEM.NDIM` says, masks single-channel integer
 //! labels below `DATA.N_CLASSES`. Also the content hash of a split, for the stage cache.
 //!
@@ -11,9 +11,11 @@ use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 
+use super::array_io::{ArrayError, ArrayFormat, ArraySpec, ArrayStack};
 use super::hash::{HashError, hash_files};
 use super::preprocess::{Preprocess, PreprocessError, SampleType, sample_type};
-use super::tiff_io::{TiffError, TiffImage, TiffMeta, TiffStack, read_tiff};
+use super::stack::Stack;
+use super::tiff_io::{AnyVolume, TiffError, TiffImage, TiffMeta, read_tiff};
 use super::volume::Volume;
 use crate::config::{Config, Ndim};
 
@@ -24,8 +26,8 @@ pub enum DataError {
     MissingFolder { key: String, path: PathBuf },
     #[error("`{key}`: `{}` is not a folder", path.display())]
     NotAFolder { key: String, path: PathBuf },
-    #[error("`{key}`: no .tif/.tiff files in `{}`", path.display())]
-    EmptyFolder { key: String, path: PathBuf },
+    #[error("`{key}`: no {expected} in `{}`", path.display())]
+    EmptyFolder { key: String, path: PathBuf, expected: &'static str },
     #[error("cannot list `{}`: {message}", path.display())]
     List { path: PathBuf, message: String },
     #[error("{n_images} images in `{}` but {n_masks} masks in `{}`: each image needs exactly one mask (files are paired in natural order; `{}` is the first without a partner)", images.display(), masks.display(), unpaired.display())]
@@ -46,6 +48,8 @@ pub enum DataError {
     Ndim { path: PathBuf, detail: String },
     #[error(transparent)]
     Tiff(#[from] TiffError),
+    #[error(transparent)]
+    Array(#[from] ArrayError),
     #[error(transparent)]
     Hash(#[from] HashError),
     #[error("`{}`: {source}", path.display())]
@@ -102,6 +106,57 @@ pub struct SplitSpec {
     pub ignore_label: Option<u16>,
     /// `DATA.PREPROCESS` of this split, applied to each pair as it is read.
     pub preprocess: Option<Arc<Preprocess>>,
+    /// How the split's Zarr/HDF5 images and masks are read (D17).
+    pub arrays: SplitArrays,
+}
+
+/// Which array of a Zarr/HDF5 image and of its mask is read, in which axes order.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SplitArrays {
+    pub image: ArraySpec,
+    pub mask: ArraySpec,
+}
+
+impl SplitArrays {
+    /// The split's keys: `DATA.<SPLIT>.INPUT_IMG_AXES_ORDER` and `INPUT_MASK_AXES_ORDER`; with
+    /// `INPUT_ZARR_MULTIPLE_DATA`, the image and the mask are the arrays `RAW_PATH` and `GT_PATH`
+    /// of one container.
+    pub fn from_config(config: &Config, role: SplitRole) -> Self {
+        let data = &config.data;
+        let (t, v, e) = (&data.train, &data.val, &data.test);
+        let train = (
+            "DATA.TRAIN",
+            [&t.input_img_axes_order, &t.input_mask_axes_order],
+            t.input_zarr_multiple_data,
+            [&t.input_zarr_multiple_data_raw_path, &t.input_zarr_multiple_data_gt_path],
+        );
+        let (split, [img_order, mask_order], multiple, [raw_path, gt_path]) = match role {
+            SplitRole::Train => train,
+            SplitRole::Test if e.use_val_as_test => train,
+            SplitRole::Val => (
+                "DATA.VAL",
+                [&v.input_img_axes_order, &v.input_mask_axes_order],
+                v.input_zarr_multiple_data,
+                [&v.input_zarr_multiple_data_raw_path, &v.input_zarr_multiple_data_gt_path],
+            ),
+            SplitRole::Test => (
+                "DATA.TEST",
+                [&e.input_img_axes_order, &e.input_mask_axes_order],
+                e.input_zarr_multiple_data,
+                [&e.input_zarr_multiple_data_raw_path, &e.input_zarr_multiple_data_gt_path],
+            ),
+        };
+        let array = |order: &str, order_key: &str, path: &str, path_key: &str| ArraySpec {
+            axes: order.into(),
+            axes_key: format!("{split}.{order_key}"),
+            dataset: multiple.then(|| path.to_string()),
+            dataset_key: format!("{split}.{path_key}"),
+        };
+        Self {
+            image: array(img_order, "INPUT_IMG_AXES_ORDER", raw_path, "INPUT_ZARR_MULTIPLE_DATA_RAW_PATH"),
+            mask: array(mask_order, "INPUT_MASK_AXES_ORDER", gt_path, "INPUT_ZARR_MULTIPLE_DATA_GT_PATH"),
+        }
+    }
 }
 
 /// One image (as float) and its mask, read and checked.
@@ -119,6 +174,16 @@ pub struct Sample {
 
 /// The TIFF files directly inside `dir`, in natural order (`2.tif` before `10.tif`).
 pub fn list_tiffs(key: &str, dir: &Path) -> Result<Vec<PathBuf>, DataError> {
+    list(key, dir, ".tif/.tiff files", |path, file_type| file_type.is_file() && is_tiff(path))
+}
+
+/// The entries directly inside `dir` that `keep` accepts, in natural order.
+fn list(
+    key: &str,
+    dir: &Path,
+    expected: &'static str,
+    keep: impl Fn(&Path, std::fs::FileType) -> bool,
+) -> Result<Vec<PathBuf>, DataError> {
     if !dir.exists() {
         return Err(DataError::MissingFolder { key: key.into(), path: dir.into() });
     }
@@ -128,29 +193,42 @@ pub fn list_tiffs(key: &str, dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(dir).min_depth(1).max_depth(1).follow_links(true) {
         let entry = entry.map_err(|e| DataError::List { path: dir.into(), message: e.to_string() })?;
-        let is_tiff = entry
-            .path()
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("tif") || e.eq_ignore_ascii_case("tiff"));
-        if is_tiff && entry.file_type().is_file() {
+        if keep(entry.path(), entry.file_type()) {
             files.push(entry.into_path());
         }
     }
     if files.is_empty() {
-        return Err(DataError::EmptyFolder { key: key.into(), path: dir.into() });
+        return Err(DataError::EmptyFolder { key: key.into(), path: dir.into(), expected });
     }
     files.sort_by(|a, b| natural_cmp(&file_name(a), &file_name(b)));
     Ok(files)
 }
 
+/// The images directly inside `dir`, in natural order: TIFF files, `.zarr` folders and HDF5
+/// files (D17).
+pub fn list_images(key: &str, dir: &Path) -> Result<Vec<PathBuf>, DataError> {
+    list(key, dir, ".tif/.tiff files, .zarr folders or .h5/.hdf5 files", |path, file_type| {
+        match ArrayFormat::of(path) {
+            Some(ArrayFormat::Zarr) => file_type.is_dir(),
+            Some(ArrayFormat::Hdf5) => file_type.is_file(),
+            None => file_type.is_file() && is_tiff(path),
+        }
+    })
+}
+
+fn is_tiff(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("tif") || e.eq_ignore_ascii_case("tiff"))
+}
+
 /// Images paired with masks by position; counts must match.
 pub fn discover(spec: &SplitSpec) -> Result<Vec<(PathBuf, Option<PathBuf>)>, DataError> {
-    let images = list_tiffs(spec.role.image_key(), &spec.image_dir)?;
+    let images = list_images(spec.role.image_key(), &spec.image_dir)?;
     let Some(mask_dir) = &spec.mask_dir else {
         return Ok(images.into_iter().map(|i| (i, None)).collect());
     };
-    let masks = list_tiffs(spec.role.mask_key(), mask_dir)?;
+    let masks = list_images(spec.role.mask_key(), mask_dir)?;
     if images.len() != masks.len() {
         let n = images.len().min(masks.len());
         let unpaired = images.get(n).or_else(|| masks.get(n)).cloned().unwrap_or_default();
@@ -174,7 +252,7 @@ pub fn load_split(spec: &SplitSpec) -> Result<Vec<Sample>, DataError> {
 pub fn load_pair(spec: &SplitSpec, image_path: PathBuf, mask_path: Option<PathBuf>) -> Result<Sample, DataError> {
     let rgb = spec.force_rgb && spec.n_channels == 3;
     let accepted: &[usize] = if rgb { &[1, 3] } else { &[spec.n_channels] };
-    let (image, meta, sample) = read_image_with(&image_path, spec.ndim, spec.n_channels, accepted)?;
+    let (image, meta, sample) = read_image_with(&image_path, &spec.arrays.image, spec.ndim, spec.n_channels, accepted)?;
     let file_shape = image.spatial_shape();
     let image = match &spec.preprocess {
         Some(p) => {
@@ -185,7 +263,7 @@ pub fn load_pair(spec: &SplitSpec, image_path: PathBuf, mask_path: Option<PathBu
     let image = if rgb { repeat_to_rgb(image) } else { image };
     let mask = match &mask_path {
         Some(path) => {
-            let mask = read_mask(path, spec.ndim, spec.n_classes, spec.ignore_label)?;
+            let mask = read_mask(path, &spec.arrays.mask, spec.ndim, spec.n_classes, spec.ignore_label)?;
             if mask.spatial_shape() != file_shape {
                 return Err(DataError::ShapeMismatch {
                     image: image_path,
@@ -204,20 +282,35 @@ pub fn load_pair(spec: &SplitSpec, image_path: PathBuf, mask_path: Option<PathBu
     Ok(Sample { image_path, image, meta, mask_path, mask, file_shape })
 }
 
-/// Reads an image as float `(z, y, x, c)`, checking 2D/3D and the channel count.
-pub fn read_image(path: &Path, ndim: Ndim, n_channels: usize) -> Result<(Volume<f32>, TiffMeta), DataError> {
-    read_image_with(path, ndim, n_channels, &[n_channels]).map(|(image, meta, _)| (image, meta))
+/// Reads a whole image or mask file: TIFF, or the array `array` says of a Zarr/HDF5 container
+/// (3D only, as in BiaPy; its axes order says which dimension is z).
+fn read_file(path: &Path, array: &ArraySpec, ndim: Ndim) -> Result<TiffImage, DataError> {
+    if ArrayFormat::of(path).is_none() {
+        return Ok(read_tiff(path)?);
+    }
+    if ndim == Ndim::D2 {
+        return Err(ArrayError::Not3d { path: path.into() }.into());
+    }
+    let volume = ArrayStack::open(path, array)?.read_all()?;
+    Ok(TiffImage { volume, z_from_metadata: true, meta: TiffMeta::default(), imagej_description: None })
 }
 
-/// [`read_image`] accepting any channel count of `accepted` (`n_channels` guides the 2D layout),
-/// with the file's sample type.
+/// The samples of an image or mask file as stored (TIFF, or the array `array` says of a
+/// Zarr/HDF5 container), before any orientation or check.
+pub fn read_volume(path: &Path, array: &ArraySpec, ndim: Ndim) -> Result<AnyVolume, DataError> {
+    Ok(read_file(path, array, ndim)?.volume)
+}
+
+/// Reads an image as float `(z, y, x, c)` accepting any channel count of `accepted`
+/// (`n_channels` guides the 2D layout), with the file's sample type.
 fn read_image_with(
     path: &Path,
+    array: &ArraySpec,
     ndim: Ndim,
     n_channels: usize,
     accepted: &[usize],
 ) -> Result<(Volume<f32>, TiffMeta, SampleType), DataError> {
-    let tiff = read_tiff(path)?;
+    let tiff = read_file(path, array, ndim)?;
     let image = orient(path, &tiff, tiff.volume.to_f32(), ndim, n_channels)?;
     if !accepted.contains(&image.n_channels()) {
         return Err(DataError::Channels { path: path.into(), found: image.n_channels(), expected: n_channels });
@@ -238,8 +331,14 @@ pub fn repeat_to_rgb(image: Volume<f32>) -> Volume<f32> {
 
 /// Reads a mask as labels `(z, y, x, 1)`: integer samples below `n_classes` (or equal to the
 /// ignore label). A binary mask saved as 0/255 is read as 0/1 (BiaPy accepts it, spec §3.6).
-pub fn read_mask(path: &Path, ndim: Ndim, n_classes: usize, ignore: Option<u16>) -> Result<Volume<u16>, DataError> {
-    let tiff = read_tiff(path)?;
+pub fn read_mask(
+    path: &Path,
+    array: &ArraySpec,
+    ndim: Ndim,
+    n_classes: usize,
+    ignore: Option<u16>,
+) -> Result<Volume<u16>, DataError> {
+    let tiff = read_file(path, array, ndim)?;
     if !tiff.volume.is_integer() {
         return Err(DataError::FloatMask { path: path.into(), dtype: tiff.volume.dtype() });
     }
@@ -309,29 +408,31 @@ fn orient<T: Copy>(
     }
 }
 
-/// Opens a 3D image and its mask as [`TiffStack`]s, decoding no pixel, and checks what their
-/// headers tell: stacks, the image's channel count, a single-channel mask of the same spatial
-/// shape. `TEST.BY_CHUNKS` reads them slab by slab afterwards (the mask values are checked then).
+/// Opens a 3D image and its mask as [`Stack`]s (TIFF stacks or Zarr/HDF5 arrays as `arrays`
+/// says), decoding no pixel, and checks what their headers tell: stacks, the image's channel
+/// count, a single-channel mask of the same spatial shape. `TEST.BY_CHUNKS` reads them slab by
+/// slab afterwards (the mask values are checked then).
 pub fn open_stack_pair(
     image_path: &Path,
     mask_path: Option<&Path>,
+    arrays: &SplitArrays,
     n_channels: usize,
-) -> Result<(TiffStack, Option<TiffStack>), DataError> {
-    let open = |path: &Path| -> Result<TiffStack, DataError> {
-        let stack = TiffStack::open(path)?;
+) -> Result<(Stack, Option<Stack>), DataError> {
+    let open = |path: &Path, array: &ArraySpec| -> Result<Stack, DataError> {
+        let stack = Stack::open(path, array)?;
         let [z, y, x, _] = stack.shape();
         if z == 1 && !stack.z_from_metadata() {
             return Err(not_a_stack(path, y, x));
         }
         Ok(stack)
     };
-    let image = open(image_path)?;
+    let image = open(image_path, &arrays.image)?;
     let [z, y, x, found] = image.shape();
     if found != n_channels {
         return Err(DataError::Channels { path: image_path.into(), found, expected: n_channels });
     }
     let Some(mask_path) = mask_path else { return Ok((image, None)) };
-    let mask = open(mask_path)?;
+    let mask = open(mask_path, &arrays.mask)?;
     let [mz, my, mx, mc] = mask.shape();
     if mc != 1 {
         return Err(DataError::MaskChannels { path: mask_path.into(), n_channels: mc });
@@ -378,16 +479,22 @@ pub fn split_hash(spec: &SplitSpec) -> Result<String, DataError> {
 /// not carved from training) and test (if `TEST.ENABLE`, masks if `DATA.TEST.LOAD_GT`).
 pub fn config_splits(config: &Config) -> Vec<SplitSpec> {
     let data = &config.data;
-    let split = |role: SplitRole, path: &str, gt: Option<&str>| SplitSpec {
-        role,
-        image_dir: PathBuf::from(path),
-        mask_dir: gt.map(PathBuf::from),
-        ndim: config.problem.ndim,
-        n_channels: data.patch_size.last().copied().unwrap_or(1),
-        force_rgb: data.force_rgb,
-        n_classes: data.n_classes,
-        ignore_label: u16::try_from(config.loss.ignore_index).ok(),
-        preprocess: Preprocess::from_config(config, role),
+    let split = |role: SplitRole, path: &str, gt: Option<&str>| {
+        let arrays = SplitArrays::from_config(config, role);
+        // `INPUT_ZARR_MULTIPLE_DATA`: each container of `PATH` holds the image and its mask.
+        let gt = if arrays.image.dataset.is_some() { gt.map(|_| path) } else { gt };
+        SplitSpec {
+            role,
+            image_dir: PathBuf::from(path),
+            mask_dir: gt.map(PathBuf::from),
+            ndim: config.problem.ndim,
+            n_channels: data.patch_size.last().copied().unwrap_or(1),
+            force_rgb: data.force_rgb,
+            n_classes: data.n_classes,
+            ignore_label: u16::try_from(config.loss.ignore_index).ok(),
+            preprocess: Preprocess::from_config(config, role),
+            arrays,
+        }
     };
     let mut splits = Vec::new();
     if config.train.enable {
@@ -418,7 +525,7 @@ pub fn check_config_data(config: &Config) -> Result<Vec<String>, DataError> {
             if by_chunks && spec.role == SplitRole::Test {
                 let pairs = discover(spec)?;
                 for (image, mask) in &pairs {
-                    open_stack_pair(image, mask.as_deref(), spec.n_channels)?;
+                    open_stack_pair(image, mask.as_deref(), &spec.arrays, spec.n_channels)?;
                 }
                 let n_masks = pairs.iter().filter(|(_, m)| m.is_some()).count();
                 return Ok(format!(

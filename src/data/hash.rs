@@ -1,5 +1,6 @@
 //! Content hashes (sha256, hex) of files and folders, streamed so multi-gigabyte stacks never sit
-//! in memory. A folder's hash covers the sorted names and contents of the files it holds, so
+//! in memory. A folder's hash covers the sorted names and contents of the files it holds (a
+//! Zarr container among the listed files counts as every file inside it), so
 //! renaming, adding, removing or editing any of them changes it; where the folder lives does not.
 //! The stage cache keys its entries with these.
 
@@ -43,11 +44,26 @@ pub fn hash_file(path: &Path) -> Result<String, HashError> {
     Ok(to_hex(&hasher.finalize()))
 }
 
-/// sha256 over `files` in the given order: for each, its name (relative to `root`) and its
-/// content hash, one line each.
+/// `path` itself when it is a file; every file under it, sorted by path, when it is a folder.
+fn files_under(path: &Path) -> Result<Vec<PathBuf>, HashError> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
+        let entry = entry.map_err(|e| HashError { path: path.to_path_buf(), source: e.into() })?;
+        if entry.file_type().is_file() {
+            files.push(entry.into_path());
+        }
+    }
+    Ok(files)
+}
+
+/// sha256 over `files` in the given order (a folder among them: the files under it, sorted): for
+/// each, its name (relative to `root`) and its content hash, one line each.
 pub fn hash_files(root: &Path, files: &[PathBuf]) -> Result<String, HashError> {
     let mut hasher = Sha256::new();
-    for file in files {
+    for file in files.iter().map(|f| files_under(f)).collect::<Result<Vec<_>, _>>()?.iter().flatten() {
         let name = file.strip_prefix(root).unwrap_or(file);
         hasher.update(name.to_string_lossy().as_bytes());
         hasher.update(b"\0");
@@ -89,6 +105,19 @@ mod tests {
         assert_ne!(base, hash_dir(&[("a.tif", b"1"), ("c.tif", b"2")]));
         assert_ne!(base, hash_dir(&[("a.tif", b"1"), ("b.tif", b"3")]));
         assert_ne!(base, hash_dir(&[("a.tif", b"1")]));
+    }
+
+    #[test]
+    fn a_zarr_folder_hashes_as_the_files_inside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let zarr = dir.path().join("v.zarr");
+        std::fs::create_dir_all(zarr.join("c/0")).unwrap();
+        std::fs::write(zarr.join("zarr.json"), b"{}").unwrap();
+        std::fs::write(zarr.join("c/0/0"), b"chunk").unwrap();
+        let before = hash_files(dir.path(), std::slice::from_ref(&zarr)).unwrap();
+        assert_eq!(before, hash_files(dir.path(), &[zarr.join("c/0/0"), zarr.join("zarr.json")]).unwrap());
+        std::fs::write(zarr.join("c/0/0"), b"other").unwrap();
+        assert_ne!(before, hash_files(dir.path(), &[zarr]).unwrap());
     }
 
     #[test]

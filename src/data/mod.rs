@@ -1,9 +1,11 @@
-//! Data: the [`Volume`] array type, TIFF reading and writing, dataset discovery and checks,
+//! Data: the [`Volume`] array type, TIFF reading and writing, Zarr/HDF5 arrays (`array_io`) and
+//! the z-range reader over both (`stack`), dataset discovery and checks,
 //! content hashing, the synthetic data generator, and the pure data pipeline: normalisation,
 //! sample filtering, train/validation split and cross-validation folds, random patch sampling,
 //! the patch grid and the merge of patches. The only stage module that reads user image files
 //! (the pipeline modules themselves do no I/O).
 
+pub mod array_io;
 pub mod border;
 pub mod dataset;
 pub mod filter;
@@ -17,6 +19,7 @@ pub mod preprocess;
 pub mod sampling;
 pub mod slab_progress;
 pub mod split;
+pub mod stack;
 pub mod synth;
 pub mod synth_io;
 pub mod tiff_io;

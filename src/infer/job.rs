@@ -23,7 +23,7 @@ use super::outputs::{stem, write_labels, write_probs};
 use super::roi::RoiMask;
 use crate::config::{Binarization, Config, FilterRules, Ndim};
 use crate::data::Volume;
-use crate::data::dataset::{SplitRole, SplitSpec, config_splits, discover, load_pair, read_mask};
+use crate::data::dataset::{SplitRole, SplitSpec, config_splits, discover, load_pair, read_mask, read_volume};
 use crate::data::filter::{Ranges, discards};
 use crate::data::normalize::{apply, compute_stats};
 use crate::data::patches::GridError;
@@ -235,6 +235,7 @@ pub fn evaluate_stage(config: &Config, layout: &RunLayout, record: &InferRecord)
         let truth = match &mask_path {
             Some(path) => Some(read_mask(
                 path,
+                &spec.arrays.mask,
                 config.problem.ndim,
                 config.data.n_classes,
                 u16::try_from(config.loss.ignore_index).ok(),
@@ -301,6 +302,8 @@ struct Context<'a> {
     shared_roi: std::cell::OnceCell<RoiMask>,
     /// `DATA.PREPROCESS` of the test split (its `RESIZE` is undone on each prediction).
     preprocess: Option<std::sync::Arc<crate::data::preprocess::Preprocess>>,
+    /// How a Zarr/HDF5 test image is read (for the overlays' input).
+    image_array: crate::data::array_io::ArraySpec,
 }
 
 impl<'a> Context<'a> {
@@ -343,6 +346,7 @@ impl<'a> Context<'a> {
                 .map_err(|e| InferError::Filter(e.to_string()))?,
             shared_roi: std::cell::OnceCell::new(),
             preprocess: split.preprocess.clone(),
+            image_array: split.arrays.image.clone(),
         })
     }
 
@@ -539,7 +543,7 @@ impl<'a> Context<'a> {
             n_voxels: probs.spatial_shape().iter().product(),
             counts,
         };
-        let input = read_tiff(image_path)?.volume.to_f32();
+        let input = read_volume(image_path, &self.image_array, config.problem.ndim)?.to_f32();
         super::overlays::write(
             &self.layout.result("overlays"),
             &super::overlays::ImageOverlay {

@@ -17,7 +17,7 @@ use super::manifest::{Base, DataSpec, Manifest, load_manifest, validate};
 use crate::config::raw::{RawLayer, flatten, parse_overrides, read_yaml_file};
 use crate::config::{Config, Origin, resolve::resolve};
 use crate::data::hash::sha256_hex;
-use crate::data::synth_io::write_synthetic;
+use crate::data::synth_io::{SynthFormat, write_synthetic};
 use crate::device::{DeviceKind, RunDevice};
 
 /// How to run a sweep.
@@ -276,7 +276,7 @@ fn make_synthetic(dir: &Path, params: &crate::data::SynthParams) -> anyhow::Resu
         if dir.exists() && std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none()) {
             std::fs::remove_dir(dir).with_context(|| format!("cannot remove `{}`", dir.display()))?;
         }
-        write_synthetic(dir, params)?;
+        write_synthetic(dir, params, SynthFormat::Tif)?;
     }
     drop(claim);
     Ok(())

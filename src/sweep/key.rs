@@ -155,12 +155,28 @@ pub fn train_inputs(config: &Config, train_data_hash: &str, seed: u64, device_ki
     }))
 }
 
+/// How the test split's Zarr/HDF5 files are read (D17): in the infer key when any differs from
+/// its default, so the keys of runs on TIFF data stay what they were.
+const TEST_ARRAY_KEYS: &[&str] = &[
+    "DATA.TEST.INPUT_IMG_AXES_ORDER",
+    "DATA.TEST.INPUT_MASK_AXES_ORDER",
+    "DATA.TEST.INPUT_ZARR_MULTIPLE_DATA",
+    "DATA.TEST.INPUT_ZARR_MULTIPLE_DATA_RAW_PATH",
+    "DATA.TEST.INPUT_ZARR_MULTIPLE_DATA_GT_PATH",
+];
+
 /// The infer key: the train key, the test images' content hash and the inference keys. With
 /// `TEST.BY_CHUNKS.ENABLE` the infer stage also binarises, counts and writes the masks, so every
 /// `TEST.BY_CHUNKS` key joins it; without, the section is left out so that the keys of runs that
-/// never used it stay what they were.
+/// never used it stay what they were. The test split's array keys join when set.
 pub fn infer_inputs(config: &Config, train_key: &str, test_data_hash: &str) -> StageInputs {
     let mut picked = pick(config, INFER_KEYS);
+    let arrays = pick(config, TEST_ARRAY_KEYS);
+    if arrays != pick(&Config::default(), TEST_ARRAY_KEYS)
+        && let (Value::Object(map), Value::Object(arrays)) = (&mut picked, arrays)
+    {
+        map.extend(arrays);
+    }
     if config.test.by_chunks.enable
         && let Value::Object(map) = &mut picked
     {
@@ -280,6 +296,19 @@ mod tests {
         assert_eq!(raw.0, chunked.0);
         assert!(raw.1 != chunked.1 && raw.2 != chunked.2);
         assert_ne!(base.0, normal.0);
+        let zarr = with(", BY_CHUNKS: {ENABLE: True, FORMAT: zarr}");
+        assert!(zarr.0 == chunked.0 && zarr.1 != chunked.1);
+    }
+
+    #[test]
+    fn the_test_splits_array_keys_change_infer_and_evaluate_only_when_set() {
+        let base = keys(BASE);
+        let set = |data_test: &str| keys(&format!("{BASE}DATA: {{TEST: {{{data_test}}}}}\n"));
+        assert_eq!(set("INPUT_IMG_AXES_ORDER: TZCYX"), base, "the default leaves every key");
+        let zyx = set("INPUT_IMG_AXES_ORDER: ZYX");
+        assert_eq!(zyx.0, base.0);
+        assert!(zyx.1 != base.1 && zyx.2 != base.2);
+        assert_ne!(set("INPUT_MASK_AXES_ORDER: ZYX").1, zyx.1);
     }
 
     #[test]

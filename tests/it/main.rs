@@ -2,6 +2,8 @@
 //! tiny data.
 //!
 //! - `util`: a temporary folder per test and a command builder for the binary.
+//! - `arrays`: Zarr/HDF5 sets (`synth --format`, zarr-python, h5py) train and test as their TIFF
+//!   twins; chunked Zarr outputs; a Zarr volume larger than the allowed address space.
 //! - `by_chunks_cli`: `TEST.BY_CHUNKS` 3D train + test, its TIFFs equal to the normal path's.
 //! - `config_cli`: `config show|check` on BiaPy's templates (snapshots) and on bad configs.
 //! - `convert_cli`: `import`/`export` between `.pth`, `.bpk` and safetensors; a `.pth` as checkpoint.
@@ -33,6 +35,7 @@
 //! - `tidy`: every source file has a `//!` comment; no `dbg!`/`todo!`.
 //! - `train_cli`: `train` on tiny 2D/3D sets, determinism, resume after kill, bad inputs.
 
+mod arrays;
 mod bmz_export;
 mod by_chunks_cli;
 mod config_cli;

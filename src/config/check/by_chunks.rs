@@ -28,6 +28,11 @@ pub(super) fn check(config: &Config, c: &mut Checker) {
         "TEST.BY_CHUNKS.PHASES",
         "semantic segmentation runs the `prediction` phase only, and it is not listed: nothing would be predicted",
     );
+    c.require(
+        ["tif", "zarr"].contains(&by.format.as_str()),
+        "TEST.BY_CHUNKS.FORMAT",
+        format!("expected `tif` or `zarr`, found `{}`", by.format),
+    );
     let kind = by.workflow_process.r#type.as_str();
     c.require(
         ["chunk_by_chunk", "entire_pred"].contains(&kind),

@@ -24,6 +24,7 @@ fn spec(root: &Path, ndim: Ndim) -> SplitSpec {
         n_classes: 2,
         ignore_label: None,
         preprocess: None,
+        arrays: SplitArrays::from_config(&Config::default(), SplitRole::Train),
     }
 }
 
@@ -61,9 +62,10 @@ fn zero_255_binary_masks_read_as_0_1() {
     let mut mask = Volume::filled([1, 4, 4, 1], 0u8);
     mask.set(0, 1, 1, 0, 255);
     write(&path, AnyVolume::U8(mask));
-    let labels = read_mask(&path, Ndim::D2, 2, None).unwrap();
+    let array = &spec(dir.path(), Ndim::D2).arrays.mask;
+    let labels = read_mask(&path, array, Ndim::D2, 2, None).unwrap();
     assert_eq!(
-        read_mask(&path, Ndim::D2, 2, Some(255)).unwrap().get(0, 1, 1, 0),
+        read_mask(&path, array, Ndim::D2, 2, Some(255)).unwrap().get(0, 1, 1, 0),
         255,
         "the ignore label is kept as is"
     );
@@ -85,7 +87,10 @@ fn missing_and_empty_folders() {
     std::fs::create_dir_all(root.join("x")).unwrap();
     assert_eq!(
         error_of(root, Ndim::D2),
-        format!("`DATA.TRAIN.PATH`: no .tif/.tiff files in `{}`", root.join("x").display())
+        format!(
+            "`DATA.TRAIN.PATH`: no .tif/.tiff files, .zarr folders or .h5/.hdf5 files in `{}`",
+            root.join("x").display()
+        )
     );
 }
 
@@ -194,12 +199,63 @@ fn stack_pairs_are_checked_from_their_headers() {
     write(&image, u8_volume([4, 6, 5, 1], 3));
     write(&mask, u8_volume([4, 6, 4, 1], 1));
     write(&flat, u8_volume([1, 6, 5, 1], 1));
-    let (stack, none) = open_stack_pair(&image, None, 1).unwrap();
-    assert_eq!((stack.shape(), none.is_none(), stack.planes_decoded()), ([4, 6, 5, 1], true, 0));
-    let err = open_stack_pair(&image, Some(&mask), 1).unwrap_err().to_string();
+    let arrays = &spec(dir.path(), Ndim::D3).arrays;
+    let (stack, none) = open_stack_pair(&image, None, arrays, 1).unwrap();
+    assert_eq!((stack.shape(), none.is_none(), stack.max_planes_at_once()), ([4, 6, 5, 1], true, 0));
+    let err = open_stack_pair(&image, Some(&mask), arrays, 1).unwrap_err().to_string();
     assert!(err.contains("is 4×6×5 but its mask") && err.contains("is 4×6×4"), "{err}");
-    let err = open_stack_pair(&image, None, 2).unwrap_err().to_string();
+    let err = open_stack_pair(&image, None, arrays, 2).unwrap_err().to_string();
     assert!(err.contains("has 1 channel(s), but `DATA.PATCH_SIZE` ends in 2"), "{err}");
-    let err = open_stack_pair(&flat, None, 1).unwrap_err().to_string();
+    let err = open_stack_pair(&flat, None, arrays, 1).unwrap_err().to_string();
     assert!(err.contains("is a single 6×5 image, but `PROBLEM.NDIM` is 3D"), "{err}");
+}
+
+/// The 3D pairs of a split stored as Zarr: `x/<name>.zarr` in `TZCYX`, `y/<name>.zarr` in `ZYX`.
+fn zarr_pairs(root: &Path, names: &[&str]) -> SplitSpec {
+    use crate::config::axes::AxesOrder;
+    use crate::data::array_io::write_array;
+    for (i, name) in names.iter().enumerate() {
+        std::fs::create_dir_all(root.join("x")).unwrap();
+        std::fs::create_dir_all(root.join("y")).unwrap();
+        let image =
+            AnyVolume::U16(Volume::from_vec([3, 4, 5, 1], (0..60).map(|v| v * (i as u16 + 1)).collect()).unwrap());
+        write_array(&root.join("x").join(name), &image, &AxesOrder::parse("TZCYX").unwrap()).unwrap();
+        let mask =
+            AnyVolume::U8(Volume::from_vec([3, 4, 5, 1], (0..60).map(|v| u8::from(v % 3 == 0)).collect()).unwrap());
+        write_array(&root.join("y").join(name), &mask, &AxesOrder::parse("ZYX").unwrap()).unwrap();
+    }
+    let mut spec = spec(root, Ndim::D3);
+    spec.arrays.mask.axes = "ZYX".into();
+    spec
+}
+
+#[test]
+fn zarr_pairs_load_like_tiff_stacks_and_hash_by_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = zarr_pairs(dir.path(), &["b.zarr", "a.zarr"]);
+    let samples = load_split(&spec).unwrap();
+    assert_eq!(samples.len(), 2);
+    assert!(samples[0].image_path.ends_with("x/a.zarr"));
+    assert_eq!(samples[1].image.shape(), [3, 4, 5, 1]);
+    assert_eq!((samples[0].image.get(2, 3, 4, 0), samples[1].image.get(2, 3, 4, 0)), (118.0, 59.0));
+    assert_eq!(samples[0].mask.as_ref().unwrap().get(0, 0, 3, 0), 1);
+    let before = split_hash(&spec).unwrap();
+    let other = AnyVolume::U8(Volume::filled([3, 4, 5, 1], 0));
+    let order = crate::config::axes::AxesOrder::parse("ZYX").unwrap();
+    std::fs::remove_dir_all(dir.path().join("y/b.zarr")).unwrap();
+    crate::data::array_io::write_array(&dir.path().join("y/b.zarr"), &other, &order).unwrap();
+    assert_ne!(before, split_hash(&spec).unwrap());
+}
+
+#[test]
+fn zarr_inputs_are_3d_only_and_need_their_axes_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = zarr_pairs(dir.path(), &["a.zarr"]);
+    spec.arrays.mask.axes = "TZCYX".into();
+    let err = load_split(&spec).unwrap_err().to_string();
+    assert!(err.contains("y/a.zarr` is 3-dimensional [3, 4, 5], but the axes order `TZCYX` names 5"), "{err}");
+    assert!(err.contains("(`DATA.TRAIN.INPUT_MASK_AXES_ORDER`)"), "{err}");
+    spec.ndim = Ndim::D2;
+    let err = load_split(&spec).unwrap_err().to_string();
+    assert!(err.contains("x/a.zarr` is a Zarr/HDF5 input, but `PROBLEM.NDIM` is 2D"), "{err}");
 }

@@ -1,8 +1,10 @@
 //! One test image predicted by chunks (`TEST.BY_CHUNKS`, spec §4.7, D15): z slab by z slab, each
 //! slab's patches predicted, the padded border discarded, the owned voxels binarised on the fly
 //! and appended to `per_image_binarized/<stem>.tif` (and the probabilities to
-//! `per_image/<stem>.tif` with `WRITE_RAW_PREDICTIONS`), page by page. With a mask, the
-//! per-patch IoU counts and the whole volume's confusion counts are taken on the way.
+//! `per_image/<stem>.tif` with `WRITE_RAW_PREDICTIONS`), page by page — or, with
+//! `TEST.BY_CHUNKS.FORMAT: zarr`, to `<stem>.zarr` in the input's axes order, chunk by chunk (D17;
+//! `SAVE_OUT_TIF` adds the TIFFs). With a mask, the per-patch IoU counts and the whole volume's
+//! confusion counts are taken on the way.
 //!
 //! Memory: the normalised input slab and the mask slab (`PATCH_SIZE[0]` planes), one batch of
 //! patches and the output slab (`PATCH_SIZE[0] − 2·PADDING[0]` planes) — never the volume. The
@@ -10,11 +12,13 @@
 
 use std::path::Path;
 
+use crate::config::axes::AxesOrder;
 use crate::config::{Config, Ndim};
 use crate::data::Volume;
-use crate::data::dataset::open_stack_pair;
+use crate::data::array_io::{ArrayFormat, Dtype, ZarrSlabWriter};
+use crate::data::dataset::{DataError, SplitArrays, SplitRole, open_stack_pair};
 use crate::data::patches::GridError;
-use crate::data::tiff_io::{PageType, TiffPageWriter};
+use crate::data::tiff_io::{AnyVolume, PageType, TiffMeta, TiffPageWriter};
 use crate::data::window::crop_reflect;
 use crate::layout::RunLayout;
 use crate::metrics::{Counts, iou};
@@ -55,51 +59,108 @@ pub struct ChunkedPrediction {
     pub footprint: Footprint,
 }
 
+/// One output file or container, written slab by slab.
+enum SlabWriter {
+    Tiff(Box<TiffPageWriter>),
+    Zarr(Box<ZarrSlabWriter>),
+}
+
+impl SlabWriter {
+    fn write_slab(&mut self, slab: &AnyVolume) -> Result<(), InferError> {
+        match self {
+            Self::Tiff(w) => Ok(w.write_slab(slab)?),
+            Self::Zarr(w) => w.write_slab(slab).map_err(|e| DataError::from(e).into()),
+        }
+    }
+
+    /// Renames the output into place; returns the most planes written at once.
+    fn finish(self) -> Result<usize, InferError> {
+        match self {
+            Self::Tiff(w) => {
+                let most = w.max_planes_at_once();
+                w.finish()?;
+                Ok(most)
+            }
+            Self::Zarr(w) => {
+                let most = w.max_planes_at_once();
+                w.finish().map_err(DataError::from)?;
+                Ok(most)
+            }
+        }
+    }
+}
+
+/// Where and how one image's outputs are written.
+struct OutputSpec<'a> {
+    stem: &'a str,
+    /// `(z, y, x)` of the whole volume.
+    shape: [usize; 3],
+    /// Channels of the probabilities.
+    k: usize,
+    meta: &'a TiffMeta,
+    /// With `FORMAT: zarr`: the axes order of the containers (the input's, or `ZYXC` for TIFF
+    /// inputs) and their chunk depth.
+    zarr: Option<(AxesOrder, usize)>,
+}
+
 /// The output files of one image, written slab by slab.
 struct Writers {
-    labels: Option<TiffPageWriter>,
-    probs: Option<TiffPageWriter>,
+    labels: Vec<SlabWriter>,
+    probs: Vec<SlabWriter>,
 }
 
 impl Writers {
-    fn create(
-        job: &ChunkJob,
-        stem: &str,
-        shape: [usize; 3],
-        k: usize,
-        meta: &crate::data::tiff_io::TiffMeta,
-    ) -> Result<Self, InferError> {
+    fn create(job: &ChunkJob, out: &OutputSpec) -> Result<Self, InferError> {
         let config = job.config;
         let n_classes = config.data.n_classes;
         let by = &config.test.by_chunks;
-        let [z, y, x] = shape;
-        let labels = if n_classes <= 2 || config.data.test.argmax_to_output {
-            let path = target(&job.layout.result("per_image_binarized"), stem)?;
-            let page_type = if n_classes <= 255 { PageType::U8 } else { PageType::U16 };
-            let options = labels_options(n_classes, meta);
-            Some(TiffPageWriter::create(&path, page_type, [z, y, x, 1], &options).map_err(write_error(&path))?)
-        } else {
-            None
-        };
+        let [z, y, x] = out.shape;
+        let tiff = out.zarr.is_none() || by.save_out_tif;
+        let mut labels = Vec::new();
+        let mut probs = Vec::new();
+        if n_classes <= 2 || config.data.test.argmax_to_output {
+            let dir = job.layout.result("per_image_binarized");
+            let (page_type, dtype) =
+                if n_classes <= 255 { (PageType::U8, Dtype::U8) } else { (PageType::U16, Dtype::U16) };
+            if let Some((order, planes)) = &out.zarr {
+                labels.push(zarr_writer(&dir, out.stem, dtype, [z, y, x, 1], order, *planes)?);
+            }
+            if tiff {
+                let path = target(&dir, out.stem)?;
+                let options = labels_options(n_classes, out.meta);
+                let writer =
+                    TiffPageWriter::create(&path, page_type, [z, y, x, 1], &options).map_err(write_error(&path))?;
+                labels.push(SlabWriter::Tiff(Box::new(writer)));
+            }
+        }
         // BiaPy writes the raw predictions when asked, or when they are not processed on the fly.
-        let probs = if by.write_raw_predictions || !by.workflow_process.enable {
-            let path = target(&job.layout.result("per_image"), stem)?;
-            Some(
-                TiffPageWriter::create(&path, PageType::F32, [z, y, x, k], &probs_options(meta))
-                    .map_err(write_error(&path))?,
-            )
-        } else {
-            None
-        };
+        if by.write_raw_predictions || !by.workflow_process.enable {
+            let dir = job.layout.result("per_image");
+            if let Some((order, planes)) = &out.zarr {
+                probs.push(zarr_writer(&dir, out.stem, Dtype::F32, [z, y, x, out.k], order, *planes)?);
+            }
+            if tiff {
+                let path = target(&dir, out.stem)?;
+                let writer = TiffPageWriter::create(&path, PageType::F32, [z, y, x, out.k], &probs_options(out.meta))
+                    .map_err(write_error(&path))?;
+                probs.push(SlabWriter::Tiff(Box::new(writer)));
+            }
+        }
         Ok(Self { labels, probs })
     }
 
     fn write(&mut self, labels: &Volume<u16>, probs: Volume<f32>, n_classes: usize) -> Result<(), InferError> {
-        if let Some(writer) = &mut self.labels {
-            writer.write_slab(&label_volume(labels, n_classes))?;
+        if !self.labels.is_empty() {
+            let labels = label_volume(labels, n_classes);
+            for writer in &mut self.labels {
+                writer.write_slab(&labels)?;
+            }
         }
-        if let Some(writer) = &mut self.probs {
-            writer.write_slab(&probs.into())?;
+        if !self.probs.is_empty() {
+            let probs = AnyVolume::from(probs);
+            for writer in &mut self.probs {
+                writer.write_slab(&probs)?;
+            }
         }
         Ok(())
     }
@@ -127,12 +188,26 @@ impl Writers {
     /// Renames the files into place; returns the most planes written at once.
     fn finish(self) -> Result<usize, InferError> {
         let mut most = 0;
-        for writer in [self.labels, self.probs].into_iter().flatten() {
-            most = most.max(writer.max_planes_at_once());
-            writer.finish()?;
+        for writer in self.labels.into_iter().chain(self.probs) {
+            most = most.max(writer.finish()?);
         }
         Ok(most)
     }
+}
+
+/// A Zarr output `<dir>/<stem>.zarr`.
+fn zarr_writer(
+    dir: &Path,
+    stem: &str,
+    dtype: Dtype,
+    shape: [usize; 4],
+    order: &AxesOrder,
+    planes: usize,
+) -> Result<SlabWriter, InferError> {
+    std::fs::create_dir_all(dir).map_err(InferError::write(dir))?;
+    let path = dir.join(format!("{stem}.zarr"));
+    let writer = ZarrSlabWriter::create(&path, dtype, shape, order, planes).map_err(DataError::from)?;
+    Ok(SlabWriter::Zarr(Box::new(writer)))
 }
 
 fn write_error(path: &Path) -> impl FnOnce(crate::data::tiff_io::TiffError) -> InferError {
@@ -151,7 +226,8 @@ pub fn infer_image(
     debug_assert_eq!(config.problem.ndim, Ndim::D3);
     let (patch, padding) = (job.patch.patch, job.patch.padding);
     let n_channels = config.data.patch_size.last().copied().unwrap_or(1);
-    let (image_stack, mask_stack) = open_stack_pair(image_path, mask_path, n_channels)?;
+    let arrays = SplitArrays::from_config(config, SplitRole::Test);
+    let (image_stack, mask_stack) = open_stack_pair(image_path, mask_path, &arrays, n_channels)?;
     let mut image = ImageSource::new(image_stack, &config.data.normalization, patch[0])?;
     let [depth, ny, nx, _] = image.shape();
     let by = &config.test.by_chunks;
@@ -166,7 +242,18 @@ pub fn infer_image(
     let tiles = tiles_3d(shape, patch, padding)?;
     let k = if config.data.n_classes <= 2 { 1 } else { config.data.n_classes };
     // The outputs cover the whole volume, as BiaPy's: planes outside the range stay empty.
-    let mut writers = Writers::create(job, stem, [depth, ny, nx], k, &image.meta().clone())?;
+    let zarr = (by.format == "zarr").then(|| {
+        let order = match ArrayFormat::of(image_path) {
+            Some(_) => AxesOrder::parse(&arrays.image.axes).ok(),
+            None => None,
+        };
+        // BiaPy's outputs keep the input's axes order, with a channel axis.
+        let order = order.unwrap_or_else(|| AxesOrder::parse("ZYXC").expect("a valid order"));
+        (order.with_channels(), patch[0] - 2 * padding[0])
+    });
+    let meta = image.meta().clone();
+    let out = OutputSpec { stem, shape: [depth, ny, nx], k, meta: &meta, zarr };
+    let mut writers = Writers::create(job, &out)?;
     let n_classes = config.data.n_classes;
     writers.write_empty(range.start, [ny, nx], k, n_classes, patch[0])?;
     let keep = border_box(shape, job.border);

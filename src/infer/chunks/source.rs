@@ -1,4 +1,5 @@
-//! The test image and its mask read slab by slab for `TEST.BY_CHUNKS` (D15), with the checks
+//! The test image and its mask (TIFF stacks or Zarr/HDF5 arrays, D17) read slab by slab for
+//! `TEST.BY_CHUNKS` (D15), with the checks
 //! and conversions of the whole-file path (`data::dataset`; the header checks are
 //! `open_stack_pair`): masks integer labels below `DATA.N_CLASSES` (0/255 read as 0/1).
 //! Normalisation statistics are whole-volume, gathered in streaming passes before prediction
@@ -19,19 +20,20 @@ use crate::data::Volume;
 use crate::data::dataset::{DataError, mask_is_0_255};
 use crate::data::normalize::{NormStats, apply};
 use crate::data::normalize_stream::StreamingStats;
-use crate::data::tiff_io::{AnyVolume, TiffMeta, TiffStack, map_volume};
+use crate::data::stack::Stack;
+use crate::data::tiff_io::{AnyVolume, TiffMeta, map_volume};
 use crate::data::window::reflect_index;
 
 use super::super::InferError;
 
 /// The planes `first..first + n` of `stack`, reflected at its borders, as one volume, decoding
 /// only the pages inside the stack that the window touches (at most `n`).
-fn reflected_planes(stack: &mut TiffStack, first: isize, n: usize) -> Result<AnyVolume, InferError> {
+fn reflected_planes(stack: &mut Stack, first: isize, n: usize) -> Result<AnyVolume, InferError> {
     let depth = stack.shape()[0];
     let planes: Vec<usize> = (0..n).map(|i| reflect_index(first + i as isize, depth)).collect();
     let lo = planes.iter().copied().min().unwrap_or(0);
     let hi = planes.iter().copied().max().map_or(lo + 1, |m| m + 1);
-    let read = stack.read_slab(lo, hi).map_err(DataError::from)?;
+    let read = stack.read_slab(lo, hi)?;
     if planes.iter().enumerate().all(|(i, &p)| p == lo + i) && planes.len() == hi - lo {
         return Ok(read);
     }
@@ -51,15 +53,16 @@ fn pick_planes<T: Copy>(v: &Volume<T>, planes: &[usize], lo: usize) -> Volume<T>
 
 /// A test image read slab by slab, normalised with its whole-volume statistics.
 pub struct ImageSource {
-    stack: TiffStack,
+    stack: Stack,
     stats: NormStats,
+    meta: TiffMeta,
 }
 
 impl ImageSource {
     /// Gathers the normalisation statistics of the image `stack` (checked by
     /// [`open_stack_pair`]) in streaming passes of at most `slab_planes` planes (see the module
     /// docs).
-    pub fn new(mut stack: TiffStack, norm: &Normalization, slab_planes: usize) -> Result<Self, InferError> {
+    pub fn new(mut stack: Stack, norm: &Normalization, slab_planes: usize) -> Result<Self, InferError> {
         let n_channels = stack.shape()[3];
         // The statistics of the whole stack, as the normal path takes them: `Z_START`/`Z_END` only
         // choose the planes predicted.
@@ -67,14 +70,14 @@ impl ImageSource {
         let mut stats = StreamingStats::new(norm, n_channels)?;
         let step = slab_planes.max(1);
         for z0 in (0..depth).step_by(step) {
-            stats.add_first(&stack.read_slab(z0, (z0 + step).min(depth)).map_err(DataError::from)?.to_f32());
+            stats.add_first(&stack.read_slab(z0, (z0 + step).min(depth))?.to_f32());
         }
         if stats.needs_second_pass() {
             for z0 in (0..depth).step_by(step) {
-                stats.add_second(&stack.read_slab(z0, (z0 + step).min(depth)).map_err(DataError::from)?.to_f32());
+                stats.add_second(&stack.read_slab(z0, (z0 + step).min(depth))?.to_f32());
             }
         }
-        Ok(Self { stats: stats.finish()?, stack })
+        Ok(Self { stats: stats.finish()?, meta: stack.meta(), stack })
     }
 
     /// `(z, y, x, c)` of the whole stack.
@@ -84,7 +87,7 @@ impl ImageSource {
 
     /// Pixel size of the image, for the outputs.
     pub fn meta(&self) -> &TiffMeta {
-        self.stack.meta()
+        &self.meta
     }
 
     /// `n` normalised planes from plane `first` (reflected outside the stack).
@@ -103,7 +106,7 @@ impl ImageSource {
 /// A test mask read slab by slab as labels.
 pub struct MaskSource {
     path: PathBuf,
-    stack: TiffStack,
+    stack: Stack,
     zero_255: bool,
     n_classes: usize,
 }
@@ -112,7 +115,7 @@ impl MaskSource {
     /// Checks the mask `stack` (opened by [`open_stack_pair`]) in one streaming pass of at most
     /// `slab_planes` planes (integer labels below `n_classes`) and decides the 0/255 reading.
     pub fn new(
-        mut stack: TiffStack,
+        mut stack: Stack,
         (n_classes, ignore): (usize, Option<u16>),
         slab_planes: usize,
     ) -> Result<Self, InferError> {
@@ -122,7 +125,7 @@ impl MaskSource {
         let (mut max, mut all_0_255) = (0u32, true);
         let step = slab_planes.max(1);
         for z0 in (0..z).step_by(step) {
-            let slab = stack.read_slab(z0, (z0 + step).min(z)).map_err(DataError::from)?;
+            let slab = stack.read_slab(z0, (z0 + step).min(z))?;
             let labels = integer_labels(path, slab, n_classes)?;
             for &v in labels.as_slice() {
                 all_0_255 &= v == 0 || v == 255;
