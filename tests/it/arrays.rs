@@ -339,3 +339,61 @@ fn walk(root: &Path) -> Vec<PathBuf> {
     }
     found
 }
+
+/// `tif`'s image and mask of each name as `volumes/raw` and `volumes/labels` of one Zarr
+/// container `<stem>.zarr` (`ZYX`), in `out/<split>/x`.
+fn containers_of_pairs(tif: &Path, out: &Path) {
+    use zarrs::array::{ArrayBuilder, ArraySubset, FillValue, data_type};
+    use zarrs::group::GroupBuilder;
+    for split in ["train", "test"] {
+        let folder = out.join(split).join("x");
+        std::fs::create_dir_all(&folder).unwrap();
+        for entry in std::fs::read_dir(tif.join(split).join("x")).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().replace(".tif", ".zarr");
+            let store = std::sync::Arc::new(zarrs::filesystem::FilesystemStore::new(folder.join(name)).unwrap());
+            for group in ["/", "/volumes"] {
+                GroupBuilder::new().build(store.clone(), group).unwrap().store_metadata().unwrap();
+            }
+            for (sub, array) in [("x", "/volumes/raw"), ("y", "/volumes/labels")] {
+                let AnyVolume::U8(v) = read_tiff(&tif.join(split).join(sub).join(entry.file_name())).unwrap().volume
+                else {
+                    panic!("uint8 synthetic data")
+                };
+                let [z, y, x, _] = v.shape();
+                let shape = vec![z as u64, y as u64, x as u64];
+                let a = ArrayBuilder::new(shape.clone(), vec![8, 16, 16], data_type::uint8(), FillValue::from(0u8))
+                    .build(store.clone(), array)
+                    .unwrap();
+                a.store_metadata().unwrap();
+                let region: Vec<std::ops::Range<u64>> = shape.iter().map(|&n| 0..n).collect();
+                a.store_array_subset(&ArraySubset::new_with_ranges(&region), v.as_slice()).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn images_and_masks_in_one_container_read_by_their_dataset_keys() {
+    let dir = TestDir::new();
+    let tif = synth(&dir, "tif", "tif");
+    let tiff = train_and_test(&dir, &tif, "tif", &[]);
+    let both = dir.join("both");
+    containers_of_pairs(&tif, &both);
+    // `train/x`, `test/x` hold the containers; the `GT_PATH`s (`…/y`) do not exist and are unused.
+    let sets: Vec<String> = ["TRAIN", "TEST"]
+        .iter()
+        .flat_map(|s| {
+            [
+                format!("DATA.{s}.INPUT_ZARR_MULTIPLE_DATA=True"),
+                format!("DATA.{s}.INPUT_ZARR_MULTIPLE_DATA_RAW_PATH=volumes.raw"),
+                format!("DATA.{s}.INPUT_ZARR_MULTIPLE_DATA_GT_PATH=volumes/labels"),
+                format!("DATA.{s}.INPUT_IMG_AXES_ORDER=ZYX"),
+                format!("DATA.{s}.INPUT_MASK_AXES_ORDER=ZYX"),
+            ]
+        })
+        .collect();
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let job = train_and_test(&dir, &both, "both", &sets);
+    assert_eq!(numbers(&job), numbers(&tiff), "the pairs read from one container each");
+    assert_eq!(outputs(&job), outputs(&tiff));
+}

@@ -345,15 +345,7 @@ impl ZarrSlabWriter {
         let _ = std::fs::remove_dir_all(&tmp);
         let array =
             zarr::ZarrArray::create(&tmp, layout.shape(), &chunks, dtype).map_err(|e| write_error(e.detail()))?;
-        Ok(Self {
-            path: path.into(),
-            tmp,
-            array,
-            layout,
-            dtype,
-            progress: SlabProgress::new(shape),
-            finished: false,
-        })
+        Ok(Self { path: path.into(), tmp, array, layout, dtype, progress: SlabProgress::new(shape), finished: false })
     }
 
     /// Appends the next `n` z planes: `slab` is `(n, y, x, c)` of the array's sample type.
