@@ -308,10 +308,10 @@ impl ArrayStack {
 }
 
 /// A `(z, y, x, c)` volume written as a Zarr v3 array slab after slab, in a given axes order;
-/// chunks are one slab deep,
-/// so every chunk is written once. The container is built under a temporary sibling name and
-/// renamed into place by [`ZarrSlabWriter::finish`] once every plane was written; dropped
-/// unfinished, the temporary folder is removed.
+/// chunks are one slab deep, so every chunk is written once. The container is built under a
+/// temporary sibling name and renamed into place by [`ZarrSlabWriter::finish`] once every plane
+/// was written (an older container of that name is removed just before); dropped unfinished,
+/// the temporary folder is removed.
 pub struct ZarrSlabWriter {
     path: PathBuf,
     tmp: PathBuf,

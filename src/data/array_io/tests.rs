@@ -120,6 +120,25 @@ fn the_first_array_sorted_by_name_is_read_unless_one_is_named() {
 }
 
 #[test]
+fn a_sample_type_segsweep_does_not_read_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wide.zarr");
+    let store = std::sync::Arc::new(zarrs::filesystem::FilesystemStore::new(&path).unwrap());
+    zarrs::array::ArrayBuilder::new(
+        vec![2, 2, 2],
+        vec![2, 2, 2],
+        zarrs::array::data_type::int64(),
+        zarrs::array::FillValue::from(0i64),
+    )
+    .build(store, "/")
+    .unwrap()
+    .store_metadata()
+    .unwrap();
+    let err = ArrayStack::open(&path, &spec("ZYX")).unwrap_err().to_string();
+    assert!(err.contains("wide.zarr` has int64") && err.contains("samples: expected uint8/16/32"), "{err}");
+}
+
+#[test]
 fn containers_without_arrays_and_other_names_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("empty.zarr");

@@ -111,7 +111,7 @@ impl ZarrArray {
         } else if t.is::<Float64DataType>() {
             Dtype::F64
         } else {
-            return Err(format!("{t:?}"));
+            return Err(t.to_string());
         })
     }
 
