@@ -6,9 +6,10 @@
 //! `SAVE_OUT_TIF` adds the TIFFs). With a mask, the per-patch IoU counts and the whole volume's
 //! confusion counts are taken on the way.
 //!
-//! Memory: the normalised input slab and the mask slab (`PATCH_SIZE[0]` planes), one batch of
-//! patches and the output slab (`PATCH_SIZE[0] − 2·PADDING[0]` planes) — never the volume. The
-//! returned [`Footprint`] says how many planes the readers and writers held at once.
+//! Memory: the normalised input slab and the mask slab (`PATCH_SIZE[0]` planes, or the block of
+//! `WORKFLOW_PROCESS.PATCHES_PER_TILE[0]` z tiles read at once), one batch of patches and the
+//! output slab (`PATCH_SIZE[0] − 2·PADDING[0]` planes) — never the volume. The returned
+//! [`Footprint`] says how many planes the readers and writers held at once.
 
 use std::path::Path;
 
@@ -259,29 +260,38 @@ pub fn infer_image(
     let keep = border_box(shape, job.border);
     let mut total = mask.as_ref().map(|_| Counts::new(config.data.n_classes));
     let mut patch_ious = Vec::new();
-    for tz in &tiles[0] {
-        let first = range.start as isize + tz.patch_start;
-        let input = image.padded_slab(first, patch[0])?;
-        let truth = mask.as_mut().map(|m| m.padded_slab(first, patch[0])).transpose()?;
-        let mut probs = Volume::filled([tz.own.len(), ny, nx, k], 0.0f32);
-        let positions: Vec<(&Tile, &Tile)> =
-            tiles[1].iter().flat_map(|ty| tiles[2].iter().map(move |tx| (ty, tx))).collect();
-        for batch in positions.chunks(job.patch.batch_size.max(1)) {
-            let start = |(ty, tx): &(&Tile, &Tile)| [0, ty.patch_start, tx.patch_start];
-            let patches: Vec<Volume<f32>> = batch.iter().map(|p| crop_reflect(&input, start(p), patch)).collect();
-            for (p, prob) in batch.iter().zip(predict_many(predictor, &patches, job.patch.tta)?) {
-                if let Some(truth) = &truth {
-                    let counts = job.labeling.counts(&prob, &crop_reflect(truth, start(p), patch));
-                    patch_ious.push(iou(&counts, config.test.empty_iou));
+    // `PATCHES_PER_TILE[0]` z tiles share one read, as BiaPy's read block (fewer, deeper reads;
+    // the same values).
+    let per_read = by.workflow_process.patches_per_tile.first().map_or(1, |&n| n.max(1));
+    for group in tiles[0].chunks(per_read) {
+        let (first_tile, last_tile) = (&group[0], &group[group.len() - 1]);
+        let first = range.start as isize + first_tile.patch_start;
+        let planes = (last_tile.patch_start - first_tile.patch_start) as usize + patch[0];
+        let input = image.padded_slab(first, planes)?;
+        let truth = mask.as_mut().map(|m| m.padded_slab(first, planes)).transpose()?;
+        for tz in group {
+            // Where this tile's patch starts in the block read.
+            let base = tz.patch_start - first_tile.patch_start;
+            let mut probs = Volume::filled([tz.own.len(), ny, nx, k], 0.0f32);
+            let positions: Vec<(&Tile, &Tile)> =
+                tiles[1].iter().flat_map(|ty| tiles[2].iter().map(move |tx| (ty, tx))).collect();
+            for batch in positions.chunks(job.patch.batch_size.max(1)) {
+                let start = |(ty, tx): &(&Tile, &Tile)| [base, ty.patch_start, tx.patch_start];
+                let patches: Vec<Volume<f32>> = batch.iter().map(|p| crop_reflect(&input, start(p), patch)).collect();
+                for (p, prob) in batch.iter().zip(predict_many(predictor, &patches, job.patch.tta)?) {
+                    if let Some(truth) = &truth {
+                        let counts = job.labeling.counts(&prob, &crop_reflect(truth, start(p), patch));
+                        patch_ious.push(iou(&counts, config.test.empty_iou));
+                    }
+                    copy_owned(&prob, &mut probs, [tz, p.0, p.1]);
                 }
-                copy_owned(&prob, &mut probs, [tz, p.0, p.1]);
             }
+            let labels = Volume::from_vec([tz.own.len(), ny, nx, 1], job.labeling.labels(&probs))?;
+            if let (Some(total), Some(truth)) = (&mut total, &truth) {
+                total.merge(&slab_counts(&labels, truth, base as usize + tz.offset, tz, &keep, job.labeling));
+            }
+            writers.write(&labels, probs, config.data.n_classes)?;
         }
-        let labels = Volume::from_vec([tz.own.len(), ny, nx, 1], job.labeling.labels(&probs))?;
-        if let (Some(total), Some(truth)) = (&mut total, &truth) {
-            total.merge(&slab_counts(&labels, truth, tz, &keep, job.labeling));
-        }
-        writers.write(&labels, probs, config.data.n_classes)?;
     }
     writers.write_empty(depth - range.end, [ny, nx], k, n_classes, patch[0])?;
     let written_planes = writers.finish()?;
@@ -308,11 +318,13 @@ fn copy_owned(prob: &Volume<f32>, probs: &mut Volume<f32>, [tz, ty, tx]: [&Tile;
     }
 }
 
-/// Confusion counts of the slab's `labels` against the owned planes of `truth` (the padded mask
-/// slab), inside the `TEST.EVAL_BORDER_CROP` box `keep`.
+/// Confusion counts of the slab's `labels` against the owned planes of `truth` (the mask block
+/// read, whose plane `first` is the tile's first owned plane), inside the
+/// `TEST.EVAL_BORDER_CROP` box `keep`.
 fn slab_counts(
     labels: &Volume<u16>,
     truth: &Volume<u16>,
+    first: usize,
     tz: &Tile,
     keep: &[std::ops::Range<usize>; 3],
     labeling: Labeling,
@@ -323,7 +335,7 @@ fn slab_counts(
             continue;
         }
         for y in keep[1].clone() {
-            let (p, t) = (labels.index(dz, y, keep[2].start, 0), truth.index(tz.offset + dz, y, keep[2].start, 0));
+            let (p, t) = (labels.index(dz, y, keep[2].start, 0), truth.index(first + dz, y, keep[2].start, 0));
             pred.extend_from_slice(&labels.as_slice()[p..p + keep[2].len()]);
             real.extend_from_slice(&truth.as_slice()[t..t + keep[2].len()]);
         }

@@ -134,3 +134,31 @@ fn with_padding_and_a_z_range_every_plane_is_written_once_from_bounded_slabs() {
     assert_eq!(chunked.patch_ious.len(), 6 * 3 * 3);
     assert_eq!(chunked.footprint, Footprint { image_planes: 4, mask_planes: 4, written_planes: 2 });
 }
+
+#[test]
+fn patches_per_tile_reads_deeper_blocks_and_changes_no_value() {
+    let one = tempfile::tempdir().unwrap();
+    let two = tempfile::tempdir().unwrap();
+    volumes(one.path());
+    volumes(two.path());
+    let device = Device::flex();
+    let labeling = Labeling { n_classes: 2, threshold: 0.5, ignore: None };
+    // One model for both runs (the key does not change the model).
+    let model = SegModel::try_new(&ModelSpec::from_config(&config("[1, 2, 2]", "")).unwrap(), &device).unwrap();
+    let predictor = Predictor::new(&model, &device, 2);
+    let run = |dir: &Path, extra: &str| {
+        // Padding 1 in z: the blocks overlap their neighbours by the reflected border.
+        let config = config("[1, 2, 2]", extra);
+        let chunked = predict(&config, dir, &options([1, 2, 2]), labeling, &predictor);
+        let results = dir.join("run/results/t");
+        let probs = read_tiff(&results.join("per_image/x.tif")).unwrap().volume;
+        (chunked, probs)
+    };
+    let (single, single_probs) = run(one.path(), "");
+    let (blocks, block_probs) = run(two.path(), ", WORKFLOW_PROCESS: {PATCHES_PER_TILE: [3, 1, 1]}");
+    assert_eq!(block_probs, single_probs, "the same patches, read three tiles at a time");
+    assert_eq!((&blocks.patch_ious, &blocks.image), (&single.patch_ious, &single.image));
+    // 8 tiles of 2 planes: blocks of three tiles span 2·2 + 4 = 8 planes (the last holds two).
+    assert_eq!(single.footprint.image_planes, 4);
+    assert_eq!(blocks.footprint, Footprint { image_planes: 8, mask_planes: 8, written_planes: 2 });
+}
