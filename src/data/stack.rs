@@ -7,6 +7,7 @@ use std::path::Path;
 use super::array_io::{ArrayFormat, ArraySpec, ArrayStack};
 use super::dataset::DataError;
 use super::tiff_io::{AnyVolume, TiffMeta, TiffStack};
+use crate::config::axes::AxesOrder;
 
 /// A stack open for reading z ranges.
 #[derive(Debug)]
@@ -53,6 +54,14 @@ impl Stack {
         match self {
             Self::Tiff(s) => s.z_from_metadata(),
             Self::Array(_) => true,
+        }
+    }
+
+    /// The axes order of an array (`None` for a TIFF stack).
+    pub fn axes_order(&self) -> Option<&AxesOrder> {
+        match self {
+            Self::Tiff(_) => None,
+            Self::Array(s) => Some(s.axes()),
         }
     }
 

@@ -57,6 +57,11 @@ impl ArrayLayout {
         }
     }
 
+    /// The axes order.
+    pub fn order(&self) -> &AxesOrder {
+        &self.order
+    }
+
     /// The array's shape.
     pub fn shape(&self) -> &[u64] {
         &self.shape

@@ -23,9 +23,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::config::axes::AxesOrder;
-use crate::data::Volume;
 use crate::data::slab_progress::SlabProgress;
-use crate::data::tiff_io::AnyVolume;
+use crate::data::tiff_io::{AnyVolume, with_volume};
 
 pub use layout::ArrayLayout;
 
@@ -199,7 +198,6 @@ pub struct ArrayStack {
     backend: Backend,
     layout: ArrayLayout,
     dtype: Dtype,
-    planes_decoded: usize,
     max_planes_at_once: usize,
 }
 
@@ -243,7 +241,7 @@ impl ArrayStack {
             key: spec.axes_key.clone(),
             detail,
         })?;
-        Ok(Self { path: path.into(), format, name, backend, layout, dtype, planes_decoded: 0, max_planes_at_once: 0 })
+        Ok(Self { path: path.into(), format, name, backend, layout, dtype, max_planes_at_once: 0 })
     }
 
     /// `(z, y, x, c)` of the whole array.
@@ -259,6 +257,11 @@ impl ArrayStack {
     /// The array's path inside the container.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The axes order the array is read in.
+    pub fn axes(&self) -> &AxesOrder {
+        self.layout.order()
     }
 
     /// Planes `z0..z1` as a `(z1 − z0, y, x, c)` volume of the array's sample type, decoding only
@@ -290,7 +293,6 @@ impl ArrayStack {
             Dtype::F32 => read!(f32, F32),
             Dtype::F64 => read!(f64, F64),
         };
-        self.planes_decoded += z1 - z0;
         self.max_planes_at_once = self.max_planes_at_once.max(z1 - z0);
         Ok(volume)
     }
@@ -356,19 +358,7 @@ impl ZarrSlabWriter {
         }
         let planes = self.progress.next(slab.shape()).map_err(invalid)?;
         let region = self.layout.region(planes.clone());
-        fn put<T: Element>(w: &ZarrSlabWriter, region: &[Range<u64>], v: &Volume<T>) -> Result<(), NodeError> {
-            w.array.write(region, &w.layout.from_zyxc(v))
-        }
-        let written = match slab {
-            AnyVolume::U8(v) => put(self, &region, v),
-            AnyVolume::U16(v) => put(self, &region, v),
-            AnyVolume::U32(v) => put(self, &region, v),
-            AnyVolume::I8(v) => put(self, &region, v),
-            AnyVolume::I16(v) => put(self, &region, v),
-            AnyVolume::I32(v) => put(self, &region, v),
-            AnyVolume::F32(v) => put(self, &region, v),
-            AnyVolume::F64(v) => put(self, &region, v),
-        };
+        let written = with_volume!(slab, v => self.array.write(&region, &self.layout.from_zyxc(v)));
         written.map_err(|e| invalid(e.detail()))?;
         self.progress.advance(planes);
         Ok(())
@@ -423,25 +413,8 @@ fn write_hdf5(path: &Path, volume: &AnyVolume, order: &AxesOrder) -> Result<(), 
     let shape: Vec<usize> = layout.shape().iter().map(|&n| n as usize).collect();
     let chunks: Vec<usize> = shape.iter().map(|&n| n.clamp(1, 64)).collect();
     let tmp = crate::atomic::temporary_sibling(path);
-    fn put<T: Element>(
-        tmp: &Path,
-        shape: &[usize],
-        chunks: &[usize],
-        layout: &ArrayLayout,
-        v: &Volume<T>,
-    ) -> Result<(), NodeError> {
-        hdf5::Hdf5Array::create(tmp, "data", shape, chunks, &layout.from_zyxc(v))
-    }
-    let written = match volume {
-        AnyVolume::U8(v) => put(&tmp, &shape, &chunks, &layout, v),
-        AnyVolume::U16(v) => put(&tmp, &shape, &chunks, &layout, v),
-        AnyVolume::U32(v) => put(&tmp, &shape, &chunks, &layout, v),
-        AnyVolume::I8(v) => put(&tmp, &shape, &chunks, &layout, v),
-        AnyVolume::I16(v) => put(&tmp, &shape, &chunks, &layout, v),
-        AnyVolume::I32(v) => put(&tmp, &shape, &chunks, &layout, v),
-        AnyVolume::F32(v) => put(&tmp, &shape, &chunks, &layout, v),
-        AnyVolume::F64(v) => put(&tmp, &shape, &chunks, &layout, v),
-    };
+    let written =
+        with_volume!(volume, v => hdf5::Hdf5Array::create(&tmp, "data", &shape, &chunks, &layout.from_zyxc(v)));
     let failed = |detail: String| {
         let _ = std::fs::remove_file(&tmp);
         ArrayError::Write { path: path.into(), detail }

@@ -2,6 +2,7 @@
 //! first-array rule, named datasets and the errors that name the file and key.
 
 use super::*;
+use crate::data::Volume;
 
 fn spec(order: &str) -> ArraySpec {
     ArraySpec {

@@ -83,7 +83,7 @@ macro_rules! map_volume {
         }
     };
 }
-pub(crate) use map_volume;
+pub(crate) use {map_volume, with_volume};
 
 impl AnyVolume {
     /// `(z, y, x, c)`.

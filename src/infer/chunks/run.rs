@@ -16,7 +16,7 @@ use std::path::Path;
 use crate::config::axes::AxesOrder;
 use crate::config::{Config, Ndim};
 use crate::data::Volume;
-use crate::data::array_io::{ArrayFormat, Dtype, ZarrSlabWriter};
+use crate::data::array_io::{Dtype, ZarrSlabWriter};
 use crate::data::dataset::{DataError, SplitArrays, SplitRole, open_stack_pair};
 use crate::data::patches::GridError;
 use crate::data::tiff_io::{AnyVolume, PageType, TiffMeta, TiffPageWriter};
@@ -229,6 +229,8 @@ pub fn infer_image(
     let n_channels = config.data.patch_size.last().copied().unwrap_or(1);
     let arrays = SplitArrays::from_config(config, SplitRole::Test);
     let (image_stack, mask_stack) = open_stack_pair(image_path, mask_path, &arrays, n_channels)?;
+    // BiaPy's Zarr outputs keep the input's axes order (`ZYXC` for TIFF inputs), with channels.
+    let input_order = image_stack.axes_order().cloned();
     let mut image = ImageSource::new(image_stack, &config.data.normalization, patch[0])?;
     let [depth, ny, nx, _] = image.shape();
     let by = &config.test.by_chunks;
@@ -244,12 +246,7 @@ pub fn infer_image(
     let k = if config.data.n_classes <= 2 { 1 } else { config.data.n_classes };
     // The outputs cover the whole volume, as BiaPy's: planes outside the range stay empty.
     let zarr = (by.format == "zarr").then(|| {
-        let order = match ArrayFormat::of(image_path) {
-            Some(_) => AxesOrder::parse(&arrays.image.axes).ok(),
-            None => None,
-        };
-        // BiaPy's outputs keep the input's axes order, with a channel axis.
-        let order = order.unwrap_or_else(|| AxesOrder::parse("ZYXC").expect("a valid order"));
+        let order = input_order.unwrap_or_else(|| AxesOrder::parse("ZYXC").expect("a valid order"));
         (order.with_channels(), patch[0] - 2 * padding[0])
     });
     let meta = image.meta().clone();
