@@ -1,10 +1,10 @@
-//! `DATA.PREPROCESS` through `segsweep run` on tiny synthetic data (resize, blurs and histogram
+//! `DATA.PREPROCESS` through `segsweep run` on tiny synthetic data (cubic resize, blurs and histogram
 //! matching on, test predictions restored to the images' own shape), its refusals by key, and
 //! segsweep's pre-processing of real TIFF files against BiaPy 3.7.1's own `preprocess_data`
 //! (`tests/python/biapy_preprocess.py`, in the Python of `SEGSWEEP_PYTHON`).
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use segsweep::config::load_str;
 use segsweep::data::dataset::{SplitRole, config_splits, load_pair};
@@ -16,7 +16,7 @@ const ALL_STEPS: &str = "  PREPROCESS:
     TRAIN: True
     VAL: True
     TEST: True
-    RESIZE: {ENABLE: True, OUTPUT_SHAPE: [48, 80]}
+    RESIZE: {ENABLE: True, OUTPUT_SHAPE: [48, 80], ORDER: 3}
     GAUSSIAN_BLUR: {ENABLE: True, SIGMA: 0.7}
     MEDIAN_BLUR: {ENABLE: True, KERNEL_SIZE: [3, 3, 1]}
     MATCH_HISTOGRAM: {ENABLE: True, REFERENCE_PATH: '@REF@'}
@@ -57,7 +57,11 @@ fn steps_segsweep_does_not_run_are_refused_by_key() {
             "below",
         ),
         ("CLAHE: {ENABLE: True, KERNEL_SIZE: [8, 8]}", "DATA.PREPROCESS.CLAHE.KERNEL_SIZE", "y, x, c"),
-        ("RESIZE: {ENABLE: True, OUTPUT_SHAPE: [64, 64], ORDER: 3}", "DATA.PREPROCESS.RESIZE.ORDER", "spline order 3"),
+        (
+            "RESIZE: {ENABLE: True, OUTPUT_SHAPE: [64, 64], ORDER: 6}",
+            "DATA.PREPROCESS.RESIZE.ORDER",
+            "spline order 0–5",
+        ),
         ("RESIZE: {ENABLE: True, OUTPUT_SHAPE: [16, 64]}", "DATA.PREPROCESS.RESIZE.OUTPUT_SHAPE", "smaller than"),
         ("ZOOM: {ENABLE: True}", "DATA.PREPROCESS.ZOOM.ENABLE", "detection workflow"),
         ("MEDIAN_BLUR: {ENABLE: True, KERNEL_SIZE: [3, 3]}", "DATA.PREPROCESS.MEDIAN_BLUR.KERNEL_SIZE", "y, x, c"),
@@ -78,19 +82,45 @@ fn python_with_biapy(test: &str) -> Option<String> {
     available_or_skip(test, works, "SEGSWEEP_REQUIRE_PYTHON", &missing).then_some(python)
 }
 
-/// BiaPy's output for `image` with `settings` (the `DATA.PREPROCESS` sub-sections as JSON).
-fn biapy(python: &str, image: &Path, settings: &str, ndim: &str, kind: &str) -> (Vec<usize>, Vec<f64>) {
-    let out = Command::new(python)
+/// One `preprocess_data` job for BiaPy: an image or mask, the `DATA.PREPROCESS` sub-sections as
+/// JSON, `2d`/`3d`, `image`/`mask`.
+struct Job<'a> {
+    image: &'a Path,
+    settings: &'a str,
+    ndim: &'a str,
+    kind: &'a str,
+}
+
+/// BiaPy's outputs (shape, values) for `jobs`, computed in one Python process.
+fn biapy(python: &str, jobs: &[Job]) -> Vec<(Vec<usize>, Vec<f64>)> {
+    let input: Vec<serde_json::Value> = jobs
+        .iter()
+        .map(|j| {
+            let settings: serde_json::Value = serde_json::from_str(j.settings).unwrap();
+            serde_json::json!({"image": j.image, "settings": settings, "ndim": j.ndim, "kind": j.kind})
+        })
+        .collect();
+    let mut child = Command::new(python)
         .arg(repo_root().join("tests/python/biapy_preprocess.py"))
-        .args([image.to_str().unwrap(), settings, ndim, kind])
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run python");
+    serde_json::to_writer(child.stdin.take().unwrap(), &input).unwrap();
+    let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    // BiaPy prints as it goes: the result is the last line.
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let json: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
-    let shape = json["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
-    (shape, json["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect())
+    let results: Vec<&str> = stdout.lines().skip_while(|l| *l != "RESULTS").skip(1).collect();
+    assert_eq!(results.len(), jobs.len(), "{stdout}");
+    results
+        .iter()
+        .map(|line| {
+            let json: serde_json::Value = serde_json::from_str(line).unwrap();
+            let shape = json["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+            (shape, json["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect())
+        })
+        .collect()
 }
 
 /// A deterministic, textured `u8` or `u16` image.
@@ -135,6 +165,31 @@ fn images_and_masks_match_biapys_preprocess_data() {
             "RESIZE: {ENABLE: True, OUTPUT_SHAPE: [10, 14], ANTI_ALIASING: True, MODE: symmetric}".into(),
             r#"{"RESIZE": {"ENABLE": true, "OUTPUT_SHAPE": [10, 14], "ANTI_ALIASING": true, "MODE": "symmetric"}}"#.into(),
         ),
+        (
+            "2d",
+            "RESIZE: {ENABLE: True, OUTPUT_SHAPE: [29, 41], ORDER: 3}".into(),
+            r#"{"RESIZE": {"ENABLE": true, "OUTPUT_SHAPE": [29, 41], "ORDER": 3}}"#.into(),
+        ),
+        (
+            "2d",
+            "RESIZE: {ENABLE: True, OUTPUT_SHAPE: [13, 37], ORDER: 2, MODE: symmetric}".into(),
+            r#"{"RESIZE": {"ENABLE": true, "OUTPUT_SHAPE": [13, 37], "ORDER": 2, "MODE": "symmetric"}}"#.into(),
+        ),
+        (
+            "2d",
+            "RESIZE: {ENABLE: True, OUTPUT_SHAPE: [31, 19], ORDER: 5, MODE: constant, CVAL: 40, ANTI_ALIASING: True}".into(),
+            r#"{"RESIZE": {"ENABLE": true, "OUTPUT_SHAPE": [31, 19], "ORDER": 5, "MODE": "constant", "CVAL": 40.0, "ANTI_ALIASING": true}}"#.into(),
+        ),
+        (
+            "2d",
+            "RESIZE: {ENABLE: True, OUTPUT_SHAPE: [27, 23], ORDER: 4, MODE: wrap}".into(),
+            r#"{"RESIZE": {"ENABLE": true, "OUTPUT_SHAPE": [27, 23], "ORDER": 4, "MODE": "wrap"}}"#.into(),
+        ),
+        (
+            "3d",
+            "RESIZE: {ENABLE: True, OUTPUT_SHAPE: [9, 13, 7], ORDER: 3, MODE: edge}".into(),
+            r#"{"RESIZE": {"ENABLE": true, "OUTPUT_SHAPE": [9, 13, 7], "ORDER": 3, "MODE": "edge"}}"#.into(),
+        ),
         ("2d", "GAUSSIAN_BLUR: {ENABLE: True, SIGMA: 1.5, MODE: reflect}".into(), r#"{"GAUSSIAN_BLUR": {"ENABLE": true, "SIGMA": 1.5, "MODE": "reflect"}}"#.into()),
         ("2d", "MEDIAN_BLUR: {ENABLE: True, KERNEL_SIZE: [5, 3, 1]}".into(), r#"{"MEDIAN_BLUR": {"ENABLE": true, "KERNEL_SIZE": [5, 3, 1]}}"#.into()),
         (
@@ -165,8 +220,22 @@ fn images_and_masks_match_biapys_preprocess_data() {
             r#"{"RESIZE": {"ENABLE": true, "OUTPUT_SHAPE": [9, 7, 20]}, "GAUSSIAN_BLUR": {"ENABLE": true, "SIGMA": 0.8, "MODE": "mirror"}, "MEDIAN_BLUR": {"ENABLE": true, "KERNEL_SIZE": [3, 3, 3, 1]}}"#.into(),
         ),
     ];
-    for (ndim, yaml_steps, json_steps) in cases {
-        let (image, folder) = if ndim == "2d" { (&image_2d, "x2") } else { (&image_3d, "x3") };
+    let image_of = |ndim: &str| if ndim == "2d" { &image_2d } else { &image_3d };
+    let mut jobs: Vec<Job> = cases
+        .iter()
+        .map(|(ndim, _, json)| Job { image: image_of(ndim), settings: json, ndim, kind: "image" })
+        .collect();
+    // Masks are resized nearest: checked for the 2D resize cases.
+    let mask_cases: Vec<usize> =
+        (0..cases.len()).filter(|&i| cases[i].0 == "2d" && cases[i].1.starts_with("RESIZE")).collect();
+    jobs.extend(mask_cases.iter().map(|&i| Job { image: &mask_2d, settings: &cases[i].2, ndim: "2d", kind: "mask" }));
+    let outputs = biapy(&python, &jobs);
+    let (image_outputs, mask_outputs) = outputs.split_at(cases.len());
+    let mask_outputs: std::collections::HashMap<usize, &(Vec<usize>, Vec<f64>)> =
+        mask_cases.iter().copied().zip(mask_outputs).collect();
+    for (i, ((ndim, yaml_steps, _), (shape, values))) in cases.iter().zip(image_outputs).enumerate() {
+        let (ndim, image) = (*ndim, image_of(ndim));
+        let folder = if ndim == "2d" { "x2" } else { "x3" };
         let patch = if ndim == "2d" { "[4, 4, 1]" } else { "[4, 4, 4, 1]" };
         let yaml = format!(
             "PROBLEM: {{NDIM: {}}}\nTRAIN: {{ENABLE: True}}\nMODEL: {{FEATURE_MAPS: [4, 8, 16], YX_DOWN: [1, 1], Z_DOWN: [1, 1]}}\nDATA:\n  PATCH_SIZE: {patch}\n  TRAIN: {{PATH: '{}', GT_PATH: '{}'}}\n  PREPROCESS:\n    TRAIN: True\n    {yaml_steps}\n",
@@ -178,14 +247,13 @@ fn images_and_masks_match_biapys_preprocess_data() {
         let spec = config_splits(&config).into_iter().find(|s| s.role == SplitRole::Train).unwrap();
         let mask = (ndim == "2d").then(|| mask_2d.clone());
         let sample = load_pair(&spec, image.clone(), mask).unwrap();
-        let (shape, values) = biapy(&python, image, &json_steps, ndim, "image");
         let ours = sample.image;
         let our_shape: Vec<usize> = if ndim == "2d" { ours.shape()[1..].to_vec() } else { ours.shape().to_vec() };
-        assert_eq!(our_shape, shape, "{yaml_steps}");
+        assert_eq!(&our_shape, shape, "{yaml_steps}");
         let differ: Vec<(usize, f32, f64)> = ours
             .as_slice()
             .iter()
-            .zip(&values)
+            .zip(values)
             .enumerate()
             .filter(|(_, (a, b))| (f64::from(**a) - **b).abs() > 0.0)
             .map(|(i, (a, b))| (i, *a, *b))
@@ -198,12 +266,11 @@ fn images_and_masks_match_biapys_preprocess_data() {
             values.len(),
             &differ[..differ.len().min(8)]
         );
-        if ndim == "2d" && yaml_steps.starts_with("RESIZE") {
-            let (mask_shape, mask_values) = biapy(&python, &mask_2d, &json_steps, ndim, "mask");
+        if let Some((mask_shape, mask_values)) = mask_outputs.get(&i) {
             let ours = sample.mask.unwrap();
-            assert_eq!(ours.shape()[1..].to_vec(), mask_shape);
+            assert_eq!(&ours.shape()[1..].to_vec(), mask_shape);
             let ours: Vec<f64> = ours.as_slice().iter().map(|&v| f64::from(v)).collect();
-            assert_eq!(ours, mask_values, "{yaml_steps}: masks are resized nearest, exactly as BiaPy");
+            assert_eq!(&ours, mask_values, "{yaml_steps}: masks are resized nearest, exactly as BiaPy");
         }
     }
 }

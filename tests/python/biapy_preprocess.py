@@ -1,10 +1,12 @@
-"""BiaPy 3.7.1's own `preprocess_data` on one image, for tests/it/preprocess.rs.
+"""BiaPy 3.7.1's own `preprocess_data` on images, for tests/it/preprocess.rs.
 
-Usage: biapy_preprocess.py IMAGE SETTINGS_JSON {2d|3d} {image|mask}
+Usage: biapy_preprocess.py < JOBS_JSON
 
-IMAGE is read with BiaPy's `load_img_data`; SETTINGS_JSON holds the `DATA.PREPROCESS` section
-(keys as in BiaPy's config, e.g. {"RESIZE": {"ENABLE": true, ...}}), merged over BiaPy's
-defaults. Prints {"shape": [...], "dtype": "...", "values": [...]} (row-major, channels last).
+JOBS_JSON is a list of jobs {"image": PATH, "settings": {...}, "ndim": "2d"|"3d", "kind":
+"image"|"mask"}, run in one process (BiaPy's import is the slow part). IMAGE is read with BiaPy's
+`load_img_data`; "settings" holds the `DATA.PREPROCESS` section (keys as in BiaPy's config, e.g.
+{"RESIZE": {"ENABLE": true, ...}}), merged over BiaPy's defaults. Prints, after a line `RESULTS`,
+one line per job: {"shape": [...], "dtype": "...", "values": [...]} (row-major, channels last).
 """
 
 import json
@@ -16,8 +18,7 @@ from biapy.data.data_manipulation import load_img_data
 from biapy.data.pre_processing import preprocess_data
 
 
-def main() -> None:
-    path, settings, ndim, kind = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
+def run(path: str, settings: dict, ndim: str, kind: str) -> dict:
     cfg = Config("/tmp", "preprocess_check").get_cfg_defaults()
     cfg.defrost()
     for section, values in settings.items():
@@ -31,7 +32,16 @@ def main() -> None:
     else:
         out = preprocess_data(cfg.DATA.PREPROCESS, x_data=[img], is_2d=(ndim == "2d"))[0]
     out = np.asarray(out)
-    print(json.dumps({"shape": list(out.shape), "dtype": str(out.dtype), "values": out.astype(float).ravel().tolist()}))
+    return {"shape": list(out.shape), "dtype": str(out.dtype), "values": out.astype(float).ravel().tolist()}
+
+
+def main() -> None:
+    jobs = json.load(sys.stdin)
+    results = [run(j["image"], j["settings"], j["ndim"], j["kind"]) for j in jobs]
+    # BiaPy prints as it goes: the results follow a marker line.
+    print("RESULTS")
+    for result in results:
+        print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -33,14 +33,11 @@ pub(super) fn check(config: &Config, c: &mut Checker) {
                 format!("{shape:?} is smaller than `DATA.PATCH_SIZE` {patch:?} (as BiaPy refuses)"),
             );
         }
-        match p.resize.order {
-            0 | 1 => {}
-            2..=5 => c.not_implemented(
-                "DATA.PREPROCESS.RESIZE.ORDER",
-                format!("spline order {} is not implemented; use 0 (nearest) or 1 (linear)", p.resize.order),
-            ),
-            other => c.fail("DATA.PREPROCESS.RESIZE.ORDER", format!("expected a spline order 0–5, found {other}")),
-        }
+        c.require(
+            (0..=5).contains(&p.resize.order),
+            "DATA.PREPROCESS.RESIZE.ORDER",
+            format!("expected a spline order 0–5 (as SciPy), found {}", p.resize.order),
+        );
         let mode = p.resize.mode.as_str();
         c.require(
             NUMPY_MODES.contains(&mode),

@@ -8,7 +8,7 @@
 //!
 //! `CLAHE` works on single-channel unsigned 8/16-bit images, `CANNY` on single-channel 2D images
 //! (edges 255, the rest 0, as BiaPy's); `ZOOM` is refused by `config check` (BiaPy reads it in
-//! its detection workflow only), and so are spline resize orders 2–5. Owns the image operations; reads only the reference images of
+//! its detection workflow only). Owns the image operations; reads only the reference images of
 //! `MATCH_HISTOGRAM`.
 
 pub mod canny;
@@ -16,6 +16,7 @@ pub mod clahe;
 pub mod gaussian;
 pub mod histogram;
 pub mod resize;
+pub mod spline;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -100,7 +101,7 @@ impl Preprocess {
         let is_3d = config.problem.ndim == Ndim::D3;
         let resize = p.resize.enable.then(|| {
             let options = ResizeOptions {
-                order: if p.resize.order == 0 { Order::Nearest } else { Order::Linear },
+                order: Order::new(p.resize.order).unwrap_or(Order::LINEAR),
                 mode: numpy_mode(&p.resize.mode).unwrap_or(FillMode::Reflect),
                 cval: p.resize.cval,
                 clip: p.resize.clip,
@@ -215,7 +216,7 @@ impl Preprocess {
     /// A mask pre-processed: only resized, nearest neighbour (BiaPy's `is_y_mask`).
     pub fn mask(&self, mask: Volume<u16>) -> Volume<u16> {
         let Some((shape, options)) = &self.resize else { return mask };
-        let nearest = ResizeOptions { order: Order::Nearest, ..*options };
+        let nearest = ResizeOptions { order: Order::NEAREST, ..*options };
         let v = mask.map(|&x| f64::from(x));
         resize(&v, spatial(&v, shape), &nearest).map(|&x| x as u16)
     }

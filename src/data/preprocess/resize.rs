@@ -1,20 +1,28 @@
 //! `skimage.transform.resize` as BiaPy's `DATA.PREPROCESS.RESIZE` calls it: SciPy's
 //! `ndimage.zoom` with `grid_mode=True` (output voxel `o` samples input coordinate
-//! `(o + ½)·in/out − ½`), spline order 0 (nearest: index `⌊c + ½⌋`) or 1 (linear), the border
-//! as `MODE` says (`constant` fills `CVAL`), an optional Gaussian anti-aliasing pass before
+//! `(o + ½)·in/out − ½`), B-spline order 0 (nearest: index `⌊c + ½⌋`), 1 (linear) or 2–5
+//! (pre-filtered splines, [`super::spline`]), the border as `MODE` says (`constant` fills
+//! `CVAL`), an optional Gaussian anti-aliasing pass before
 //! down-sampling (σ = (factor − 1)/2 per axis) and clipping to the input's range. Channels are
 //! never resized. Computes in `f64`, as SciPy does; the caller casts to the sample type.
 
 use super::gaussian::gaussian_filter;
+use super::spline::LineZoom;
 use crate::config::FillMode;
 use crate::data::Volume;
-use crate::data::border::map_index;
 
-/// Spline order of the interpolation (`RESIZE.ORDER`; BiaPy's 2–5 are refused by `config check`).
+/// Spline order of the interpolation (`RESIZE.ORDER`): 0 nearest, 1 linear, 2–5 B-splines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Order {
-    Nearest,
-    Linear,
+pub struct Order(u8);
+
+impl Order {
+    pub const NEAREST: Order = Order(0);
+    pub const LINEAR: Order = Order(1);
+
+    /// The order `n`, `None` outside SciPy's 0–5.
+    pub fn new(n: i64) -> Option<Order> {
+        u8::try_from(n).ok().filter(|&n| n <= 5).map(Order)
+    }
 }
 
 /// How to resize: everything `skimage.transform.resize` takes but the output shape.
@@ -40,8 +48,9 @@ pub fn resize(volume: &Volume<f64>, out: [usize; 3], options: &ResizeOptions) ->
     } else {
         volume
     };
-    // Separable: x, then y, then z (a tensor-product spline of order 0 or 1 is separable, the
-    // `constant` fill included, as an all-`cval` line interpolates to `cval`).
+    // Separable: x, then y, then z. SciPy pre-filters every axis and sums the tensor-product
+    // taps; per axis is the same sum regrouped (filters on different axes commute, a `cval` line
+    // stays `cval`, and an axis zoomed by 1 is the identity), so only rounding differs.
     let mut current = source.clone();
     for axis in [2, 1, 0] {
         if out[axis] != input[axis] {
@@ -62,45 +71,22 @@ fn resize_axis(volume: &Volume<f64>, axis: usize, n_out: usize, options: &Resize
     let n_in = shape[axis];
     let mut out_shape = shape;
     out_shape[axis] = n_out;
-    // Per output position along the axis: (input index or fill, weight) taps.
-    let scale = n_in as f64 / n_out as f64;
-    let taps: Vec<[(Option<usize>, f64); 2]> = (0..n_out)
-        .map(|o| {
-            let c = (o as f64 + 0.5) * scale - 0.5;
-            match options.order {
-                Order::Nearest => [(map_index((c + 0.5).floor() as isize, n_in, options.mode), 1.0), (None, 0.0)],
-                Order::Linear => {
-                    let i0 = c.floor();
-                    let w = c - i0;
-                    let i0 = i0 as isize;
-                    [(map_index(i0, n_in, options.mode), 1.0 - w), (map_index(i0 + 1, n_in, options.mode), w)]
-                }
-            }
-        })
-        .collect();
-    let strides = [shape[1] * shape[2] * shape[3], shape[2] * shape[3], shape[3], 1];
-    let out_strides = [out_shape[1] * out_shape[2] * out_shape[3], out_shape[2] * out_shape[3], out_shape[3], 1];
+    let zoom = LineZoom::new(n_in, n_out, usize::from(options.order.0), options.mode, options.cval);
+    // Elements along `axis` are `inner` apart; `outer` counts the blocks before it.
+    let inner: usize = shape[axis + 1..].iter().product();
+    let outer_count: usize = shape[..axis].iter().product();
     let src = volume.as_slice();
     let mut data = vec![0.0f64; out_shape.iter().product()];
-    // Every output element: split its flat index into (outer, o, inner) around `axis`.
-    let inner: usize = out_strides[axis];
-    let outer_count: usize = out_shape[..axis].iter().product();
+    let (mut line, mut scratch, mut zoomed) = (vec![0.0; n_in], Vec::new(), vec![0.0; n_out]);
     for outer in 0..outer_count {
-        for (o, tap) in taps.iter().enumerate() {
-            let dst = outer * n_out * inner + o * inner;
-            for k in 0..inner {
-                let mut value = 0.0;
-                for &(index, weight) in tap {
-                    if weight == 0.0 {
-                        continue;
-                    }
-                    value += weight
-                        * match index {
-                            Some(i) => src[outer * n_in * strides[axis] + i * strides[axis] + k],
-                            None => options.cval,
-                        };
-                }
-                data[dst + k] = value;
+        for k in 0..inner {
+            let (src_base, dst_base) = (outer * n_in * inner + k, outer * n_out * inner + k);
+            for (i, v) in line.iter_mut().enumerate() {
+                *v = src[src_base + i * inner];
+            }
+            zoom.apply(&line, &mut scratch, &mut zoomed);
+            for (o, &v) in zoomed.iter().enumerate() {
+                data[dst_base + o * inner] = v;
             }
         }
     }
@@ -154,9 +140,9 @@ mod tests {
     fn nearest_picks_the_rounded_source_index() {
         // 0..=60 by 10 to 9 and to 14 samples: skimage.transform.resize(order=0) printed these.
         let v = line(&[0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0]);
-        let nine = resize(&v, [1, 1, 9], &options(Order::Nearest, FillMode::Reflect));
+        let nine = resize(&v, [1, 1, 9], &options(Order::NEAREST, FillMode::Reflect));
         assert_eq!(nine.as_slice(), &[0.0, 10.0, 10.0, 20.0, 30.0, 40.0, 50.0, 50.0, 60.0]);
-        let three = resize(&v, [1, 1, 3], &options(Order::Nearest, FillMode::Reflect));
+        let three = resize(&v, [1, 1, 3], &options(Order::NEAREST, FillMode::Reflect));
         assert_eq!(three.as_slice(), &[10.0, 30.0, 50.0]);
     }
 
@@ -165,20 +151,20 @@ mod tests {
         // [0, 4] to 4 samples: coordinates −0.25, 0.25, 0.75, 1.25. With `reflect` (SciPy's
         // mirror) −0.25 reads 0.75·0 + 0.25·4 = 1; 1.25 mirrors to 0.75 → 3.
         let v = line(&[0.0, 4.0]);
-        let up = resize(&v, [1, 1, 4], &options(Order::Linear, FillMode::Reflect));
+        let up = resize(&v, [1, 1, 4], &options(Order::LINEAR, FillMode::Reflect));
         assert_eq!(up.as_slice(), &[1.0, 1.0, 3.0, 3.0]);
         // `edge` (nearest): −0.25 reads 0, 1.25 reads 4.
-        let up = resize(&v, [1, 1, 4], &options(Order::Linear, FillMode::Nearest));
+        let up = resize(&v, [1, 1, 4], &options(Order::LINEAR, FillMode::Nearest));
         assert_eq!(up.as_slice(), &[0.0, 1.0, 3.0, 4.0]);
         // `constant` with cval 0: −0.25 → 0.75·0 + 0.25·0 = 0; 1.25 → 0.75·4 = 3, clipped.
-        let up = resize(&v, [1, 1, 4], &options(Order::Linear, FillMode::Constant));
+        let up = resize(&v, [1, 1, 4], &options(Order::LINEAR, FillMode::Constant));
         assert_eq!(up.as_slice(), &[0.0, 1.0, 3.0, 3.0]);
     }
 
     #[test]
     fn two_d_resizes_y_and_x_and_keeps_channels() {
         let v = Volume::from_vec([1, 2, 2, 2], vec![0.0, 10.0, 4.0, 10.0, 8.0, 10.0, 12.0, 10.0]).unwrap();
-        let out = resize(&v, [1, 4, 4], &options(Order::Linear, FillMode::Nearest));
+        let out = resize(&v, [1, 4, 4], &options(Order::LINEAR, FillMode::Nearest));
         assert_eq!(out.shape(), [1, 4, 4, 2]);
         assert!(out.channel(1).as_slice().iter().all(|&v| v == 10.0), "a constant channel stays constant");
         // Channel 0 is the plane [[0, 4], [8, 12]]: bilinear, corners replicate the edge.
