@@ -75,13 +75,14 @@ impl Warp {
     /// The `(z, y, x)` window to extract so that the crop back to `patch` keeps real content:
     /// in-plane `⌈d · f⌉` where `d` is the patch diagonal `√(py² + px²)` with `RANDOM_ROT` (BiaPy's
     /// ×√2 for square patches), `max(py, px)` with `ROT90` alone on a non-square patch, else the
-    /// patch side, and `f = 1 / ZOOM_RANGE[0]` when that is below 1 (zoom-out), else 1. z grows by
-    /// `f` only with `ZOOM_IN_Z`.
-    pub(super) fn window(&self, patch: [usize; 3]) -> [usize; 3] {
-        let zoom_out = match self.zoom {
-            Some(z) if z.range[0] < 1.0 => 1.0 / z.range[0],
-            _ => 1.0,
-        };
+    /// patch side, and `f = 1 / s` for the strongest in-plane zoom-out `s = ZOOM_RANGE[0] ·
+    /// min(extra_downscale, 1)` when that is below 1, else 1 (BiaPy's `geom_aug_load_shape`;
+    /// `extra_downscale` is `DATA.RESOLUTION_NORM`'s smallest scale of the split, 1 without it).
+    /// z grows by `1 / ZOOM_RANGE[0]` only with `ZOOM_IN_Z`.
+    pub(super) fn window(&self, patch: [usize; 3], extra_downscale: f64) -> [usize; 3] {
+        let zoom_min = self.zoom.map_or(1.0, |z| z.range[0]);
+        let plane = zoom_min * extra_downscale.min(1.0);
+        let plane_out = if plane < 1.0 { 1.0 / plane } else { 1.0 };
         let [pz, py, px] = patch.map(|n| n as f64);
         let (wy, wx) = if self.random_rot.is_some() {
             (py.hypot(px), py.hypot(px))
@@ -90,29 +91,37 @@ impl Warp {
         } else {
             (py, px)
         };
-        let z_factor = if self.zoom.is_some_and(|z| z.in_z) { zoom_out } else { 1.0 };
+        let z_factor = match self.zoom {
+            Some(z) if z.in_z && z.range[0] < 1.0 => 1.0 / z.range[0],
+            _ => 1.0,
+        };
         // The small epsilon keeps exact products (256 × 2.0) from rounding up.
         let grow = |n: f64, f: f64| (n * f - 1e-9).ceil() as usize;
-        [grow(pz, z_factor), grow(wy, zoom_out), grow(wx, zoom_out)]
+        [grow(pz, z_factor), grow(wy, plane_out), grow(wx, plane_out)]
     }
 
     /// Rolls and draws the warp, applies it to the `window`-sized `image`/`mask` and crops the
     /// result to `patch` at a random position (a plain random crop when no part fired).
+    /// `scale_xy` is the sample's own in-plane scale (`DATA.RESOLUTION_NORM`, 1 without it),
+    /// multiplied into the drawn zoom; off by more than 10⁻³ it warps even when no part fired
+    /// (BiaPy's `do_resolution_rescale`).
     pub(super) fn apply(
         &self,
         image: &Volume<f32>,
         mask: &Volume<u16>,
         patch: [usize; 3],
         interp: Interp,
+        scale_xy: f64,
         rng: &mut ChaCha8Rng,
     ) -> (Volume<f32>, Volume<u16>) {
         let do_zoom = self.zoom.is_some_and(|z| roll(rng, z.prob));
         let do_rot = self.random_rot.is_some_and(|r| roll(rng, r.prob));
         let do_rot90 = self.rot90.is_some_and(|p| roll(rng, p));
-        let scale = match self.zoom {
+        let drawn = match self.zoom {
             Some(z) if do_zoom => uniform(rng, z.range),
             _ => 1.0,
         };
+        let rescale = scale_xy > 0.0 && (scale_xy - 1.0).abs() > 1e-3;
         let mut angle = 0.0;
         if let (Some(r), true) = (self.random_rot, do_rot) {
             angle += uniform(rng, r.range);
@@ -122,10 +131,11 @@ impl Warp {
         }
         let window = image.spatial_shape();
         let start = [0, 1, 2].map(|a| rng.random_range(0..=window[a] - patch[a]));
-        if !(do_zoom || do_rot || do_rot90) {
+        if !(do_zoom || do_rot || do_rot90 || rescale) {
             return (crop(image, start, patch), crop(mask, start, patch));
         }
-        let scale_z = if self.zoom.is_some_and(|z| z.in_z) { scale } else { 1.0 };
+        let scale_z = if self.zoom.is_some_and(|z| z.in_z) { drawn } else { 1.0 };
+        let scale = drawn * scale_xy;
         let (cos, sin) = cos_sin_degrees(angle);
         let centre = window.map(|n| (n as f64 - 1.0) / 2.0);
         resample(image, mask, patch, self.mode, interp, |o| {
@@ -297,11 +307,11 @@ mod tests {
         let img = ramp([1, n, n, 1]);
         let msk = img.map(|&v| v as u16);
         let warp = Warp { rot90: Some(1.0), random_rot: None, zoom: None, mode: FillMode::Constant };
-        assert_eq!(warp.window([1, n, n]), [1, n, n]);
+        assert_eq!(warp.window([1, n, n], 1.0), [1, n, n]);
         let mut seen = [false; 3];
         for seed in 0..30 {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let (out, out_mask) = warp.apply(&img, &msk, [1, n, n], Interp::Linear, &mut rng);
+            let (out, out_mask) = warp.apply(&img, &msk, [1, n, n], Interp::Linear, 1.0, &mut rng);
             // np.rot90(a, k): out[i][j] = a[j][n-1-i] for k = 1, applied k times.
             let k = (1..=3)
                 .find(|&k| {
@@ -328,14 +338,45 @@ mod tests {
         let zoom = Some(Zoom { range: [0.5, 1.5], in_z: false, prob: 0.5 });
         let rot = Some(RandomRot { range: [-180.0, 180.0], prob: 0.5 });
         let w = |rot90, random_rot, zoom| Warp { rot90, random_rot, zoom, mode: FillMode::Reflect };
-        assert_eq!(w(None, rot, None).window([1, 256, 256]), [1, 363, 363]);
-        assert_eq!(w(None, None, zoom).window([1, 256, 256]), [1, 512, 512]);
-        assert_eq!(w(None, None, zoom).window([8, 64, 64]), [8, 128, 128]);
+        assert_eq!(w(None, rot, None).window([1, 256, 256], 1.0), [1, 363, 363]);
+        assert_eq!(w(None, None, zoom).window([1, 256, 256], 1.0), [1, 512, 512]);
+        assert_eq!(w(None, None, zoom).window([8, 64, 64], 1.0), [8, 128, 128]);
         let zoom_z = Some(Zoom { range: [0.5, 1.5], in_z: true, prob: 0.5 });
-        assert_eq!(w(None, None, zoom_z).window([8, 64, 64]), [16, 128, 128]);
-        assert_eq!(w(Some(0.5), None, None).window([1, 32, 48]), [1, 48, 48]);
+        assert_eq!(w(None, None, zoom_z).window([8, 64, 64], 1.0), [16, 128, 128]);
+        assert_eq!(w(Some(0.5), None, None).window([1, 32, 48], 1.0), [1, 48, 48]);
         let zoom_in = Some(Zoom { range: [1.0, 1.5], in_z: false, prob: 0.5 });
-        assert_eq!(w(None, None, zoom_in).window([1, 30, 40]), [1, 30, 40]);
+        assert_eq!(w(None, None, zoom_in).window([1, 30, 40], 1.0), [1, 30, 40]);
+    }
+
+    #[test]
+    fn window_grows_for_the_resolution_norm_downscale_as_geom_aug_load_shape() {
+        // BiaPy: plane = ZOOM_RANGE[0] · min(extra, 1); ⌈size / plane⌉ (·√2 with rotation).
+        let w = |random_rot, zoom| Warp { rot90: None, random_rot, zoom, mode: FillMode::Reflect };
+        let rot = Some(RandomRot { range: [-180.0, 180.0], prob: 0.5 });
+        let zoom = Some(Zoom { range: [0.8, 1.2], in_z: true, prob: 0.5 });
+        assert_eq!(w(None, None).window([1, 16, 16], 0.5), [1, 32, 32]);
+        assert_eq!(w(None, None).window([1, 16, 16], 2.0), [1, 16, 16], "coarser files only magnify");
+        assert_eq!(w(rot, None).window([1, 16, 16], 0.5), [1, 46, 46], "⌈16 · 2 · √2⌉");
+        // 0.8 · 0.5 = 0.4 in plane; z by the zoom alone (1 / 0.8).
+        assert_eq!(w(None, zoom).window([4, 16, 16], 0.5), [5, 40, 40]);
+    }
+
+    #[test]
+    fn a_resolution_scale_warps_about_the_window_centre_without_any_roll() {
+        // A ramp 8y + x: bilinear interpolation is exact on it, so output (y, x) reads input
+        // (c + (y − c) / 2, c + (x − c) / 2) about the centre c = 3.5.
+        let img = ramp([1, 8, 8, 1]);
+        let msk = img.map(|&v| v as u16);
+        let warp = Warp { rot90: None, random_rot: None, zoom: None, mode: FillMode::Reflect };
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let (out, _) = warp.apply(&img, &msk, [1, 8, 8], Interp::Linear, 2.0, &mut rng);
+        let half = |i: usize| 3.5 + (i as f32 - 3.5) / 2.0;
+        for (y, x) in [(0, 0), (5, 2), (7, 7), (3, 6)] {
+            assert_eq!(out.get(0, y, x, 0), 8.0 * half(y) + half(x), "({y}, {x})");
+        }
+        // Within 10⁻³ of 1 it is no warp at all (BiaPy's threshold).
+        let (same, _) = warp.apply(&img, &msk, [1, 8, 8], Interp::Linear, 1.0005, &mut rng);
+        assert_eq!(same, img);
     }
 
     #[test]

@@ -172,9 +172,29 @@ impl Augmenter {
         }
         validate(aug)?;
         let steps = steps(aug, ndim == Ndim::D3);
-        let window = steps.iter().find_map(|s| if let Op::Warp(w) = &s.op { Some(w.window(patch)) } else { None });
+        let window = steps.iter().find_map(|s| if let Op::Warp(w) = &s.op { Some(w.window(patch, 1.0)) } else { None });
         let window = window.unwrap_or(patch);
         Ok(Self { steps, patch, window, image_interp: Interp::Linear, suffix: suffix::suffix(aug) })
+    }
+
+    /// `DATA.RESOLUTION_NORM` (BiaPy's `resolution_norm_factor`): every sample is scaled in plane
+    /// by its own factor ([`apply_scaled`](Augmenter::apply_scaled)) inside the zoom/rotation
+    /// warp — a warp of its own, filled with `mode`, when none is enabled (and so also with
+    /// `AUGMENTOR.ENABLE` off, and for validation) — and the input window grows for the
+    /// split's smallest factor `extra_downscale` (BiaPy's `geom_aug_load_shape`).
+    pub fn with_resolution_norm(mut self, extra_downscale: f64, mode: FillMode) -> Self {
+        let at = self.steps.iter().position(|s| matches!(s.op, Op::Warp(_)));
+        let at = at.unwrap_or_else(|| {
+            let warp = Warp { rot90: None, random_rot: None, zoom: None, mode };
+            // After `ZFLIP` when it is on, as the augmentation warp sits.
+            let after_zflip = usize::from(self.steps.first().is_some_and(|s| s.op == Op::ZFlip));
+            self.steps.insert(after_zflip, Step { prob: 1.0, op: Op::Warp(warp) });
+            after_zflip
+        });
+        if let Op::Warp(w) = &self.steps[at].op {
+            self.window = w.window(self.patch, extra_downscale);
+        }
+        self
     }
 
     /// True when nothing is enabled (or `AUGMENTOR.ENABLE` is off): `apply` returns its input.
@@ -227,6 +247,24 @@ impl Augmenter {
         partner: Option<(&Volume<f32>, &Volume<u16>)>,
         rng: &mut ChaCha8Rng,
     ) -> (Volume<f32>, Volume<u16>) {
+        self.apply_scaled(image, mask, partner, 1.0, rng)
+    }
+
+    /// [`apply_with_partner`](Augmenter::apply_with_partner) of a sample with its own in-plane
+    /// scale `scale_xy` (`DATA.RESOLUTION_NORM`: the file's x spacing over the target's),
+    /// multiplied into the warp's zoom (see [`with_resolution_norm`](Augmenter::with_resolution_norm)).
+    pub fn apply_scaled(
+        &self,
+        image: &Volume<f32>,
+        mask: &Volume<u16>,
+        partner: Option<(&Volume<f32>, &Volume<u16>)>,
+        scale_xy: f64,
+        rng: &mut ChaCha8Rng,
+    ) -> (Volume<f32>, Volume<u16>) {
+        debug_assert!(
+            scale_xy == 1.0 || self.steps.iter().any(|s| matches!(s.op, Op::Warp(_))),
+            "a sample scale needs `with_resolution_norm`"
+        );
         assert_eq!(image.spatial_shape(), self.window, "image must have the augmenter's input window shape");
         assert_eq!(mask.spatial_shape(), self.window, "mask must have the augmenter's input window shape");
         if let Some((p_image, p_mask)) = partner {
@@ -239,7 +277,7 @@ impl Augmenter {
                     sections::cutmix((image.to_mut(), mask.to_mut()), (p_image, p_mask), *size, rng);
                     continue;
                 }
-                (image, mask) = self.run(&step.op, image, mask, rng);
+                (image, mask) = self.run(&step.op, image, mask, scale_xy, rng);
             }
         }
         (image.into_owned(), mask.into_owned())
@@ -259,12 +297,13 @@ impl Augmenter {
         op: &Op,
         mut img: Cow<'a, Volume<f32>>,
         mut msk: Cow<'a, Volume<u16>>,
+        scale_xy: f64,
         rng: &mut ChaCha8Rng,
     ) -> (Cow<'a, Volume<f32>>, Cow<'a, Volume<u16>>) {
         let interp = self.image_interp;
         let (image, mask) = match *op {
             Op::ZFlip => (geometry::flip(&img, geometry::Z), geometry::flip(&msk, geometry::Z)),
-            Op::Warp(ref w) => w.apply(&img, &msk, self.patch, interp, rng),
+            Op::Warp(ref w) => w.apply(&img, &msk, self.patch, interp, scale_xy, rng),
             Op::Misalignment { displacement, rotate_ratio } => {
                 sections::misalignment(&img, &msk, displacement, rotate_ratio, interp, rng)
             }

@@ -299,3 +299,34 @@ fn cutmix_pastes_one_box_of_the_partner_into_image_and_mask() {
     let labels: Vec<f32> = out_mask.as_slice().iter().map(|&v| f32::from(v)).collect();
     assert_eq!(labels, out.as_slice(), "the mask's box is the partner's too, in the same place");
 }
+
+#[test]
+fn resolution_norm_adds_a_rescale_warp_and_keeps_image_and_mask_aligned() {
+    // Augmentation off: only the rescale, which grows the window for the smallest scale.
+    let off = Augmenter::from_config(&Augmentor::default(), Ndim::D2, [1, 32, 32]).unwrap();
+    assert!(off.is_identity());
+    let norm = off.with_resolution_norm(0.5, FillMode::Reflect);
+    assert!(!norm.is_identity());
+    assert_eq!(norm.input_window(), [1, 64, 64]);
+    for scale in [0.5, 0.8, 1.0, 1.7] {
+        let (image, mask) = sample(norm.input_window(), 7);
+        let (out, out_mask) = norm.apply_scaled(&image, &mask, None, scale, &mut rng(3));
+        assert_eq!(out.spatial_shape(), [1, 32, 32]);
+        assert!(agreement(&out, &out_mask) > 0.95, "scale {scale}");
+    }
+    // With a zoom/rotation warp the scale joins it (no second warp), window as BiaPy's.
+    let aug = config(|a| {
+        a.random_rot = true;
+        a.zflip = true;
+    });
+    let with_rot = Augmenter::from_config(&aug, Ndim::D3, [4, 16, 16]).unwrap();
+    let n_steps = with_rot.steps.len();
+    let norm = with_rot.with_resolution_norm(0.5, FillMode::Constant);
+    assert_eq!(norm.steps.len(), n_steps);
+    assert_eq!(norm.input_window(), [4, 46, 46], "⌈16 · 2 · √2⌉");
+    // Without one, the rescale warp comes right after ZFLIP, as the augmentation warp would.
+    let flips = Augmenter::from_config(&config(|a| a.zflip = true), Ndim::D3, [4, 16, 16]).unwrap();
+    let norm = flips.with_resolution_norm(1.0, FillMode::Constant);
+    assert!(matches!(norm.steps[1].op, Op::Warp(_)) && norm.steps[0].op == Op::ZFlip);
+    assert_eq!(norm.input_window(), [4, 16, 16], "scales of 1 or more need no larger window");
+}

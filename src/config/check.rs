@@ -302,7 +302,15 @@ fn check_data(config: &Config, c: &mut Checker) {
     );
     preprocess::check(config, c);
     check_arrays(config, c);
-    c.unsupported(data.resolution_norm.enable, "DATA.RESOLUTION_NORM.ENABLE");
+    if data.resolution_norm.enable {
+        // BiaPy's own assertion: a (z, y, x) target with positive y and x (only x is read).
+        let target = &data.resolution_norm.target_resolution;
+        c.require(
+            target.len() == 3 && target[1..].iter().all(|&v| v > 0.0),
+            "DATA.RESOLUTION_NORM.TARGET_RESOLUTION",
+            format!("expected a (z, y, x) resolution with positive y and x, found {target:?}"),
+        );
+    }
 }
 
 /// The Zarr/HDF5 keys (D17): axes orders that name Z, Y and X once, and with

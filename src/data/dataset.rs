@@ -54,6 +54,8 @@ pub enum DataError {
     Hash(#[from] HashError),
     #[error("`{}`: {source}", path.display())]
     Preprocess { path: PathBuf, source: PreprocessError },
+    #[error(transparent)]
+    Resolution(#[from] super::resolution::ResolutionError),
 }
 
 /// Which of a config's data splits a folder pair is.
@@ -108,6 +110,9 @@ pub struct SplitSpec {
     pub preprocess: Option<Arc<Preprocess>>,
     /// How the split's Zarr/HDF5 images and masks are read (D17).
     pub arrays: SplitArrays,
+    /// `DATA.RESOLUTION_NORM` on a training or validation split: the `resolution.json` it reads
+    /// (which may not exist).
+    pub resolution_json: Option<PathBuf>,
 }
 
 /// Which array of a Zarr/HDF5 image and of its mask is read, in which axes order.
@@ -472,6 +477,10 @@ pub fn split_hash(spec: &SplitSpec) -> Result<String, DataError> {
         let key = "DATA.PREPROCESS.MATCH_HISTOGRAM.REFERENCE_PATH";
         text.push_str(&format!("\nreference {}", hash_files(dir, &list_tiffs(key, dir)?)?));
     }
+    // `DATA.RESOLUTION_NORM`'s per-file resolutions rescale what is trained on.
+    if let Some(json) = spec.resolution_json.as_ref().filter(|p| p.is_file()) {
+        text.push_str(&format!("\nresolutions {}", super::hash::hash_file(json)?));
+    }
     Ok(super::hash::sha256_hex(text.as_bytes()))
 }
 
@@ -494,6 +503,8 @@ pub fn config_splits(config: &Config) -> Vec<SplitSpec> {
             ignore_label: u16::try_from(config.loss.ignore_index).ok(),
             preprocess: Preprocess::from_config(config, role),
             arrays,
+            resolution_json: (data.resolution_norm.enable && role.is_training())
+                .then(|| super::resolution::json_path(Path::new(path))),
         }
     };
     let mut splits = Vec::new();

@@ -16,6 +16,7 @@ pub mod normalize;
 pub mod normalize_stream;
 pub mod patches;
 pub mod preprocess;
+pub mod resolution;
 pub mod sampling;
 pub mod slab_progress;
 pub mod split;

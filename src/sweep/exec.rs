@@ -51,8 +51,9 @@ pub struct SweepRunOutcome {
     pub test: TestOutcome,
 }
 
-/// A split's image, mask and histogram-reference folders (`DATA.PREPROCESS.MATCH_HISTOGRAM`).
-type SplitFolders = (String, String, String);
+/// A split's image, mask and histogram-reference folders (`DATA.PREPROCESS.MATCH_HISTOGRAM`),
+/// and the `resolution.json` it reads (`DATA.RESOLUTION_NORM`).
+type SplitFolders = (String, String, String, String);
 
 /// Content hashes of data splits, computed once per process and folder set: every run of a
 /// sweep reads the same folders, and hashing multi-gigabyte stacks once per run would dominate
@@ -77,6 +78,7 @@ impl DataHashes {
                         .and_then(|p| p.reference_dir())
                         .map(|d| d.display().to_string())
                         .unwrap_or_default(),
+                    s.resolution_json.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
                 )
             })
             .collect();

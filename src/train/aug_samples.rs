@@ -40,7 +40,8 @@ pub fn write(set: &SampleSet, n: usize, dir: &Path) -> Result<(), TrainError> {
         let orig = (crop_reflect(&image, inset, patch), crop_reflect(&mask, inset, patch));
         let mut rng = ChaCha8Rng::seed_from_u64(derive(set.seed, "aug-samples", &[i as u64]));
         let partner = set.cutmix_partner(augmenter, &[0, i as u64])?;
-        let (x, y) = augmenter.apply_with_partner(&image, &mask, partner.as_ref().map(|(i, m)| (i, m)), &mut rng);
+        let scale = set.images[placement.image].resolution_scale;
+        let (x, y) = augmenter.apply_scaled(&image, &mask, partner.as_ref().map(|(i, m)| (i, m)), scale, &mut rng);
         let name = |kind: &str| dir.join(format!("{i}_{pos}_{kind}{suffix}.tif"));
         save_f32(&name("orig_x"), orig.0)?;
         save_f32(&name("orig_y"), orig.1.map(|&v| f32::from(v)))?;

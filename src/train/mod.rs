@@ -23,6 +23,7 @@ pub mod progress;
 pub mod pth;
 pub mod pth_patch;
 pub mod pth_write;
+mod resolution_norm;
 pub mod run;
 pub mod samples;
 pub mod schedule;

@@ -39,6 +39,9 @@ pub struct TrainImage {
     pub sampler: Option<CentreSampler>,
     /// The probability map itself, kept for the check images and the map folder.
     pub prob_map: Option<Vec<f32>>,
+    /// `DATA.RESOLUTION_NORM`: the in-plane scale of every sample of this image (its file's x
+    /// spacing over the target's; 1 without it, or for a file `resolution.json` does not list).
+    pub resolution_scale: f64,
 }
 
 impl TrainImage {
@@ -80,8 +83,11 @@ pub struct SampleSet {
     pub images: Vec<TrainImage>,
     pub plan: Plan,
     pub options: ImageOptions,
-    /// Training only.
+    /// Training: `AUGMENTOR`'s transforms; validation: only `DATA.RESOLUTION_NORM`'s rescale.
     pub augmenter: Option<Augmenter>,
+    /// Training draws its augmentations afresh every epoch; validation does not (BiaPy seeds
+    /// its validation samples by index, so their crops never change).
+    pub per_epoch_draws: bool,
     pub seed: u64,
     /// Every sample this many times per epoch (`DATA.TRAIN.REPLICATE`; ≤ 1 means once).
     pub replicate: usize,
@@ -116,15 +122,17 @@ impl SampleSet {
         self.len() == 0
     }
 
-    /// Sample `index` of epoch `epoch` (0-based): its window, augmented and cropped back to the
-    /// patch (training), or the patch itself (validation).
+    /// Sample `index` of epoch `epoch` (0-based): its window, augmented (and rescaled, with
+    /// `DATA.RESOLUTION_NORM`) and cropped back to the patch, or the patch itself.
     pub fn sample(&self, index: usize, epoch: usize) -> Result<PatchPair, TrainError> {
-        let ((image, mask), _) = self.window(index, epoch)?;
+        let ((image, mask), placement) = self.window(index, epoch)?;
         Ok(match &self.augmenter {
             Some(aug) if !aug.is_identity() => {
-                let mut rng = ChaCha8Rng::seed_from_u64(derive(self.seed, "augment", &[epoch as u64, index as u64]));
-                let partner = self.cutmix_partner(aug, &[epoch as u64, index as u64])?;
-                aug.apply_with_partner(&image, &mask, partner.as_ref().map(|(i, m)| (i, m)), &mut rng)
+                let stream = [if self.per_epoch_draws { epoch as u64 } else { 0 }, index as u64];
+                let mut rng = ChaCha8Rng::seed_from_u64(derive(self.seed, "augment", &stream));
+                let partner = self.cutmix_partner(aug, &stream)?;
+                let scale = self.images[placement.image].resolution_scale;
+                aug.apply_scaled(&image, &mask, partner.as_ref().map(|(i, m)| (i, m)), scale, &mut rng)
             }
             _ => (image, mask),
         })
@@ -207,7 +215,16 @@ pub fn prepare_images(samples: Vec<Sample>, options: &ImageOptions) -> Result<Ve
             let stats = compute_stats(&image, &options.normalization)?;
             let shape = image.spatial_shape();
             let data = options.in_memory.then_some((image, mask));
-            Ok(TrainImage { image_path, mask_path, data, stats, shape, sampler: None, prob_map: None })
+            Ok(TrainImage {
+                image_path,
+                mask_path,
+                data,
+                stats,
+                shape,
+                sampler: None,
+                prob_map: None,
+                resolution_scale: 1.0,
+            })
         })
         .collect()
 }

@@ -2,8 +2,8 @@
 //! training folder, measure every image, drop the samples `DATA.TRAIN.FILTER_SAMPLES` discards
 //! (spec §3.9), split off validation (spec §3.3: whole images when there are two or more, grid
 //! patches of the one image otherwise, by `SPLIT_TRAIN` or a `CROSS_VAL` fold, or a separate
-//! folder with `DATA.VAL.FROM_TRAIN: False`), filter it with `DATA.VAL.FILTER_SAMPLES`, and
-//! choose the patch plan of each set.
+//! folder with `DATA.VAL.FROM_TRAIN: False`), filter it with `DATA.VAL.FILTER_SAMPLES`, choose
+//! the patch plan of each set, and attach `DATA.RESOLUTION_NORM`'s per-image scales.
 
 use std::io::Write;
 use std::path::Path;
@@ -11,10 +11,11 @@ use std::path::Path;
 use super::error::TrainError;
 use super::pool::Pool;
 use super::prob_maps;
+use super::resolution_norm::ResolutionNorm;
 use super::samples::{ImageOptions, SampleSet, prepare_images, reread};
 use super::seed::{cross_val_seed, derive};
 use crate::augment::Augmenter;
-use crate::config::{Config, FilterRules, FilterSamples, Ndim};
+use crate::config::{Config, FillMode, FilterRules, FilterSamples, Ndim};
 use crate::data::dataset::{SplitSpec, config_splits, load_split, split_hash};
 use crate::data::split::{cross_val_fold, split_train_val};
 
@@ -44,6 +45,8 @@ pub fn build_sets(
 ) -> Result<(SampleSet, SampleSet), TrainError> {
     let splits = config_splits(config);
     let train_spec = splits.first().cloned().ok_or(TrainError::NothingToTrain)?;
+    let val_spec = (!config.data.val.from_train).then(|| splits.get(1)).flatten();
+    let resolution_norm = ResolutionNorm::load(config, &train_spec, val_spec)?;
     let options = image_options(config, train_spec);
     let mut images = prepare_images(load_split(&options.spec)?, &options)?;
     if let Some(weights) = options.prob_weights {
@@ -91,15 +94,36 @@ pub fn build_sets(
         }
         None => val,
     };
-    let (train_images, train_plan) = train.into_plan(false);
-    let (val_images, val_plan) = val.into_plan(true);
+    let (mut train_images, train_plan) = train.into_plan(false);
+    let (mut val_images, val_plan) = val.into_plan(true);
+    let (augmenter, val_augmenter) = match resolution_norm {
+        Some(norm) => {
+            norm.attach(&mut train_images, false, out);
+            norm.attach(&mut val_images, true, out);
+            let (patch, affine) = (options.patch, config.augmentor.affine_mode);
+            (
+                Some(norm.augmenter(config, augmenter, &train_images, patch, affine)?),
+                Some(norm.augmenter(config, None, &val_images, patch, FillMode::Constant)?),
+            )
+        }
+        None => (augmenter, None),
+    };
     let replicate = usize::try_from(data.train.replicate).unwrap_or(1).max(1);
-    let train = SampleSet { images: train_images, plan: train_plan, options, augmenter, seed, replicate };
+    let train = SampleSet {
+        images: train_images,
+        plan: train_plan,
+        options,
+        augmenter,
+        per_epoch_draws: true,
+        seed,
+        replicate,
+    };
     let val = SampleSet {
         images: val_images,
         plan: val_plan,
         options: val_options,
-        augmenter: None,
+        augmenter: val_augmenter,
+        per_epoch_draws: false,
         seed: derive(seed, "validation", &[]),
         replicate: 1,
     };

@@ -49,6 +49,7 @@ mod fuzz_regressions;
 mod post_processing_matrix;
 mod preprocess;
 mod report_html;
+mod resolution_norm;
 mod run_cli;
 mod slurm;
 mod sweep_cli;

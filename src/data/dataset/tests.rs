@@ -25,6 +25,7 @@ fn spec(root: &Path, ndim: Ndim) -> SplitSpec {
         ignore_label: None,
         preprocess: None,
         arrays: SplitArrays::from_config(&Config::default(), SplitRole::Train),
+        resolution_json: None,
     }
 }
 
@@ -53,6 +54,22 @@ fn loads_pairs_and_hashes_them() {
     let before = split_hash(&spec(dir.path(), Ndim::D2)).unwrap();
     write(&dir.path().join("y").join("b.tif"), u8_volume([1, 8, 8, 1], 0));
     assert_ne!(before, split_hash(&spec(dir.path(), Ndim::D2)).unwrap());
+}
+
+#[test]
+fn the_resolution_file_joins_the_hash_when_resolution_norm_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    two_pairs(dir.path());
+    let json = dir.path().join("resolution.json");
+    let with_norm = SplitSpec { resolution_json: Some(json.clone()), ..spec(dir.path(), Ndim::D2) };
+    let plain = split_hash(&spec(dir.path(), Ndim::D2)).unwrap();
+    assert_eq!(split_hash(&with_norm).unwrap(), plain, "no file yet: nothing to hash");
+    std::fs::write(&json, r#"{"a.tif": [1, 0.5, 0.5]}"#).unwrap();
+    let first = split_hash(&with_norm).unwrap();
+    assert_ne!(first, plain);
+    std::fs::write(&json, r#"{"a.tif": [1, 0.5, 0.25]}"#).unwrap();
+    assert_ne!(split_hash(&with_norm).unwrap(), first, "an edited resolution retrains");
+    assert_eq!(split_hash(&spec(dir.path(), Ndim::D2)).unwrap(), plain, "read only with RESOLUTION_NORM");
 }
 
 #[test]
