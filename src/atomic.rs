@@ -57,6 +57,30 @@ fn injected_fault(_tmp: &Path, _path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Puts the finished folder `new` in the place of `dir`. An older `dir` is first renamed aside
+/// (`.name.old-<pid>`), then `new` is renamed into place and the old one removed; if that
+/// rename fails the old folder is put back. So the name always holds one complete folder, but
+/// for the instant between the two renames, when the old one lies aside (a kill there leaves it
+/// under the hidden name, never deleted).
+pub fn replace_dir(new: &Path, dir: &Path) -> io::Result<()> {
+    let name = dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let aside = dir.with_file_name(format!(".{name}.old-{}", std::process::id()));
+    let had_old = std::fs::symlink_metadata(dir).is_ok();
+    if had_old {
+        std::fs::rename(dir, &aside)?;
+    }
+    if let Err(e) = std::fs::rename(new, dir) {
+        if had_old {
+            let _ = std::fs::rename(&aside, dir);
+        }
+        return Err(e);
+    }
+    if had_old {
+        let _ = std::fs::remove_dir_all(&aside);
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `path` atomically.
 pub fn write(path: &Path, bytes: impl AsRef<[u8]>) -> io::Result<()> {
     let tmp = temporary_sibling(path);
@@ -92,6 +116,24 @@ pub fn process_alive(pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replace_dir_swaps_a_folder_in_and_keeps_the_old_one_when_it_cannot() {
+        let root = tempfile::tempdir().unwrap();
+        let (new, dir) = (root.path().join("new"), root.path().join("out.zarr"));
+        std::fs::create_dir_all(&new).unwrap();
+        std::fs::write(new.join("v"), "1").unwrap();
+        replace_dir(&new, &dir).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("v")).unwrap(), "1");
+        std::fs::create_dir_all(&new).unwrap();
+        std::fs::write(new.join("v"), "2").unwrap();
+        replace_dir(&new, &dir).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("v")).unwrap(), "2");
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1, "nothing left aside");
+        // A missing new folder fails and leaves the old one in place.
+        assert!(replace_dir(&root.path().join("absent"), &dir).is_err());
+        assert_eq!(std::fs::read_to_string(dir.join("v")).unwrap(), "2");
+    }
 
     #[test]
     fn writes_in_place_and_leaves_no_temporary() {

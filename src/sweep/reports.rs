@@ -105,11 +105,11 @@ pub fn write_reports(sweep: &SweepOutcome) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Removes the report folders a killed sweep left (`.sweep-new-<pid>`, `.sweep-old-<pid>`).
+/// Removes the report folders a killed sweep left (`.sweep-new-<pid>`, `.sweep.old-<pid>`).
 fn remove_stale_folders(parent: &Path) {
     for entry in std::fs::read_dir(parent).into_iter().flatten().filter_map(Result::ok) {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let pid = name.strip_prefix(".sweep-new-").or_else(|| name.strip_prefix(".sweep-old-"));
+        let pid = name.strip_prefix(".sweep-new-").or_else(|| name.strip_prefix(".sweep.old-"));
         if pid.and_then(|p| p.parse().ok()).is_some_and(|pid| !crate::atomic::process_alive(pid)) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
@@ -117,19 +117,14 @@ fn remove_stale_folders(parent: &Path) {
 }
 
 /// Puts the folder `new` in the place of `dir` under the claim `.sweep.claim` (two sweeps of one
-/// manifest may finish at once, on different machines): the old folder is renamed aside, the new
-/// one into place, then the old one removed.
+/// manifest may finish at once, on different machines), old folder aside first
+/// ([`crate::atomic::replace_dir`]).
 fn replace_folder(parent: &Path, new: &Path, dir: &Path) -> anyhow::Result<()> {
     let claim_path = parent.join(".sweep.claim");
     let _claim = crate::sweep::claim::Claim::acquire(&claim_path, &Default::default())
         .with_context(|| format!("cannot claim `{}`", claim_path.display()))?;
-    let old = parent.join(format!(".sweep-old-{}", std::process::id()));
-    if dir.exists() {
-        std::fs::rename(dir, &old).with_context(|| format!("cannot move `{}` aside", dir.display()))?;
-    }
-    std::fs::rename(new, dir).with_context(|| format!("cannot rename `{}` to `{}`", new.display(), dir.display()))?;
-    let _ = std::fs::remove_dir_all(&old);
-    Ok(())
+    crate::atomic::replace_dir(new, dir)
+        .with_context(|| format!("cannot rename `{}` to `{}`", new.display(), dir.display()))
 }
 
 /// Draws every chart of the sweep and writes, beside each, the exact numbers it draws as CSV

@@ -312,7 +312,7 @@ impl ArrayStack {
 /// A `(z, y, x, c)` volume written as a Zarr v3 array slab after slab, in a given axes order;
 /// chunks are one slab deep, so every chunk is written once. The container is built under a
 /// temporary sibling name and renamed into place by [`ZarrSlabWriter::finish`] once every plane
-/// was written (an older container of that name is removed just before); dropped unfinished,
+/// was written (an older container of that name is replaced, `atomic::replace_dir`); dropped unfinished,
 /// the temporary folder is removed.
 pub struct ZarrSlabWriter {
     path: PathBuf,
@@ -369,10 +369,7 @@ impl ZarrSlabWriter {
     pub fn finish(mut self) -> Result<(), ArrayError> {
         let invalid = |detail: String| ArrayError::Write { path: self.path.clone(), detail };
         self.progress.complete().map_err(invalid)?;
-        if self.path.exists() {
-            std::fs::remove_dir_all(&self.path).map_err(|e| invalid(e.to_string()))?;
-        }
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| invalid(e.to_string()))?;
+        crate::atomic::replace_dir(&self.tmp, &self.path).map_err(|e| invalid(e.to_string()))?;
         self.finished = true;
         Ok(())
     }
