@@ -7,6 +7,7 @@ use crate::config::FillMode;
 use crate::data::Volume;
 
 use super::sample::map_index;
+use crate::data::preprocess::spline::{first_tap, map_coordinate, prefilter, weights};
 
 /// OpenCV kernel size for `sigma` as BiaPy picks it (`_compute_gaussian_blur_ksize`): about
 /// 3.3σ (σ < 3), 2.9σ (σ < 5) or 2.6σ, at least 5, made odd.
@@ -72,8 +73,10 @@ pub(super) fn convolve_plane(plane: &mut [f32], ny: usize, nx: usize, kernel: &[
 
 /// `scipy.ndimage.rotate(kernel, angle)` of a square `k × k` kernel with its `reshape=True`
 /// output size (the bounding box of the rotated square), zero outside; returns the rotated
-/// values and their `(rows, columns)`. Interpolation is bilinear, where SciPy uses a cubic
-/// spline (a B-spline with prefilter, not the cubic convolution the warps use).
+/// values and their `(rows, columns)`. Interpolation is SciPy's: a cubic B-spline of the
+/// pre-filtered kernel (`mode='constant'`: mirror-started filter and taps, and 0 wherever the
+/// source point lies outside the kernel), computed in `f64` and cast to `f32` as SciPy casts
+/// to a `float32` input's type.
 pub(super) fn rotate_kernel(kernel: &[f32], k: usize, angle: f64) -> (Vec<f32>, usize, usize) {
     let a = angle.rem_euclid(360.0);
     let (c, s) = match a {
@@ -92,26 +95,50 @@ pub(super) fn rotate_kernel(kernel: &[f32], k: usize, angle: f64) -> (Vec<f32>, 
     let (oy, ox) = ((ry as f64 - 1.0) / 2.0, (rx as f64 - 1.0) / 2.0);
     let centre = (n - 1.0) / 2.0;
     let (off_y, off_x) = (centre - (c * oy + s * ox), centre - (-s * oy + c * ox));
-    let at = |y: isize, x: isize| {
-        if (0..k as isize).contains(&y) && (0..k as isize).contains(&x) {
-            kernel[y as usize * k + x as usize]
-        } else {
-            0.0
-        }
+    let coefficients = cubic_coefficients(kernel, k);
+    let inside = |v: f64| (0.0..=n - 1.0).contains(&v);
+    let taps = |v: f64| {
+        let (start, w) = (first_tap(v, 3), weights(v, 3));
+        // Taps past the edge fold as SciPy's pre-filter assumed (`mirror`).
+        std::array::from_fn::<_, 4, _>(|i| {
+            (map_coordinate((start + i as isize) as f64, k, FillMode::Reflect) as usize, w[i])
+        })
     };
     let mut out = Vec::with_capacity(ry * rx);
     for y in 0..ry {
         for x in 0..rx {
             let (fy, fx) = (c * y as f64 + s * x as f64 + off_y, -s * y as f64 + c * x as f64 + off_x);
-            let (y0, x0) = (fy.floor(), fx.floor());
-            let (wy, wx) = ((fy - y0) as f32, (fx - x0) as f32);
-            let (y0, x0) = (y0 as isize, x0 as isize);
-            let top = at(y0, x0) * (1.0 - wx) + at(y0, x0 + 1) * wx;
-            let bottom = at(y0 + 1, x0) * (1.0 - wx) + at(y0 + 1, x0 + 1) * wx;
-            out.push(top * (1.0 - wy) + bottom * wy);
+            // `constant`: a source outside the kernel's samples reads 0, no blending at its edge.
+            if !(inside(fy) && inside(fx)) {
+                out.push(0.0);
+                continue;
+            }
+            let (ty, tx) = (taps(fy), taps(fx));
+            let mut t = 0.0;
+            for &(iy, wy) in &ty {
+                for &(ix, wx) in &tx {
+                    t += coefficients[iy * k + ix] * wy * wx;
+                }
+            }
+            out.push(t as f32);
         }
     }
     (out, ry, rx)
+}
+
+/// The `k × k` kernel's cubic B-spline coefficients: SciPy's `spline_filter` along y, then x.
+fn cubic_coefficients(kernel: &[f32], k: usize) -> Vec<f64> {
+    let mut c: Vec<f64> = kernel.iter().map(|&v| f64::from(v)).collect();
+    let mut line = vec![0.0; k];
+    for x in 0..k {
+        line.iter_mut().enumerate().for_each(|(y, v)| *v = c[y * k + x]);
+        prefilter(&mut line, 3, FillMode::Reflect);
+        line.iter().enumerate().for_each(|(y, &v)| c[y * k + x] = v);
+    }
+    for row in c.chunks_mut(k) {
+        prefilter(row, 3, FillMode::Reflect);
+    }
+    c
 }
 
 /// OpenCV's `filter2D` (a correlation) of a `(ny, nx)` plane with a `(ky, kx)` kernel anchored

@@ -164,18 +164,36 @@ mod tests {
         for i in 0..k {
             base[i * k + k / 2] = (i + 1) as f32;
         }
+        // Whole turns sample the spline at its knots: the kernel back, to rounding (SciPy too).
+        let close = |a: &[f32], b: &[f32]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
         let (same, ky, kx) = rotate_kernel(&base, k, 0.0);
         assert_eq!((ky, kx), (k, k));
-        assert_eq!(same, base);
+        assert!(close(&same, &base), "{same:?}");
         // 90°: the column becomes row k/2, its weights in x order (scipy's `rotate`).
         let (turned, ky, kx) = rotate_kernel(&base, k, 90.0);
         assert_eq!((ky, kx), (k, k));
-        let row: Vec<f32> = turned[(k / 2) * k..(k / 2 + 1) * k].to_vec();
-        assert_eq!(row, vec![1.0, 2.0, 3.0, 4.0, 5.0]);
-        assert_eq!(turned.iter().sum::<f32>(), 15.0);
+        assert!(close(&turned[(k / 2) * k..(k / 2 + 1) * k], &[1.0, 2.0, 3.0, 4.0, 5.0]), "{turned:?}");
+        assert!((turned.iter().sum::<f32>() - 15.0).abs() < 1e-5);
         // 45°: the bounding box of the rotated 9×9 square is int(9·√2 + 0.5) = 13 wide.
         let (_, ky, kx) = rotate_kernel(&vec![0.0; 81], 9, 45.0);
         assert_eq!((ky, kx), (13, 13));
+        // 30°: scipy.ndimage.rotate(base, 30) of the float32 kernel, printed by SciPy 1.17.1
+        // (cubic spline, so weights below 0 and above the line's own appear).
+        #[rustfmt::skip]
+        let scipy: [f32; 49] = [
+            0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+            0.0, 0.0, 0.0, -9.873_76e-17, -0.019_673_415, 0.0, 0.0,
+            0.0, -0.105_620_15, 1.145_105_4, 1.285_411_8, -0.295_617_97, 0.0, 0.0,
+            0.0, -0.078_838_326, 0.317_661_26, 3.0, 0.428_731_62, -0.157_676_65, 0.0,
+            0.0, 0.0, -0.366_396_46, 2.277_088_2, 3.414_023_4, -0.510_209_44, 0.0,
+            0.0, 0.0, -0.050_276_64, 1.356_523_3e-15, 0.0, 0.0, 0.0,
+            0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+        ];
+        let (turned, ky, kx) = rotate_kernel(&base, k, 30.0);
+        assert_eq!((ky, kx), (7, 7));
+        for (i, (got, want)) in turned.iter().zip(scipy).enumerate() {
+            assert!((got - want).abs() < 1e-6, "tap {i}: {got} vs SciPy {want}");
+        }
     }
 
     #[test]
@@ -197,7 +215,7 @@ mod tests {
             point.as_mut_slice()[15 * 31 + 15] = 1.0;
             motion_blur(&mut point, [7, 7], &mut ChaCha8Rng::seed_from_u64(seed));
             let lit = point.as_slice().iter().filter(|&&v| v.abs() > 1e-6).count();
-            // A kernel of 7 taps or more (rotated, bilinear) spreads the point over several pixels.
+            // A kernel of 7 taps or more (rotated, cubic spline) spreads the point over several pixels.
             assert!(lit >= 5, "seed {seed}: {lit} pixels lit");
             let total: f32 = point.as_slice().iter().sum();
             assert!((total - 1.0).abs() < 1e-4, "seed {seed}: the normalised kernel keeps the sum, got {total}");
