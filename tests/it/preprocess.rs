@@ -136,10 +136,11 @@ fn images_and_masks_match_biapys_preprocess_data() {
     let dir = TestDir::new();
     // 2D uint8 (y, x, 1) and 3D uint16 (z, y, x, 1) images, a 2D 0/1 mask, and a reference.
     let image_2d = dir.join("x2/a.tif");
+    let image_rgb = dir.join("x2c/a.tif");
     let image_3d = dir.join("x3/a.tif");
     let mask_2d = dir.join("y2/a.tif");
     let reference = dir.join("ref/r.tif");
-    for p in [&image_2d, &image_3d, &mask_2d, &reference] {
+    for p in [&image_2d, &image_rgb, &image_3d, &mask_2d, &reference] {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     }
     let u8s = |shape: [usize; 4], max: u32| {
@@ -147,6 +148,7 @@ fn images_and_masks_match_biapys_preprocess_data() {
     };
     write_tiff(&image_2d, &u8s([1, 20, 28, 1], 255), &Default::default()).unwrap();
     write_tiff(&mask_2d, &u8s([1, 20, 28, 1], 1), &Default::default()).unwrap();
+    write_tiff(&image_rgb, &u8s([1, 20, 28, 3], 255), &Default::default()).unwrap();
     write_tiff(&reference, &u8s([1, 16, 16, 1], 120), &Default::default()).unwrap();
     let shape_3d = [6, 10, 12, 1];
     let stack = Volume::from_vec(shape_3d, textured(shape_3d, 4000).into_iter().map(|v| v as u16).collect()).unwrap();
@@ -192,6 +194,8 @@ fn images_and_masks_match_biapys_preprocess_data() {
         ),
         ("2d", "GAUSSIAN_BLUR: {ENABLE: True, SIGMA: 1.5, MODE: reflect}".into(), r#"{"GAUSSIAN_BLUR": {"ENABLE": true, "SIGMA": 1.5, "MODE": "reflect"}}"#.into()),
         ("2d", "MEDIAN_BLUR: {ENABLE: True, KERNEL_SIZE: [5, 3, 1]}".into(), r#"{"MEDIAN_BLUR": {"ENABLE": true, "KERNEL_SIZE": [5, 3, 1]}}"#.into()),
+        ("2d-rgb", "MEDIAN_BLUR: {ENABLE: True, KERNEL_SIZE: [3, 3, 2]}".into(), r#"{"MEDIAN_BLUR": {"ENABLE": true, "KERNEL_SIZE": [3, 3, 2]}}"#.into()),
+        ("2d-rgb", "MEDIAN_BLUR: {ENABLE: True, KERNEL_SIZE: [1, 3, 3]}".into(), r#"{"MEDIAN_BLUR": {"ENABLE": true, "KERNEL_SIZE": [1, 3, 3]}}"#.into()),
         (
             "2d",
             format!("MATCH_HISTOGRAM: {{ENABLE: True, REFERENCE_PATH: '{reference}'}}"),
@@ -220,10 +224,15 @@ fn images_and_masks_match_biapys_preprocess_data() {
             r#"{"RESIZE": {"ENABLE": true, "OUTPUT_SHAPE": [9, 7, 20]}, "GAUSSIAN_BLUR": {"ENABLE": true, "SIGMA": 0.8, "MODE": "mirror"}, "MEDIAN_BLUR": {"ENABLE": true, "KERNEL_SIZE": [3, 3, 3, 1]}}"#.into(),
         ),
     ];
-    let image_of = |ndim: &str| if ndim == "2d" { &image_2d } else { &image_3d };
+    // Per case kind: the image, its folder, the patch, and BiaPy's dimensionality.
+    let kind = |kind: &str| match kind {
+        "2d" => (&image_2d, "x2", "[4, 4, 1]", "2d"),
+        "2d-rgb" => (&image_rgb, "x2c", "[4, 4, 3]", "2d"),
+        _ => (&image_3d, "x3", "[4, 4, 4, 1]", "3d"),
+    };
     let mut jobs: Vec<Job> = cases
         .iter()
-        .map(|(ndim, _, json)| Job { image: image_of(ndim), settings: json, ndim, kind: "image" })
+        .map(|(k, _, json)| Job { image: kind(k).0, settings: json, ndim: kind(k).3, kind: "image" })
         .collect();
     // Masks are resized nearest: checked for the 2D resize cases.
     let mask_cases: Vec<usize> =
@@ -233,10 +242,8 @@ fn images_and_masks_match_biapys_preprocess_data() {
     let (image_outputs, mask_outputs) = outputs.split_at(cases.len());
     let mask_outputs: std::collections::HashMap<usize, &(Vec<usize>, Vec<f64>)> =
         mask_cases.iter().copied().zip(mask_outputs).collect();
-    for (i, ((ndim, yaml_steps, _), (shape, values))) in cases.iter().zip(image_outputs).enumerate() {
-        let (ndim, image) = (*ndim, image_of(ndim));
-        let folder = if ndim == "2d" { "x2" } else { "x3" };
-        let patch = if ndim == "2d" { "[4, 4, 1]" } else { "[4, 4, 4, 1]" };
+    for (i, ((case_kind, yaml_steps, _), (shape, values))) in cases.iter().zip(image_outputs).enumerate() {
+        let (image, folder, patch, ndim) = kind(case_kind);
         let yaml = format!(
             "PROBLEM: {{NDIM: {}}}\nTRAIN: {{ENABLE: True}}\nMODEL: {{FEATURE_MAPS: [4, 8, 16], YX_DOWN: [1, 1], Z_DOWN: [1, 1]}}\nDATA:\n  PATCH_SIZE: {patch}\n  TRAIN: {{PATH: '{}', GT_PATH: '{}'}}\n  PREPROCESS:\n    TRAIN: True\n    {yaml_steps}\n",
             ndim.to_uppercase(),

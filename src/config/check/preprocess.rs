@@ -95,12 +95,6 @@ pub(super) fn check(config: &Config, c: &mut Checker) {
                 if is_3d { "z, y, x, c" } else { "y, x, c" }
             ),
         );
-        if ok && k[n_axes] != 1 {
-            c.not_implemented(
-                "DATA.PREPROCESS.MEDIAN_BLUR.KERNEL_SIZE",
-                "a footprint spanning channels is not implemented; make its last (channel) size 1",
-            );
-        }
     }
     if p.match_histogram.enable {
         c.require(

@@ -25,7 +25,7 @@ use self::histogram::ReferenceHistogram;
 use self::resize::{Order, ResizeOptions, resize};
 use super::Volume;
 use super::dataset::SplitRole;
-use super::median::{MedianBorder, median_filter};
+use super::median::{MedianBorder, median_filter_across_channels};
 use crate::config::{Config, FillMode, Ndim};
 
 const REFERENCE_KEY: &str = "DATA.PREPROCESS.MATCH_HISTOGRAM.REFERENCE_PATH";
@@ -60,7 +60,7 @@ pub enum PreprocessError {
 pub struct Preprocess {
     resize: Option<(Vec<usize>, ResizeOptions)>,
     gaussian: Option<Gaussian>,
-    median: Option<[usize; 3]>,
+    median: Option<[usize; 4]>,
     /// `MATCH_HISTOGRAM`'s folder and its histogram, read on first use.
     histogram: Option<(PathBuf, LazyReference)>,
     /// `CLAHE`: the region size per array axis (`None`: ⅛ of each) and the clip limit.
@@ -117,7 +117,7 @@ impl Preprocess {
         });
         let median = p.median_blur.enable.then(|| {
             let k = &p.median_blur.kernel_size;
-            if is_3d { [k[0], k[1], k[2]] } else { [1, k[0], k[1]] }
+            if is_3d { [k[0], k[1], k[2], k[3]] } else { [1, k[0], k[1], k[2]] }
         });
         let histogram =
             p.match_histogram.enable.then(|| (PathBuf::from(&p.match_histogram.reference_path), OnceLock::new()));
@@ -168,7 +168,7 @@ impl Preprocess {
         }
         if let Some(footprint) = self.median {
             let f32s = v.map(|&x| x as f32);
-            v = median_filter(&f32s, footprint, MedianBorder::Nearest).map(|&x| f64::from(x));
+            v = median_filter_across_channels(&f32s, footprint, MedianBorder::Nearest).map(|&x| f64::from(x));
         }
         if let Some((dir, loaded)) = &self.histogram {
             let reference = loaded.get_or_init(|| reference_histogram(dir).map(Arc::new)).clone()?;
