@@ -137,10 +137,11 @@ fn images_and_masks_match_biapys_preprocess_data() {
     // 2D uint8 (y, x, 1) and 3D uint16 (z, y, x, 1) images, a 2D 0/1 mask, and a reference.
     let image_2d = dir.join("x2/a.tif");
     let image_rgb = dir.join("x2c/a.tif");
+    let image_float = dir.join("x2f/a.tif");
     let image_3d = dir.join("x3/a.tif");
     let mask_2d = dir.join("y2/a.tif");
     let reference = dir.join("ref/r.tif");
-    for p in [&image_2d, &image_rgb, &image_3d, &mask_2d, &reference] {
+    for p in [&image_2d, &image_rgb, &image_float, &image_3d, &mask_2d, &reference] {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     }
     let u8s = |shape: [usize; 4], max: u32| {
@@ -149,6 +150,9 @@ fn images_and_masks_match_biapys_preprocess_data() {
     write_tiff(&image_2d, &u8s([1, 20, 28, 1], 255), &Default::default()).unwrap();
     write_tiff(&mask_2d, &u8s([1, 20, 28, 1], 1), &Default::default()).unwrap();
     write_tiff(&image_rgb, &u8s([1, 20, 28, 3], 255), &Default::default()).unwrap();
+    let unit: Vec<f32> = textured([1, 20, 28, 1], 1000).into_iter().map(|v| v as f32 / 1000.0).collect();
+    let float = AnyVolume::F32(Volume::from_vec([1, 20, 28, 1], unit).unwrap());
+    write_tiff(&image_float, &float, &Default::default()).unwrap();
     write_tiff(&reference, &u8s([1, 16, 16, 1], 120), &Default::default()).unwrap();
     let shape_3d = [6, 10, 12, 1];
     let stack = Volume::from_vec(shape_3d, textured(shape_3d, 4000).into_iter().map(|v| v as u16).collect()).unwrap();
@@ -202,6 +206,13 @@ fn images_and_masks_match_biapys_preprocess_data() {
             format!(r#"{{"MATCH_HISTOGRAM": {{"ENABLE": true, "REFERENCE_PATH": "{reference}"}}}}"#),
         ),
         ("2d", "CLAHE: {ENABLE: True}".into(), r#"{"CLAHE": {"ENABLE": true}}"#.into()),
+        ("2d-rgb", "CLAHE: {ENABLE: True}".into(), r#"{"CLAHE": {"ENABLE": true}}"#.into()),
+        (
+            "2d-rgb",
+            "CLAHE: {ENABLE: True, KERNEL_SIZE: 5, CLIP_LIMIT: 0.03}".into(),
+            r#"{"CLAHE": {"ENABLE": true, "KERNEL_SIZE": 5, "CLIP_LIMIT": 0.03}}"#.into(),
+        ),
+        ("2d-float", "CLAHE: {ENABLE: True}".into(), r#"{"CLAHE": {"ENABLE": true}}"#.into()),
         ("2d", "CANNY: {ENABLE: True}".into(), r#"{"CANNY": {"ENABLE": true}}"#.into()),
         (
             "2d",
@@ -228,6 +239,7 @@ fn images_and_masks_match_biapys_preprocess_data() {
     let kind = |kind: &str| match kind {
         "2d" => (&image_2d, "x2", "[4, 4, 1]", "2d"),
         "2d-rgb" => (&image_rgb, "x2c", "[4, 4, 3]", "2d"),
+        "2d-float" => (&image_float, "x2f", "[4, 4, 1]", "2d"),
         _ => (&image_3d, "x3", "[4, 4, 4, 1]", "3d"),
     };
     let mut jobs: Vec<Job> = cases

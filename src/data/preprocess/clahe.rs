@@ -1,5 +1,6 @@
-//! `DATA.PREPROCESS.CLAHE` as BiaPy calls skimage's `equalize_adapthist` on a single-channel
-//! image: the image taken as an N-D array with its channel axis (`(y, x, 1)` or `(z, y, x, 1)`),
+//! `DATA.PREPROCESS.CLAHE` as BiaPy calls skimage's `equalize_adapthist`: a 2D RGB image is
+//! equalised on its HSV value ([`super::hsv`], skimage's `adapt_rgb(hsv_value)`); any other image
+//! is taken as an N-D array with its channel axis (`(y, x, c)` or `(z, y, x, c)`). The values are
 //! scaled to 16-bit (`img_as_uint`) and stretched to 14 bits, binned into 256 bins, one clipped
 //! and equalised histogram per contextual region (`KERNEL_SIZE`, default ⅛ of every axis), each
 //! value interpolated (multi-)linearly between the 2ᴺ neighbouring regions' mappings, and the
@@ -12,6 +13,104 @@ use crate::data::border::fold_index;
 
 const NR_OF_GRAY: usize = 1 << 14;
 const NBINS: usize = 256;
+
+/// `CLAHE.KERNEL_SIZE` as given: null (⅛ of every axis), one size for every axis, or one per
+/// array axis.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KernelSize {
+    Default,
+    Every(usize),
+    PerAxis(Vec<usize>),
+}
+
+impl KernelSize {
+    /// The setting's value (`config check` has checked it).
+    pub fn from_config(value: Option<&serde_json::Value>) -> Self {
+        let size = |v: &serde_json::Value| v.as_u64().unwrap_or(1).max(1) as usize;
+        match value {
+            Some(serde_json::Value::Number(n)) => KernelSize::Every(n.as_u64().unwrap_or(1).max(1) as usize),
+            Some(serde_json::Value::Array(items)) => KernelSize::PerAxis(items.iter().map(size).collect()),
+            _ => KernelSize::Default,
+        }
+    }
+
+    /// The region size per axis of an array of `shape`; `None` for a list of another length
+    /// (skimage refuses it).
+    fn for_shape(&self, shape: &[usize]) -> Option<Vec<usize>> {
+        match self {
+            KernelSize::Default => Some(shape.iter().map(|&s| (s / 8).max(1)).collect()),
+            KernelSize::Every(k) => Some(vec![*k; shape.len()]),
+            KernelSize::PerAxis(sizes) => (sizes.len() == shape.len()).then(|| sizes.clone()),
+        }
+    }
+}
+
+/// Why an image cannot be equalised as BiaPy would.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClaheRefusal {
+    /// Not uint8/uint16, nor floats in [−1, 1] (skimage's `img_as_uint`).
+    SampleType,
+    /// RGBA: skimage drops the alpha channel, so the image would lose a channel.
+    Rgba,
+    /// A `KERNEL_SIZE` list for `(y, x, c)`, but an RGB image is equalised on its `(y, x)` value.
+    RgbKernelList,
+}
+
+/// `image` (`(z, y, x, c)`, values in its sample type's units; `is_3d`: z is an array axis)
+/// equalised as BiaPy's `apply_clahe`: in [0, 1] times `max` for integer images (`Some(255)` or
+/// `Some(65535)`), in [0, 1] for float ones (`None`). The caller casts back to the sample type.
+pub fn equalize_image(
+    image: &mut [f64],
+    [nz, ny, nx, nc]: [usize; 4],
+    is_3d: bool,
+    max: Option<f64>,
+    kernel: &KernelSize,
+    clip_limit: f64,
+) -> Result<(), ClaheRefusal> {
+    if max.is_some_and(|m| m != 255.0 && m != 65535.0) {
+        return Err(ClaheRefusal::SampleType);
+    }
+    // skimage's img_as_uint: a float in [−1, 1] times 65535, rounded half to even and clipped;
+    // 8-bit integers times 257, 16-bit ones as they are.
+    let float_to_sixteen = |x: f64| {
+        if (-1.0..=1.0).contains(&x) {
+            Ok((x * 65535.0).round_ties_even().clamp(0.0, 65535.0))
+        } else {
+            Err(ClaheRefusal::SampleType)
+        }
+    };
+    let sixteen = |x: f64| match max {
+        Some(255.0) => Ok(x * 257.0),
+        Some(_) => Ok(x),
+        None => float_to_sixteen(x),
+    };
+    let unit = max.unwrap_or(1.0);
+    if !is_3d && nc == 4 {
+        return Err(ClaheRefusal::Rgba);
+    }
+    if !is_3d && nc == 3 {
+        let kernel = kernel.for_shape(&[ny, nx]).ok_or(ClaheRefusal::RgbKernelList)?;
+        // img_as_float: integers times the reciprocal of their type's largest value.
+        let scale = 1.0 / unit;
+        let hsv: Vec<[f64; 3]> =
+            image.chunks(3).map(|p| super::hsv::rgb_to_hsv([p[0] * scale, p[1] * scale, p[2] * scale])).collect();
+        // The value channel is a float image to skimage, whatever the RGB image's type.
+        let values = hsv.iter().map(|h| float_to_sixteen(h[2])).collect::<Result<Vec<_>, _>>()?;
+        let equalised = equalize_adapthist(&values, &[ny, nx], &kernel, clip_limit);
+        for ((pixel, [h, s, _]), v) in image.chunks_mut(3).zip(hsv).zip(equalised) {
+            let rgb = super::hsv::hsv_to_rgb([h, s, v]);
+            pixel.iter_mut().zip(rgb).for_each(|(x, c)| *x = c * unit);
+        }
+        return Ok(());
+    }
+    let shape: Vec<usize> = if is_3d { vec![nz, ny, nx, nc] } else { vec![ny, nx, nc] };
+    let kernel = kernel.for_shape(&shape).ok_or(ClaheRefusal::RgbKernelList)?;
+    let values = image.iter().map(|&x| sixteen(x)).collect::<Result<Vec<_>, _>>()?;
+    for (x, e) in image.iter_mut().zip(equalize_adapthist(&values, &shape, &kernel, clip_limit)) {
+        *x = e * unit;
+    }
+    Ok(())
+}
 
 /// CLAHE of `values` (an array of `shape`, C order, unsigned 16-bit values, already scaled as
 /// `img_as_uint` does) with region size `kernel` per axis and `clip_limit`; returns values in
@@ -190,5 +289,53 @@ mod tests {
         let (min, max) = value_range(&out).unwrap_or((0.0, 0.0));
         assert_eq!((min, max), (0.0, 1.0));
         assert_eq!(out.len(), 256);
+    }
+
+    fn textured(n: usize, max: f64) -> Vec<f64> {
+        (0..n).map(|i| ((i * 7919 + (i / 13) * 104_729) % (max as usize + 1)) as f64).collect()
+    }
+
+    #[test]
+    fn a_grey_rgb_image_equalises_as_its_single_channel() {
+        // r = g = b: the HSV value is the grey level and the saturation 0, so every channel
+        // comes back as the single-channel image's result.
+        let grey = textured(12 * 16, 255.0);
+        let mut single = grey.clone();
+        equalize_image(&mut single, [1, 12, 16, 1], false, Some(255.0), &KernelSize::Default, 0.01).unwrap();
+        let mut rgb: Vec<f64> = grey.iter().flat_map(|&g| [g, g, g]).collect();
+        equalize_image(&mut rgb, [1, 12, 16, 3], false, Some(255.0), &KernelSize::Default, 0.01).unwrap();
+        for (i, (pixel, s)) in rgb.chunks(3).zip(&single).enumerate() {
+            assert!(pixel.iter().all(|c| (c - s).abs() < 1e-9), "pixel {i}: {pixel:?} vs {s}");
+        }
+    }
+
+    #[test]
+    fn images_skimage_or_biapy_cannot_take_are_refused() {
+        let run = |shape: [usize; 4], is_3d, max, kernel: KernelSize, values: Vec<f64>| {
+            let mut v = values;
+            equalize_image(&mut v, shape, is_3d, max, &kernel, 0.01)
+        };
+        let n = 8 * 8;
+        assert_eq!(
+            run([1, 8, 8, 1], false, Some(4_294_967_295.0), KernelSize::Default, vec![1.0; n]),
+            Err(ClaheRefusal::SampleType)
+        );
+        assert_eq!(run([1, 8, 8, 1], false, None, KernelSize::Default, vec![1.5; n]), Err(ClaheRefusal::SampleType));
+        assert_eq!(
+            run([1, 8, 8, 4], false, Some(255.0), KernelSize::Default, vec![1.0; 4 * n]),
+            Err(ClaheRefusal::Rgba)
+        );
+        let list = KernelSize::PerAxis(vec![2, 2, 1]);
+        assert_eq!(
+            run([1, 8, 8, 3], false, Some(255.0), list.clone(), vec![1.0; 3 * n]),
+            Err(ClaheRefusal::RgbKernelList)
+        );
+        // The same list fits a two-channel image's (y, x, c) array, and floats in [0, 1] work.
+        assert_eq!(
+            run([1, 8, 8, 2], false, Some(255.0), KernelSize::PerAxis(vec![2, 2, 2]), textured(2 * n, 255.0)),
+            Ok(())
+        );
+        let unit: Vec<f64> = textured(n, 100.0).iter().map(|v| v / 100.0).collect();
+        assert_eq!(run([1, 8, 8, 1], false, None, list, unit), Ok(()));
     }
 }

@@ -6,7 +6,8 @@
 //! truncated). At test time the prediction of a resized image is resized back to the image's own
 //! shape ([`Preprocess::restore`]) before anything is written or measured.
 //!
-//! `CLAHE` works on single-channel unsigned 8/16-bit images, `CANNY` on single-channel 2D images
+//! `CLAHE` works on unsigned 8/16-bit images and floats in [−1, 1] (RGB in 2D on its HSV value),
+//! `CANNY` on single-channel 2D images
 //! (edges 255, the rest 0, as BiaPy's); `ZOOM` is refused by `config check` (BiaPy reads it in
 //! its detection workflow only). Owns the image operations; reads only the reference images of
 //! `MATCH_HISTOGRAM`.
@@ -15,12 +16,14 @@ pub mod canny;
 pub mod clahe;
 pub mod gaussian;
 pub mod histogram;
+pub mod hsv;
 pub mod resize;
 pub mod spline;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+use self::clahe::ClaheRefusal;
 use self::histogram::ReferenceHistogram;
 use self::resize::{Order, ResizeOptions, resize};
 use super::Volume;
@@ -63,8 +66,8 @@ pub struct Preprocess {
     median: Option<[usize; 4]>,
     /// `MATCH_HISTOGRAM`'s folder and its histogram, read on first use.
     histogram: Option<(PathBuf, LazyReference)>,
-    /// `CLAHE`: the region size per array axis (`None`: ⅛ of each) and the clip limit.
-    clahe: Option<(Option<Vec<usize>>, f64)>,
+    /// `CLAHE`: the region size and the clip limit.
+    clahe: Option<(clahe::KernelSize, f64)>,
     /// `CANNY`: the hysteresis thresholds in the image's own units (`None`: 10 % and 20 % of its
     /// type's largest value).
     canny: Option<(Option<f64>, Option<f64>)>,
@@ -121,8 +124,8 @@ impl Preprocess {
         });
         let histogram =
             p.match_histogram.enable.then(|| (PathBuf::from(&p.match_histogram.reference_path), OnceLock::new()));
-        let n_axes = if is_3d { 4 } else { 3 };
-        let clahe = p.clahe.enable.then(|| (clahe_kernel(p.clahe.kernel_size.as_ref(), n_axes), p.clahe.clip_limit));
+        let clahe =
+            p.clahe.enable.then(|| (clahe::KernelSize::from_config(p.clahe.kernel_size.as_ref()), p.clahe.clip_limit));
         let canny = p.canny.enable.then_some((p.canny.low_threshold, p.canny.high_threshold));
         let any = resize.is_some()
             || gaussian.is_some()
@@ -178,21 +181,21 @@ impl Preprocess {
         }
         if let Some((kernel, clip_limit)) = &self.clahe {
             let max = match sample {
-                SampleType::Integer { max } if max == 255.0 || max == 65535.0 => max,
-                _ => return Err(PreprocessError::Clahe("unsigned 8- or 16-bit images")),
+                SampleType::Integer { max } => Some(max),
+                SampleType::Float => None,
             };
-            if v.n_channels() != 1 {
-                return Err(PreprocessError::Clahe("single-channel images (skimage equalises RGB in HSV)"));
-            }
-            // The array as BiaPy hands it over: `(y, x, 1)` or `(z, y, x, 1)`, as 16-bit values.
-            let [nz, ny, nx, _] = v.shape();
-            let shape: Vec<usize> = if self.is_3d { vec![nz, ny, nx, 1] } else { vec![ny, nx, 1] };
-            let kernel = kernel.clone().unwrap_or_else(|| shape.iter().map(|&s| (s / 8).max(1)).collect());
-            let sixteen: Vec<f64> = v.as_slice().iter().map(|&x| if max == 255.0 { x * 257.0 } else { x }).collect();
-            let equalised = clahe::equalize_adapthist(&sixteen, &shape, &kernel, *clip_limit);
-            for (x, e) in v.as_mut_slice().iter_mut().zip(equalised) {
-                *x = e * max;
-            }
+            let shape = v.shape();
+            clahe::equalize_image(v.as_mut_slice(), shape, self.is_3d, max, kernel, *clip_limit).map_err(|refusal| {
+                PreprocessError::Clahe(match refusal {
+                    ClaheRefusal::SampleType => {
+                        "unsigned 8- or 16-bit images, or floating-point ones with values in [−1, 1] (`img_as_uint`)"
+                    }
+                    ClaheRefusal::Rgba => "images of 1 to 3 channels in 2D: skimage drops an RGBA image's alpha channel",
+                    ClaheRefusal::RgbKernelList => {
+                        "one `KERNEL_SIZE` (or null) for RGB images: skimage equalises their (y, x) value channel"
+                    }
+                })
+            })?;
             cast(&mut v);
         }
         if let Some((low, high)) = self.canny {
@@ -238,18 +241,6 @@ fn spatial(volume: &Volume<f64>, shape: &[usize]) -> [usize; 3] {
         [y, x] => [volume.shape()[0], *y, *x],
         [z, y, x] => [*z, *y, *x],
         _ => volume.spatial_shape(),
-    }
-}
-
-/// `CLAHE.KERNEL_SIZE` for an array of `n_axes` axes (channels included): `null` (⅛ of each
-/// axis, decided per image), one size for every axis, or one per axis.
-pub fn clahe_kernel(value: Option<&serde_json::Value>, n_axes: usize) -> Option<Vec<usize>> {
-    match value? {
-        serde_json::Value::Number(n) => Some(vec![n.as_u64().unwrap_or(1).max(1) as usize; n_axes]),
-        serde_json::Value::Array(items) => {
-            Some(items.iter().map(|v| v.as_u64().unwrap_or(1).max(1) as usize).collect())
-        }
-        _ => None,
     }
 }
 
