@@ -7,7 +7,8 @@ use crate::config::FillMode;
 use crate::data::Volume;
 
 use super::sample::map_index;
-use crate::data::preprocess::spline::{first_tap, map_coordinate, prefilter, weights};
+use crate::data::border::fold_index;
+use crate::data::preprocess::spline::{first_tap, prefilter, weights};
 
 /// OpenCV kernel size for `sigma` as BiaPy picks it (`_compute_gaussian_blur_ksize`): about
 /// 3.3σ (σ < 3), 2.9σ (σ < 5) or 2.6σ, at least 5, made odd.
@@ -100,9 +101,7 @@ pub(super) fn rotate_kernel(kernel: &[f32], k: usize, angle: f64) -> (Vec<f32>, 
     let taps = |v: f64| {
         let (start, w) = (first_tap(v, 3), weights(v, 3));
         // Taps past the edge fold as SciPy's pre-filter assumed (`mirror`).
-        std::array::from_fn::<_, 4, _>(|i| {
-            (map_coordinate((start + i as isize) as f64, k, FillMode::Reflect) as usize, w[i])
-        })
+        std::array::from_fn::<_, 4, _>(|i| (fold_index(start + i as isize, k, FillMode::Reflect), w[i]))
     };
     let mut out = Vec::with_capacity(ry * rx);
     for y in 0..ry {

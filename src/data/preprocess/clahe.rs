@@ -28,7 +28,7 @@ impl KernelSize {
     pub fn from_config(value: Option<&serde_json::Value>) -> Self {
         let size = |v: &serde_json::Value| v.as_u64().unwrap_or(1).max(1) as usize;
         match value {
-            Some(serde_json::Value::Number(n)) => KernelSize::Every(n.as_u64().unwrap_or(1).max(1) as usize),
+            Some(number @ serde_json::Value::Number(_)) => KernelSize::Every(size(number)),
             Some(serde_json::Value::Array(items)) => KernelSize::PerAxis(items.iter().map(size).collect()),
             _ => KernelSize::Default,
         }

@@ -12,6 +12,7 @@
 //! `reflect`, `wrap` → `grid-wrap`.
 
 use crate::config::FillMode;
+use crate::data::border::map_index;
 
 /// Samples SciPy pads a line with before pre-filtering it in `nearest` and `grid-constant`
 /// modes (`_prepad_for_spline_filter`).
@@ -182,7 +183,7 @@ pub fn first_tap(x: f64, order: usize) -> isize {
 /// A coordinate outside `0..=len − 1` folded back by `mode` (SciPy's `map_coordinate` for the
 /// modes that fold: `mirror`, `reflect`, `grid-wrap` and `nearest`; `grid-constant` never
 /// folds and is returned as is).
-pub fn map_coordinate(x: f64, len: usize, mode: FillMode) -> f64 {
+fn map_coordinate(x: f64, len: usize, mode: FillMode) -> f64 {
     let n = len as f64;
     if x < 0.0 {
         match mode {
@@ -264,15 +265,9 @@ impl LineZoom {
                 let start = first_tap(cc, order);
                 let mut index = [None; 6];
                 for (k, slot) in index.iter_mut().enumerate().take(order + 1) {
-                    let i = start + k as isize;
-                    *slot = if (0..len as isize).contains(&i) {
-                        Some(i as usize)
-                    } else if mode == FillMode::Constant {
-                        None
-                    } else {
-                        // Taps fold as the pre-filter assumed (SciPy's `_get_spline_boundary_mode`).
-                        Some(map_coordinate(i as f64, len, mode) as usize)
-                    };
+                    // Taps past the edge fold as the pre-filter assumed (SciPy's
+                    // `_get_spline_boundary_mode`); `constant` reads the fill value.
+                    *slot = map_index(start + k as isize, len, mode);
                 }
                 Taps { index, weight: weights(cc, order) }
             })
