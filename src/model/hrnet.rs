@@ -27,6 +27,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, activation};
 
 use super::blocks::Geometry;
+use super::heads::{self, ContrastHeads, HeadNormKind, Init};
 use super::layers::{ConvNd, NameList, Norm, activate, n_trainable_params, resize_align_corners, upsample};
 use super::{ModelError, ModelSpec};
 use crate::config::{Activation, Hrnet as HrnetConfig};
@@ -293,6 +294,9 @@ pub struct Hrnet {
     /// `stages.k.m`.
     pub stages: Vec<Vec<HrModule>>,
     pub heads: Vec<ConvNd>,
+    /// `LOSS.CONTRAST`'s heads (FCN head), in place of `heads`; the embedding stays at the
+    /// branches' quarter resolution, as BiaPy's.
+    pub contrast: Option<ContrastHeads>,
     #[module(skip)]
     pub geometry: Geometry,
 }
@@ -326,13 +330,15 @@ impl Hrnet {
             previous = widths;
         }
         let head_in: usize = previous.iter().sum();
+        let (heads, contrast) = heads::build(&spec.head(head_in, HeadNormKind::Layer(spec.norm), Init::Torch), device);
         Self {
             conv1_block: Cbn::new(spec, [spec.in_channels, STEM], 3, s, false, device),
             conv2_block: Cbn::new(spec, [STEM, STEM], 3, s, true, device),
             layer1,
             transitions,
             stages,
-            heads: vec![ConvNd::torch_default(spec.ndim, [head_in, spec.out_channels], [1; 3], device)],
+            heads,
+            contrast,
             geometry: spec.geometry(),
         }
     }
@@ -340,6 +346,16 @@ impl Hrnet {
     /// Logits at the input's size (a multiple of 4 in y and x; the caller checks it against
     /// [`Hrnet::geometry`]).
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        self.forward_with(input, false).0
+    }
+
+    /// Logits and, with contrastive heads, the embedding at a quarter of the input's y and x
+    /// (see [`heads::output`]).
+    pub fn forward_embed<const D: usize>(&self, input: Tensor<D>) -> (Tensor<D>, Option<Tensor<D>>) {
+        self.forward_with(input, true)
+    }
+
+    fn forward_with<const D: usize>(&self, input: Tensor<D>, embed: bool) -> (Tensor<D>, Option<Tensor<D>>) {
         let x = self.conv2_block.forward(self.conv1_block.forward(input));
         let x = self.layer1.iter().fold(x, |x, b| b.forward(x));
         let mut ys = vec![x];
@@ -363,9 +379,9 @@ impl Hrnet {
         let target = spatial(&ys[0]);
         let mut feats = vec![ys[0].clone()];
         feats.extend(ys[1..].iter().map(|y| resize_align_corners(y.clone(), target)));
-        let logits = self.heads[0].forward(Tensor::cat(feats, 1));
+        let (logits, embedding) = heads::output(&self.heads, self.contrast.as_ref(), Tensor::cat(feats, 1), embed);
         let [_, sy, sx] = STEP;
-        upsample(logits, [1, sy * sy, sx * sx])
+        (upsample(logits, [1, sy * sy, sx * sx]), embedding)
     }
 
     /// Parameter names and PyTorch shapes in BiaPy's state-dict order.
@@ -388,7 +404,7 @@ impl Hrnet {
                 module.biapy_names(&format!("stages.{k}.{m}"), &mut out);
             }
         }
-        self.heads[0].biapy_names("heads.0", &mut out);
+        heads::biapy_names(&self.heads, self.contrast.as_ref(), &mut out);
         out
     }
 
@@ -400,7 +416,7 @@ impl Hrnet {
         for (t, modules) in self.transitions.iter().zip(&self.stages) {
             counts.push(n_trainable_params(t) + n_trainable_params(modules));
         }
-        counts.push(n_trainable_params(&self.heads[0]));
+        counts.push(heads::n_params(&self.heads, self.contrast.as_ref()));
         counts
     }
 }

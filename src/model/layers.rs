@@ -110,6 +110,12 @@ impl ConvNd {
         Self::build(ndim, channels, ConvShape { stride, bias: false, ..ConvShape::same(kernel) }, false, device)
     }
 
+    /// A 1×1 convolution without bias, initialised as [`ConvNd::new`] (the contrastive
+    /// segmentation head's classifier, `heads.3`).
+    pub fn without_bias(ndim: Ndim, channels: [usize; 2], device: &Device) -> Self {
+        Self::build(ndim, channels, ConvShape { bias: false, ..ConvShape::same([1; 3]) }, true, device)
+    }
+
     /// PyTorch's default initialisation, for the networks BiaPy does not re-initialise
     /// (`multiresunet`): weight and bias uniform in ±1/√fan_in (burn's default, Kaiming-uniform
     /// with gain 1/√3).
@@ -151,7 +157,7 @@ impl ConvNd {
                     return ConvNd::D2(config.init(device));
                 }
                 let mut conv = config.with_initializer(init).init(device);
-                conv.bias = bias();
+                conv.bias = if with_bias { bias() } else { None };
                 ConvNd::D2(conv)
             }
             Ndim::D3 => {
@@ -170,7 +176,7 @@ impl ConvNd {
                     return ConvNd::D3(config.init(device));
                 }
                 let mut conv = config.with_initializer(init).init(device);
-                conv.bias = bias();
+                conv.bias = if with_bias { bias() } else { None };
                 ConvNd::D3(conv)
             }
         }

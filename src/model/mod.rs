@@ -8,7 +8,8 @@
 //! output shapes and parameter counts; [`max_pool3d`] fills a gap in burn 0.22.1.
 //!
 //! Files: `layers` (2D/3D leaf layers, initialisation), `blocks` (conv unit, level, decoder step),
-//! `unet`, `attention`, `seunet`, `resunet`, `resunet_pp`, `multiresunet`, `stunet`, `convnext`, `unext`, `unetr`, `hrnet`, `pool3d`, `summary`, `predict`. This module must not read files;
+//! `unet`, `attention`, `seunet`, `resunet`, `resunet_pp`, `multiresunet`, `stunet`, `convnext`, `unext`, `unetr`, `hrnet`, `heads` (the output head every
+//! network ends in, and `LOSS.CONTRAST`'s heads with their embedding), `pool3d`, `summary`, `predict`. This module must not read files;
 //! the device comes from the caller (only [`summary`] builds a throw-away model on the CPU device,
 //! with lazily initialised weights, to count parameters).
 //!
@@ -24,6 +25,7 @@ pub mod attention;
 pub mod biapy_names;
 pub mod blocks;
 pub mod convnext;
+pub mod heads;
 pub mod hrnet;
 pub mod layers;
 pub mod multiresunet;
@@ -224,6 +226,9 @@ pub struct ModelSpec {
     pub vit: Option<unetr::VitTopology>,
     /// `MODEL.HRNET.VARIANT`'s width W (`hrnet` only).
     pub hrnet_width: Option<usize>,
+    /// `LOSS.CONTRAST.PROJ_DIM` when `LOSS.CONTRAST.ENABLE`: the network gets BiaPy's
+    /// contrastive heads ([`heads`]).
+    pub contrast: Option<usize>,
 }
 
 impl ModelSpec {
@@ -258,6 +263,13 @@ impl ModelSpec {
                 drop_path: model.convnext_sd_prob,
                 layer_scale: model.convnext_layer_scale,
                 stem_kernel: model.convnext_stem_k_size,
+            },
+            contrast: match &config.loss.contrast {
+                c if c.enable => Some(usize::try_from(c.proj_dim).map_err(|_| ModelError::InvalidSpec {
+                    key: "LOSS.CONTRAST.PROJ_DIM",
+                    message: format!("{} is negative; expected a positive width", c.proj_dim),
+                })?),
+                _ => None,
             },
             hrnet_width: match arch {
                 Arch::Hrnet => Some(hrnet::width_from_config(&model.hrnet)?),
@@ -405,6 +417,12 @@ impl ModelSpec {
         if self.arch == Arch::Stunet && self.stunet.is_none() {
             return fail("MODEL.STUNET", "`stunet` needs its stages (`ModelSpec::from_config` resolves them)".into());
         }
+        if self.contrast == Some(0) {
+            return fail("LOSS.CONTRAST.PROJ_DIM", "is 0; expected a positive width".into());
+        }
+        if self.contrast.is_some() && self.arch == Arch::Stunet {
+            return fail("LOSS.CONTRAST.ENABLE", "BiaPy does not build `stunet` with contrastive heads".into());
+        }
         if self.arch == Arch::ResunetPlusPlus && self.feature_maps.len() < 3 {
             let message = "`resunet++` needs at least 3 values (the last is the ASPP bridge's width)".into();
             return fail("MODEL.FEATURE_MAPS", message);
@@ -451,6 +469,19 @@ impl ModelSpec {
         };
         let f0 = self.feature_maps[0];
         (Some(unit.build(self.in_channels, f0, device)), Some(unit.build(f0, f0, device)))
+    }
+
+    /// The output head over `in_channels` decoder features, with `norm` in the contrastive
+    /// segmentation head and the network's `init`.
+    pub fn head(&self, in_channels: usize, norm: heads::HeadNormKind, init: heads::Init) -> heads::HeadSpec {
+        heads::HeadSpec {
+            ndim: self.ndim,
+            in_channels,
+            out_channels: self.out_channels,
+            proj_dim: self.contrast,
+            norm,
+            init,
+        }
     }
 
     /// The first encoder level's input channels: `feature_maps[0]` after `conv_in`.
@@ -571,6 +602,29 @@ impl SegModel {
     pub fn forward3d(&self, x: Tensor<5>) -> Result<Tensor<5>, ModelError> {
         self.geometry().check(&x.dims())?;
         Ok(self.forward(x))
+    }
+
+    /// 2D or 3D logits, by the input's rank; errors as [`SegModel::forward2d`].
+    pub fn logits<const D: usize>(&self, x: Tensor<D>) -> Result<Tensor<D>, ModelError> {
+        self.geometry().check(&x.dims())?;
+        Ok(self.forward(x))
+    }
+
+    /// Logits and, when the network has `LOSS.CONTRAST`'s heads, the embedding `[batch,
+    /// PROJ_DIM, …]` of the same features (full size; `hrnet`'s at a quarter of y and x). Errors as
+    /// [`SegModel::forward2d`].
+    pub fn forward_embed<const D: usize>(&self, x: Tensor<D>) -> Result<(Tensor<D>, Option<Tensor<D>>), ModelError> {
+        self.geometry().check(&x.dims())?;
+        Ok(match self {
+            SegModel::Unet(net) | SegModel::AttentionUnet(net) | SegModel::Seunet(net) => net.forward_embed(x),
+            SegModel::Resunet(net) | SegModel::ResunetSe(net) => net.forward_embed(x),
+            SegModel::ResunetPlusPlus(net) => net.forward_embed(x),
+            SegModel::Multiresunet(net) => net.forward_embed(x),
+            SegModel::Stunet(net) => (net.forward(x), None),
+            SegModel::UnextV1(net) | SegModel::UnextV2(net) => net.forward_embed(x),
+            SegModel::Unetr(net) => net.forward_embed(x),
+            SegModel::Hrnet(net) => net.forward_embed(x),
+        })
     }
 
     fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {

@@ -25,6 +25,7 @@ use burn::tensor::{Device, Tensor, activation};
 
 use super::ModelSpec;
 use super::blocks::Geometry;
+use super::heads::{self, ContrastHeads, HeadNormKind, Init};
 use super::layers::{ConvNd, ConvTransposeNd, NameList, Norm, max_pool, n_trainable_params};
 use crate::config::{Ndim, NormLayer};
 
@@ -185,6 +186,8 @@ pub struct MultiResUnet {
     pub ups: Vec<ConvTransposeNd>,
     /// `heads.0`: 1×1 conv, PyTorch's default initialisation.
     pub heads: Vec<ConvNd>,
+    /// `LOSS.CONTRAST`'s heads (BiaPy's `heads` and `proj_head`), in place of `heads`.
+    pub contrast: Option<ContrastHeads>,
     /// Accepted input: pools `(Z_DOWN[i], 2, 2)`.
     #[module(skip)]
     pub geometry: Geometry,
@@ -212,13 +215,25 @@ impl MultiResUnet {
             blocks.push(MultiResBlock::new(ndim, 2 * filters(level), filters(level), device));
             in_channels = multires_channels(filters(level));
         }
-        let heads = vec![ConvNd::torch_default(ndim, [in_channels, spec.out_channels], [1, 1, 1], device)];
-        Self { blocks, respaths, ups, heads, geometry }
+        // BiaPy passes the `BatchNorm` class, not a layer, to its contrastive head (which then
+        // fails to build); the batch norm it names is built here.
+        let head = spec.head(in_channels, HeadNormKind::Layer(NormLayer::Bn), Init::Torch);
+        let (heads, contrast) = heads::build(&head, device);
+        Self { blocks, respaths, ups, heads, contrast, geometry }
     }
 
     /// Logits: `[batch, in_channels, (z,) y, x]` → `[batch, out_channels, (z,) y, x]`. The
     /// caller checks the input against [`MultiResUnet::geometry`].
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        self.forward_with(x, false).0
+    }
+
+    /// Logits and, with contrastive heads, the embedding (see [`heads::output`]).
+    pub fn forward_embed<const D: usize>(&self, x: Tensor<D>) -> (Tensor<D>, Option<Tensor<D>>) {
+        self.forward_with(x, true)
+    }
+
+    fn forward_with<const D: usize>(&self, x: Tensor<D>, embed: bool) -> (Tensor<D>, Option<Tensor<D>>) {
         let mut skips = Vec::with_capacity(DEPTH);
         let mut x = x;
         for level in 0..DEPTH {
@@ -231,7 +246,7 @@ impl MultiResUnet {
             let skip = skips.pop().expect("one res path per decoder step");
             x = self.blocks[DEPTH + 1 + step].forward(Tensor::cat(vec![up.forward(x), skip], 1));
         }
-        self.heads[0].forward(x)
+        heads::output(&self.heads, self.contrast.as_ref(), x, embed)
     }
 
     /// Parameter names and PyTorch shapes in BiaPy's state-dict order (`multiresblock1`,
@@ -248,7 +263,7 @@ impl MultiResUnet {
             up.biapy_names(&format!("upsample{index}"), &mut out);
             self.blocks[DEPTH + 1 + step].biapy_names(&format!("multiresblock{index}"), &mut out);
         }
-        self.heads[0].biapy_names("heads.0", &mut out);
+        heads::biapy_names(&self.heads, self.contrast.as_ref(), &mut out);
         out
     }
 
@@ -262,7 +277,7 @@ impl MultiResUnet {
         for (step, up) in self.ups.iter().enumerate() {
             counts.push(n_trainable_params(up) + n_trainable_params(&self.blocks[DEPTH + 1 + step]));
         }
-        counts.push(n_trainable_params(&self.heads[0]));
+        counts.push(heads::n_params(&self.heads, self.contrast.as_ref()));
         counts
     }
 }

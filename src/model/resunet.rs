@@ -27,6 +27,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::ModelSpec;
 use super::blocks::{ConvBlock, Geometry, UnitSpec};
+use super::heads::{self, ContrastHeads, HeadNormKind, Init};
 use super::layers::{ConvNd, ConvTransposeNd, NameList, Norm, activate, upsample};
 use super::seunet::SqExBlock;
 use super::skeleton::Skeleton;
@@ -222,6 +223,8 @@ pub struct ResUNet {
     pub up_paths: Vec<ResUpBlock>,
     /// The 1×1 output convolution (BiaPy's `heads.0`).
     pub heads: Vec<ConvNd>,
+    /// `LOSS.CONTRAST`'s heads (BiaPy's `heads` and `proj_head`), in place of `heads`.
+    pub contrast: Option<ContrastHeads>,
     /// `MODEL.LARGER_IO`: `(k+2)` conv units before the encoder and after the decoder.
     pub conv_in: Option<ConvBlock>,
     pub conv_out: Option<ConvBlock>,
@@ -256,8 +259,9 @@ impl ResUNet {
                 ResUpBlock { up, conv_block, factors }
             })
             .collect();
-        let head = ConvNd::new(spec.ndim, [fm[0], spec.out_channels], [1, 1, 1], device);
-        Self { down_path, bottleneck, up_paths, heads: vec![head], conv_in, conv_out, geometry: spec.geometry() }
+        let head = spec.head(spec.feature_maps[0], HeadNormKind::Layer(spec.norm), Init::Biapy);
+        let (heads, contrast) = heads::build(&head, device);
+        Self { down_path, bottleneck, up_paths, heads, contrast, conv_in, conv_out, geometry: spec.geometry() }
     }
 
     /// The shared U skeleton over this network's blocks.
@@ -267,6 +271,7 @@ impl ResUNet {
             bottleneck: &self.bottleneck,
             up_paths: &self.up_paths,
             heads: &self.heads,
+            contrast: self.contrast.as_ref(),
             pools: &self.geometry.pools,
             conv_in: self.conv_in.as_ref(),
             conv_out: self.conv_out.as_ref(),
@@ -276,7 +281,12 @@ impl ResUNet {
     /// Logits: `[batch, in_channels, (z,) y, x]` → `[batch, out_channels, (z,) y, x]`. The
     /// caller checks the input against [`ResUNet::geometry`].
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        self.skeleton().forward(x)
+        self.skeleton().forward(x, false).0
+    }
+
+    /// Logits and, with contrastive heads, the embedding (see [`heads::output`]).
+    pub fn forward_embed<const D: usize>(&self, x: Tensor<D>) -> (Tensor<D>, Option<Tensor<D>>) {
+        self.skeleton().forward(x, true)
     }
 
     /// Parameter names and PyTorch shapes in BiaPy's state-dict layout (see

@@ -23,6 +23,7 @@ use burn::tensor::{Device, Tensor, activation};
 
 use super::ModelSpec;
 use super::blocks::{ConvBlock, Geometry};
+use super::heads::{self, ContrastHeads, HeadNormKind, Init};
 use super::layers::{ConvNd, ConvTransposeNd, NameList, Norm, max_pool, n_trainable_params};
 use super::resunet::{ResBlockKind, ResConvBlock, ResUpBlock};
 use super::seunet::SqExBlock;
@@ -166,6 +167,8 @@ pub struct ResUNetPlusPlus {
     pub conv_out: Option<ConvBlock>,
     /// The 1×1 output convolution (`heads.0`).
     pub heads: Vec<ConvNd>,
+    /// `LOSS.CONTRAST`'s heads (BiaPy's `heads` and `proj_head`), in place of `heads`.
+    pub contrast: Option<ContrastHeads>,
     /// Accepted input; its pools are levels `1…D`'s, in order.
     #[module(skip)]
     pub geometry: Geometry,
@@ -201,7 +204,7 @@ impl ResUNetPlusPlus {
             channels = fm[level + 1];
         }
         let aspp_out = Aspp::new(ndim, [fm[1], fm[0]], norm, device);
-        let heads = vec![ConvNd::new(ndim, [fm[0], spec.out_channels], [1, 1, 1], device)];
+        let (heads, contrast) = heads::build(&spec.head(fm[0], HeadNormKind::Layer(norm), Init::Biapy), device);
         Self {
             down_path,
             sqex_blocks,
@@ -212,6 +215,7 @@ impl ResUNetPlusPlus {
             aspp_out,
             conv_out,
             heads,
+            contrast,
             geometry: spec.geometry(),
         }
     }
@@ -219,6 +223,15 @@ impl ResUNetPlusPlus {
     /// Logits: `[batch, in_channels, (z,) y, x]` → `[batch, out_channels, (z,) y, x]`. The
     /// caller checks the input against [`ResUNetPlusPlus::geometry`].
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        self.forward_with(x, false).0
+    }
+
+    /// Logits and, with contrastive heads, the embedding (see [`heads::output`]).
+    pub fn forward_embed<const D: usize>(&self, x: Tensor<D>) -> (Tensor<D>, Option<Tensor<D>>) {
+        self.forward_with(x, true)
+    }
+
+    fn forward_with<const D: usize>(&self, x: Tensor<D>, embed: bool) -> (Tensor<D>, Option<Tensor<D>>) {
         let mut x = match &self.conv_in {
             Some(unit) => unit.forward(x),
             None => x,
@@ -243,7 +256,7 @@ impl ResUNetPlusPlus {
         if let Some(unit) = &self.conv_out {
             x = unit.forward(x);
         }
-        self.heads[0].forward(x)
+        heads::output(&self.heads, self.contrast.as_ref(), x, embed)
     }
 
     /// Parameter names and PyTorch shapes in BiaPy's state-dict order: `down_path`,
@@ -271,7 +284,7 @@ impl ResUNetPlusPlus {
         if let Some(unit) = &self.conv_out {
             unit.biapy_names("conv_out.0", &mut out);
         }
-        self.heads[0].biapy_names("heads.0", &mut out);
+        heads::biapy_names(&self.heads, self.contrast.as_ref(), &mut out);
         out
     }
 
@@ -289,7 +302,8 @@ impl ResUNetPlusPlus {
             counts.push(n_trainable_params(attention) + n_trainable_params(up));
         }
         let conv_out = self.conv_out.as_ref().map_or(0, n_trainable_params);
-        counts.push(n_trainable_params(&self.aspp_out) + conv_out + n_trainable_params(&self.heads[0]));
+        counts
+            .push(n_trainable_params(&self.aspp_out) + conv_out + heads::n_params(&self.heads, self.contrast.as_ref()));
         counts
     }
 }

@@ -7,6 +7,7 @@ use burn::module::Module;
 use burn::tensor::Tensor;
 
 use super::blocks::ConvBlock;
+use super::heads::{self, ContrastHeads};
 use super::layers::{ConvNd, NameList, max_pool, n_trainable_params};
 
 /// An encoder level or bottleneck: `[batch, c_in, (z,) y, x]` → `[batch, c_out, (z,) y, x]`.
@@ -28,6 +29,8 @@ pub struct Skeleton<'a, E: LevelBlock, U: DecoderBlock> {
     /// Deepest first.
     pub up_paths: &'a [U],
     pub heads: &'a [ConvNd],
+    /// `LOSS.CONTRAST`'s heads, in place of `heads`.
+    pub contrast: Option<&'a ContrastHeads>,
     /// `(z, y, x)` pool factors per encoder level.
     pub pools: &'a [[usize; 3]],
     /// `MODEL.LARGER_IO`'s units before the encoder and after the decoder.
@@ -36,8 +39,10 @@ pub struct Skeleton<'a, E: LevelBlock, U: DecoderBlock> {
 }
 
 impl<E: LevelBlock, U: DecoderBlock> Skeleton<'_, E, U> {
-    /// Logits: `[batch, in_channels, (z,) y, x]` → `[batch, out_channels, (z,) y, x]`.
-    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+    /// Logits: `[batch, in_channels, (z,) y, x]` → `[batch, out_channels, (z,) y, x]`, and with
+    /// `embed` the contrastive embedding `[batch, proj_dim, (z,) y, x]` (when the network has
+    /// the heads).
+    pub fn forward<const D: usize>(&self, x: Tensor<D>, embed: bool) -> (Tensor<D>, Option<Tensor<D>>) {
         let mut skips = Vec::with_capacity(self.down_path.len());
         let mut x = match self.conv_in {
             Some(unit) => unit.forward(x),
@@ -56,7 +61,7 @@ impl<E: LevelBlock, U: DecoderBlock> Skeleton<'_, E, U> {
         if let Some(unit) = self.conv_out {
             x = unit.forward(x);
         }
-        self.heads[0].forward(x)
+        heads::output(self.heads, self.contrast, x, embed)
     }
 
     /// Parameter names and PyTorch shapes in BiaPy's state-dict layout, in module order
@@ -78,9 +83,7 @@ impl<E: LevelBlock, U: DecoderBlock> Skeleton<'_, E, U> {
         if let Some(unit) = self.conv_out {
             unit.biapy_names("conv_out.0", &mut out);
         }
-        for (h, head) in self.heads.iter().enumerate() {
-            head.biapy_names(&format!("heads.{h}"), &mut out);
-        }
+        heads::biapy_names(self.heads, self.contrast, &mut out);
         out
     }
 
@@ -93,7 +96,7 @@ impl<E: LevelBlock, U: DecoderBlock> Skeleton<'_, E, U> {
         counts[0] += io(self.conv_in);
         counts.push(n_trainable_params(self.bottleneck));
         counts.extend(self.up_paths.iter().map(n_trainable_params));
-        counts.push(self.heads.iter().map(n_trainable_params).sum::<usize>() + io(self.conv_out));
+        counts.push(heads::n_params(self.heads, self.contrast) + io(self.conv_out));
         counts
     }
 }

@@ -333,3 +333,94 @@ fn every_architecture_has_biapys_state_dict_name_for_name_and_shape_for_shape() 
         }
     }
 }
+
+#[test]
+fn contrastive_heads_have_biapys_layout_and_parameter_count() {
+    // BiaPy 3.7.1's `U_Net(feature_maps=[4, 8, 16], normalization="bn")` has 8,213 parameters
+    // and 8,436 with `contrast=True, contrast_proj_dim=8`: the heads add 223. Their names are
+    // `heads.{0,1,3}` and `proj_head.proj.{0,1,3}`.
+    let device = Device::flex();
+    let contrast = ", NORMALIZATION: bn}\nLOSS: {CONTRAST: {ENABLE: True, PROJ_DIM: 8}";
+    for arch in ["unet", "resunet"] {
+        let spec = small(arch, "2D", contrast);
+        assert_eq!(spec.contrast, Some(8));
+        let model = SegModel::new(&spec, &device);
+        let plain = SegModel::new(&small(arch, "2D", ", NORMALIZATION: bn"), &device);
+        assert_eq!(model.n_params() - plain.n_params(), 223, "{arch}");
+        let renames = crate::model::biapy_names::renaming(&model).expect("every tensor has a BiaPy name");
+        let mut heads: Vec<&str> = renames
+            .iter()
+            .map(|r| r.biapy.as_str())
+            .filter(|n| n.starts_with("heads.") || n.starts_with("proj_head."))
+            .collect();
+        heads.sort_unstable();
+        assert_eq!(
+            heads,
+            [
+                "heads.0.bias",
+                "heads.0.weight",
+                "heads.1.bias",
+                "heads.1.running_mean",
+                "heads.1.running_var",
+                "heads.1.weight",
+                "heads.3.weight",
+                "proj_head.proj.0.bias",
+                "proj_head.proj.0.weight",
+                "proj_head.proj.1.bias",
+                "proj_head.proj.1.running_mean",
+                "proj_head.proj.1.running_var",
+                "proj_head.proj.1.weight",
+                "proj_head.proj.3.bias",
+                "proj_head.proj.3.weight",
+            ],
+            "{arch}"
+        );
+    }
+}
+
+#[test]
+fn every_architecture_but_stunet_gives_logits_and_an_embedding_with_contrastive_heads() {
+    let device = Device::flex();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let template = root.join("templates/semantic_segmentation/2d_semantic_segmentation.yaml");
+    for arch in Arch::ALL.into_iter().filter(|a| *a != Arch::Stunet) {
+        let mut sets = vec![
+            format!("MODEL.ARCHITECTURE={}", arch.name()),
+            "LOSS.CONTRAST.ENABLE=True".to_string(),
+            "LOSS.CONTRAST.PROJ_DIM=6".to_string(),
+            "DATA.N_CLASSES=3".to_string(),
+            "DATA.PATCH_SIZE=(32, 32, 1)".to_string(),
+            "DATA.TEST.PADDING=(0, 0)".to_string(),
+        ];
+        match arch {
+            Arch::Hrnet => sets.push("MODEL.HRNET.VARIANT=W18".into()),
+            Arch::Unetr => sets.extend(
+                ["MODEL.VIT_TOKEN_SIZE=8", "MODEL.VIT_EMBED_DIM=16", "MODEL.VIT_NUM_LAYERS=2", "MODEL.VIT_NUM_HEADS=2"]
+                    .map(String::from),
+            ),
+            Arch::Multiresunet => {}
+            _ => sets.push("MODEL.FEATURE_MAPS=[16, 32, 64]".into()),
+        }
+        let config = crate::config::load(&template, &sets).unwrap().config;
+        let model = SegModel::new(&ModelSpec::from_config(&config).unwrap(), &device);
+        assert!(
+            crate::model::biapy_names::renaming(&model).is_some(),
+            "{}: every tensor has a BiaPy name",
+            arch.name()
+        );
+        let x = Tensor::<4>::random([2, 1, 32, 32], Distribution::Normal(0.0, 1.0), &device);
+        let (logits, embed) = model.forward_embed(x.clone()).unwrap();
+        assert_eq!(logits.dims(), [2, 3, 32, 32], "{}", arch.name());
+        let side = if arch == Arch::Hrnet { 8 } else { 32 };
+        assert_eq!(embed.expect("an embedding").dims(), [2, 6, side, side], "{}", arch.name());
+        let plain = model.forward2d(x).unwrap();
+        let same = plain.into_data().try_to_vec::<f32>().unwrap() == logits.into_data().try_to_vec::<f32>().unwrap();
+        assert!(same, "{}: the logits do not depend on asking for the embedding", arch.name());
+    }
+    // `config check` refuses the pair first; the builder refuses it too.
+    let yaml = "TRAIN: {ENABLE: True}\nLOSS: {CONTRAST: {ENABLE: True}}";
+    let mut config = crate::config::load_str(yaml, &[]).unwrap().config;
+    config.model.architecture = "stunet".into();
+    let refused = ModelSpec::from_config(&config);
+    assert!(matches!(refused, Err(ModelError::InvalidSpec { key: "LOSS.CONTRAST.ENABLE", .. })), "{refused:?}");
+}

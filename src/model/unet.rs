@@ -17,6 +17,7 @@ use burn::tensor::{Device, Tensor};
 use super::ModelSpec;
 use super::attention::AttentionBlock;
 use super::blocks::{ConvBlock, ConvStack, Geometry, UnitSpec, UpBlock, Upsampler};
+use super::heads::{self, ContrastHeads, HeadNormKind, Init};
 use super::layers::{ConvNd, ConvTransposeNd, NameList, Norm};
 use super::skeleton::Skeleton;
 use crate::config::UpsampleLayer;
@@ -43,6 +44,8 @@ pub struct UNet {
     pub up_paths: Vec<UpBlock>,
     /// The 1×1 output convolution (BiaPy's `heads.0`).
     pub heads: Vec<ConvNd>,
+    /// `LOSS.CONTRAST`'s heads (BiaPy's `heads` and `proj_head`), in place of `heads`.
+    pub contrast: Option<ContrastHeads>,
     /// `MODEL.LARGER_IO`: `(k+2)` conv units before the encoder and after the decoder.
     pub conv_in: Option<ConvBlock>,
     pub conv_out: Option<ConvBlock>,
@@ -70,8 +73,9 @@ impl UNet {
         let bottleneck =
             ConvStack::new(&bottom, [in_channels, spec.feature_maps[depth]], spec.conv_layers[depth], device);
         let up_paths = (0..depth).rev().map(|level| up_block(spec, level, variant, device)).collect();
-        let head = ConvNd::new(spec.ndim, [spec.feature_maps[0], spec.out_channels], [1, 1, 1], device);
-        Self { down_path, bottleneck, up_paths, heads: vec![head], conv_in, conv_out, geometry: spec.geometry() }
+        let head = spec.head(spec.feature_maps[0], HeadNormKind::Layer(spec.norm), Init::Biapy);
+        let (heads, contrast) = heads::build(&head, device);
+        Self { down_path, bottleneck, up_paths, heads, contrast, conv_in, conv_out, geometry: spec.geometry() }
     }
 
     /// The shared U skeleton over this network's blocks.
@@ -81,6 +85,7 @@ impl UNet {
             bottleneck: &self.bottleneck,
             up_paths: &self.up_paths,
             heads: &self.heads,
+            contrast: self.contrast.as_ref(),
             pools: &self.geometry.pools,
             conv_in: self.conv_in.as_ref(),
             conv_out: self.conv_out.as_ref(),
@@ -90,7 +95,12 @@ impl UNet {
     /// Logits: `[batch, in_channels, (z,) y, x]` → `[batch, out_channels, (z,) y, x]`. The
     /// caller checks the input against [`UNet::geometry`].
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        self.skeleton().forward(x)
+        self.skeleton().forward(x, false).0
+    }
+
+    /// Logits and, with contrastive heads, the embedding (see [`heads::output`]).
+    pub fn forward_embed<const D: usize>(&self, x: Tensor<D>) -> (Tensor<D>, Option<Tensor<D>>) {
+        self.skeleton().forward(x, true)
     }
 
     /// Parameter names and PyTorch shapes in BiaPy's state-dict layout (see

@@ -26,6 +26,7 @@ use burn::tensor::{Device, Tensor, activation};
 
 use super::blocks::{ConvBlock, ConvStack, Geometry, UnitSpec};
 use super::convnext::{layer_norm_names, linear_names};
+use super::heads::{self, ContrastHeads, HeadNormKind, Init};
 use super::layers::{ConvNd, ConvTransposeNd, NameList, n_trainable_params, xavier_linear};
 use super::{ModelError, ModelSpec};
 use crate::config::{ConvBlockOrder, Model, Ndim};
@@ -266,6 +267,8 @@ pub struct Unetr {
     /// `up_green_layers.t`.
     pub up_green_layers: Vec<ConvTransposeNd>,
     pub heads: Vec<ConvNd>,
+    /// `LOSS.CONTRAST`'s heads (BiaPy's `heads` and `proj_head`), in place of `heads`.
+    pub contrast: Option<ContrastHeads>,
     #[module(skip)]
     pub topology: VitTopology,
     #[module(skip)]
@@ -310,6 +313,7 @@ impl Unetr {
         two_yellow_layers.push(ConvStack::new(&unit, [spec.in_channels, nf], 2, device));
         two_yellow_layers.push(ConvStack::new(&unit, [2 * nf, nf], 2, device));
         let zeros = |shape: [usize; 3]| Initializer::Zeros.init(shape, device);
+        let (heads, contrast) = heads::build(&spec.head(nf, HeadNormKind::Layer(spec.norm), Init::Biapy), device);
         Self {
             patch_embed: ConvNd::patchify(ndim, [spec.in_channels, e], [t.token; 3], device),
             cls_token: zeros([1, 1, e]),
@@ -319,7 +323,8 @@ impl Unetr {
             mid_blue_block,
             two_yellow_layers,
             up_green_layers,
-            heads: vec![ConvNd::new(ndim, [nf, spec.out_channels], [1; 3], device)],
+            heads,
+            contrast,
             geometry: spec.geometry(),
             topology: t,
         }
@@ -339,6 +344,15 @@ impl Unetr {
     /// Logits for an input of exactly the patch size (the caller checks it against
     /// [`Unetr::geometry`]).
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        self.forward_with(input, false).0
+    }
+
+    /// Logits and, with contrastive heads, the embedding (see [`heads::output`]).
+    pub fn forward_embed<const D: usize>(&self, input: Tensor<D>) -> (Tensor<D>, Option<Tensor<D>>) {
+        self.forward_with(input, true)
+    }
+
+    fn forward_with<const D: usize>(&self, input: Tensor<D>, embed: bool) -> (Tensor<D>, Option<Tensor<D>>) {
         let batch = input.dims()[0];
         let e = self.topology.embed;
         let embedded = self.patch_embed.forward(input.clone());
@@ -366,7 +380,7 @@ impl Unetr {
         let levels = self.topology.levels();
         let first = self.two_yellow_layers[levels - 1].forward(input);
         let y = self.two_yellow_layers[levels].forward(Tensor::cat(vec![first, y], 1));
-        self.heads[0].forward(y)
+        heads::output(&self.heads, self.contrast.as_ref(), y, embed)
     }
 
     /// Parameter names and PyTorch shapes in BiaPy's state-dict order (`pos_embed` included:
@@ -393,7 +407,7 @@ impl Unetr {
         for (t, conv) in self.up_green_layers.iter().enumerate() {
             conv.biapy_names(&format!("up_green_layers.{t}"), &mut out);
         }
-        self.heads[0].biapy_names("heads.0", &mut out);
+        heads::biapy_names(&self.heads, self.contrast.as_ref(), &mut out);
         out
     }
 
@@ -420,7 +434,7 @@ impl Unetr {
             n_trainable_params(&self.two_yellow_layers[levels - 1])
                 + n_trainable_params(&self.two_yellow_layers[levels]),
         );
-        counts.push(n_trainable_params(&self.heads[0]));
+        counts.push(heads::n_params(&self.heads, self.contrast.as_ref()));
         counts
     }
 }

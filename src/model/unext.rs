@@ -26,6 +26,7 @@ use burn::tensor::{Device, Tensor};
 use super::ModelSpec;
 use super::blocks::{Geometry, Upsampler};
 use super::convnext::{ChannelNorm, ConvNextBlock, Version};
+use super::heads::{self, ContrastHeads, HeadNormKind, Init};
 use super::layers::{ConvNd, ConvTransposeNd, NameList, n_trainable_params};
 use crate::config::{Ndim, UpsampleLayer};
 
@@ -148,6 +149,8 @@ pub struct Unext {
     pub inverted_stem_norm: ChannelNorm,
     /// `heads.0`.
     pub heads: Vec<ConvNd>,
+    /// `LOSS.CONTRAST`'s heads (BiaPy's `heads` and `proj_head`), in place of `heads`.
+    pub contrast: Option<ContrastHeads>,
     /// Accepted input: the stem, then the level pools.
     #[module(skip)]
     pub geometry: Geometry,
@@ -187,6 +190,7 @@ impl Unext {
                 }
             })
             .collect();
+        let (heads, contrast) = heads::build(&spec.head(fm[0], HeadNormKind::Channel, Init::Biapy), device);
         Self {
             stem: ConvNd::patchify(ndim, [spec.in_channels, fm[0]], stem, device),
             stem_norm: ChannelNorm::new(fm[0], EPSILON, device),
@@ -199,7 +203,8 @@ impl Unext {
             ups,
             inverted_stem: ConvTransposeNd::new(ndim, [fm[0], fm[0]], stem, device),
             inverted_stem_norm: ChannelNorm::new(fm[0], EPSILON, device),
-            heads: vec![ConvNd::new(ndim, [fm[0], spec.out_channels], [1; 3], device)],
+            heads,
+            contrast,
             geometry: spec.geometry(),
         }
     }
@@ -207,6 +212,15 @@ impl Unext {
     /// Logits: `[batch, in_channels, (z,) y, x]` → `[batch, out_channels, (z,) y, x]`. The
     /// caller checks the input against [`Unext::geometry`].
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        self.forward_with(x, false).0
+    }
+
+    /// Logits and, with contrastive heads, the embedding (see [`heads::output`]).
+    pub fn forward_embed<const D: usize>(&self, x: Tensor<D>) -> (Tensor<D>, Option<Tensor<D>>) {
+        self.forward_with(x, true)
+    }
+
+    fn forward_with<const D: usize>(&self, x: Tensor<D>, embed: bool) -> (Tensor<D>, Option<Tensor<D>>) {
         let mut x = self.stem_norm.forward(self.stem.forward(x));
         let mut skips = Vec::with_capacity(self.levels.len());
         for ((blocks, norm), conv) in self.levels.iter().zip(&self.down_norms).zip(&self.down_convs) {
@@ -219,7 +233,7 @@ impl Unext {
             x = up.forward(x, skips.pop().expect("one skip per decoder step"));
         }
         let x = self.inverted_stem_norm.forward(self.inverted_stem.forward(x));
-        self.heads[0].forward(x)
+        heads::output(&self.heads, self.contrast.as_ref(), x, embed)
     }
 
     /// Parameter names and PyTorch shapes in BiaPy's state-dict order.
@@ -245,7 +259,7 @@ impl Unext {
         let last = self.ups.len();
         self.inverted_stem.biapy_names(&format!("up_paths.0.{last}.0"), &mut out);
         self.inverted_stem_norm.biapy_names(&format!("up_paths.0.{last}.2"), &mut out);
-        self.heads[0].biapy_names("heads.0", &mut out);
+        heads::biapy_names(&self.heads, self.contrast.as_ref(), &mut out);
         out
     }
 
@@ -267,7 +281,7 @@ impl Unext {
         counts.extend(self.ups.iter().map(n_trainable_params));
         *counts.last_mut().expect("at least one decoder step") +=
             n_trainable_params(&self.inverted_stem) + n_trainable_params(&self.inverted_stem_norm);
-        counts.push(n_trainable_params(&self.heads[0]));
+        counts.push(heads::n_params(&self.heads, self.contrast.as_ref()));
         counts
     }
 }

@@ -38,7 +38,9 @@ pub fn to_proto(model: &SegModel) -> ModelProto {
     g.node("Identity", OUTPUT.to_string(), &[&logits], vec![]);
     let geometry = model.geometry();
     let spatial: &[&str] = if geometry.ndim.n_axes() == 2 { &["y", "x"] } else { &["z", "y", "x"] };
-    let out_channels = g.initializers.iter().find(|t| t.name == "heads.0.weight").map_or(0, |t| t.dims[0] as usize);
+    // The logits' convolution: `heads.0`, or `heads.3` after a contrastive head's 3×3 and norm.
+    let weight = |name: &str| g.initializers.iter().find(|t| t.name == name).map(|t| t.dims[0] as usize);
+    let out_channels = weight("heads.3.weight").or_else(|| weight("heads.0.weight")).unwrap_or(0);
     let graph = GraphProto {
         node: g.nodes,
         name: "segsweep".into(),

@@ -10,7 +10,9 @@ use crate::config::{Activation, ConvBlockOrder};
 use crate::model::attention::AttentionBlock;
 use crate::model::blocks::{ConvBlock, ConvStack, UpBlock, Upsampler};
 use crate::model::convnext::{ChannelNorm, ConvNextBlock, LayerScale};
+use crate::model::heads::{ContrastHeads, HeadNorm};
 use crate::model::hrnet::{Cbn, CbnPath, HrModule, Hrnet, ResBlock};
+use crate::model::layers::ConvNd;
 use crate::model::multiresunet::{ConvBn, MultiResBlock, MultiResUnet, ResPath};
 use crate::model::resunet::{ResConvBlock, ResUNet, ResUpBlock};
 use crate::model::resunet_pp::{Aspp, PlusAttention, ResUNetPlusPlus};
@@ -54,7 +56,7 @@ fn unet(g: &mut Graph, net: &UNet, input: &str, ndim: usize) -> String {
     let x = shape.emit(g, input, &net.geometry.pools, ndim, conv_stack, |g, x, skip, up, name| {
         up_block(g, x, skip, up, &format!("up_paths.0.{name}"), ndim)
     });
-    g.conv(&x, &net.heads[0], "heads.0")
+    head(g, &x, &net.heads, net.contrast.as_ref(), ndim)
 }
 
 /// The encoder–bottleneck–decoder walk both networks share (as `crate::model::skeleton` does
@@ -187,7 +189,7 @@ fn resunet(g: &mut Graph, net: &ResUNet, input: &str, ndim: usize) -> String {
     let x = shape.emit(g, input, &net.geometry.pools, ndim, res_block, |g, x, skip, up, d| {
         res_up_block(g, x, skip, up, &format!("up_paths.{d}"), ndim)
     });
-    g.conv(&x, &net.heads[0], "heads.0")
+    head(g, &x, &net.heads, net.contrast.as_ref(), ndim)
 }
 
 fn res_block(g: &mut Graph, x: &str, block: &ResConvBlock, name: &str, ndim: usize) -> String {
@@ -260,7 +262,7 @@ fn resunet_pp(g: &mut Graph, net: &ResUNetPlusPlus, input: &str, ndim: usize) ->
     if let Some(unit) = &net.conv_out {
         x = conv_unit(g, &x, unit, "conv_out.0", ndim);
     }
-    g.conv(&x, &net.heads[0], "heads.0")
+    head(g, &x, &net.heads, net.contrast.as_ref(), ndim)
 }
 
 /// Three dilated conv → ReLU → norm branches, concatenated, then the 1×1 `output` conv.
@@ -315,7 +317,7 @@ fn multiresunet(g: &mut Graph, net: &MultiResUnet, input: &str, ndim: usize) -> 
             g.node("Concat", format!("upsample{index}.concat"), &[&upsampled, &skip], vec![("axis", Attr::Int(1))]);
         x = multires_block(g, &joined, &net.blocks[depth + 1 + step], &format!("multiresblock{index}"), ndim);
     }
-    g.conv(&x, &net.heads[0], "heads.0")
+    head(g, &x, &net.heads, net.contrast.as_ref(), ndim)
 }
 
 fn conv_bn(g: &mut Graph, x: &str, unit: &ConvBn, name: &str, ndim: usize) -> String {
@@ -412,7 +414,7 @@ fn unext(g: &mut Graph, net: &Unext, input: &str, ndim: usize) -> String {
     let last = format!("up_paths.0.{}", net.ups.len());
     let x = g.conv_transpose(&x, &net.inverted_stem, &format!("{last}.0"));
     let x = channel_norm(g, &x, &net.inverted_stem_norm, &format!("{last}.2"), ndim);
-    g.conv(&x, &net.heads[0], "heads.0")
+    head(g, &x, &net.heads, net.contrast.as_ref(), ndim)
 }
 
 fn unext_up(g: &mut Graph, x: &str, skip: &str, up: &UpStep, name: &str, ndim: usize) -> String {
@@ -593,7 +595,7 @@ fn unetr(g: &mut Graph, net: &Unetr, input: &str, ndim: usize) -> String {
     let image = conv_stack(g, input, &net.two_yellow_layers[levels - 1], &image_name, ndim);
     let joined = g.node("Concat", "two_yellow_layers.last.concat".into(), &[&image, &y], vec![("axis", Attr::Int(1))]);
     let y = conv_stack(g, &joined, &net.two_yellow_layers[levels], &format!("two_yellow_layers.{levels}"), ndim);
-    g.conv(&y, &net.heads[0], "heads.0")
+    head(g, &y, &net.heads, net.contrast.as_ref(), ndim)
 }
 
 /// `x += proj(MHSA(LN(x)))`, `x += fc2(GELU(fc1(LN(x))))` on `[batch, tokens, E]`.
@@ -665,7 +667,7 @@ fn hrnet(g: &mut Graph, net: &Hrnet, input: &str, ndim: usize) -> String {
     }
     let refs: Vec<&str> = feats.iter().map(String::as_str).collect();
     let joined = g.node("Concat", "head.concat".into(), &refs, vec![("axis", Attr::Int(1))]);
-    let logits = g.conv(&joined, &net.heads[0], "heads.0");
+    let logits = head(g, &joined, &net.heads, net.contrast.as_ref(), ndim);
     let [_, sy, sx] = crate::model::hrnet::STEP;
     g.upsample(&logits, [1, sy * sy, sx * sx], ndim, "upsample_logits")
 }
@@ -730,4 +732,19 @@ fn hr_module(g: &mut Graph, xs: Vec<String>, module: &HrModule, name: &str, ndim
         out.push(g.activation(&sum, module.act, &format!("{name}.fuse_act.{i}")));
     }
     out
+}
+
+/// The output head: `heads.0`, or `LOSS.CONTRAST`'s segmentation head at inference (3×3
+/// convolution, norm, 1×1 convolution; its dropout is the identity). The projection head is
+/// training-only and not exported.
+fn head(g: &mut Graph, x: &str, heads: &[ConvNd], contrast: Option<&ContrastHeads>, ndim: usize) -> String {
+    let Some(pair) = contrast else {
+        return g.conv(x, &heads[0], "heads.0");
+    };
+    let y = g.conv(x, &pair.conv, "heads.0");
+    let y = match &pair.norm {
+        HeadNorm::Layer(norm) => g.norm(&y, norm, "heads.1", ndim),
+        HeadNorm::Channel(norm) => channel_norm(g, &y, norm, "heads.1", ndim),
+    };
+    g.conv(&y, &pair.classifier, "heads.3")
 }
