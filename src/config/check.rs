@@ -49,12 +49,6 @@ impl Checker<'_> {
         }
     }
 
-    fn unsupported(&mut self, on: bool, key: &str) {
-        if on {
-            self.not_implemented(key, "is not supported by segsweep yet (set it to False or remove it)");
-        }
-    }
-
     fn not_implemented(&mut self, key: &str, message: impl Into<String>) {
         let origin = self.origins.get(key).cloned().unwrap_or(Origin::Default);
         self.problems.push(Problem::unsupported(key, &origin, message));
@@ -179,7 +173,21 @@ fn check_loss(config: &Config, c: &mut Checker) {
     );
     let manual = loss.class_rebalance == super::schema::ClassRebalance::Manual;
     c.require(!manual || weights_given, "LOSS.CLASS_REBALANCE", "`manual` needs `LOSS.CLASS_WEIGHTS`");
-    c.unsupported(loss.contrast.enable, "LOSS.CONTRAST.ENABLE");
+    if loss.contrast.enable {
+        let contrast = &loss.contrast;
+        for (key, value) in [
+            ("LOSS.CONTRAST.MEMORY_SIZE", contrast.memory_size),
+            ("LOSS.CONTRAST.PROJ_DIM", contrast.proj_dim),
+            ("LOSS.CONTRAST.PIXEL_UPD_FREQ", contrast.pixel_upd_freq),
+        ] {
+            c.require(value > 0, key, format!("{value}: expected a positive number (as BiaPy checks)"));
+        }
+        c.require(
+            config.model.architecture != "stunet",
+            "LOSS.CONTRAST.ENABLE",
+            "BiaPy builds no contrastive heads for `stunet` (and refuses the pair)",
+        );
+    }
 }
 
 fn check_data(config: &Config, c: &mut Checker) {
@@ -834,6 +842,19 @@ mod tests {
     fn unsupported_features_are_errors_not_silence() {
         let p = problems("TRAIN: {ENABLE: True}\nDATA: {TRAIN: {PROBABILITY_MAP: True}}\n");
         assert!(p.iter().any(|m| m.contains("only works with `DATA.TRAIN.EXTRACT_RANDOM_PATCH: True`")));
+    }
+
+    #[test]
+    fn contrastive_loss_checks_its_sizes_and_architecture() {
+        let contrast = |extra: &str| {
+            problems(&format!("TRAIN: {{ENABLE: True}}\nLOSS: {{CONTRAST: {{ENABLE: True, {extra}}}}}\n"))
+        };
+        assert!(contrast("MEMORY_SIZE: 10").is_empty(), "{:?}", contrast("MEMORY_SIZE: 10"));
+        let p = contrast("MEMORY_SIZE: 0, PIXEL_UPD_FREQ: -1");
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].starts_with("`LOSS.CONTRAST.MEMORY_SIZE`") && p[1].starts_with("`LOSS.CONTRAST.PIXEL_UPD_FREQ`"));
+        let p = problems("TRAIN: {ENABLE: True}\nMODEL: {ARCHITECTURE: stunet}\nLOSS: {CONTRAST: {ENABLE: True}}\n");
+        assert!(p.iter().any(|m| m.starts_with("`LOSS.CONTRAST.ENABLE`") && m.contains("stunet")), "{p:?}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod aug_samples;
 pub mod checkpoint;
+pub mod contrast;
 pub mod cycled;
 pub mod error;
 pub mod freeze;

@@ -12,6 +12,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
 use super::checkpoint::{Checkpoints, RESUME_VERSION, ResumeState};
+use super::contrast::{ContrastLoss, ContrastSettings};
 use super::cycled::MomentumDial;
 use super::error::TrainError;
 use super::loader::{epoch_order, spawn_batches};
@@ -22,7 +23,7 @@ use super::pred_samples::Preview;
 use super::samples::SampleSet;
 use super::schedule::LrSchedule;
 use super::seed::derive;
-use super::step::forward;
+use super::step::{forward, forward_with};
 use super::tensorboard::EventWriter;
 use crate::config::Config;
 use crate::layout::RunLayout;
@@ -84,6 +85,16 @@ pub fn train(
         show_progress: options.progress,
         momentum: dial.as_ref(),
     };
+    let mut contrast = ContrastSettings::from_config(config, train_set.len().div_ceil(batch_size)).map(|settings| {
+        writeln!(
+            out,
+            "Contrastive loss: memory bank of {} rows per class and queue; the term joins the loss from iteration {}",
+            settings.memory_size,
+            settings.start_iteration + 1
+        )
+        .ok();
+        ContrastLoss::new(settings, options.seed, &options.device)
+    });
     let model = seeded_model(config, options)?;
     let (mut model, mut optim, mut state, resumed_from) =
         start_or_resume(config, &checkpoints, options, (schedule, dial.as_ref()), model, out)?;
@@ -99,8 +110,15 @@ pub fn train(
     while state.epochs_done < epochs {
         let epoch = state.epochs_done;
         let epoch_start = Instant::now();
-        let (trained, train) =
-            train_epoch(model, &mut optim, &train_set, &state.schedule, epoch, &context, &mut events)?;
+        let (trained, train) = train_epoch(
+            model,
+            &mut optim,
+            (&train_set, contrast.as_mut()),
+            &state.schedule,
+            epoch,
+            &context,
+            &mut events,
+        )?;
         model = trained;
         let (train_loss, train_iou, lr) = (train.loss, train.iou, train.lr);
         let validation_start = Instant::now();
@@ -224,7 +242,7 @@ struct EpochStats {
 fn train_epoch(
     mut model: SegModel,
     optim: &mut ModuleOptimizer,
-    set: &Arc<SampleSet>,
+    (set, mut contrast): (&Arc<SampleSet>, Option<&mut ContrastLoss>),
     schedule: &LrSchedule,
     epoch: usize,
     context: &EpochContext,
@@ -242,7 +260,8 @@ fn train_epoch(
         data_wait += waiting_since.elapsed();
         let batch = batch?;
         let lr = schedule.lr(epoch, step);
-        let fwd = forward(&model, &batch, loss_fn, device)?;
+        let iteration = epoch * n_batches + step;
+        let fwd = forward_with(&model, &batch, loss_fn, contrast.as_deref_mut().map(|c| (c, iteration)), device)?;
         let loss_value = f64::from(fwd.loss.clone().into_scalar::<f32>());
         lr_sum += lr;
         bar.inc(1);
@@ -258,7 +277,7 @@ fn train_epoch(
             dial.set(value);
         }
         model = optim.step(lr, model, grads);
-        let global_step = (epoch * n_batches + step) as i64;
+        let global_step = iteration as i64;
         let momentum_row = beta.map(|(_, value)| ("opt/momentum", value));
         for (tag, value) in [("loss/loss", loss_value), ("opt/lr", lr)].into_iter().chain(momentum_row) {
             events.scalar(tag, value, global_step).map_err(TrainError::write(events.path()))?;

@@ -1,12 +1,14 @@
 //! One forward pass on a batch: tensors from a [`Batch`], logits from the model, the loss, and
 //! the IoU counts of the batch (computed on the device, pulled once). Shared by training and
-//! validation so the loss lives in one place.
+//! validation so the loss lives in one place; a training step with `LOSS.CONTRAST` adds the
+//! contrastive term of the network's embedding ([`super::contrast`]).
 //!
 //! Shapes: 2D batches become `[batch, channel, y, x]`, 3D ones `[batch, channel, z, y, x]`;
 //! labels keep one channel.
 
 use burn::prelude::*;
 
+use super::contrast::ContrastLoss;
 use super::loss::LossFn;
 use super::samples::Batch;
 use crate::config::Ndim;
@@ -21,21 +23,33 @@ pub struct Forward {
 
 /// Runs the model on `batch` and scores it.
 pub fn forward(model: &SegModel, batch: &Batch, loss: &LossFn, device: &Device) -> Result<Forward, ModelError> {
+    forward_with(model, batch, loss, None, device)
+}
+
+/// [`forward`], with `LOSS.CONTRAST`'s term at a training iteration when given: the network's
+/// embedding joins the loss through [`ContrastLoss::step`].
+pub fn forward_with(
+    model: &SegModel,
+    batch: &Batch,
+    loss: &LossFn,
+    contrast: Option<(&mut ContrastLoss, usize)>,
+    device: &Device,
+) -> Result<Forward, ModelError> {
+    let [b, c, z, y, x] = batch.shape;
     match model.ndim() {
         Ndim::D2 => {
-            let [b, c, _, y, x] = batch.shape;
             let (images, labels) = tensors::<4>(batch, [b, c, y, x], [b, 1, y, x], device);
-            let logits = model.forward2d(images)?;
-            Ok(score(logits, labels, loss))
+            score(model, images, labels, loss, contrast.map(|(l, i)| (l, i, &batch.labels[..], [1, y, x])))
         }
         Ndim::D3 => {
-            let [b, c, z, y, x] = batch.shape;
             let (images, labels) = tensors::<5>(batch, [b, c, z, y, x], [b, 1, z, y, x], device);
-            let logits = model.forward3d(images)?;
-            Ok(score(logits, labels, loss))
+            score(model, images, labels, loss, contrast.map(|(l, i)| (l, i, &batch.labels[..], [z, y, x])))
         }
     }
 }
+
+/// The contrastive loss, the iteration, the batch's labels and their spatial sizes `(z, y, x)`.
+type ContrastStep<'a> = (&'a mut ContrastLoss, usize, &'a [i64], [usize; 3]);
 
 fn tensors<const D: usize>(
     batch: &Batch,
@@ -48,9 +62,23 @@ fn tensors<const D: usize>(
     (images, labels)
 }
 
-fn score<const D: usize>(logits: Tensor<D>, labels: Tensor<D, Int>, loss: &LossFn) -> Forward {
+fn score<const D: usize>(
+    model: &SegModel,
+    images: Tensor<D>,
+    labels: Tensor<D, Int>,
+    loss: &LossFn,
+    contrast: Option<ContrastStep<'_>>,
+) -> Result<Forward, ModelError> {
+    let Some((contrast, iteration, host_labels, full)) = contrast else {
+        let logits = model.logits(images)?;
+        let counts = count(&logits, &labels, loss.n_classes, loss.ignore_index);
+        return Ok(Forward { loss: loss.forward(logits, labels), counts });
+    };
+    let (logits, embed) = model.forward_embed(images)?;
     let counts = count(&logits, &labels, loss.n_classes, loss.ignore_index);
-    Forward { loss: loss.forward(logits, labels), counts }
+    let term = embed.and_then(|embed| contrast.step(&logits, embed, host_labels, full, iteration));
+    let main = loss.forward(logits, labels);
+    Ok(Forward { loss: term.map_or(main.clone(), |term| main + term), counts })
 }
 
 /// IoU counts of logits against labels: binary → sigmoid > 0.5 (logit > 0); multi-class →

@@ -5,6 +5,8 @@
 //! - `arrays`: Zarr/HDF5 sets (`synth --format`, zarr-python, h5py) train and test as their TIFF
 //!   twins; chunked Zarr outputs; a Zarr volume larger than the allowed address space.
 //! - `by_chunks_cli`: `TEST.BY_CHUNKS` 3D train + test, its TIFFs equal to the normal path's.
+//! - `contrast`: `LOSS.CONTRAST` training runs (2D, 3D, three classes), repeatable, and refused
+//!   where BiaPy refuses it.
 //! - `config_cli`: `config show|check` on BiaPy's templates (snapshots) and on bad configs.
 //! - `convert_cli`: `import`/`export` between `.pth`, `.bpk` and safetensors; a `.pth` as checkpoint.
 //! - `report_html`: the sweep's `report.html` rendered in headless Chromium: verdict, tables,
@@ -39,6 +41,7 @@ mod arrays;
 mod bmz_export;
 mod by_chunks_cli;
 mod config_cli;
+mod contrast;
 mod convert_cli;
 mod corpus;
 mod data_options;

@@ -100,6 +100,18 @@ def bioimageio_test(package, rdf):
     return seen
 
 
+BIAPY_CLASSES = {
+    "unet": ("biapy.models.unet", "U_Net"),
+    "attention_unet": ("biapy.models.attention_unet", "Attention_U_Net"),
+    "seunet": ("biapy.models.seunet", "SE_U_Net"),
+    "resunet": ("biapy.models.resunet", "ResUNet"),
+    "resunet_se": ("biapy.models.resunet_se", "ResUNet_SE"),
+    "resunet++": ("biapy.models.resunet++", "ResUNetPlusPlus"),
+    "unetr": ("biapy.models.unetr", "UNETR"),
+    "hrnet": ("biapy.models.hrnet", "HighResolutionNet"),
+}
+
+
 def onnx_and_torch(files, rdf, checkpoint):
     seen = {}
     x = np.load(io.BytesIO(files["test-input.npy"]))
@@ -124,10 +136,21 @@ def onnx_and_torch(files, rdf, checkpoint):
         seen["pth_tensors"] = len(ckpt["model"])
         seen["pth_biapy_version"] = ckpt["biapy_version"]
         seen["pth_cfg_architecture"] = ckpt["cfg"]["MODEL"]["ARCHITECTURE"]
-        arch = rdf["weights"]["pytorch_state_dict"]["architecture"]
-        cls = getattr(importlib.import_module(arch["import_from"]), arch["callable"])
+        if "pytorch_state_dict" in rdf["weights"]:
+            arch = rdf["weights"]["pytorch_state_dict"]["architecture"]
+            module, name = arch["import_from"], arch["callable"]
+        else:
+            # A package without PyTorch weights (a contrastive network, D30): the class of the
+            # checkpoint's architecture, as segsweep's `biapy_class` names it.
+            module, name = BIAPY_CLASSES[ckpt["cfg"]["MODEL"]["ARCHITECTURE"]]
+        cls = getattr(importlib.import_module(module), name)
         model = cls(**ckpt["model_build_kwargs"])
         model.load_state_dict(ckpt["model"], strict=True)
+        if getattr(model, "contrast", False):
+            # With `LOSS.CONTRAST`, BiaPy 3.7.1's forward walks the `heads` Sequential (3x3 conv,
+            # norm, dropout, 1x1 conv) as if each layer were a head of its own and fails; run it as
+            # the one head it is (segsweep's D30).
+            model.heads = torch.nn.ModuleList([model.heads])
         model.eval()
         with torch.no_grad():
             out = model(torch.from_numpy(normed))

@@ -108,6 +108,12 @@ pub fn write_package(out: &Path, config: &Config, model: &SegModel, sample: &Sam
         Err(WeightsError::Unsupported(
             "BiaPy 3.7.1 cannot build a network with `gn` normalisation (a TypeError in its norm factory)",
         ))
+    } else if config.loss.contrast.enable {
+        // D30: BiaPy 3.7.1's networks walk a contrastive `heads` Sequential as separate heads and
+        // fail in their forward, so a consumer could not run these weights in BiaPy's class.
+        Err(WeightsError::Unsupported(
+            "BiaPy 3.7.1's networks with `LOSS.CONTRAST` heads fail in their forward (the ONNX weights hold the head)",
+        ))
     } else {
         pth_write::to_bytes(model, Contents::StateDict)
     };
