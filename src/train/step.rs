@@ -69,16 +69,21 @@ fn score<const D: usize>(
     loss: &LossFn,
     contrast: Option<ContrastStep<'_>>,
 ) -> Result<Forward, ModelError> {
-    let Some((contrast, iteration, host_labels, full)) = contrast else {
-        let logits = model.logits(images)?;
-        let counts = count(&logits, &labels, loss.n_classes, loss.ignore_index);
-        return Ok(Forward { loss: loss.forward(logits, labels), counts });
+    let (logits, term) = match contrast {
+        None => (model.logits(images)?, None),
+        Some((contrast, iteration, host_labels, full)) => {
+            let (logits, embed) = model.forward_embed(images)?;
+            let term = embed.and_then(|embed| contrast.step(&logits, embed, host_labels, full, iteration));
+            (logits, term)
+        }
     };
-    let (logits, embed) = model.forward_embed(images)?;
     let counts = count(&logits, &labels, loss.n_classes, loss.ignore_index);
-    let term = embed.and_then(|embed| contrast.step(&logits, embed, host_labels, full, iteration));
     let main = loss.forward(logits, labels);
-    Ok(Forward { loss: term.map_or(main.clone(), |term| main + term), counts })
+    let loss = match term {
+        Some(term) => main + term,
+        None => main,
+    };
+    Ok(Forward { loss, counts })
 }
 
 /// IoU counts of logits against labels: binary → sigmoid > 0.5 (logit > 0); multi-class →
