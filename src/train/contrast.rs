@@ -317,10 +317,11 @@ impl ContrastLoss {
         let grid: usize = grid_dims.iter().product();
         let on_grid = |values: &[i64]| subsample(values, batch, full, grid_dims);
         let labels = on_grid(labels);
-        let predicted = on_grid(&predictions(logits));
         let mut rng = ChaCha8Rng::seed_from_u64(derive(self.seed, "contrast", &[iteration as u64]));
         let rows = embed.movedim(1, D - 1).reshape([batch * grid, proj]);
         let term = if iteration >= self.settings.start_iteration {
+            // Predictions only pick anchors: not pulled from the device while the bank fills.
+            let predicted = on_grid(&predictions(logits));
             sample_anchors(&labels, &predicted, grid, self.settings.ignore_index, &mut rng).map(|anchors| {
                 let device = rows.device();
                 let n = anchors.rows.len();
